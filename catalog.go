@@ -1,0 +1,180 @@
+package keyward
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+)
+
+// Permission is one entry of the permission catalog.
+type Permission struct {
+	Name        string `json:"name"`
+	Group       string `json:"group"`
+	Description string `json:"description"`
+}
+
+// Catalog is the complete, ordered list of permissions the platform's API understands.
+type Catalog struct {
+	perms []Permission
+	index map[string]int
+}
+
+var permissionName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// NewCatalog validates perms (lower-kebab-case names, unique, with a group) and returns a catalog.
+func NewCatalog(perms []Permission) (*Catalog, error) {
+	if len(perms) == 0 {
+		return nil, Errorf(EINVALID, "The permission catalog is empty.")
+	}
+	c := &Catalog{perms: slices.Clone(perms), index: make(map[string]int, len(perms))}
+	for i, p := range perms {
+		if len(p.Name) > 64 || !permissionName.MatchString(p.Name) {
+			return nil, Errorf(EINVALID, "Permission %q is not a lower-kebab-case name of at most 64 characters.", p.Name)
+		}
+		if p.Group == "" {
+			return nil, Errorf(EINVALID, "Permission %q has no group.", p.Name)
+		}
+		if _, dup := c.index[p.Name]; dup {
+			return nil, Errorf(EINVALID, "Permission %q appears twice.", p.Name)
+		}
+		c.index[p.Name] = i
+	}
+	return c, nil
+}
+
+// ParseCatalog reads a JSON array of {name, group, description} objects, strictly.
+func ParseCatalog(r io.Reader) (*Catalog, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read permission catalog: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var perms []Permission
+	if err := dec.Decode(&perms); err != nil {
+		return nil, Errorf(EINVALID, "The permission catalog is not a JSON array of {name, group, description}: %v", err)
+	}
+	if dec.More() {
+		return nil, Errorf(EINVALID, "The permission catalog has data after its JSON array.")
+	}
+	return NewCatalog(perms)
+}
+
+// All returns the catalog's permissions in order.
+func (c *Catalog) All() []Permission { return slices.Clone(c.perms) }
+
+// Names returns every permission name in catalog order.
+func (c *Catalog) Names() []string {
+	names := make([]string, len(c.perms))
+	for i, p := range c.perms {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// Has reports whether name is in the catalog.
+func (c *Catalog) Has(name string) bool {
+	_, ok := c.index[name]
+	return ok
+}
+
+// Lookup returns the permission called name.
+func (c *Catalog) Lookup(name string) (Permission, bool) {
+	i, ok := c.index[name]
+	if !ok {
+		return Permission{}, false
+	}
+	return c.perms[i], true
+}
+
+// Normalize checks that every name is in the catalog and returns them de-duplicated, in catalog
+// order, so that equal sets always compare and print equal.
+func (c *Catalog) Normalize(names []string) ([]string, error) {
+	seen := make(map[int]bool, len(names))
+	for _, n := range names {
+		i, ok := c.index[n]
+		if !ok {
+			return nil, Errorf(EINVALID, "Unknown permission %q.", n)
+		}
+		seen[i] = true
+	}
+	out := make([]string, 0, len(seen))
+	for i, p := range c.perms {
+		if seen[i] {
+			out = append(out, p.Name)
+		}
+	}
+	return out, nil
+}
+
+// Filter returns the names that are in the catalog, in catalog order, silently dropping the rest;
+// it is used when re-reading stored permissions after the operator changed the catalog.
+func (c *Catalog) Filter(names []string) []string {
+	seen := make(map[int]bool, len(names))
+	for _, n := range names {
+		if i, ok := c.index[n]; ok {
+			seen[i] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for i, p := range c.perms {
+		if seen[i] {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// Subset reports whether every name in sub is in set.
+func Subset(sub, set []string) bool {
+	for _, s := range sub {
+		if !slices.Contains(set, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Intersect returns the names of a that are also in b, in a's order.
+func Intersect(a, b []string) []string {
+	out := make([]string, 0, len(a))
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// DefaultCatalog returns the built-in catalog, which describes a container platform.
+func DefaultCatalog() *Catalog {
+	c, err := NewCatalog(defaultPermissions)
+	if err != nil {
+		panic(err) // the built-in list is fixed; a test proves it valid
+	}
+	return c
+}
+
+var defaultPermissions = []Permission{
+	{"projects-view", "Projects", "See the project's settings."},
+	{"projects-manage", "Projects", "Rename the project and change its settings."},
+	{"members-view", "Members", "See the project's members and their permissions."},
+	{"members-manage", "Members", "Add and remove members and change their permissions (never beyond your own)."},
+	{"api-keys-view", "API keys", "List the project's API keys (never their secrets)."},
+	{"api-keys-manage", "API keys", "Create and delete the project's API keys."},
+	{"audit-view", "Audit", "Read the project's audit log."},
+	{"containers-view", "Containers", "List containers and read their status and logs."},
+	{"containers-manage", "Containers", "Create, start, stop and delete containers."},
+	{"containers-exec", "Containers", "Open a shell or run a command inside a running container."},
+	{"environments-view", "Environments", "List environments and read their variables (secret values stay hidden)."},
+	{"environments-manage", "Environments", "Create and delete environments and set their variables."},
+	{"images-view", "Images", "List images and tags in the project's registry."},
+	{"images-manage", "Images", "Push and delete images."},
+	{"dns-view", "DNS", "List the project's domains and records."},
+	{"dns-manage", "DNS", "Add, change and delete domains and records."},
+	{"billing-view", "Billing", "See invoices, usage and the payment method."},
+	{"billing-manage", "Billing", "Change the plan and the payment method."},
+}

@@ -1,0 +1,89 @@
+package keyward
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage contract every backend (SQLite, PostgreSQL) implements and the conformance
+// suite in internal/storetest checks. Each method is one atomic domain operation; no transaction
+// ever leaves the store.
+//
+// Errors: ENOTFOUND when the object does not exist, ECONFLICT when a unique name is taken or a
+// compare-and-swap lost, EINTERNAL (a plain error) otherwise.
+type Store interface {
+	// Ping reports whether the database answers; used by /readyz.
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateUser(ctx context.Context, u *User) error // ECONFLICT when the email is taken
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error) // email compared case-insensitively
+	CountUsers(ctx context.Context) (int, error)
+	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions.
+	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
+
+	// CreateProject creates p and makes creator a member with creator.Permissions, atomically.
+	CreateProject(ctx context.Context, p *Project, creator *Member) error // ECONFLICT on a taken name
+	ProjectByID(ctx context.Context, id string) (*Project, error)
+	ProjectByName(ctx context.Context, name string) (*Project, error)
+	// ProjectsForUser lists the projects userID is a member of, by name.
+	ProjectsForUser(ctx context.Context, userID string) ([]*Project, error)
+
+	// Member returns one membership, ENOTFOUND when the user is not a member.
+	Member(ctx context.Context, projectID, userID string) (*Member, error)
+	// Members lists a project's members ordered by email.
+	Members(ctx context.Context, projectID string) ([]*Member, error)
+	// PutMember adds the membership or replaces its permissions.
+	PutMember(ctx context.Context, m *Member) error
+	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the project.
+	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error // ECONFLICT when the name is taken in the project
+	// APIKey returns a key by id (any project); ENOTFOUND when unknown or deleted.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// APIKeys lists a project's keys by creation time, oldest first.
+	APIKeys(ctx context.Context, projectID string) ([]*APIKey, error)
+	// DeleteAPIKey deletes the key of projectID and, in the same transaction, revokes every
+	// session of the key and appends the revocations to the feed. ENOTFOUND when the key does not
+	// exist in that project.
+	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	// TouchAPIKey records the last use of a key. It may be batched by the caller.
+	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
+
+	// CreateSession stores a new session with its first refresh token, atomically.
+	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
+	Session(ctx context.Context, id string) (*Session, error)
+	// ConsumeRefreshToken spends the refresh token whose hash is given, exactly once, and stores
+	// next (same session) in the same transaction. It returns the session.
+	//   - unknown hash: ENOTFOUND
+	//   - already consumed: the session is revoked (reason "refresh_reused") and appended to the
+	//     feed in the same transaction, and the error is EREFRESHREUSED; the session is returned
+	//     too, so the caller can audit the reuse
+	//   - expired token: EEXPIRED; session revoked or past its max age: EREVOKED / EEXPIRED
+	// Of any number of concurrent calls with one hash, at most one succeeds.
+	ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken) (*Session, error)
+	// RevokeSession revokes a session and appends it to the feed; revoking a revoked session is a
+	// no-op that succeeds. ENOTFOUND when unknown.
+	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
+	// RefreshTokenSession returns the session a refresh token (by hash) belongs to, consumed or not.
+	RefreshTokenSession(ctx context.Context, hash []byte) (*Session, error)
+
+	// Revocations returns up to limit feed entries with Seq > after, oldest first.
+	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
+
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AuditEvents returns up to limit events of a project with ID < before (0: from the newest),
+	// newest first.
+	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*AuditEvent, error)
+
+	// LoadSigningKeys returns the signing key set; an empty set has Version 0.
+	LoadSigningKeys(ctx context.Context) (SigningKeySet, error)
+	// ReplaceSigningKeys stores keys as the whole set if the stored version still equals
+	// expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
+	ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []SigningKey) (int64, error)
+
+	// Sweep deletes refresh tokens, sessions and feed entries that expired before now, at most
+	// limit rows of each per call, and returns how many rows it deleted.
+	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
