@@ -1,0 +1,118 @@
+package keyward_test
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+func TestDefaultCatalogDescribesAContainerPlatform(t *testing.T) {
+	c := keyward.DefaultCatalog()
+	for _, group := range []string{"projects", "members", "api-keys", "audit", "containers", "environments", "images", "dns", "billing"} {
+		if !c.Has(group+"-view") && !c.Has(group+"-manage") {
+			t.Errorf("default catalog has no %s permission", group)
+		}
+	}
+	for _, p := range c.All() {
+		if p.Description == "" {
+			t.Errorf("%s has no description", p.Name)
+		}
+	}
+}
+
+func TestParseCatalog(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{"valid", `[{"name":"a-view","group":"A","description":"d"}]`, ""},
+		{"empty", `[]`, "empty"},
+		{"not kebab", `[{"name":"A_View","group":"A","description":"d"}]`, "lower-kebab-case"},
+		{"duplicate", `[{"name":"a","group":"A"},{"name":"a","group":"A"}]`, "twice"},
+		{"no group", `[{"name":"a"}]`, "no group"},
+		{"unknown field", `[{"name":"a","group":"A","extra":1}]`, "not a JSON array"},
+		{"trailing data", `[{"name":"a","group":"A"}] []`, "after its JSON array"},
+		{"not json", `name: a`, "not a JSON array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := keyward.ParseCatalog(strings.NewReader(tt.in))
+			if tt.wantErr == "" {
+				if err != nil || c == nil {
+					t.Fatalf("ParseCatalog: %v", err)
+				}
+				return
+			}
+			if keyward.ErrorCode(err) != keyward.EINVALID || !strings.Contains(keyward.ErrorMessage(err), tt.wantErr) {
+				t.Fatalf("got %v, want EINVALID containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNormalizeOrdersAndDeduplicates(t *testing.T) {
+	c := keyward.DefaultCatalog()
+	got, err := c.Normalize([]string{"images-view", "containers-view", "images-view"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"containers-view", "images-view"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if _, err := c.Normalize([]string{"containers-view", "root"}); keyward.ErrorCode(err) != keyward.EINVALID ||
+		!strings.Contains(keyward.ErrorMessage(err), `"root"`) {
+		t.Fatalf("unknown permission: got %v", err)
+	}
+	if got := c.Filter([]string{"gone", "dns-view"}); !slices.Equal(got, []string{"dns-view"}) {
+		t.Fatalf("Filter kept %v", got)
+	}
+}
+
+func TestErrorCodeAndMessage(t *testing.T) {
+	err := keyward.Errorf(keyward.ENOTFOUND, "No such key.")
+	if keyward.ErrorCode(err) != keyward.ENOTFOUND || keyward.ErrorMessage(err) != "No such key." {
+		t.Fatalf("got %q %q", keyward.ErrorCode(err), keyward.ErrorMessage(err))
+	}
+	internal := errSecret("dial tcp 10.0.0.1: password=hunter2")
+	if keyward.ErrorCode(internal) != keyward.EINTERNAL || strings.Contains(keyward.ErrorMessage(internal), "hunter2") {
+		t.Fatalf("an internal error must have a generic message, got %q", keyward.ErrorMessage(internal))
+	}
+	if keyward.ErrorCode(nil) != "" {
+		t.Fatal("nil error has a code")
+	}
+}
+
+type errSecret string
+
+func (e errSecret) Error() string { return string(e) }
+
+func TestRandomBase62IsUniformAlphabet(t *testing.T) {
+	s, err := keyward.RandomBase62(strings.NewReader(strings.Repeat("\xff\x00\x3d\x3e", 64)), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0xff is rejected; 0x00 → '0', 0x3d (61) → 'z', 0x3e (62) → '0'.
+	if want := strings.Repeat("0z0", 7)[:20]; s != want {
+		t.Fatalf("got %q, want %q", s, want)
+	}
+	if _, err := keyward.NewID(strings.NewReader(""), keyward.PrefixUser); err == nil {
+		t.Fatal("NewID succeeded without randomness")
+	}
+}
+
+func TestAPIKeyAllowsIP(t *testing.T) {
+	k := &keyward.APIKey{}
+	if !k.AllowsIP(netip.MustParseAddr("203.0.113.9")) {
+		t.Fatal("a key without ips must allow any address")
+	}
+	k.IPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "::ffff:10.1.2.3": true, "11.0.0.1": false, "2001:db8::1": true, "2001:db9::1": false,
+	} {
+		if got := k.AllowsIP(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("AllowsIP(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
