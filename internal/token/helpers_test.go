@@ -1,0 +1,180 @@
+package token
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/keyring"
+)
+
+// keyStore is the smallest keyring.Store: the keyring's own tests cover rotation against a
+// faithful fake, and the SQL store has its conformance suite.
+type keyStore struct {
+	mu  sync.Mutex
+	set keyward.SigningKeySet
+}
+
+func (s *keyStore) LoadSigningKeys(context.Context) (keyward.SigningKeySet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set, nil
+}
+
+func (s *keyStore) ReplaceSigningKeys(_ context.Context, v int64, keys []keyward.SigningKey) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v != s.set.Version {
+		return 0, keyward.Errorf(keyward.ECONFLICT, "Signing keys changed.")
+	}
+	s.set = keyward.SigningKeySet{Version: v + 1, Keys: keys}
+	return s.set.Version, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const (
+	issuer   = "https://auth.example.com"
+	audience = "https://api.example.com"
+)
+
+// fixture is a keyring with a minter and a verifier sharing one fake clock.
+type fixture struct {
+	clk  *clock
+	keys *keyring.Keyring
+	m    *Minter
+	v    *Verifier
+}
+
+func newFixture(t testing.TB, alg string) *fixture {
+	t.Helper()
+	clk := newClock()
+	keys, err := keyring.New(context.Background(), &keyStore{}, keyring.Config{Alg: alg, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{
+		clk:  clk,
+		keys: keys,
+		m:    &Minter{Keys: keys, Now: clk.Now},
+		v:    &Verifier{Keys: keys, Issuer: issuer, Audience: audience, Leeway: time.Minute, Now: clk.Now},
+	}
+}
+
+func (f *fixture) claims() *Claims {
+	now := f.clk.Now()
+	return &Claims{
+		Issuer:    issuer,
+		Subject:   "key:AbCdEfGhIjKlMnOp",
+		Audience:  []string{audience},
+		Expiry:    now.Add(2 * time.Hour),
+		ClientID:  "AbCdEfGhIjKlMnOp",
+		Scope:     []string{"containers-view", "images-view"},
+		SessionID: "ses_0123456789abcdef",
+		Project:   "prj_0123456789abcdef",
+		IPs:       []string{"10.0.0.0/8", "2001:db8::/32"},
+	}
+}
+
+func (f *fixture) mint(t testing.TB, c *Claims) string {
+	t.Helper()
+	tok, err := f.m.Mint(c)
+	if err != nil {
+		t.Fatalf("Mint: %v", err)
+	}
+	return tok
+}
+
+func (f *fixture) current(t testing.TB) *keyring.Key {
+	t.Helper()
+	k, err := f.keys.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// payload returns the claims of a valid token as a map that forgeries can change.
+func (f *fixture) payload() map[string]any {
+	now := f.clk.Now().Unix()
+	return map[string]any{
+		"iss": issuer, "sub": "user:usr_0123456789abcdef", "aud": audience,
+		"exp": now + 3600, "iat": now, "jti": "0123456789abcdefghijkl",
+		"client_id": "cli", "scope": "containers-view",
+	}
+}
+
+// craft builds a compact JWS from any header and payload, signed with alg by key, independently
+// of the code under test. alg "none" leaves the signature empty; HS256 takes a []byte key.
+func craft(t testing.TB, header, payload map[string]any, alg string, key any) string {
+	t.Helper()
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
+	return input + "." + b64.EncodeToString(rawSign(t, alg, key, []byte(input)))
+}
+
+func rawSign(t testing.TB, alg string, key any, input []byte) []byte {
+	t.Helper()
+	d := sha256.Sum256(input)
+	switch alg {
+	case "none":
+		return nil
+	case "HS256":
+		mac := hmac.New(sha256.New, key.([]byte))
+		mac.Write(input)
+		return mac.Sum(nil)
+	case "ES256":
+		r, s, err := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, 64)
+		r.FillBytes(out[:32])
+		s.FillBytes(out[32:])
+		return out
+	case "EdDSA":
+		return ed25519.Sign(key.(ed25519.PrivateKey), input)
+	case "RS256":
+		sig, err := rsa.SignPKCS1v15(nil, key.(*rsa.PrivateKey), crypto.SHA256, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	t.Fatalf("unknown alg %s", alg)
+	return nil
+}
