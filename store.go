@@ -16,15 +16,17 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
-	CreateUser(ctx context.Context, u *User) error // ECONFLICT when the email is taken
+	// CreateUser stores u with its email lower-cased; ECONFLICT when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error) // email compared case-insensitively
 	CountUsers(ctx context.Context) (int, error)
 	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
-	// CreateProject creates p and makes creator a member with creator.Permissions, atomically.
-	CreateProject(ctx context.Context, p *Project, creator *Member) error // ECONFLICT on a taken name
+	// CreateProject creates p and makes creator a member with creator.Permissions, atomically,
+	// setting creator.ProjectID. ECONFLICT on a taken name.
+	CreateProject(ctx context.Context, p *Project, creator *Member) error
 	ProjectByID(ctx context.Context, id string) (*Project, error)
 	ProjectByName(ctx context.Context, name string) (*Project, error)
 	// ProjectsForUser lists the projects userID is a member of, by name.
@@ -34,7 +36,8 @@ type Store interface {
 	Member(ctx context.Context, projectID, userID string) (*Member, error)
 	// Members lists a project's members ordered by email.
 	Members(ctx context.Context, projectID string) ([]*Member, error)
-	// PutMember adds the membership or replaces its permissions.
+	// PutMember adds the membership or replaces its permissions; ENOTFOUND for an unknown
+	// project or user.
 	PutMember(ctx context.Context, m *Member) error
 	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the project.
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
@@ -48,10 +51,14 @@ type Store interface {
 	// session of the key and appends the revocations to the feed. ENOTFOUND when the key does not
 	// exist in that project.
 	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
-	// TouchAPIKey records the last use of a key. It may be batched by the caller.
+	// TouchAPIKey records the last use of a key (ENOTFOUND when unknown). It may be batched by
+	// the caller.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
 
-	// CreateSession stores a new session with its first refresh token, atomically.
+	// CreateSession stores a new session with its first refresh token, atomically. ENOTFOUND
+	// when the key, the user or (for a project-narrowed user session) the membership no longer
+	// exists, EREVOKED when the user is disabled: a credential deleted concurrently never ends up
+	// with a live session.
 	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
 	Session(ctx context.Context, id string) (*Session, error)
 	// ConsumeRefreshToken spends the refresh token whose hash is given, exactly once, and stores
@@ -60,7 +67,8 @@ type Store interface {
 	//   - already consumed: the session is revoked (reason "refresh_reused") and appended to the
 	//     feed in the same transaction, and the error is EREFRESHREUSED; the session is returned
 	//     too, so the caller can audit the reuse
-	//   - expired token: EEXPIRED; session revoked or past its max age: EREVOKED / EEXPIRED
+	//   - expired token: EEXPIRED; session revoked or past its max age: EREVOKED / EEXPIRED,
+	//     with the session returned; a refused call consumes nothing
 	// Of any number of concurrent calls with one hash, at most one succeeds.
 	ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken) (*Session, error)
 	// RevokeSession revokes a session and appends it to the feed; revoking a revoked session is a
@@ -69,9 +77,12 @@ type Store interface {
 	// RefreshTokenSession returns the session a refresh token (by hash) belongs to, consumed or not.
 	RefreshTokenSession(ctx context.Context, hash []byte) (*Session, error)
 
-	// Revocations returns up to limit feed entries with Seq > after, oldest first.
+	// Revocations returns up to limit feed entries with Seq > after, oldest first. Once a reader
+	// has seen entry n, no entry below n can appear later (there may be gaps). limit <= 0 is
+	// EINVALID, here and in AuditEvents and Sweep.
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 
+	// AppendAudit stores e and sets e.ID.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// AuditEvents returns up to limit events of a project with ID < before (0: from the newest),
 	// newest first.

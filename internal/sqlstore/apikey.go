@@ -1,0 +1,157 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, created_at, expires_at, last_used_at, last_used_ip"
+
+func scanAPIKey(row scanner) (*keyward.APIKey, error) {
+	var k keyward.APIKey
+	var ips, perms string
+	var created int64
+	var expires, used sql.NullInt64
+	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy,
+		&created, &expires, &used, &k.LastUsedIP); err != nil {
+		return nil, err
+	}
+	for _, s := range splitList(ips) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("api key %s: stored network %q: %w", k.ID, s, err)
+		}
+		k.IPs = append(k.IPs, p)
+	}
+	k.Permissions = splitList(perms)
+	k.CreatedAt = fromMicros(created)
+	k.ExpiresAt = timePtr(expires)
+	k.LastUsedAt = timePtr(used)
+	return &k, nil
+}
+
+func formatPrefixes(ps []netip.Prefix) (string, error) {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if !p.IsValid() {
+			return "", keyward.Errorf(keyward.EINVALID, "Invalid network.")
+		}
+		out[i] = p.String()
+	}
+	return strings.Join(out, " "), nil
+}
+
+// CreateAPIKey stores k. ECONFLICT when its name is taken in the project; ENOTFOUND when the
+// project does not exist.
+func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
+	ips, err := formatPrefixes(k.IPs)
+	if err != nil {
+		return err
+	}
+	perms, err := joinList("permission", k.Permissions)
+	if err != nil {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx,
+		"INSERT INTO api_keys ("+apiKeyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy,
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP)
+	switch {
+	case isUnique(err):
+		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
+	case isForeignKey(err):
+		return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+	case err != nil:
+		return fmt.Errorf("create api key: %w", err)
+	}
+	return nil
+}
+
+// APIKey returns a key by id, in any project; ENOTFOUND when unknown or deleted.
+func (db *DB) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	k, err := scanAPIKey(db.r.QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("api key: %w", err)
+	}
+	return k, nil
+}
+
+// APIKeys lists a project's keys by creation time, oldest first.
+func (db *DB) APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey, error) {
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT "+apiKeyCols+" FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", projectID)
+	if err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*keyward.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAPIKey deletes the key of projectID and, in the same transaction, revokes every session
+// of the key (reason "key_deleted"), appending one feed entry per session and then one of kind
+// "key". ENOTFOUND when the key does not exist in that project.
+func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// The key row goes first: CreateSession share-locks it, so every session of the key has
+		// committed (or will find no key) before the sessions are revoked below.
+		res, err := tx.ExecContext(ctx, "DELETE FROM api_keys WHERE id = $1 AND project_id = $2", id, projectID)
+		if err != nil {
+			return fmt.Errorf("delete api key: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+		}
+		if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reasonKeyDeleted, id); err != nil {
+			return err
+		}
+		if err := db.lockFeed(ctx, tx); err != nil { // a no-op when the sessions took it
+			return err
+		}
+		// Over every session of the key, revoked earlier or just now: verifiers that drop a key
+		// by its id keep doing so until the last token it ever had expires.
+		var latest sql.NullInt64
+		if err := tx.QueryRowContext(ctx,
+			"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = $1 AND s.kind = $2",
+			id, keyward.SessionKey).Scan(&latest); err != nil {
+			return fmt.Errorf("delete api key: token expiry: %w", err)
+		}
+		return appendRevocation(ctx, tx, keyward.RevokedKey, id, projectID, at, latest)
+	})
+}
+
+// TouchAPIKey records the last use of a key. ENOTFOUND when the key is unknown or deleted.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error {
+	res, err := db.w.ExecContext(ctx,
+		"UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3", micros(at), ip, id)
+	if err != nil {
+		return fmt.Errorf("touch api key: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package sqlstore_test
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore"
+)
+
+// benchFixture is a store with one project and one key, the setting of a token exchange.
+func benchFixture(b *testing.B) (*sqlstore.DB, *keyward.APIKey) {
+	b.Helper()
+	db := openSQLite(b, filepath.Join(b.TempDir(), "keyward.db"))
+	ctx := b.Context()
+	t0 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	u := &keyward.User{ID: "usr_bench", Email: "bench@example.com", PasswordHash: "x", CreatedAt: t0}
+	p := &keyward.Project{ID: "prj_bench", Name: "bench", CreatedAt: t0}
+	k := &keyward.APIKey{ID: "benchkey00000000", ProjectID: p.ID, Name: "bench", Permissions: []string{"containers-view"},
+		SecretHash: make([]byte, 32), Hint: "abcd", CreatedBy: "user:" + u.ID, CreatedAt: t0}
+	if err := db.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateProject(ctx, p, &keyward.Member{UserID: u.ID, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateAPIKey(ctx, k); err != nil {
+		b.Fatal(err)
+	}
+	return db, k
+}
+
+// hashN is a distinct token hash per n, cheaper than crypto/rand in a benchmark loop.
+func hashN(tag byte, n int) []byte {
+	var buf [9]byte
+	buf[0] = tag
+	binary.BigEndian.PutUint64(buf[1:], uint64(n))
+	h := sha256.Sum256(buf[:])
+	return h[:]
+}
+
+func BenchmarkSQLiteCreateSession(b *testing.B) {
+	db, k := benchFixture(b)
+	ctx := b.Context()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	i := 0
+	for b.Loop() {
+		i++
+		s := &keyward.Session{ID: "ses_" + strconv.Itoa(i), Kind: keyward.SessionKey,
+			KeyID: k.ID, ProjectID: k.ProjectID, CreatedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+		tok := &keyward.RefreshToken{Hash: hashN(1, i), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
+		if err := db.CreateSession(ctx, s, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSQLiteConsumeRefreshToken(b *testing.B) {
+	db, k := benchFixture(b)
+	ctx := b.Context()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &keyward.Session{ID: "ses_bench", Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID,
+		CreatedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+	cur := hashN(2, 0)
+	if err := db.CreateSession(ctx, s, &keyward.RefreshToken{Hash: cur, IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		next := &keyward.RefreshToken{Hash: hashN(2, i), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
+		if _, err := db.ConsumeRefreshToken(ctx, cur, now, next); err != nil {
+			b.Fatal(err)
+		}
+		cur = next.Hash
+	}
+}
+
+func BenchmarkSQLiteAPIKey(b *testing.B) {
+	db, k := benchFixture(b)
+	ctx := b.Context()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.APIKey(ctx, k.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

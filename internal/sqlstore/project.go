@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const projectCols = "id, name, created_at"
+
+func scanProject(row scanner) (*keyward.Project, error) {
+	var p keyward.Project
+	var created int64
+	if err := row.Scan(&p.ID, &p.Name, &created); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// CreateProject stores p and makes creator a member of it, atomically; creator.ProjectID is set
+// to p.ID. ECONFLICT when the name is taken; ENOTFOUND when the creator is not a user.
+func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error {
+	perms, err := joinList("permission", creator.Permissions)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES ($1, $2, $3)",
+			p.ID, p.Name, micros(p.CreatedAt))
+		if isUnique(err) {
+			return keyward.Errorf(keyward.ECONFLICT, "A project named %q already exists.", p.Name)
+		} else if err != nil {
+			return fmt.Errorf("create project: %w", err)
+		}
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)",
+			p.ID, creator.UserID, perms, micros(creator.CreatedAt), micros(creator.UpdatedAt))
+		if isForeignKey(err) {
+			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
+		} else if err != nil {
+			return fmt.Errorf("create project member: %w", err)
+		}
+		creator.ProjectID = p.ID
+		return nil
+	})
+}
+
+// ProjectByID returns a project; ENOTFOUND when unknown.
+func (db *DB) ProjectByID(ctx context.Context, id string) (*keyward.Project, error) {
+	return db.project(ctx, "id", id)
+}
+
+// ProjectByName returns a project; ENOTFOUND when unknown.
+func (db *DB) ProjectByName(ctx context.Context, name string) (*keyward.Project, error) {
+	return db.project(ctx, "name", name)
+}
+
+func (db *DB) project(ctx context.Context, col, v string) (*keyward.Project, error) {
+	p, err := scanProject(db.r.QueryRowContext(ctx,
+		"SELECT "+projectCols+" FROM projects WHERE "+col+" = $1", v))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("project by %s: %w", col, err)
+	}
+	return p, nil
+}
+
+// ProjectsForUser lists the projects userID is a member of, by name.
+func (db *DB) ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Project, error) {
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT p.id, p.name, p.created_at FROM projects p JOIN members m ON m.project_id = p.id"+
+			" WHERE m.user_id = $1 ORDER BY p.name", userID)
+	if err != nil {
+		return nil, fmt.Errorf("projects for user: %w", err)
+	}
+	defer rows.Close()
+	var out []*keyward.Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("projects for user: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projects for user: %w", err)
+	}
+	return out, nil
+}
+
+const memberCols = "project_id, user_id, permissions, created_at, updated_at"
+
+func scanMember(row scanner) (*keyward.Member, error) {
+	var m keyward.Member
+	var perms string
+	var created, updated int64
+	if err := row.Scan(&m.ProjectID, &m.UserID, &m.Email, &perms, &created, &updated); err != nil {
+		return nil, err
+	}
+	m.Permissions = splitList(perms)
+	m.CreatedAt = fromMicros(created)
+	m.UpdatedAt = fromMicros(updated)
+	return &m, nil
+}
+
+const memberSelect = "SELECT m.project_id, m.user_id, u.email, m.permissions, m.created_at, m.updated_at" +
+	" FROM members m JOIN users u ON u.id = m.user_id"
+
+// Member returns one membership with the user's email; ENOTFOUND when the user is not a member.
+func (db *DB) Member(ctx context.Context, projectID, userID string) (*keyward.Member, error) {
+	m, err := scanMember(db.r.QueryRowContext(ctx,
+		memberSelect+" WHERE m.project_id = $1 AND m.user_id = $2", projectID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("member: %w", err)
+	}
+	return m, nil
+}
+
+// Members lists a project's members ordered by email.
+func (db *DB) Members(ctx context.Context, projectID string) ([]*keyward.Member, error) {
+	rows, err := db.r.QueryContext(ctx, memberSelect+" WHERE m.project_id = $1 ORDER BY u.email", projectID)
+	if err != nil {
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	defer rows.Close()
+	var out []*keyward.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, fmt.Errorf("members: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	return out, nil
+}
+
+// PutMember adds the membership, or replaces its permissions and UpdatedAt (CreatedAt is kept).
+// ENOTFOUND when the project or the user does not exist.
+func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
+	perms, err := joinList("permission", m.Permissions)
+	if err != nil {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx,
+		"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
+			" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
+		m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
+	if isForeignKey(err) {
+		return keyward.Errorf(keyward.ENOTFOUND, "Project or user not found.")
+	} else if err != nil {
+		return fmt.Errorf("put member: %w", err)
+	}
+	return nil
+}
+
+// RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
+// narrowed to the project (reason "member_removed"). ENOTFOUND when the user is not a member.
+func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// The membership goes first: CreateSession share-locks it for project-narrowed sessions.
+		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1 AND user_id = $2", projectID, userID)
+		if err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
+		}
+		_, err = db.revokeSessions(ctx, tx,
+			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, reasonMemberRemoved, userID, projectID)
+		return err
+	})
+}

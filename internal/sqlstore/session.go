@@ -1,0 +1,293 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// Revocation reasons the store writes itself.
+const (
+	reasonRefreshReused = "refresh_reused"
+	reasonKeyDeleted    = "key_deleted"
+	reasonUserDisabled  = "user_disabled"
+	reasonMemberRemoved = "member_removed"
+)
+
+const sessionCols = "id, kind, key_id, user_id, project_id, scope, created_at, expires_at, revoked_at, revoke_reason"
+
+func scanSession(row scanner) (*keyward.Session, error) {
+	var s keyward.Session
+	var scope sql.NullString
+	var created, expires int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
+		&created, &expires, &revoked, &s.RevokeReason); err != nil {
+		return nil, err
+	}
+	if scope.Valid {
+		// Empty and non-nil: the exchange narrowed the session to no permission at all.
+		s.Scope = append([]string{}, splitList(scope.String)...)
+	}
+	s.CreatedAt = fromMicros(created)
+	s.ExpiresAt = fromMicros(expires)
+	s.RevokedAt = timePtr(revoked)
+	return &s, nil
+}
+
+// CreateSession stores s with its first refresh token, atomically. The credential must still
+// stand when the transaction commits: ENOTFOUND when a key session's key, a user session's user,
+// or the membership of a project-narrowed user session does not exist, and EREVOKED when the
+// user is disabled. first.SessionID may be empty.
+func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error {
+	scope := sql.NullString{Valid: s.Scope != nil}
+	if scope.Valid {
+		var err error
+		if scope.String, err = joinList("scope", s.Scope); err != nil {
+			return err
+		}
+	}
+	if err := checkTokenSession(first, s.ID); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockCredential(ctx, tx, s); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
+			micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason)
+		if isUnique(err) {
+			return keyward.Errorf(keyward.ECONFLICT, "Session already exists.")
+		} else if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return insertRefreshToken(ctx, tx, first, s.ID)
+	})
+}
+
+// lockCredential checks that the credential behind s exists, and on PostgreSQL share-locks it
+// until commit so that a concurrent deletion waits for the new session and then revokes it.
+func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session) error {
+	var one int
+	switch s.Kind {
+	case keyward.SessionKey:
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM api_keys WHERE id = $1"+db.q.forShare, s.KeyID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+		} else if err != nil {
+			return fmt.Errorf("lock api key: %w", err)
+		}
+	case keyward.SessionUser:
+		var disabled bool
+		err := tx.QueryRowContext(ctx, "SELECT disabled FROM users WHERE id = $1"+db.q.forShare, s.UserID).Scan(&disabled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
+		} else if err != nil {
+			return fmt.Errorf("lock user: %w", err)
+		} else if disabled {
+			return keyward.Errorf(keyward.EREVOKED, "User is disabled.")
+		}
+		if s.ProjectID == "" {
+			return nil
+		}
+		err = tx.QueryRowContext(ctx,
+			"SELECT 1 FROM members WHERE project_id = $1 AND user_id = $2"+db.q.forShare, s.ProjectID, s.UserID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
+		} else if err != nil {
+			return fmt.Errorf("lock member: %w", err)
+		}
+	default:
+		return keyward.Errorf(keyward.EINVALID, "Unknown session kind %q.", s.Kind)
+	}
+	return nil
+}
+
+func checkTokenSession(t *keyward.RefreshToken, sessionID string) error {
+	if t == nil || len(t.Hash) == 0 {
+		return keyward.Errorf(keyward.EINVALID, "A refresh token hash is required.")
+	}
+	if t.SessionID != "" && t.SessionID != sessionID {
+		return keyward.Errorf(keyward.EINVALID, "The refresh token belongs to another session.")
+	}
+	return nil
+}
+
+func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *keyward.RefreshToken, sessionID string) error {
+	_, err := tx.ExecContext(ctx,
+		"INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)",
+		t.Hash, sessionID, micros(t.IssuedAt), micros(t.ExpiresAt), nullMicros(t.ConsumedAt))
+	if isUnique(err) {
+		return keyward.Errorf(keyward.ECONFLICT, "Refresh token already exists.")
+	} else if err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	t.SessionID = sessionID
+	return nil
+}
+
+// Session returns a session, revoked or not; ENOTFOUND when unknown (or swept).
+func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) {
+	s, err := scanSession(db.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Session not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// RefreshTokenSession returns the session a refresh token belongs to, consumed or not;
+// ENOTFOUND when the hash is unknown.
+func (db *DB) RefreshTokenSession(ctx context.Context, hash []byte) (*keyward.Session, error) {
+	s, err := scanSession(db.r.QueryRowContext(ctx,
+		"SELECT "+sessionCols+" FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1)", hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("refresh token session: %w", err)
+	}
+	return s, nil
+}
+
+// ConsumeRefreshToken spends a refresh token exactly once and stores next in the same
+// transaction; see keyward.Store. The checks run in this order: unknown (ENOTFOUND), consumed
+// (reuse: the session is revoked and the revocation committed, EREFRESHREUSED), session revoked
+// (EREVOKED), token expired or session past its max age (EEXPIRED). The session is returned with
+// every error but ENOTFOUND. next.SessionID may be empty.
+func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error) {
+	if next == nil || len(next.Hash) == 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "A refresh token hash is required.")
+	}
+	var s *keyward.Session
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// The compare-and-swap comes first: concurrent callers queue on the token's row, and all
+		// but the first find it consumed.
+		var sessionID string
+		var expires int64
+		err := tx.QueryRowContext(ctx,
+			"UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL RETURNING session_id, expires_at",
+			micros(now), hash).Scan(&sessionID, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			s, err = db.refreshReused(ctx, tx, hash, now)
+			return err
+		} else if err != nil {
+			return fmt.Errorf("consume refresh token: %w", err)
+		}
+
+		// Share-locked on PostgreSQL: a concurrent revocation waits for this refresh to commit
+		// and then sees the new token when it computes the feed entry's expiry.
+		s, err = scanSession(tx.QueryRowContext(ctx,
+			"SELECT "+sessionCols+" FROM sessions WHERE id = $1"+db.q.forShare, sessionID))
+		if err != nil {
+			return fmt.Errorf("consume refresh token: session: %w", err)
+		}
+		switch {
+		case s.RevokedAt != nil:
+			return keyward.Errorf(keyward.EREVOKED, "The session was revoked.")
+		case !now.Before(fromMicros(expires)):
+			return keyward.Errorf(keyward.EEXPIRED, "The refresh token has expired.")
+		case !now.Before(s.ExpiresAt):
+			return keyward.Errorf(keyward.EEXPIRED, "The session has reached its maximum age.")
+		}
+		if err := checkTokenSession(next, s.ID); err != nil {
+			return err
+		}
+		return insertRefreshToken(ctx, tx, next, s.ID)
+	})
+	return s, err
+}
+
+// refreshReused handles a hash the compare-and-swap did not match: unknown, or reuse.
+func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, hash []byte, now time.Time) (*keyward.Session, error) {
+	var sessionID string
+	err := tx.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("refresh token: %w", err)
+	}
+	if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, sessionID); err != nil {
+		return nil, err
+	}
+	s, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", sessionID))
+	if err != nil {
+		return nil, fmt.Errorf("reused refresh token: session: %w", err)
+	}
+	return s, &keepTx{keyward.Errorf(keyward.EREFRESHREUSED, "The refresh token was already used; its session is revoked.")}
+}
+
+// RevokeSession revokes a session and appends it to the feed; revoking a revoked session
+// succeeds and changes nothing. ENOTFOUND when unknown.
+func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := db.revokeSessions(ctx, tx, "id = $3", at, reason, id)
+		if err != nil || n > 0 {
+			return err
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, "SELECT 1 FROM sessions WHERE id = $1", id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "Session not found.")
+		} else if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		return nil
+	})
+}
+
+// revokeSessions revokes the sessions that match where and are not revoked yet, and appends one
+// feed entry for each. In where, $1 and $2 are taken (revocation time and reason); args fill $3
+// onwards. It returns how many sessions it revoked.
+func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, where string, at time.Time, reason string, args ...any) (int, error) {
+	rows, err := tx.QueryContext(ctx,
+		"UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND "+where+
+			" RETURNING id, project_id",
+		append([]any{micros(at), reason}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	type revoked struct{ id, project string }
+	var list []revoked
+	for rows.Next() {
+		var r revoked
+		if err := rows.Scan(&r.id, &r.project); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("revoke sessions: %w", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	if len(list) == 0 {
+		return 0, nil
+	}
+	// A deterministic feed order, whatever order the engine returned the rows in.
+	slices.SortFunc(list, func(a, b revoked) int { return cmp.Compare(a.id, b.id) })
+	if err := db.lockFeed(ctx, tx); err != nil {
+		return 0, err
+	}
+	for _, r := range list {
+		var latest sql.NullInt64
+		if err := tx.QueryRowContext(ctx,
+			"SELECT MAX(expires_at) FROM refresh_tokens WHERE session_id = $1", r.id).Scan(&latest); err != nil {
+			return 0, fmt.Errorf("revoke sessions: token expiry: %w", err)
+		}
+		if err := appendRevocation(ctx, tx, keyward.RevokedSession, r.id, r.project, at, latest); err != nil {
+			return 0, err
+		}
+	}
+	return len(list), nil
+}

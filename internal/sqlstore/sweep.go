@@ -1,0 +1,36 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Sweep deletes refresh tokens, sessions (with their remaining tokens) and feed entries that
+// expired before now, at most limit rows of each table per call, and returns how many rows it
+// deleted (tokens removed along with their session are not counted). Audit events are kept.
+//
+// Each table is swept by its own short statement, so a sweep never holds locks that a token
+// exchange waits for longer than one bounded delete.
+func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := checkLimit(limit); err != nil {
+		return 0, err
+	}
+	var total int
+	for _, q := range []struct{ what, sql string }{
+		{"refresh tokens", "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)"},
+		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)"},
+		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
+	} {
+		res, err := db.w.ExecContext(ctx, q.sql, micros(now), limit)
+		if err != nil {
+			return total, fmt.Errorf("sweep %s: %w", q.what, err)
+		}
+		n, err := rowsAffected(res)
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+	}
+	return total, nil
+}

@@ -1,0 +1,97 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const userCols = "id, email, password_hash, admin, disabled, created_at"
+
+func scanUser(row scanner) (*keyward.User, error) {
+	var u keyward.User
+	var created int64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &u.Disabled, &created); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = fromMicros(created)
+	return &u, nil
+}
+
+// CreateUser stores u with its email lower-cased (u.Email is updated to match).
+// ECONFLICT when the email is taken, in any letter case.
+func (db *DB) CreateUser(ctx context.Context, u *keyward.User) error {
+	email := strings.ToLower(u.Email)
+	_, err := db.w.ExecContext(ctx,
+		"INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6)",
+		u.ID, email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt))
+	if isUnique(err) {
+		return keyward.Errorf(keyward.ECONFLICT, "A user with this email address already exists.")
+	} else if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.Email = email
+	return nil
+}
+
+// UserByID returns a user; ENOTFOUND when unknown.
+func (db *DB) UserByID(ctx context.Context, id string) (*keyward.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("user by id: %w", err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user whose email equals email in any letter case; ENOTFOUND when none.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*keyward.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		"SELECT "+userCols+" FROM users WHERE email = $1", strings.ToLower(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// CountUsers returns the number of users, disabled ones included.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// SetUserDisabled disables or enables a user. Disabling revokes, in the same transaction, every
+// session of the user that is not revoked yet (reason "user_disabled") and appends them to the
+// feed. ENOTFOUND when the user is unknown.
+func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// The user row changes first: CreateSession share-locks it, so no session of this user
+		// can commit between here and the revocations below.
+		res, err := tx.ExecContext(ctx, "UPDATE users SET disabled = $1 WHERE id = $2", disabled, id)
+		if err != nil {
+			return fmt.Errorf("set user disabled: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
+		}
+		if !disabled {
+			return nil
+		}
+		_, err = db.revokeSessions(ctx, tx,
+			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id)
+		return err
+	})
+}
