@@ -1,0 +1,84 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+const (
+	auditDefaultLimit = 50
+	auditMaxLimit     = 200
+)
+
+type auditJSON struct {
+	ID      int64     `json:"id"`
+	Project string    `json:"project"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Target  string    `json:"target"`
+	IP      string    `json:"ip"`
+	Detail  string    `json:"detail"`
+}
+
+type auditPage struct {
+	Data []auditJSON `json:"data"`
+	Next *string     `json:"next"` // the before= of the next (older) page; null on the last page
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) error {
+	q, err := query(r, "limit", "before")
+	if err != nil {
+		return err
+	}
+	limit := auditDefaultLimit
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > auditMaxLimit || !digits(v) {
+			return invalid("Query parameter \"limit\" must be an integer from 1 to %d.", auditMaxLimit)
+		}
+		limit = n
+	}
+	var before int64
+	if v, ok := q["before"]; ok {
+		if before, err = parseCursor(v); err != nil || before == 0 {
+			return invalid("Query parameter \"before\" must be the \"next\" cursor of a previous page.")
+		}
+	}
+	// One more than asked tells whether an older page exists without a second query.
+	events, err := s.Store.AuditEvents(r.Context(), c.Project.ID, before, limit+1)
+	if err != nil {
+		return err
+	}
+	page := auditPage{Data: make([]auditJSON, 0, min(len(events), limit))}
+	if len(events) > limit {
+		events = events[:limit]
+		next := strconv.FormatInt(events[limit-1].ID, 10)
+		page.Next = &next
+	}
+	for _, e := range events {
+		page.Data = append(page.Data, auditJSON{
+			ID: e.ID, Project: e.ProjectID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Detail: e.Detail,
+		})
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// parseCursor reads a feed or page cursor: a decimal sequence number, without sign or padding.
+func parseCursor(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || !digits(v) || (len(v) > 1 && v[0] == '0') {
+		return 0, invalid("The cursor %q is not valid.", v)
+	}
+	return n, nil
+}
+
+func digits(v string) bool {
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return v != ""
+}

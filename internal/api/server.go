@@ -1,0 +1,291 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/authn"
+)
+
+// Passwords hashes new passwords (argon2id in production). The rules a new password must meet
+// are password.Validate's, not the hasher's, so that every hasher enforces the same ones.
+type Passwords interface {
+	Hash(ctx context.Context, password string, rand io.Reader) (string, error)
+}
+
+// Server holds the management API's dependencies. Handler builds the routes once.
+type Server struct {
+	Store     keyward.Store
+	Auth      *authn.Authenticator
+	Catalog   *keyward.Catalog
+	Passwords Passwords
+	ClientIP  func(*http.Request) netip.Addr // nil: the TCP peer address
+	Now       func() time.Time
+	Rand      io.Reader
+	Logger    *slog.Logger  // nil: discard
+	FeedPoll  time.Duration // how often a revocation stream polls the store; 0: 200 ms
+	// Stopping, when closed, ends every revocation stream, so a graceful shutdown need not wait
+	// for followers to hang up (they reconnect to another instance with Last-Event-ID).
+	Stopping <-chan struct{}
+
+	heartbeat time.Duration // between SSE comments; 0: 15 s (tests shorten it)
+}
+
+// route is one operation of the API. The table is the single list of what is served: Handler
+// registers it and a test checks it against the OpenAPI document, both ways.
+type route struct {
+	pattern string // a ServeMux method pattern, which is also the OpenAPI path template
+	handler http.Handler
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /v1/openapi.json", s.handle(s.openAPI)},
+		{"GET /v1/permissions", s.handle(s.listPermissions)},
+		{"GET /v1/revocations", s.handle(s.revocations)},
+		{"GET /v1/me", s.authed(s.me)},
+		{"POST /v1/users", s.authed(s.createUser)},
+		{"GET /v1/projects", s.authed(s.listProjects)},
+		{"POST /v1/projects", s.authed(s.createProject)},
+		{"GET /v1/projects/{project}", s.project("", s.getProject)},
+		{"GET /v1/projects/{project}/members", s.project("members-view", s.listMembers)},
+		{"PUT /v1/projects/{project}/members/{user}", s.project("members-manage", s.putMember)},
+		{"DELETE /v1/projects/{project}/members/{user}", s.project("members-manage", s.deleteMember)},
+		{"GET /v1/projects/{project}/api-keys", s.project("api-keys-view", s.listKeys)},
+		{"POST /v1/projects/{project}/api-keys", s.project("api-keys-manage", s.createKey)},
+		{"GET /v1/projects/{project}/api-keys/{id}", s.project("api-keys-view", s.getKey)},
+		{"DELETE /v1/projects/{project}/api-keys/{id}", s.project("api-keys-manage", s.deleteKey)},
+		{"GET /v1/projects/{project}/audit", s.project("audit-view", s.listAudit)},
+	}
+}
+
+// Handler returns the /v1 API. Unknown paths and wrong methods get problem+json too, so that a
+// client never has to parse a plain-text error from this prefix.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // it sets the path values; Handler alone does not
+			return
+		}
+		// The mux answers 404, 405 (with Allow) or a redirect to the clean path: keep its status
+		// and headers, replace a plain-text error with a problem.
+		probe := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		switch probe.status {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.fail(w, r, &statusError{http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; use %s.", r.Method, probe.header.Get("Allow"))})
+		case http.StatusNotFound:
+			s.fail(w, r, &statusError{http.StatusNotFound, "There is no such API path."})
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// headerRecorder captures what the mux's fallback handlers would answer, without a body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (h *headerRecorder) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+
+// handlerFunc is a handler that returns its error for the one wrapper that renders errors.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Responses carry secrets (a new key) or tenant data: no cache may keep them.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// authedFunc is a handler for an authenticated caller.
+type authedFunc func(w http.ResponseWriter, r *http.Request, p *authn.Principal) error
+
+func (s *Server) authed(h authedFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.Auth.FromRequest(r)
+		if err != nil {
+			return err
+		}
+		if ip := s.clientIP(r); !p.AllowsIP(ip) {
+			return keyward.Errorf(keyward.EFORBIDDEN, "This API key may not be used from %s.", ip)
+		}
+		return h(w, r, p)
+	})
+}
+
+// call is an authenticated request on one project the caller can see.
+type call struct {
+	P       *authn.Principal
+	Project *keyward.Project
+	Perms   []string // the caller's permissions in Project
+}
+
+// Has reports whether the caller holds perm in the project.
+func (c *call) Has(perm string) bool { return slices.Contains(c.Perms, perm) }
+
+type projectFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// project resolves {project} for the caller before anything else, so that every project route
+// answers 404 alike for a project that does not exist and one the caller cannot see; only then
+// does a missing permission (perm, "" for none) become 403.
+func (s *Server) project(perm string, h projectFunc) http.Handler {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
+		project, perms, err := s.Auth.ResolveProject(r.Context(), p, r.PathValue("project"))
+		if err != nil {
+			return err
+		}
+		c := &call{P: p, Project: project, Perms: perms}
+		if perm != "" && !c.Has(perm) {
+			return keyward.Errorf(keyward.EFORBIDDEN, "This needs the %q permission in project %q.", perm, project.Name)
+		}
+		return h(w, r, c)
+	})
+}
+
+// statusError is an HTTP-level failure that has no domain code (wrong media type, body too large,
+// wrong method).
+type statusError struct {
+	status int
+	detail string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.detail) }
+
+// problem is an RFC 9457 problem detail. The type is about:blank, so the title is the status's
+// reason phrase and the detail is a safe, specific sentence.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// fail renders err. This is the only place where error codes become HTTP statuses.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, detail := http.StatusInternalServerError, "Internal error."
+	var se *statusError
+	if errors.As(err, &se) {
+		status, detail = se.status, se.detail
+	} else {
+		switch keyward.ErrorCode(err) {
+		case keyward.EINVALID:
+			status = http.StatusBadRequest
+		case keyward.EUNAUTHORIZED:
+			status = http.StatusUnauthorized
+		case keyward.EFORBIDDEN:
+			status = http.StatusForbidden
+		case keyward.ENOTFOUND:
+			status = http.StatusNotFound
+		case keyward.ECONFLICT:
+			status = http.StatusConflict
+		case keyward.ETOOMANY:
+			status = http.StatusTooManyRequests
+		case keyward.EUNAVAILABLE:
+			status = http.StatusServiceUnavailable
+		}
+		if status != http.StatusInternalServerError {
+			detail = keyward.ErrorMessage(err)
+		}
+	}
+	if status >= 500 {
+		s.logger().ErrorContext(r.Context(), "management API request failed",
+			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		challenge := `Bearer realm="keyward"`
+		if len(r.Header.Values("Authorization")) > 0 {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("Content-Length")
+	writeBody(w, status, "application/problem+json", problem{
+		Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail,
+	})
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	return writeBody(w, status, "application/json", v)
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	// A failed write means the client went away; there is nobody left to tell.
+	_, _ = w.Write(body)
+	return nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	if s.ClientIP != nil {
+		return s.ClientIP(r).Unmap()
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, _ := netip.ParseAddr(host)
+	return addr.Unmap()
+}
+
+// audit records an event after the change it describes has been stored. A failure is logged and
+// not returned: the change happened, and answering 500 would make the client retry it (or lose a
+// key secret shown only in this response).
+func (s *Server) audit(ctx context.Context, r *http.Request, e *keyward.AuditEvent) {
+	if ip := s.clientIP(r); ip.IsValid() {
+		e.IP = ip.String()
+	}
+	if err := s.Store.AppendAudit(ctx, e); err != nil {
+		s.logger().ErrorContext(ctx, "audit event lost", "action", e.Action, "target", e.Target, "err", err)
+	}
+}

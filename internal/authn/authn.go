@@ -1,0 +1,248 @@
+package authn
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/token"
+)
+
+// Store is the part of keyward.Store that authentication and authorization read.
+type Store interface {
+	Session(ctx context.Context, id string) (*keyward.Session, error)
+	UserByID(ctx context.Context, id string) (*keyward.User, error)
+	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
+	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
+	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
+	ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Project, error)
+}
+
+// TokenVerifier checks an access token's signature and claims.
+type TokenVerifier interface {
+	Verify(raw string) (*token.Claims, error)
+}
+
+// Principal is an authenticated caller: a user or an API key, with the live session its access
+// token belongs to. Exactly one of User and Key is set.
+type Principal struct {
+	Subject string // "user:<id>" or "key:<id>"
+	Session *keyward.Session
+	User    *keyward.User
+	Key     *keyward.APIKey
+	Claims  *token.Claims
+}
+
+// AllowsIP reports whether the caller may act from ip: a key only from its networks, a user from
+// anywhere. The key's current networks count, not the copy in the token, so narrowing a key's
+// networks takes effect at once.
+func (p *Principal) AllowsIP(ip netip.Addr) bool {
+	return p.Key == nil || p.Key.AllowsIP(ip)
+}
+
+// Narrowed reports whether the caller's token was issued for one project only: every key token,
+// and a user token obtained with the project parameter.
+func (p *Principal) Narrowed() bool {
+	return p.Key != nil || p.Session.ProjectID != ""
+}
+
+// Authenticator turns bearer access tokens into principals and answers what a principal may do
+// in a project. Every call re-reads the session and the credential, so revoking a session,
+// deleting a key or disabling a user takes effect on the next request, not when the token expires.
+type Authenticator struct {
+	Store   Store
+	Tokens  TokenVerifier
+	Catalog *keyward.Catalog
+	Now     func() time.Time
+}
+
+// One message for every way a token can be bad, so that a caller learns nothing about which
+// check failed (and a forger nothing about how close they came).
+const badToken = "The access token is invalid, expired or revoked."
+
+func unauthorized(msg string) error { return keyward.Errorf(keyward.EUNAUTHORIZED, "%s", msg) }
+
+// b64token is RFC 6750's token68-like syntax for bearer credentials.
+var b64token = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+
+// FromRequest authenticates the request's `Authorization: Bearer` header.
+func (a *Authenticator) FromRequest(r *http.Request) (*Principal, error) {
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) == 0:
+		return nil, unauthorized("Send an access token in an Authorization: Bearer header.")
+	case len(values) > 1:
+		return nil, unauthorized("Send exactly one Authorization header.")
+	}
+	scheme, raw, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil, unauthorized("Use the Bearer authorization scheme with an access token.")
+	}
+	raw = strings.TrimLeft(raw, " ")
+	if looksLikeKey(raw) {
+		return nil, unauthorized("This is an API key, not an access token: exchange it at /oauth/token (grant_type=client_credentials) and send the access token instead.")
+	}
+	if len(raw) > 16<<10 || !b64token.MatchString(raw) {
+		return nil, unauthorized(badToken)
+	}
+	return a.Bearer(r.Context(), raw)
+}
+
+// looksLikeKey is deliberately loose: anything with the key prefix is refused with advice, even a
+// key with a typo, because the advice is the same.
+func looksLikeKey(raw string) bool {
+	return apikey.LooksLike(raw) || strings.HasPrefix(raw, apikey.Prefix)
+}
+
+// Bearer authenticates a raw access token: its signature and claims, then its session (active, and
+// belonging to the token's subject), then the credential (an enabled user, or an unexpired key
+// that still exists).
+func (a *Authenticator) Bearer(ctx context.Context, raw string) (*Principal, error) {
+	claims, err := a.Tokens.Verify(raw)
+	if err != nil || claims == nil || claims.SessionID == "" {
+		return nil, unauthorized(badToken)
+	}
+	now := a.Now()
+	sess, err := a.Store.Session(ctx, claims.SessionID)
+	if err != nil {
+		return nil, notFoundAs(err, unauthorized(badToken))
+	}
+	if !sess.Active(now) || sess.Subject() != claims.Subject {
+		return nil, unauthorized(badToken)
+	}
+	p := &Principal{Subject: claims.Subject, Session: sess, Claims: claims}
+	switch sess.Kind {
+	case keyward.SessionUser:
+		u, err := a.Store.UserByID(ctx, sess.UserID)
+		if err != nil {
+			return nil, notFoundAs(err, unauthorized(badToken))
+		}
+		if u.Disabled {
+			return nil, unauthorized(badToken)
+		}
+		p.User = u
+	case keyward.SessionKey:
+		k, err := a.Store.APIKey(ctx, sess.KeyID)
+		if err != nil {
+			return nil, notFoundAs(err, unauthorized(badToken))
+		}
+		if k.Expired(now) || k.ProjectID != sess.ProjectID {
+			return nil, unauthorized(badToken)
+		}
+		p.Key = k
+	default:
+		return nil, unauthorized(badToken)
+	}
+	return p, nil
+}
+
+// notFoundAs replaces ENOTFOUND with replacement and passes every other error through, so that a
+// database outage is reported as one and not as a bad credential.
+func notFoundAs(err error, replacement error) error {
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return replacement
+	}
+	return err
+}
+
+// Permissions returns what p may do in project, in catalog order. A project p cannot see is
+// ENOTFOUND, whether or not it exists.
+//
+// A user holds the membership's permissions; a key holds its own, and only in its own project. A
+// session's scope (nil: everything) narrows either, and so does a user token narrowed to a project,
+// which sees that project only.
+func (a *Authenticator) Permissions(ctx context.Context, p *Principal, project *keyward.Project) ([]string, error) {
+	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", project.ID)
+	if p.Session.ProjectID != "" && p.Session.ProjectID != project.ID {
+		return nil, hidden
+	}
+	var held []string
+	switch {
+	case p.Key != nil:
+		if p.Key.ProjectID != project.ID {
+			return nil, hidden
+		}
+		held = p.Key.Permissions
+	case p.User != nil:
+		m, err := a.Store.Member(ctx, project.ID, p.User.ID)
+		if err != nil {
+			return nil, notFoundAs(err, hidden)
+		}
+		held = m.Permissions
+	default:
+		return nil, hidden
+	}
+	if p.Session.Scope != nil {
+		held = keyward.Intersect(held, p.Session.Scope)
+	}
+	return a.Catalog.Filter(held), nil
+}
+
+// ResolveProject finds the project ref names (an id such as "prj_…" or a project name) and returns
+// it with p's permissions there. ENOTFOUND when it does not exist and equally when p cannot see
+// it, so that probing never reveals another tenant's projects.
+func (a *Authenticator) ResolveProject(ctx context.Context, p *Principal, ref string) (*keyward.Project, []string, error) {
+	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
+	var (
+		project *keyward.Project
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(ref, keyward.PrefixProject):
+		project, err = a.Store.ProjectByID(ctx, ref)
+	case ValidProjectName(ref):
+		project, err = a.Store.ProjectByName(ctx, ref)
+	default:
+		return nil, nil, hidden
+	}
+	if err != nil {
+		return nil, nil, notFoundAs(err, hidden)
+	}
+	perms, err := a.Permissions(ctx, p, project)
+	if err != nil {
+		return nil, nil, notFoundAs(err, hidden)
+	}
+	return project, perms, nil
+}
+
+// Projects lists the projects p can see, by name: a user's memberships (only the one project when
+// the token was narrowed to it), or a key's own project.
+func (a *Authenticator) Projects(ctx context.Context, p *Principal) ([]*keyward.Project, error) {
+	if p.Key != nil {
+		project, err := a.Store.ProjectByID(ctx, p.Key.ProjectID)
+		if err != nil {
+			// The key outlived its project only if the store lost a cascade; show nothing.
+			return nil, notFoundAs(err, nil)
+		}
+		return []*keyward.Project{project}, nil
+	}
+	if p.User == nil {
+		return nil, nil
+	}
+	all, err := a.Store.ProjectsForUser(ctx, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Session.ProjectID == "" {
+		return all, nil
+	}
+	out := make([]*keyward.Project, 0, 1)
+	for _, project := range all {
+		if project.ID == p.Session.ProjectID {
+			out = append(out, project)
+		}
+	}
+	return out, nil
+}
+
+var projectName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidProjectName reports whether name is a project name: a lower-case DNS-label-like slug of at
+// most 63 characters.
+func ValidProjectName(name string) bool { return projectName.MatchString(name) }
