@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/keyward/keyward/internal/server"
+)
+
+// prefixList is a flag holding comma-separated CIDRs.
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	s := make([]string, len(*p))
+	for i, x := range *p {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	*p = nil
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		pr, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q is not an address or CIDR", part)
+			}
+			pr = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		*p = append(*p, pr.Masked())
+	}
+	return nil
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("keyward serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://…")
+	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the tokens' iss (default: http://ADDR)")
+	fs.StringVar(&cfg.Audience, "audience", "", "the tokens' aud (default: the issuer)")
+	fs.DurationVar(&cfg.AccessTTL, "access-ttl", cfg.AccessTTL, "access token lifetime")
+	fs.DurationVar(&cfg.RefreshGrace, "refresh-grace", cfg.RefreshGrace, "how long a refresh token outlives its access token")
+	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", cfg.SessionMaxAge, "absolute lifetime of a session, however often it is refreshed")
+	fs.StringVar(&cfg.SigningAlg, "signing-alg", cfg.SigningAlg, "access token signature: ES256, EdDSA or RS256")
+	fs.DurationVar(&cfg.SigningKeyRotation, "signing-key-rotation", cfg.SigningKeyRotation, "how long one signing key signs before its successor takes over")
+	fs.DurationVar(&cfg.JWKSCacheTTL, "jwks-cache-ttl", cfg.JWKSCacheTTL, "how long verifiers may cache the JWKS")
+	fs.Var((*prefixList)(&cfg.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For/Forwarded is believed")
+	fs.StringVar(&cfg.PermissionsFile, "permissions", "", "JSON file replacing the built-in permission catalog")
+	fs.BoolVar(&cfg.PasswordGrant, "password-grant", cfg.PasswordGrant, "allow the password grant (used by the CLI and dashboard)")
+	fs.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve https")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.IntVar(&cfg.FailedAttemptsPerMinute, "failed-attempts-per-minute", cfg.FailedAttemptsPerMinute, "failed credentials allowed per minute per address, username, and key id and address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))
+	}
+	if err := m.envOverlay(fs); err != nil {
+		return err
+	}
+	// Secrets come from the environment only: command lines are visible to every local user.
+	cfg.MasterKey = m.Getenv("KEYWARD_MASTER_KEY")
+	cfg.AdminEmail = m.Getenv("KEYWARD_ADMIN_EMAIL")
+	cfg.AdminPassword = m.Getenv("KEYWARD_ADMIN_PASSWORD")
+	cfg.Stdout, cfg.Stderr = m.Stdout, m.Stderr
+
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.Run(ctx, nil)
+}

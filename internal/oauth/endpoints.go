@@ -1,0 +1,265 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/token"
+)
+
+// handleRevoke implements RFC 7009. Possession of a token is enough to end its session, so no
+// client authentication is required; unknown tokens get 200 as §2.2 asks, so the endpoint reveals
+// nothing.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	raw := f["token"]
+	if raw == "" {
+		s.fail(w, r, invalidRequest("The token parameter is missing."))
+		return
+	}
+	ctx := r.Context()
+	sid := ""
+	if token.ValidRefreshTokenFormat(raw) {
+		sess, err := s.Store.RefreshTokenSession(ctx, token.HashRefreshToken(raw))
+		if err == nil {
+			sid = sess.ID
+		} else if keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			s.fail(w, r, storeError(err))
+			return
+		}
+	} else if c, err := s.Verifier.Verify(raw); err == nil {
+		sid = c.SessionID
+	}
+	if sid != "" {
+		err := s.Store.RevokeSession(ctx, sid, "revoked by client", s.Now())
+		if err != nil && keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			s.fail(w, r, storeError(err))
+			return
+		}
+	}
+	noStore(w.Header())
+	w.WriteHeader(http.StatusOK)
+}
+
+// introspection is the RFC 7662 response of an active token.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope"`
+	ClientID  string   `json:"client_id"`
+	TokenType string   `json:"token_type"`
+	Exp       int64    `json:"exp"`
+	Iat       int64    `json:"iat"`
+	Sub       string   `json:"sub"`
+	Aud       []string `json:"aud"`
+	Iss       string   `json:"iss"`
+	Jti       string   `json:"jti"`
+	Sid       string   `json:"sid"`
+	Project   string   `json:"project,omitempty"`
+	IPs       []string `json:"ips,omitempty"`
+}
+
+var inactive = struct {
+	Active bool `json:"active"`
+}{false}
+
+// caller is who asks to introspect: an admin, a user, or a key of one project.
+type caller struct {
+	admin  bool
+	userID string
+	keyPrj string // the project of a key caller
+}
+
+// handleIntrospect implements RFC 7662 for access tokens. The caller must authenticate, and may
+// only learn about tokens of projects it can see: for anything else the answer is exactly
+// {"active":false}, the same as for an expired, unknown or revoked token.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	who, err := s.introspectionCaller(ctx, r, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	raw := f["token"]
+	if raw == "" {
+		s.fail(w, r, invalidRequest("The token parameter is missing."))
+		return
+	}
+	c, err := s.Verifier.Verify(raw)
+	if err != nil {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	ok, err := s.tokenLive(ctx, c)
+	if err != nil {
+		s.fail(w, r, storeError(err))
+		return
+	}
+	if !ok || !s.mayIntrospect(ctx, who, c) {
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	writeJSON(w, http.StatusOK, introspection{
+		Active: true, Scope: strings.Join(c.Scope, " "), ClientID: c.ClientID, TokenType: "Bearer",
+		Exp: c.Expiry.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
+		Jti: c.ID, Sid: c.SessionID, Project: c.Project, IPs: c.IPs,
+	})
+}
+
+// introspectionCaller authenticates the caller with a bearer access token or HTTP Basic with an
+// API key.
+func (s *Server) introspectionCaller(ctx context.Context, r *http.Request, f form) (*caller, error) {
+	h := r.Header.Get("Authorization")
+	scheme, _, _ := strings.Cut(h, " ")
+	if strings.EqualFold(scheme, "Bearer") {
+		p, err := s.Auth.FromRequest(r)
+		if err != nil {
+			e := oauthError(http.StatusUnauthorized, errInvalidClient, "The bearer token is not valid.")
+			return nil, e
+		}
+		if !p.AllowsIP(s.ClientIP(r)) {
+			return nil, keyOutsideNetworks()
+		}
+		return principalCaller(p), nil
+	}
+	client, err := clientAuthentication(r, f)
+	if err != nil {
+		return nil, err
+	}
+	if !client.Present {
+		return nil, invalidClient("Authenticate with a bearer access token or with HTTP Basic and an API key.", client.Basic)
+	}
+	if !apikey.LooksLike(client.Secret) {
+		return nil, invalidClient("The client credentials are not valid.", client.Basic)
+	}
+	ip := s.ClientIP(r)
+	k, err := s.authenticateKey(ctx, &tokenRequest{form: f, client: client, ip: ip, now: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	if !k.AllowsIP(ip) {
+		return nil, keyOutsideNetworks()
+	}
+	return &caller{keyPrj: k.ProjectID}, nil
+}
+
+// keyOutsideNetworks refuses a key, or a key's token, used from an address outside the key's
+// networks: introspection is one more use of the key, and /v1 refuses the same.
+func keyOutsideNetworks() *Error {
+	return oauthError(http.StatusBadRequest, errUnauthorizedClient, "This API key may not be used from your address.")
+}
+
+func principalCaller(p *authn.Principal) *caller {
+	if p.Key != nil {
+		return &caller{keyPrj: p.Key.ProjectID}
+	}
+	return &caller{admin: p.User.Admin, userID: p.User.ID}
+}
+
+// tokenLive reports whether the token's session is active and its credential still exists.
+func (s *Server) tokenLive(ctx context.Context, c *token.Claims) (bool, error) {
+	sess, err := s.Store.Session(ctx, c.SessionID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	now := s.Now()
+	if !sess.Active(now) || sess.Subject() != c.Subject {
+		return false, nil
+	}
+	if sess.Kind == keyward.SessionKey {
+		k, err := s.Store.APIKey(ctx, sess.KeyID)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		return !k.Expired(now), nil
+	}
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return !u.Disabled, nil
+}
+
+// mayIntrospect decides whether the caller may see the token: the instance admin always; a key
+// only tokens of its own project; a user tokens of projects it belongs to, and its own tokens.
+func (s *Server) mayIntrospect(ctx context.Context, who *caller, c *token.Claims) bool {
+	switch {
+	case who.admin:
+		return true
+	case who.keyPrj != "":
+		return c.Project != "" && c.Project == who.keyPrj
+	case c.Subject == "user:"+who.userID:
+		return true
+	case c.Project != "":
+		_, err := s.Store.Member(ctx, c.Project, who.userID)
+		return err == nil
+	}
+	return false
+}
+
+// metadata is the RFC 8414 authorization server metadata.
+type metadata struct {
+	Issuer                                 string   `json:"issuer"`
+	TokenEndpoint                          string   `json:"token_endpoint"`
+	JWKSURI                                string   `json:"jwks_uri"`
+	RevocationEndpoint                     string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+	GrantTypesSupported                    []string `json:"grant_types_supported"`
+	ResponseTypesSupported                 []string `json:"response_types_supported"`
+	ScopesSupported                        []string `json:"scopes_supported"`
+	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
+	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
+	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	base := strings.TrimSuffix(s.Issuer, "/")
+	grants := []string{"client_credentials", "refresh_token"}
+	if s.PasswordGrant {
+		grants = slices.Insert(grants, 0, "password")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, metadata{
+		Issuer:                                 s.Issuer,
+		TokenEndpoint:                          base + "/oauth/token",
+		JWKSURI:                                base + "/.well-known/jwks.json",
+		RevocationEndpoint:                     base + "/oauth/revoke",
+		IntrospectionEndpoint:                  base + "/oauth/introspect",
+		GrantTypesSupported:                    grants,
+		ResponseTypesSupported:                 []string{},
+		ScopesSupported:                        s.Catalog.Names(),
+		TokenEndpointAuthMethodsSupported:      []string{"client_secret_basic", "client_secret_post"},
+		RevocationEndpointAuthMethodsSupported: []string{"none"},
+		IntrospectionAuthMethodsSupported:      []string{"client_secret_basic", "bearer"},
+		SigningAlgValuesSupported:              []string{s.SigningAlg},
+	})
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.JWKSCacheTTL.Seconds())))
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	_, _ = w.Write(s.Keys.JWKS())
+}

@@ -1,0 +1,134 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/token"
+)
+
+// refresh rotates a refresh token: the old one is spent exactly once, a new pair of the same
+// session is issued, and the credential behind the session is checked again.
+func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+	raw := req.form["refresh_token"]
+	if raw == "" {
+		return nil, invalidRequest("The refresh_token parameter is missing.")
+	}
+	ipKey := req.ip.String()
+	if err := throttle(blocked(s.ByIP, ipKey)); err != nil {
+		return nil, err
+	}
+	bad := func(description string) error {
+		s.ByIP.Fail(ipKey)
+		return invalidGrant(description)
+	}
+	if !token.ValidRefreshTokenFormat(raw) {
+		return nil, bad("The refresh token is malformed.")
+	}
+	hash := token.HashRefreshToken(raw)
+
+	// Client authentication is optional here; when sent it must be valid and name the key the
+	// session belongs to, checked before anything is spent.
+	if req.client.Present {
+		k, err := s.authenticateKey(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		sess, err := s.Store.RefreshTokenSession(ctx, hash)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		if sess.Kind != keyward.SessionKey || sess.KeyID != k.ID {
+			return nil, bad("The refresh token was not issued to this client.")
+		}
+	} else if req.client.ID != "" {
+		return nil, invalidRequest("client_id without a client secret authenticates nothing; send the refresh token alone or with the API key.")
+	}
+
+	// The next token is made before the old one is spent, so that spending and storing its
+	// successor happen in one transaction.
+	probe := &keyward.Session{ExpiresAt: req.now.Add(s.SessionMaxAge)}
+	next, rt, err := s.newRefreshToken(probe, req.now)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.Store.ConsumeRefreshToken(ctx, hash, req.now, rt)
+	switch keyward.ErrorCode(err) {
+	case "":
+	case keyward.EREFRESHREUSED:
+		s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: sess.Subject(),
+			Action: keyward.AuditRefreshReused, Target: "session:" + sess.ID, IP: ipKey,
+			Detail: "a spent refresh token was presented again; the session is revoked"})
+		return nil, bad("The refresh token was already used; its session is now revoked.")
+	case keyward.ENOTFOUND, keyward.EEXPIRED, keyward.EREVOKED:
+		return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+	default:
+		return nil, storeError(err)
+	}
+	// The successor was stored with the probe's horizon; the session's own lifetime caps it.
+	if rt.ExpiresAt.After(sess.ExpiresAt) {
+		rt.ExpiresAt = sess.ExpiresAt
+	}
+
+	held, k, err := s.recheck(ctx, req, sess)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(req.now, sess, effectiveScope(held, sess.Scope), k, next, rt)
+}
+
+// recheck reads the session's credential again: a deleted or expired key, a disabled user, a
+// lost membership or an address no longer allowed ends the session. It returns the current
+// permissions, so a refreshed token carries what the credential holds now.
+func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.Session) ([]string, *keyward.APIKey, error) {
+	end := func(reason string, e *Error) ([]string, *keyward.APIKey, error) {
+		if err := s.Store.RevokeSession(context.WithoutCancel(ctx), sess.ID, reason, req.now); err != nil {
+			return nil, nil, storeError(err)
+		}
+		s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: sess.Subject(),
+			Action: keyward.AuditSessionRevoked, Target: "session:" + sess.ID, IP: req.ip.String(), Detail: reason})
+		return nil, nil, e
+	}
+	gone := invalidGrant("The credential behind this refresh token is no longer valid; authenticate again.")
+	if sess.Kind == keyward.SessionKey {
+		k, err := s.Store.APIKey(ctx, sess.KeyID)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return end("key deleted", gone)
+		} else if err != nil {
+			return nil, nil, storeError(err)
+		}
+		if k.Expired(req.now) {
+			return end("key expired", gone)
+		}
+		if !k.AllowsIP(req.ip) {
+			return end("address not allowed", oauthError(http.StatusBadRequest, errUnauthorizedClient,
+				"This API key may not be used from your address; the session has ended."))
+		}
+		if s.Touch != nil {
+			s.Touch.Touch(k.ID, req.now, req.ip)
+		}
+		return s.Catalog.Filter(k.Permissions), k, nil
+	}
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return end("user deleted", gone)
+	} else if err != nil {
+		return nil, nil, storeError(err)
+	}
+	if u.Disabled {
+		return end("user disabled", gone)
+	}
+	if sess.ProjectID == "" {
+		return nil, nil, nil
+	}
+	m, err := s.Store.Member(ctx, sess.ProjectID, u.ID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return end("membership removed", gone)
+	} else if err != nil {
+		return nil, nil, storeError(err)
+	}
+	return s.Catalog.Filter(m.Permissions), nil, nil
+}

@@ -1,0 +1,150 @@
+package oauth
+
+import (
+	"encoding/base64"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxFormBytes bounds a token-endpoint body: the largest legitimate one (a refresh token plus a
+// scope listing a large catalog) is far below it.
+const maxFormBytes = 16 << 10
+
+// credentialParams may never travel in a URL, where proxies and logs would keep them.
+var credentialParams = []string{"client_secret", "password", "refresh_token", "username", "token", "client_id"}
+
+// form is a parsed, validated application/x-www-form-urlencoded request body in which every
+// parameter appears at most once.
+type form map[string]string
+
+// clientAuth is the client authentication a request carried, if any.
+type clientAuth struct {
+	ID, Secret string
+	Basic      bool // sent as HTTP Basic (a failure must then carry WWW-Authenticate)
+	Present    bool
+}
+
+// parseForm reads and validates the request body strictly: POST, the form content type, no
+// credentials in the query, no repeated parameter, no control characters, valid UTF-8.
+func parseForm(w http.ResponseWriter, r *http.Request) (form, error) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, oauthError(http.StatusMethodNotAllowed, errInvalidRequest, "Use POST.")
+	}
+	if r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, invalidRequest("The query string is malformed; send parameters in the request body.")
+		}
+		for _, p := range credentialParams {
+			if q.Has(p) {
+				return nil, invalidRequest("Credentials must not be sent in the query string.")
+			}
+		}
+		return nil, invalidRequest("Send parameters in the request body, not the query string.")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("The content type must be application/x-www-form-urlencoded.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		return nil, invalidRequest("The request body is too large or could not be read.")
+	}
+	return parseFormBody(string(body))
+}
+
+// parseFormBody is the pure part of parseForm, fuzzed on its own.
+func parseFormBody(body string) (form, error) {
+	values, err := url.ParseQuery(body)
+	if err != nil {
+		return nil, invalidRequest("The request body is not a valid form.")
+	}
+	f := make(form, len(values))
+	for k, vs := range values {
+		if len(vs) != 1 {
+			return nil, invalidRequest("The parameter " + quoteParam(k) + " appears more than once.")
+		}
+		if !cleanText(k) || !cleanText(vs[0]) {
+			return nil, invalidRequest("Parameters must be valid UTF-8 without control characters.")
+		}
+		f[k] = vs[0]
+	}
+	return f, nil
+}
+
+// quoteParam shows a parameter name in an error only when it is short and printable.
+func quoteParam(k string) string {
+	if len(k) > 40 || !cleanText(k) {
+		return "(unnamed)"
+	}
+	return `"` + k + `"`
+}
+
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientAuthentication extracts client credentials from HTTP Basic or the form; using both is
+// invalid_request (RFC 6749 §2.3: one method per request). Basic credentials are URL-decoded
+// first, as RFC 6749 §2.3.1 asks and golang.org/x/oauth2 sends them.
+func clientAuthentication(r *http.Request, f form) (clientAuth, error) {
+	var a clientAuth
+	header := r.Header.Values("Authorization")
+	if len(header) > 1 {
+		return a, invalidRequest("More than one Authorization header.")
+	}
+	if len(header) == 1 {
+		scheme, payload, _ := strings.Cut(header[0], " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return a, invalidClient("The token endpoint accepts HTTP Basic client authentication only.", false)
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+		if err != nil {
+			return a, invalidClient("The Basic credentials are not valid base64.", true)
+		}
+		id, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return a, invalidClient("The Basic credentials lack a colon.", true)
+		}
+		if id, err = url.QueryUnescape(id); err != nil {
+			return a, invalidClient("The Basic client id is not URL-encoded correctly.", true)
+		}
+		if secret, err = url.QueryUnescape(secret); err != nil {
+			return a, invalidClient("The Basic client secret is not URL-encoded correctly.", true)
+		}
+		if !cleanText(id) || !cleanText(secret) {
+			return a, invalidClient("The Basic credentials contain control characters.", true)
+		}
+		if _, has := f["client_secret"]; has {
+			return a, invalidRequest("Use one client authentication method: HTTP Basic or client_secret in the body, not both.")
+		}
+		if formID, has := f["client_id"]; has && formID != id {
+			return a, invalidRequest("client_id in the body differs from the Basic client id.")
+		}
+		return clientAuth{ID: id, Secret: secret, Basic: true, Present: true}, nil
+	}
+	secret, hasSecret := f["client_secret"]
+	id, hasID := f["client_id"]
+	if hasSecret {
+		return clientAuth{ID: id, Secret: secret, Present: true}, nil
+	}
+	if hasID {
+		// A client_id alone authenticates nothing: keyward has no public clients.
+		return clientAuth{ID: id}, nil
+	}
+	return a, nil
+}

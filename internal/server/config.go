@@ -1,0 +1,119 @@
+package server
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything `keyward serve` can be told.
+type Config struct {
+	Addr               string
+	DB                 string
+	Issuer             string
+	Audience           string
+	AccessTTL          time.Duration
+	RefreshGrace       time.Duration
+	SessionMaxAge      time.Duration
+	SigningAlg         string
+	SigningKeyRotation time.Duration
+	JWKSCacheTTL       time.Duration
+	TrustedProxies     []netip.Prefix
+	PermissionsFile    string
+	PasswordGrant      bool
+	MasterKey          string // base64 or hex of 32 bytes; required with PostgreSQL
+	AdminEmail         string
+	AdminPassword      string
+	LogJSON            bool
+	LogLevel           string
+	TLSCert, TLSKey    string
+	// FailedAttemptsPerMinute throttles failed credentials per address, username and key id.
+	FailedAttemptsPerMinute int
+	MaxConcurrentHashes     int
+
+	// Injected for tests; zero values mean the real clock, crypto/rand and standard output.
+	Now    func() time.Time
+	Rand   io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// DefaultConfig returns the documented defaults of SPEC §8.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                    "127.0.0.1:8080",
+		DB:                      "sqlite:./keyward-data/keyward.db",
+		AccessTTL:               2 * time.Hour,
+		RefreshGrace:            time.Hour,
+		SessionMaxAge:           30 * 24 * time.Hour,
+		SigningAlg:              "ES256",
+		SigningKeyRotation:      30 * 24 * time.Hour,
+		JWKSCacheTTL:            10 * time.Minute,
+		PasswordGrant:           true,
+		LogLevel:                "info",
+		FailedAttemptsPerMinute: 10,
+		MaxConcurrentHashes:     4,
+	}
+}
+
+// normalize fills derived defaults and rejects contradictions.
+func (c *Config) normalize() error {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+	if c.Issuer == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.Issuer = scheme + "://" + host
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--issuer must be an http(s) URL without query or fragment, got %q", c.Issuer)
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	switch {
+	case c.AccessTTL < time.Second:
+		return fmt.Errorf("--access-ttl must be at least 1s, got %s", c.AccessTTL)
+	case c.RefreshGrace <= 0:
+		return fmt.Errorf("--refresh-grace must be positive, got %s", c.RefreshGrace)
+	case c.SessionMaxAge < c.AccessTTL:
+		return fmt.Errorf("--session-max-age (%s) must be at least --access-ttl (%s)", c.SessionMaxAge, c.AccessTTL)
+	case c.SigningKeyRotation < c.AccessTTL+2*c.JWKSCacheTTL:
+		return fmt.Errorf("--signing-key-rotation (%s) must exceed --access-ttl plus two JWKS cache lifetimes", c.SigningKeyRotation)
+	}
+	switch c.SigningAlg {
+	case "ES256", "EdDSA", "RS256":
+	default:
+		return fmt.Errorf("--signing-alg must be ES256, EdDSA or RS256, got %q", c.SigningAlg)
+	}
+	if c.FailedAttemptsPerMinute <= 0 {
+		c.FailedAttemptsPerMinute = 10
+	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = 4
+	}
+	return nil
+}

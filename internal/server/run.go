@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Run listens on cfg.Addr and serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to 20 s), flushes pending last-used times and
+// returns. ready, when not nil, receives the bound address once the listener is open.
+func (s *Server) Run(ctx context.Context, ready chan<- string) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler: s.handler,
+		// Slowloris and friends: a client must send its headers and body promptly. The
+		// revocation stream lifts its own write deadline.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	srv.RegisterOnShutdown(func() { s.stoppingOnce.Do(func() { close(s.stopping) }) })
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.background(bg)
+	}()
+
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	addr := ln.Addr().String()
+	s.log.Info("keyward serving", "addr", addr, "issuer", s.cfg.Issuer, "db", s.store.Dialect())
+	if ready != nil {
+		ready <- addr
+	}
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = srv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	stopBG()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// background runs the periodic jobs until ctx ends: last-used flushing, signing-key maintenance
+// and sweeping of expired rows.
+func (s *Server) background(ctx context.Context) {
+	flush := time.NewTicker(time.Second)
+	maintain := time.NewTicker(time.Minute)
+	sweep := time.NewTicker(time.Minute)
+	defer flush.Stop()
+	defer maintain.Stop()
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.toucher.flush(context.Background())
+			return
+		case <-flush.C:
+			s.toucher.flush(ctx)
+		case <-maintain.C:
+			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("signing key maintenance failed", "err", err)
+			}
+		case <-sweep.C:
+			s.sweep(ctx)
+		}
+	}
+}
+
+// sweep deletes expired rows in bounded batches, so a large backlog never holds the writer long.
+func (s *Server) sweep(ctx context.Context) {
+	for range 100 {
+		n, err := s.store.Sweep(ctx, s.cfg.Now(), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("sweep failed", "err", err)
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

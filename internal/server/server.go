@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/api"
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/clientip"
+	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/password"
+	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/token"
+)
+
+// Server is one running keyward instance.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *sqlstore.DB
+	keys     *keyring.Keyring
+	catalog  *keyward.Catalog
+	toucher  *toucher
+	registry *prometheus.Registry
+	handler  http.Handler
+
+	stopping     chan struct{} // closed when shutdown begins: long-lived streams end
+	stoppingOnce sync.Once
+}
+
+// New opens the store and the keyring, creates the first admin on an empty database, and builds
+// the HTTP handler. Close releases what it opened.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: newLogger(cfg), stopping: make(chan struct{})}
+	if s.catalog, err = loadCatalog(cfg.PermissionsFile); err != nil {
+		return nil, err
+	}
+	var master []byte
+	if cfg.MasterKey != "" {
+		if master, err = keyring.ParseMasterKey(cfg.MasterKey); err != nil {
+			return nil, fmt.Errorf("KEYWARD_MASTER_KEY: %w", err)
+		}
+	}
+	if s.store, err = sqlstore.Open(ctx, cfg.DB); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.store.Close()
+		}
+	}()
+	if s.store.Dialect() == "postgres" && master == nil {
+		return nil, errors.New("KEYWARD_MASTER_KEY is required with PostgreSQL: signing keys are shared through the database and must be encrypted there (generate one with: openssl rand -base64 32)")
+	}
+	s.keys, err = keyring.New(ctx, s.store, keyring.Config{
+		Alg: cfg.SigningAlg, Rotation: cfg.SigningKeyRotation, TokenTTL: cfg.AccessTTL,
+		CacheTTL: cfg.JWKSCacheTTL, MasterKey: master, Now: cfg.Now, Rand: cfg.Rand,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	s.registry = prometheus.NewRegistry()
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+func loadCatalog(path string) (*keyward.Catalog, error) {
+	if path == "" {
+		return keyward.DefaultCatalog(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--permissions: %w", err)
+	}
+	defer f.Close()
+	c, err := keyward.ParseCatalog(f)
+	if err != nil {
+		return nil, fmt.Errorf("--permissions %s: %s", path, keyward.ErrorMessage(err))
+	}
+	return c, nil
+}
+
+func newLogger(cfg Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(cfg.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(cfg.Stderr, opts))
+}
+
+// Handler returns the whole HTTP surface; tests serve it with httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store returns the store, for tests and tools that run beside the server.
+func (s *Server) Store() *sqlstore.DB { return s.store }
+
+// Issuer returns the issuer URL in use.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+func (s *Server) buildHandler() http.Handler {
+	cfg := s.cfg
+	resolver := clientip.Resolver{Trusted: cfg.TrustedProxies}
+	verifier := &token.Verifier{Keys: s.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: 30 * time.Second, Now: cfg.Now}
+	minter := &token.Minter{Keys: s.keys, Now: cfg.Now, Rand: cfg.Rand}
+	auth := &authn.Authenticator{Store: s.store, Tokens: verifier, Catalog: s.catalog, Now: cfg.Now}
+	hasher := password.NewHasher(password.DefaultParams, cfg.MaxConcurrentHashes)
+	limiter := func() *ratelimit.Limiter {
+		return ratelimit.New(cfg.FailedAttemptsPerMinute, cfg.FailedAttemptsPerMinute, cfg.Now)
+	}
+	m := newMetrics(s.registry)
+	s.toucher = newToucher(s.store, s.log)
+
+	oauthSrv := &oauth.Server{
+		Config: oauth.Config{
+			Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL, RefreshGrace: cfg.RefreshGrace,
+			SessionMaxAge: cfg.SessionMaxAge, PasswordGrant: cfg.PasswordGrant, JWKSCacheTTL: cfg.JWKSCacheTTL,
+			SigningAlg: cfg.SigningAlg,
+		},
+		Store: s.store, Minter: minter, Verifier: verifier, Keys: s.keys, Auth: auth, Catalog: s.catalog,
+		Passwords: hasher, ClientIP: resolver.ClientIP,
+		ByIP: limiter(), ByUser: limiter(), ByKeyIP: limiter(),
+		Touch: s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
+	}
+	apiSrv := &api.Server{
+		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping,
+	}
+
+	mux := http.NewServeMux()
+	oauthSrv.Register(mux)
+	mux.Handle("/v1/", apiSrv.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", m.handler(s.registry))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "keyward %s\nissuer: %s\nmetadata: %s/.well-known/oauth-authorization-server\n",
+			keyward.Version, cfg.Issuer, cfg.Issuer)
+	})
+	return s.withCommon(mux, m, resolver)
+}
+
+// handleReady answers 200 only when the database answers and a signing key is loaded.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready: database", "err", err)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "database unavailable")
+		return
+	}
+	if _, err := s.keys.Current(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "no signing key")
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// withCommon adds what every response needs: security headers, a request log without secrets,
+// and recovery from panics (a panic is a bug: the client gets a 500, the log the stack).
+func (s *Server) withCommon(next http.Handler, m *metrics, resolver clientip.Resolver) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if strings.HasPrefix(s.cfg.Issuer, "https://") {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", v)
+				if !rec.wrote {
+					http.Error(rec, "internal error", http.StatusInternalServerError)
+				}
+			}
+			d := time.Since(start)
+			m.observeHTTP(r, rec.status, d)
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration_ms", float64(d.Microseconds())/1000, "ip", resolver.ClientIP(r).String())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines (the revocation stream needs them).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Close stops background work and closes the store.
+func (s *Server) Close() error {
+	if s.toucher != nil {
+		s.toucher.flush(context.Background())
+	}
+	return s.store.Close()
+}
