@@ -129,6 +129,7 @@ func (s *Server) introspectionCaller(ctx context.Context, r *http.Request, f for
 		p, err := s.Auth.FromRequest(r)
 		if err != nil {
 			e := oauthError(http.StatusUnauthorized, errInvalidClient, "The bearer token is not valid.")
+			e.bearer = true
 			return nil, e
 		}
 		if !p.AllowsIP(s.ClientIP(r)) {
@@ -166,6 +167,11 @@ func keyOutsideNetworks() *Error {
 func principalCaller(p *authn.Principal) *caller {
 	if p.Key != nil {
 		return &caller{keyPrj: p.Key.ProjectID}
+	}
+	if p.Session != nil && p.Session.ProjectID != "" {
+		// A user token narrowed to one project is the kind handed to resource servers; it sees
+		// that project only, like a key, and never acts as the instance admin.
+		return &caller{keyPrj: p.Session.ProjectID}
 	}
 	return &caller{admin: p.User.Admin, userID: p.User.ID}
 }

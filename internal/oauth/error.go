@@ -29,6 +29,7 @@ type Error struct {
 	Description string
 	RetryAfter  time.Duration // sets Retry-After when positive
 	basic       bool          // the client used HTTP Basic: a 401 carries WWW-Authenticate: Basic
+	bearer      bool          // the caller sent a bearer token: a 401 carries WWW-Authenticate: Bearer
 	cause       error         // internal detail, logged and never shown
 }
 
@@ -97,8 +98,13 @@ func writeError(w http.ResponseWriter, err error) *Error {
 	if !errors.As(err, &e) {
 		e = serverError(err)
 	}
-	if e.basic && e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="keyward", charset="UTF-8"`)
+	if e.Status == http.StatusUnauthorized {
+		switch {
+		case e.basic:
+			w.Header().Set("WWW-Authenticate", `Basic realm="keyward", charset="UTF-8"`)
+		case e.bearer:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
+		}
 	}
 	if e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + time.Second - 1) / time.Second)

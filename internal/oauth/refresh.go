@@ -48,6 +48,25 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		return nil, invalidRequest("client_id without a client secret authenticates nothing; send the refresh token alone or with the API key.")
 	}
 
+	// A scope parameter may narrow the new access token (RFC 6749 §6), never widen it. It is
+	// checked before the token is spent, so a client that asks too much keeps its session.
+	var narrowed []string
+	if _, asked := req.form["scope"]; asked {
+		sess, err := s.Store.RefreshTokenSession(ctx, hash)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		held, _, err := s.recheck(ctx, req, sess)
+		if err != nil {
+			return nil, err
+		}
+		if narrowed, err = requestedScope(req.form, effectiveScope(held, sess.Scope)); err != nil {
+			return nil, err
+		}
+	}
+
 	// The next token is made before the old one is spent, so that spending and storing its
 	// successor happen in one transaction.
 	probe := &keyward.Session{ExpiresAt: req.now.Add(s.SessionMaxAge)}
@@ -77,7 +96,12 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(req.now, sess, effectiveScope(held, sess.Scope), k, next, rt)
+	// The narrowing applies to this access token only: the session keeps its scope (RFC 6749 §6).
+	scope := effectiveScope(held, sess.Scope)
+	if narrowed != nil {
+		scope = keyward.Intersect(scope, narrowed)
+	}
+	return s.issue(req.now, sess, scope, k, next, rt)
 }
 
 // recheck reads the session's credential again: a deleted or expired key, a disabled user, a

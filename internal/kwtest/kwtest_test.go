@@ -1,0 +1,45 @@
+package kwtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/apikey"
+)
+
+// WrongSecret must forge what an attacker would: the victim's key id, a different secret, and a
+// checksum good enough to get past the format check to the hash comparison.
+func TestWrongSecret(t *testing.T) {
+	key := UnknownKey(t)
+	forged := WrongSecret(t, key)
+	id, err := apikey.Parse(forged)
+	if err != nil {
+		t.Fatalf("forged key does not parse: %v", err)
+	}
+	if id != KeyID(t, key) {
+		t.Errorf("forged id %s, want %s", id, KeyID(t, key))
+	}
+	if forged == key || strings.HasPrefix(forged, key[:len(key)-apikey.ChecksumLength]) {
+		t.Errorf("forged key has the same secret")
+	}
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := NewClock(start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now %v, want %v", c.Now(), start)
+	}
+	c.Advance(90 * time.Minute)
+	if got := c.Now().Sub(start); got != 90*time.Minute {
+		t.Errorf("advanced by %v, want 90m", got)
+	}
+}
+
+func TestDecodeJWT(t *testing.T) {
+	h, c := DecodeJWT(t, "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJrZXk6YWJjIn0.sig")
+	if h["typ"] != "at+jwt" || c["sub"] != "key:abc" {
+		t.Errorf("header %v claims %v", h, c)
+	}
+}

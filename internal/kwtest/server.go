@@ -1,0 +1,127 @@
+package kwtest
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/server"
+)
+
+// The instance admin of every test server. The password is long enough for any password rule.
+const (
+	AdminEmail    = "admin@keyward.test"
+	AdminPassword = "correct-horse-battery-staple-42"
+)
+
+// Option changes the configuration of a test server before it starts.
+type Option func(*server.Config)
+
+// WithConfig is an Option spelled as a function literal at the call site.
+func WithConfig(f func(*server.Config)) Option { return Option(f) }
+
+// Server is a complete keyward instance served by httptest over a fresh SQLite database in a
+// temporary folder. It trusts X-Forwarded-For from loopback, so tests simulate client addresses
+// with the From option. Its clock stands still unless a test advances it.
+type Server struct {
+	*Client
+	Clock  *Clock
+	Config server.Config // as given to server.New
+	Srv    *server.Server
+	HTTP   *httptest.Server
+
+	logs *lockedBuffer
+
+	adminOnce  sync.Once
+	adminToken string
+}
+
+// Start starts a server and stops it when the test ends. Its defaults are the product's, except:
+// the database is a temporary SQLite file, the admin is AdminEmail/AdminPassword, the clock is a
+// Clock standing at the current second, and loopback is a trusted proxy.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	logs := &lockedBuffer{}
+	clock := NewClock(time.Now().Truncate(time.Second))
+	cfg := server.DefaultConfig()
+	cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "keyward.db")
+	cfg.AdminEmail = AdminEmail
+	cfg.AdminPassword = AdminPassword
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	cfg.Now = clock.Now
+	cfg.Stdout = logs
+	cfg.Stderr = logs
+	cfg.LogLevel = "info"
+	for _, o := range opts {
+		o(&cfg)
+	}
+
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://" + ts.Listener.Addr().String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		ts.Close()
+		t.Fatalf("server.New: %v\n%s", err, logs.String())
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	s := &Server{
+		Client: &Client{URL: ts.URL, HTTP: ts.Client()},
+		Clock:  clock, Config: cfg, Srv: srv, HTTP: ts, logs: logs,
+	}
+	t.Cleanup(func() {
+		ts.Close()
+		if err := srv.Close(); err != nil {
+			t.Errorf("server Close: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return s
+}
+
+// Logs returns everything the server wrote to its log and standard output so far, for tests
+// that prove a secret never reaches them.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// AdminToken returns an access token of the instance admin (not narrowed to a project), logging
+// in once per server. Tests that revoke it or move the clock past its expiry must log in
+// themselves.
+func (s *Server) AdminToken(t testing.TB) string {
+	t.Helper()
+	s.adminOnce.Do(func() {
+		s.adminToken = s.Login(t, AdminEmail, AdminPassword, "").AccessToken
+	})
+	if s.adminToken == "" {
+		t.Fatal("the admin could not log in")
+	}
+	return s.adminToken
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
