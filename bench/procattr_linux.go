@@ -1,0 +1,12 @@
+//go:build linux
+
+package main
+
+import "syscall"
+
+// childAttr asks the kernel to kill a child when the bench dies without cleaning up (kill -9, a
+// crash), so no server is left holding a port. The signal follows the parent thread, and the Go
+// runtime only ends threads of goroutines that locked them, which the bench never does.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
