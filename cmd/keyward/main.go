@@ -11,22 +11,46 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	if err := m.Run(ctx, os.Args[1:]); err != nil {
-		var code exitCode
-		if errors.As(err, &code) {
-			os.Exit(int(code))
-		}
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "keyward:", err)
-		}
-		os.Exit(2)
+	code := exitStatus(m.Run(ctx, os.Args[1:]), os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitStatus prints err as one line, unless the command already said everything, and returns the
+// process's exit status: 0 for success or a help request, 2 for a mistake on the command line,
+// 1 when a client command failed, and 2 for any other failure (the server's start-up errors).
+func exitStatus(err error, stderr io.Writer) int {
+	var (
+		code  exitCode
+		usage *usageError
+		run   *runError
+	)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "keyward:", usage.msg)
+		return 2
+	case errors.As(err, &run):
+		fmt.Fprintln(stderr, "keyward:", oneLine(run.err.Error()))
+		return 1
 	}
+	fmt.Fprintln(stderr, "keyward:", oneLine(err.Error()))
+	return 2
+}
+
+// oneLine keeps an error message on one line, so that a script reading standard error line by
+// line sees one failure as one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // exitCode ends the program with a status but no message (the command printed its own).
@@ -34,19 +58,73 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// usageError is a mistake in how a command was called: exit status 2, as for flag errors.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// runError is the failure of a client command that was called correctly: exit status 1.
+type runError struct{ err error }
+
+func (e *runError) Error() string { return e.err.Error() }
+func (e *runError) Unwrap() error { return e.err }
+
+// failed marks the errors of a client command that are not usage errors as runtime failures.
+func failed(err error) error {
+	var (
+		code  exitCode
+		usage *usageError
+	)
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.As(err, &code) || errors.As(err, &usage) {
+		return err
+	}
+	return &runError{err: err}
+}
+
 // Main is the program with its environment injected, so tests run commands end to end in-process.
 type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// UserConfigDir returns the folder under which `keyward login` keeps its credentials;
+	// nil means os.UserConfigDir.
+	UserConfigDir func() (string, error)
+	// Now is the clock that --expires durations count from; nil means time.Now.
+	Now func() time.Time
 }
 
 const usage = `keyward: API keys that never touch your API.
 
 Usage:
-  keyward serve [flags]     run the authorization server
-  keyward version           print the version
+  keyward serve [flags]                 run the authorization server
 
+  keyward login [--server URL] [--email E]
+                                        sign in; stores a refresh token for the commands below
+  keyward logout                        end the stored login's session and forget it
+  keyward projects list                 list your projects
+  keyward projects create NAME          create a project
+  keyward keys list [--project P]       list a project's API keys (never their secrets)
+  keyward keys create --name N --permissions a,b [--ips cidr,…] [--expires T] [--project P]
+                                        create an API key and print it, once
+  keyward keys delete ID|NAME [--project P]
+                                        delete an API key; its tokens stop working at once
+  keyward token [--scope a,b]           exchange KEYWARD_API_KEY and print the access token
+  keyward permissions                   list the permission catalog, by group
+
+  keyward scan [--git|--staged] [PATH…] find API keys in files, folders (- is standard input),
+                                        git history, or staged changes; exit status 1 if any
+  keyward version                       print the version
+
+Environment:
+  KEYWARD_SERVER    the server's URL (default: the stored login's, else http://127.0.0.1:8080)
+  KEYWARD_API_KEY   an API key to act with instead of the stored login
+  KEYWARD_PROJECT   the project of 'keyward keys' when --project is not given
+
+List commands print a table; --json prints JSON for scripts.
 Run 'keyward <command> -h' for a command's flags.
 `
 
@@ -60,6 +138,20 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "serve":
 		return m.serve(ctx, rest)
+	case "login":
+		return failed(m.login(ctx, rest))
+	case "logout":
+		return failed(m.logout(ctx, rest))
+	case "projects":
+		return failed(m.projects(ctx, rest))
+	case "keys":
+		return failed(m.keys(ctx, rest))
+	case "token":
+		return failed(m.token(ctx, rest))
+	case "permissions":
+		return failed(m.permissions(ctx, rest))
+	case "scan":
+		return m.scan(ctx, rest)
 	case "version", "--version", "-version":
 		return m.version()
 	case "help", "-h", "--help":
@@ -68,6 +160,60 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "keyward: unknown command %q\n\n%s", cmd, usage)
 	return exitCode(2)
+}
+
+// flagSet returns a FlagSet for a client command whose usage line is synopsis.
+func (m *Main) flagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("keyward "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", synopsis)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(m.Stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseArgs parses flags wherever they stand among the positional arguments, so that
+// `keyward keys delete ID --project web` works as well as the flags-first order; everything after
+// "--" is positional. The flags named in fromEnv that were not given take KEYWARD_<NAME> (only
+// those: KEYWARD_PERMISSIONS, say, is the server's catalog file, not a key's permissions). It
+// returns the positional arguments. Flag errors were already printed with the command's usage, so
+// they become a bare exit status 2.
+func (m *Main) parseArgs(fs *flag.FlagSet, args []string, fromEnv ...string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, exitCode(2)
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, name := range fromEnv {
+		env := "KEYWARD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if v := m.Getenv(env); v != "" && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				return nil, usagef("%s: %v", env, err)
+			}
+		}
+	}
+	return positional, nil
 }
 
 // envOverlay sets every flag not given on the command line from KEYWARD_<NAME>, where NAME is the

@@ -1,0 +1,336 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward"
+)
+
+// maxAPIResponseBytes bounds a management API response; the largest (a long audit page or key
+// list) is far below it.
+const maxAPIResponseBytes = 16 << 20
+
+// Client calls a keyward server's management API (/v1). Its methods are safe for concurrent use.
+type Client struct {
+	server    string
+	ts        oauth2.TokenSource
+	hc        *http.Client
+	userAgent string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the Client send its requests through hc. The Client adds the bearer token
+// itself, so hc should not be an oauth2 client.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) { c.hc = hc }
+}
+
+// WithUserAgent sets the User-Agent header of every request.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) { c.userAgent = ua }
+}
+
+// New returns a client of the server at the issuer URL server, authenticated with the tokens of
+// ts: TokenSource for an API key, SessionTokenSource for a user. With a nil ts only the public
+// routes (Permissions, Revocations, OpenAPI) work.
+func New(server string, ts oauth2.TokenSource, opts ...Option) *Client {
+	c := &Client{
+		server:    server,
+		ts:        ts,
+		hc:        &http.Client{Timeout: 30 * time.Second},
+		userAgent: "keyward-go-client/" + keyward.Version,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Problem is an error answer of the management API: an RFC 9457 problem detail with the HTTP
+// status. Detail is a sentence safe to show a user.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance,omitempty"`
+}
+
+func (p *Problem) Error() string {
+	msg := fmt.Sprintf("keyward: %d %s", p.Status, p.Title)
+	if p.Detail != "" {
+		msg += ": " + p.Detail
+	}
+	return msg
+}
+
+// Me describes the caller.
+func (c *Client) Me(ctx context.Context) (*Me, error) {
+	var out Me
+	if err := c.do(ctx, http.MethodGet, "/v1/me", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Permissions returns the server's permission catalog. It needs no token.
+func (c *Client) Permissions(ctx context.Context) ([]Permission, error) {
+	var out struct {
+		Data []Permission `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/permissions", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}
+
+// CreateUser creates a user; only the instance administrator may.
+func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, error) {
+	var out User
+	if err := c.do(ctx, http.MethodPost, "/v1/users", nil, req, &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Projects lists the projects the caller belongs to, with its permissions in each.
+func (c *Client) Projects(ctx context.Context) ([]Project, error) {
+	var out struct {
+		Data []Project `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/projects", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}
+
+// CreateProject creates a project; the caller (a user) becomes a member with every permission.
+func (c *Client) CreateProject(ctx context.Context, name string) (*Project, error) {
+	var out Project
+	body := struct {
+		Name string `json:"name"`
+	}{name}
+	if err := c.do(ctx, http.MethodPost, "/v1/projects", nil, body, &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Project returns one project, named by id or name.
+func (c *Client) Project(ctx context.Context, project string) (*Project, error) {
+	var out Project
+	if err := c.do(ctx, http.MethodGet, projectPath(project), nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Members lists a project's members.
+func (c *Client) Members(ctx context.Context, project string) ([]Member, error) {
+	var out struct {
+		Data []Member `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/members", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}
+
+// PutMember adds a user (by id or email address) to a project or replaces their permissions.
+func (c *Client) PutMember(ctx context.Context, project, user string, permissions []string) (*Member, error) {
+	var out Member
+	body := struct {
+		Permissions []string `json:"permissions"`
+	}{permissions}
+	path := projectPath(project) + "/members/" + url.PathEscape(user)
+	if err := c.do(ctx, http.MethodPut, path, nil, body, &out, http.StatusOK, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RemoveMember removes a user (by id or email address) from a project.
+func (c *Client) RemoveMember(ctx context.Context, project, user string) error {
+	path := projectPath(project) + "/members/" + url.PathEscape(user)
+	return c.do(ctx, http.MethodDelete, path, nil, nil, nil, http.StatusNoContent)
+}
+
+// Keys lists a project's API keys, without their secrets.
+func (c *Client) Keys(ctx context.Context, project string) ([]Key, error) {
+	var out struct {
+		Data []Key `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/api-keys", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}
+
+// Key returns one API key of a project, without its secret.
+func (c *Client) Key(ctx context.Context, project, id string) (*Key, error) {
+	var out Key
+	path := projectPath(project) + "/api-keys/" + url.PathEscape(id)
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateKey creates an API key. The answer's Secret is the key itself, shown this once.
+func (c *Client) CreateKey(ctx context.Context, project string, req CreateKeyRequest) (*Key, error) {
+	var out Key
+	if err := c.do(ctx, http.MethodPost, projectPath(project)+"/api-keys", nil, req, &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteKey deletes an API key; every session of the key is revoked at once, and verifiers that
+// follow the revocation feed refuse its tokens within a second.
+func (c *Client) DeleteKey(ctx context.Context, project, id string) error {
+	path := projectPath(project) + "/api-keys/" + url.PathEscape(id)
+	return c.do(ctx, http.MethodDelete, path, nil, nil, nil, http.StatusNoContent)
+}
+
+// Audit returns one page of a project's audit log, newest first.
+func (c *Client) Audit(ctx context.Context, project string, opts AuditOptions) (*AuditPage, error) {
+	q := url.Values{}
+	if opts.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Before != "" {
+		q.Set("before", opts.Before)
+	}
+	var out AuditPage
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/audit", q, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Revocations returns the revocation feed's entries after the cursor ("" or "0": from the
+// start). It needs no token. Verifiers follow it as a stream; the middleware package does.
+func (c *Client) Revocations(ctx context.Context, after string) (*RevocationPage, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	}
+	var out RevocationPage
+	if err := c.do(ctx, http.MethodGet, "/v1/revocations", q, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OpenAPI returns the server's OpenAPI 3.1 document. It needs no token.
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/v1/openapi.json", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func projectPath(project string) string {
+	return "/v1/projects/" + url.PathEscape(project)
+}
+
+// do sends one request and decodes the answer into out when its status is one of want; any other
+// status becomes a *Problem.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, want ...int) error {
+	base, err := serverURL(c.server)
+	if err != nil {
+		return err
+	}
+	u := base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("keyward: encoding the request: %w", err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("keyward: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.ts != nil {
+		tok, err := c.ts.Token()
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("keyward: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponseBytes))
+	if err != nil {
+		return fmt.Errorf("keyward: %s %s: reading the response: %w", method, path, err)
+	}
+	for _, w := range want {
+		if resp.StatusCode != w {
+			continue
+		}
+		if out == nil || resp.StatusCode == http.StatusNoContent {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("keyward: %s %s: the response is not the expected JSON: %w", method, path, err)
+		}
+		return nil
+	}
+	return problemFrom(resp, data)
+}
+
+// problemFrom turns an error answer into a *Problem, also when something other than keyward (a
+// proxy, a load balancer) answered without problem+json.
+func problemFrom(resp *http.Response, data []byte) *Problem {
+	p := &Problem{}
+	if !isJSON(resp.Header.Get("Content-Type")) || json.Unmarshal(data, p) != nil {
+		p = &Problem{Detail: strings.TrimSpace(string(truncate(data, 200)))}
+	}
+	if p.Status == 0 {
+		p.Status = resp.StatusCode
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(resp.StatusCode)
+	}
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	return p
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return b[:n]
+}

@@ -1,0 +1,208 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/client"
+)
+
+// recorded is one request the fake management API saw.
+type recorded struct {
+	Method, Path, RawQuery, Auth, ContentType, Body string
+}
+
+// fakeAPI answers every request with the scripted status and body and records what it got.
+func fakeAPI(t *testing.T, status int, contentType, body string) (*httptest.Server, *[]recorded) {
+	t.Helper()
+	var got []recorded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, recorded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(b)})
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &got
+}
+
+func TestClientRoutes(t *testing.T) {
+	ctx := context.Background()
+	exp := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name   string
+		status int
+		call   func(c *client.Client) error
+		want   recorded // Auth is filled in by the test
+	}{
+		{"Me", 200, func(c *client.Client) error { _, err := c.Me(ctx); return err },
+			recorded{Method: "GET", Path: "/v1/me"}},
+		{"Permissions", 200, func(c *client.Client) error { _, err := c.Permissions(ctx); return err },
+			recorded{Method: "GET", Path: "/v1/permissions"}},
+		{"CreateUser", 201, func(c *client.Client) error {
+			_, err := c.CreateUser(ctx, client.CreateUserRequest{Email: "a@b.example", Password: "pw"})
+			return err
+		}, recorded{Method: "POST", Path: "/v1/users", ContentType: "application/json", Body: `{"email":"a@b.example","password":"pw"}`}},
+		{"Projects", 200, func(c *client.Client) error { _, err := c.Projects(ctx); return err },
+			recorded{Method: "GET", Path: "/v1/projects"}},
+		{"CreateProject", 201, func(c *client.Client) error { _, err := c.CreateProject(ctx, "web-shop"); return err },
+			recorded{Method: "POST", Path: "/v1/projects", ContentType: "application/json", Body: `{"name":"web-shop"}`}},
+		{"Project escapes", 200, func(c *client.Client) error { _, err := c.Project(ctx, "a/b?c"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/a%2Fb%3Fc"}},
+		{"Members", 200, func(c *client.Client) error { _, err := c.Members(ctx, "web-shop"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/web-shop/members"}},
+		{"PutMember", 200, func(c *client.Client) error {
+			_, err := c.PutMember(ctx, "web-shop", "ada@example.com", []string{"containers-view"})
+			return err
+		}, recorded{Method: "PUT", Path: "/v1/projects/web-shop/members/ada@example.com", ContentType: "application/json", Body: `{"permissions":["containers-view"]}`}},
+		{"PutMember created", 201, func(c *client.Client) error {
+			_, err := c.PutMember(ctx, "web-shop", "usr_1", []string{"containers-view"})
+			return err
+		}, recorded{Method: "PUT", Path: "/v1/projects/web-shop/members/usr_1", ContentType: "application/json", Body: `{"permissions":["containers-view"]}`}},
+		{"RemoveMember", 204, func(c *client.Client) error { return c.RemoveMember(ctx, "web-shop", "usr_1") },
+			recorded{Method: "DELETE", Path: "/v1/projects/web-shop/members/usr_1"}},
+		{"Keys", 200, func(c *client.Client) error { _, err := c.Keys(ctx, "prj_1"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys"}},
+		{"Key", 200, func(c *client.Client) error { _, err := c.Key(ctx, "prj_1", "abc"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys/abc"}},
+		{"CreateKey", 201, func(c *client.Client) error {
+			_, err := c.CreateKey(ctx, "prj_1", client.CreateKeyRequest{Name: "bot", Permissions: []string{"x"}, IPs: []string{"10.0.0.0/8"}, ExpiresAt: &exp})
+			return err
+		}, recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys", ContentType: "application/json",
+			Body: `{"name":"bot","ips":["10.0.0.0/8"],"permissions":["x"],"expires_at":"2031-01-02T03:04:05Z"}`}},
+		{"CreateKey minimal", 201, func(c *client.Client) error {
+			_, err := c.CreateKey(ctx, "prj_1", client.CreateKeyRequest{Name: "bot", Permissions: []string{"x"}})
+			return err
+		}, recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys", ContentType: "application/json", Body: `{"name":"bot","permissions":["x"]}`}},
+		{"DeleteKey", 204, func(c *client.Client) error { return c.DeleteKey(ctx, "prj_1", "abc") },
+			recorded{Method: "DELETE", Path: "/v1/projects/prj_1/api-keys/abc"}},
+		{"Audit", 200, func(c *client.Client) error {
+			_, err := c.Audit(ctx, "prj_1", client.AuditOptions{Limit: 10, Before: "42"})
+			return err
+		}, recorded{Method: "GET", Path: "/v1/projects/prj_1/audit", RawQuery: "before=42&limit=10"}},
+		{"Revocations", 200, func(c *client.Client) error { _, err := c.Revocations(ctx, "7"); return err },
+			recorded{Method: "GET", Path: "/v1/revocations", RawQuery: "after=7"}},
+		{"OpenAPI", 200, func(c *client.Client) error { _, err := c.OpenAPI(ctx); return err },
+			recorded{Method: "GET", Path: "/v1/openapi.json"}},
+	}
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at-1"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := "{}"
+			if tt.status == 204 {
+				body = ""
+			}
+			srv, got := fakeAPI(t, tt.status, "application/json", body)
+			if err := tt.call(client.New(srv.URL+"/", ts)); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			tt.want.Auth = "Bearer at-1"
+			if len(*got) != 1 || (*got)[0] != tt.want {
+				t.Fatalf("requests %+v\nwant %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("problem+json", func(t *testing.T) {
+		srv, _ := fakeAPI(t, 409, "application/problem+json",
+			`{"type":"about:blank","title":"Conflict","status":409,"detail":"An API key named \"bot\" already exists in this project."}`)
+		_, err := client.New(srv.URL, nil).CreateKey(ctx, "p", client.CreateKeyRequest{Name: "bot"})
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != 409 || !strings.Contains(p.Detail, "already exists") {
+			t.Fatalf("err = %#v", err)
+		}
+		if want := `keyward: 409 Conflict: An API key named "bot" already exists in this project.`; err.Error() != want {
+			t.Errorf("Error() = %q; want %q", err.Error(), want)
+		}
+	})
+	t.Run("a proxy's HTML page", func(t *testing.T) {
+		srv, _ := fakeAPI(t, 502, "text/html", "<html>bad gateway</html>")
+		_, err := client.New(srv.URL, nil).Permissions(ctx)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != 502 || p.Title != "Bad Gateway" || p.Detail != "<html>bad gateway</html>" {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+	t.Run("unexpected success status", func(t *testing.T) {
+		srv, _ := fakeAPI(t, 200, "application/json", "{}")
+		err := client.New(srv.URL, nil).DeleteKey(ctx, "p", "k")
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != 200 {
+			t.Fatalf("err = %v; a delete must answer 204", err)
+		}
+	})
+	t.Run("token source failure stops the request", func(t *testing.T) {
+		srv, got := fakeAPI(t, 200, "application/json", "{}")
+		sentinel := errors.New("no token")
+		_, err := client.New(srv.URL, failingSource{sentinel}).Me(ctx)
+		if !errors.Is(err, sentinel) || len(*got) != 0 {
+			t.Fatalf("err = %v after %d requests", err, len(*got))
+		}
+	})
+	t.Run("no token source sends no Authorization", func(t *testing.T) {
+		srv, got := fakeAPI(t, 200, "application/json", `{"data":[]}`)
+		if _, err := client.New(srv.URL, nil).Permissions(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if (*got)[0].Auth != "" {
+			t.Errorf("Authorization %q", (*got)[0].Auth)
+		}
+	})
+	t.Run("bad server URL", func(t *testing.T) {
+		_, err := client.New("auth.example.com", nil).Permissions(ctx)
+		if err == nil || !strings.Contains(err.Error(), "not an http or https URL") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+type failingSource struct{ err error }
+
+func (f failingSource) Token() (*oauth2.Token, error) { return nil, f.err }
+
+// The types give back the server's JSON unchanged, nulls and empty lists included, so that a
+// program printing them (keyward keys list --json) prints what the server said.
+func TestTypesRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		json string
+	}{
+		{"key with secret", &client.Key{}, `{"id":"AbC","project":"prj_1","name":"bot","ips":[],"permissions":["containers-view"],"hint":"Q2xm","created_by":"user:usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":null,"last_used_at":"2030-01-02T00:00:00Z","last_used_ip":null,"key":"kw_x"}`},
+		{"me of a key", &client.Me{}, `{"subject":"key:AbC","kind":"key","user":null,"key":{"id":"AbC","project":"prj_1","name":"bot","ips":["10.0.0.0/8"],"permissions":[],"hint":"Q2xm","created_by":"user:usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":"2031-01-01T00:00:00Z","last_used_at":null,"last_used_ip":"10.0.0.1"},"session":{"id":"ses_1","project":"prj_1","scope":null,"expires_at":"2030-02-01T00:00:00Z"},"projects":[{"id":"prj_1","name":"web","created_at":"2030-01-01T00:00:00Z","permissions":["containers-view"]}]}`},
+		{"audit page", &client.AuditPage{}, `{"data":[{"id":3,"project":"prj_1","at":"2030-01-01T00:00:00Z","actor":"user:usr_1","action":"api_key.created","target":"key:AbC","ip":"127.0.0.1","detail":"name=\"bot\""}],"next":null}`},
+		{"revocation page", &client.RevocationPage{}, `{"data":[{"cursor":"4","type":"key","id":"AbC","project":null,"revoked_at":"2030-01-01T00:00:00Z","expires_at":"2030-01-01T03:00:00Z"}],"cursor":"4"}`},
+		{"member", &client.Member{}, `{"user":"usr_1","email":"a@b.example","permissions":["x"],"created_at":"2030-01-01T00:00:00Z"}`},
+		{"user", &client.User{}, `{"id":"usr_1","email":"a@b.example","admin":true,"disabled":false,"created_at":"2030-01-01T00:00:00Z"}`},
+		{"permission", &client.Permission{}, `{"name":"containers-view","group":"containers","description":"See containers."}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := json.Unmarshal([]byte(tt.json), tt.v); err != nil {
+				t.Fatal(err)
+			}
+			out, err := json.Marshal(tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tt.json {
+				t.Errorf("round trip\n got %s\nwant %s", out, tt.json)
+			}
+		})
+	}
+}

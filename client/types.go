@@ -1,0 +1,128 @@
+package client
+
+import "time"
+
+// The types below mirror the JSON of the management API field for field, so that marshaling a
+// decoded value gives back what the server sent. Nullable fields are pointers.
+
+// Permission is one entry of the server's permission catalog.
+type Permission struct {
+	Name        string `json:"name"`
+	Group       string `json:"group"`
+	Description string `json:"description"`
+}
+
+// User is a person who signs in with an email address and a password.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Admin     bool      `json:"admin"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateUserRequest is the body of CreateUser.
+type CreateUserRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Admin    bool   `json:"admin,omitempty"`
+}
+
+// Project is a tenant, with the caller's permissions in it.
+type Project struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	CreatedAt   time.Time `json:"created_at"`
+	Permissions []string  `json:"permissions"`
+}
+
+// Member is a user's membership in a project.
+type Member struct {
+	User        string    `json:"user"` // the user id
+	Email       string    `json:"email"`
+	Permissions []string  `json:"permissions"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Key is an API key as lists show it. Secret is set only in the answer to CreateKey: the server
+// keeps nothing but its hash, so it can never be read again.
+type Key struct {
+	ID          string     `json:"id"` // the client_id, also readable off the key itself
+	Project     string     `json:"project"`
+	Name        string     `json:"name"`
+	IPs         []string   `json:"ips"` // empty: any address
+	Permissions []string   `json:"permissions"`
+	Hint        string     `json:"hint"` // the key's last four characters
+	CreatedBy   string     `json:"created_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	LastUsedIP  *string    `json:"last_used_ip"`
+	Secret      string     `json:"key,omitempty"`
+}
+
+// CreateKeyRequest is the body of CreateKey.
+type CreateKeyRequest struct {
+	Name        string     `json:"name"`          // 1–100 characters, unique in the project
+	IPs         []string   `json:"ips,omitempty"` // addresses or CIDRs; empty: any address
+	Permissions []string   `json:"permissions"`   // at least one, all held by the caller
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// Me describes the caller: a user or a key, its session, and the projects it can see.
+type Me struct {
+	Subject  string    `json:"subject"` // "user:<id>" or "key:<id>"
+	Kind     string    `json:"kind"`    // "user" or "key"
+	User     *User     `json:"user"`
+	Key      *Key      `json:"key"`
+	Session  Session   `json:"session"`
+	Projects []Project `json:"projects"`
+}
+
+// Session is the session the caller's token belongs to.
+type Session struct {
+	ID        string    `json:"id"`
+	Project   *string   `json:"project"` // the project the token is narrowed to
+	Scope     []string  `json:"scope"`   // nil: not narrowed by scope
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuditEvent is one entry of a project's audit log.
+type AuditEvent struct {
+	ID      int64     `json:"id"`
+	Project string    `json:"project"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Target  string    `json:"target"`
+	IP      string    `json:"ip"`
+	Detail  string    `json:"detail"`
+}
+
+// AuditOptions pages through the audit log, newest first.
+type AuditOptions struct {
+	Limit  int    // 1–200; zero: the server's default (50)
+	Before string // the Next of the previous page; empty: the newest events
+}
+
+// AuditPage is one page of the audit log.
+type AuditPage struct {
+	Data []AuditEvent `json:"data"`
+	Next *string      `json:"next"` // nil on the last page
+}
+
+// Revocation is one entry of the revocation feed: a revoked session, or a deleted key.
+type Revocation struct {
+	Cursor    string    `json:"cursor"`
+	Type      string    `json:"type"` // "session" or "key"
+	ID        string    `json:"id"`   // the session id (sid) or key id (client_id)
+	Project   *string   `json:"project"`
+	RevokedAt time.Time `json:"revoked_at"`
+	ExpiresAt time.Time `json:"expires_at"` // every token affected has expired by then
+}
+
+// RevocationPage is one page of the revocation feed.
+type RevocationPage struct {
+	Data   []Revocation `json:"data"`
+	Cursor string       `json:"cursor"` // pass as after next time; unchanged when Data is empty
+}

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/server"
+)
+
+// cli runs the built keyward binary as a user would, with its own home and configuration folder
+// and a clean KEYWARD_* environment.
+type cli struct {
+	t      *testing.T
+	home   string
+	dir    string   // working directory; "" for the test's
+	env    []string // KEYWARD_* and other variables for every run
+	config string   // the folder os.UserConfigDir names for home
+}
+
+func newCLI(t *testing.T, serverURL string) *cli {
+	t.Helper()
+	home := t.TempDir()
+	c := &cli{t: t, home: home}
+	c.env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
+	if serverURL != "" {
+		c.env = append(c.env, "KEYWARD_SERVER="+serverURL)
+	}
+	switch runtime.GOOS {
+	case "darwin":
+		c.config = filepath.Join(home, "Library", "Application Support")
+	case "windows":
+		t.Skip("the CLI tests set up a Unix home folder")
+	default:
+		c.config = filepath.Join(home, ".config")
+	}
+	return c
+}
+
+func (c *cli) credentialsPath() string { return filepath.Join(c.config, "keyward", "credentials.json") }
+
+// result is one finished run.
+type result struct {
+	args           []string
+	stdout, stderr string
+	code           int
+}
+
+func (r *result) String() string {
+	return "keyward " + strings.Join(r.args, " ") + ": exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "\nstderr:\n" + r.stderr
+}
+
+// run runs keyward with args, stdin as standard input and extra environment variables.
+func (c *cli) run(stdin string, extraEnv []string, args ...string) *result {
+	c.t.Helper()
+	cmd := exec.Command(keywardBin, args...)
+	cmd.Dir = c.dir
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "KEYWARD_") && name != "HOME" && name != "XDG_CONFIG_HOME" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(append(cmd.Env, c.env...), extraEnv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := &result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	default:
+		c.t.Fatalf("run keyward: %v", err)
+	}
+	return r
+}
+
+// ok runs keyward and fails the test unless it exits 0.
+func (c *cli) ok(args ...string) *result {
+	c.t.Helper()
+	r := c.run("", nil, args...)
+	if r.code != 0 {
+		c.t.Fatalf("want exit 0: %s", r)
+	}
+	return r
+}
+
+// fails runs keyward and checks the exit code and that standard error is one line starting with
+// "keyward: " and containing want.
+func (c *cli) fails(code int, want string, env []string, args ...string) *result {
+	c.t.Helper()
+	r := c.run("", env, args...)
+	if r.code != code {
+		c.t.Fatalf("want exit %d: %s", code, r)
+	}
+	if !strings.HasPrefix(r.stderr, "keyward: ") || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+		c.t.Errorf("want one error line with %q on standard error: %s", want, r)
+	}
+	return r
+}
+
+func decodeJSON(t *testing.T, r *result, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("--json output is not the expected shape (%v): %s", err, r)
+	}
+}
+
+// The JSON shapes --json prints; decoding with DisallowUnknownFields pins them.
+type (
+	projectOut struct {
+		ID          string    `json:"id"`
+		Name        string    `json:"name"`
+		CreatedAt   time.Time `json:"created_at"`
+		Permissions []string  `json:"permissions"`
+	}
+	keyOut struct {
+		ID          string     `json:"id"`
+		Project     string     `json:"project"`
+		Name        string     `json:"name"`
+		IPs         []string   `json:"ips"`
+		Permissions []string   `json:"permissions"`
+		Hint        string     `json:"hint"`
+		CreatedBy   string     `json:"created_by"`
+		CreatedAt   time.Time  `json:"created_at"`
+		ExpiresAt   *time.Time `json:"expires_at"`
+		LastUsedAt  *time.Time `json:"last_used_at"`
+		LastUsedIP  *string    `json:"last_used_ip"`
+		Key         string     `json:"key"`
+	}
+	tokenOut struct {
+		AccessToken      string `json:"access_token"`
+		TokenType        string `json:"token_type"`
+		ExpiresIn        int64  `json:"expires_in"`
+		RefreshToken     string `json:"refresh_token"`
+		RefreshExpiresIn int64  `json:"refresh_expires_in"`
+		Scope            string `json:"scope"`
+	}
+)
+
+func startServer(t *testing.T) *kwtest.Server {
+	// Several tests below fail on purpose; the default throttle would soon refuse the rest.
+	return kwtest.Start(t, kwtest.WithConfig(func(c *server.Config) { c.FailedAttemptsPerMinute = 1 << 20 }))
+}
+
+func (c *cli) login(t *testing.T) {
+	t.Helper()
+	r := c.run(kwtest.AdminPassword+"\n", nil, "login", "--email", kwtest.AdminEmail)
+	if r.code != 0 || !strings.Contains(r.stdout, "Logged in") {
+		t.Fatalf("login: %s", r)
+	}
+}
+
+func TestLoginStoresCredentialsPrivately(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+
+	c.fails(1, "not logged in", nil, "projects", "list")
+	r := c.run("not-the-password\n", nil, "login", "--email", kwtest.AdminEmail)
+	if r.code != 1 || !strings.Contains(r.stderr, "wrong") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("login with a wrong password: %s", r)
+	}
+	if _, err := os.Stat(c.credentialsPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed login left a credentials file: %v", err)
+	}
+	c.fails(2, "--email", nil, "login")
+
+	// The password comes from standard input when it is not a terminal; KEYWARD_EMAIL names the user.
+	r = c.run(kwtest.AdminPassword+"\n", []string{"KEYWARD_EMAIL=" + kwtest.AdminEmail}, "login")
+	if r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, kwtest.AdminPassword) {
+		t.Error("login printed the password")
+	}
+	info, err := os.Stat(c.credentialsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("credentials file mode: %o, want 600", mode)
+	}
+	dir, err := os.Stat(filepath.Dir(c.credentialsPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := dir.Mode().Perm(); mode != 0o700 {
+		t.Errorf("credentials folder mode: %o, want 700", mode)
+	}
+	stored := readCredentials(t, c)
+	if stored.Server != s.URL || stored.RefreshToken == "" || stored.AccessToken == "" || stored.Email != kwtest.AdminEmail {
+		t.Errorf("stored credentials: %+v", stored)
+	}
+	data, _ := os.ReadFile(c.credentialsPath())
+	if strings.Contains(string(data), kwtest.AdminPassword) {
+		t.Error("the credentials file holds the password")
+	}
+	c.ok("projects", "list")
+
+	// Another server than the login's is refused, not sent the login's tokens.
+	c.fails(1, "logged in to "+s.URL, []string{"KEYWARD_SERVER=http://127.0.0.1:1"}, "projects", "list")
+
+	// Logging in again ends the previous session.
+	c.login(t)
+	kwtest.RequireOAuthError(t, s.Refresh(t, stored.RefreshToken), http.StatusBadRequest, "invalid_grant")
+
+	// Logging out ends the session on the server and forgets it here.
+	stored = readCredentials(t, c)
+	if r := c.ok("logout"); !strings.Contains(r.stdout, "Logged out") {
+		t.Errorf("logout: %s", r)
+	}
+	if _, err := os.Stat(c.credentialsPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("logout left the credentials file: %v", err)
+	}
+	kwtest.RequireOAuthError(t, s.Refresh(t, stored.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	c.fails(1, "not logged in", nil, "keys", "list", "--project", "default")
+	if r := c.ok("logout"); !strings.Contains(r.stdout, "Not logged in") {
+		t.Errorf("a second logout: %s", r)
+	}
+}
+
+func readCredentials(t *testing.T, c *cli) *credentials {
+	t.Helper()
+	data, err := os.ReadFile(c.credentialsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr credentials
+	if err := json.Unmarshal(data, &cr); err != nil {
+		t.Fatal(err)
+	}
+	return &cr
+}
+
+// TestStoredLoginRefreshes proves that a renewed login is saved (each refresh token works once),
+// and that concurrent commands renew it once between them instead of spending one refresh token
+// twice, which the server would take for theft and answer by ending the session.
+func TestStoredLoginRefreshes(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+
+	expire := func() *credentials {
+		t.Helper()
+		cr := readCredentials(t, c)
+		cr.Expiry = time.Now().Add(-time.Minute)
+		data, _ := json.Marshal(cr)
+		if err := os.WriteFile(c.credentialsPath(), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return cr
+	}
+	before := expire()
+	c.ok("projects", "list")
+	after := readCredentials(t, c)
+	if after.RefreshToken == before.RefreshToken || after.AccessToken == before.AccessToken || !after.Expiry.After(time.Now()) {
+		t.Fatalf("the refreshed pair was not saved: before %+v, after %+v", before, after)
+	}
+	if info, err := os.Stat(c.credentialsPath()); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the rewritten credentials file: %v %v", info.Mode(), err)
+	}
+
+	expire()
+	var wg sync.WaitGroup
+	results := make([]*result, 4)
+	for i := range results {
+		wg.Go(func() { results[i] = c.run("", nil, "projects", "list") })
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.code != 0 {
+			t.Errorf("a concurrent command failed: %s", r)
+		}
+	}
+	c.ok("projects", "list")
+}
+
+func TestProjectsAndKeys(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+
+	// projects
+	r := c.ok("projects", "list")
+	if !strings.Contains(r.stdout, "NAME") || !strings.Contains(r.stdout, "default") {
+		t.Errorf("projects list: %s", r)
+	}
+	r = c.ok("projects", "create", "web-shop")
+	if !strings.Contains(r.stdout, "Created project web-shop (prj_") {
+		t.Errorf("projects create: %s", r)
+	}
+	var created projectOut
+	decodeJSON(t, c.ok("projects", "create", "--json", "billing"), &created)
+	if created.Name != "billing" || !strings.HasPrefix(created.ID, "prj_") || len(created.Permissions) == 0 {
+		t.Errorf("projects create --json: %+v", created)
+	}
+	c.fails(1, `A project named "web-shop" already exists`, nil, "projects", "create", "web-shop")
+	c.fails(1, "1 to 63 lower-case letters", nil, "projects", "create", "Not A Slug")
+	var projects []projectOut
+	decodeJSON(t, c.ok("projects", "list", "--json"), &projects)
+	var names []string
+	for _, p := range projects {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"billing", "default", "web-shop"}) {
+		t.Errorf("projects list --json names: %v", names)
+	}
+
+	// keys create: the key alone on standard output, the notice on standard error.
+	r = c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "containers-view, images-view",
+		"--ips", "127.0.0.1,::1", "--expires", "2099-01-31T12:00:00Z")
+	deployKey := strings.TrimSpace(r.stdout)
+	deployID, err := apikey.Parse(deployKey)
+	if err != nil || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("keys create did not print the key alone: %v\n%s", err, r)
+	}
+	if !strings.Contains(r.stderr, "shown this once") || strings.Contains(r.stderr, deployKey) || !strings.Contains(r.stderr, deployID) {
+		t.Errorf("keys create notice: %s", r)
+	}
+	// Flags after the positional part, and the project from the environment.
+	var ci keyOut
+	r = c.run("", []string{"KEYWARD_PROJECT=web-shop"}, "keys", "create", "--json", "--name", "ci", "--permissions", "api-keys-view,containers-view", "--expires", "30d")
+	if r.code != 0 {
+		t.Fatalf("keys create --json: %s", r)
+	}
+	decodeJSON(t, r, &ci)
+	if _, err := apikey.Parse(ci.Key); err != nil || ci.Name != "ci" || ci.ExpiresAt == nil || ci.Hint != apikey.Hint(ci.Key) {
+		t.Errorf("keys create --json: %+v", ci)
+	}
+	if d := time.Until(*ci.ExpiresAt); d < 29*24*time.Hour || d > 31*24*time.Hour {
+		t.Errorf("--expires 30d gave expires_at %v", ci.ExpiresAt)
+	}
+	c.fails(1, `An API key named "deploy" already exists`, nil, "keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "images-view")
+	c.fails(1, `Unknown permission "no-such-permission"`, nil, "keys", "create", "--project", "web-shop", "--name", "x", "--permissions", "no-such-permission")
+	c.fails(1, "is not an IP address", nil, "keys", "create", "--project", "web-shop", "--name", "x", "--permissions", "images-view", "--ips", "300.0.0.1")
+	c.fails(2, "--expires", nil, "keys", "create", "--project", "web-shop", "--name", "x", "--permissions", "images-view", "--expires", "tomorrow")
+	c.fails(2, "--name is required", nil, "keys", "create", "--project", "web-shop", "--permissions", "images-view")
+	c.fails(2, "--permissions is required", nil, "keys", "create", "--project", "web-shop", "--name", "x")
+	c.fails(1, `Project "nowhere" was not found`, nil, "keys", "create", "--project", "nowhere", "--name", "x", "--permissions", "images-view")
+
+	// keys list: a table and JSON, never a secret.
+	r = c.ok("keys", "list", "--project", "web-shop")
+	for _, want := range []string{"NAME", "deploy", deployID, "…" + apikey.Hint(deployKey), "containers-view,images-view", "127.0.0.1,::1", "2099-01-31 12:00Z", "ci", ci.ID, "never"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("keys list lacks %q: %s", want, r)
+		}
+	}
+	var keys []keyOut
+	r = c.ok("keys", "list", "--project", "web-shop", "--json")
+	decodeJSON(t, r, &keys)
+	if len(keys) != 2 {
+		t.Fatalf("keys list --json: %s", r)
+	}
+	for _, k := range keys {
+		if k.Key != "" || k.ID == "" || k.Hint == "" || k.CreatedBy == "" || len(k.Permissions) == 0 {
+			t.Errorf("keys list --json entry: %+v", k)
+		}
+	}
+	for _, out := range []string{r.stdout, c.ok("keys", "list", "--project", "web-shop").stdout} {
+		if strings.Contains(out, deployKey) || strings.Contains(out, ci.Key) || strings.Contains(out, deployKey[len(apikey.Prefix)+apikey.IDLength:]) {
+			t.Errorf("keys list shows a secret:\n%s", out)
+		}
+	}
+	if r := c.ok("keys", "list", "--project", "billing", "--json"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("an empty key list in JSON: %s", r)
+	}
+	if r := c.ok("keys", "list", "--project", "billing"); !strings.Contains(r.stdout, "no API keys") {
+		t.Errorf("an empty key list: %s", r)
+	}
+	c.fails(2, "you belong to 3 projects (", nil, "keys", "list")
+	c.fails(1, `Project "nowhere" was not found`, nil, "keys", "list", "--project", "nowhere")
+
+	// token: the key's access token, or the whole response.
+	keyEnv := []string{"KEYWARD_API_KEY=" + deployKey}
+	r = c.run("", keyEnv, "token")
+	if r.code != 0 || strings.Count(r.stdout, ".") != 2 || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("token: %s", r)
+	}
+	_, claims := kwtest.DecodeJWT(t, strings.TrimSpace(r.stdout))
+	if claims["sub"] != "key:"+deployID || claims["scope"] != "containers-view images-view" {
+		t.Errorf("token claims: %v", claims)
+	}
+	var tok tokenOut
+	r = c.run("", keyEnv, "token", "--json", "--scope", "images-view")
+	decodeJSON(t, r, &tok)
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 7200 || tok.RefreshToken == "" || tok.RefreshExpiresIn != 10800 || tok.Scope != "images-view" || tok.AccessToken == "" {
+		t.Errorf("token --json: %+v", tok)
+	}
+	kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken))
+	c.fails(1, "invalid_scope", keyEnv, "token", "--scope", "billing-view")
+	c.fails(1, "invalid_client", []string{"KEYWARD_API_KEY=" + kwtest.UnknownKey(t)}, "token")
+	c.fails(1, "malformed", []string{"KEYWARD_API_KEY=kw_short"}, "token")
+	c.fails(2, "KEYWARD_API_KEY", nil, "token")
+
+	// An API key acts on its own project without --project, within its permissions.
+	ciEnv := []string{"KEYWARD_API_KEY=" + ci.Key}
+	r = c.run("", ciEnv, "keys", "list", "--json")
+	decodeJSON(t, r, &keys)
+	if len(keys) != 2 {
+		t.Errorf("keys list with an API key: %s", r)
+	}
+	c.fails(1, `needs the "api-keys-manage" permission`, ciEnv, "keys", "delete", "deploy")
+	c.fails(1, "An API key cannot create projects", ciEnv, "projects", "create", "by-a-key")
+
+	// keys delete, by name and by id; the key's tokens stop working.
+	r = c.ok("keys", "delete", "deploy", "--project", "web-shop")
+	if !strings.Contains(r.stdout, "Deleted API key "+deployID) {
+		t.Errorf("keys delete: %s", r)
+	}
+	c.fails(1, "invalid_client", keyEnv, "token")
+	kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	c.fails(1, `no API key with id or name "deploy"`, nil, "keys", "delete", "--project", "web-shop", "deploy")
+	c.ok("keys", "delete", "--project", "web-shop", ci.ID)
+	c.fails(1, "no API key with id or name", nil, "keys", "delete", "--project", "web-shop", ci.ID)
+	c.fails(2, "usage: keyward keys delete", nil, "keys", "delete", "--project", "web-shop")
+
+	// Command-line mistakes exit 2.
+	for _, args := range [][]string{{"keys"}, {"keys", "rotate"}, {"projects", "rename"}, {"keys", "list", "--no-such-flag"}, {"token", "extra"}} {
+		if r := c.run("", nil, args...); r.code != 2 {
+			t.Errorf("want exit 2: %s", r)
+		}
+	}
+	if strings.Contains(s.Logs(), deployKey) || strings.Contains(s.Logs(), ci.Key) {
+		t.Error("a key reached the server log")
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL) // no login: the catalog is public
+
+	r := c.ok("permissions")
+	catalog := keyward.DefaultCatalog().All()
+	for _, p := range catalog {
+		if !strings.Contains(r.stdout, "\n  "+p.Name+" ") || !strings.Contains(r.stdout, p.Description) {
+			t.Errorf("permissions lacks %s: %s", p.Name, r)
+		}
+	}
+	// Grouped: each group's name precedes its permissions.
+	for _, p := range catalog {
+		g, n := strings.Index(r.stdout, p.Group+"\n"), strings.Index(r.stdout, "  "+p.Name+" ")
+		if g < 0 || g > n {
+			t.Errorf("permission %s is not under its group %q", p.Name, p.Group)
+		}
+	}
+	var perms []keyward.Permission
+	decodeJSON(t, c.ok("permissions", "--json"), &perms)
+	if !slices.Equal(perms, catalog) {
+		t.Errorf("permissions --json: %v", perms)
+	}
+
+	unreachable := newCLI(t, "http://127.0.0.1:1")
+	unreachable.fails(1, "cannot reach the keyward server at http://127.0.0.1:1", nil, "permissions")
+}

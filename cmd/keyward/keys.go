@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
+)
+
+const keysSynopsis = "keys list [--project P] [--json]\n" +
+	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
+	"       keyward keys delete ID|NAME [--project P]"
+
+func (m *Main) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("keys: give a command: list, create or delete ('keyward keys -h' shows how)")
+	}
+	switch args[0] {
+	case "list":
+		return m.keysList(ctx, args[1:])
+	case "create":
+		return m.keysCreate(ctx, args[1:])
+	case "delete":
+		return m.keysDelete(ctx, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
+		return nil
+	}
+	return usagef("keys: unknown command %q: use list, create or delete ('keyward keys -h' shows how)", args[0])
+}
+
+// projectFlag adds --project, which KEYWARD_PROJECT sets too.
+func projectFlag(fs *flag.FlagSet) *string {
+	return fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, the API key's project, or your only project)")
+}
+
+// project returns the project the command acts on: the one named, else the API key's own, else
+// the user's only project.
+func (r *remote) project(ctx context.Context, named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	me, err := r.Me(ctx)
+	if err != nil {
+		return "", r.explain(err)
+	}
+	switch {
+	case me.Key != nil:
+		return me.Key.Project, nil
+	case len(me.Projects) == 1:
+		return me.Projects[0].Name, nil
+	case len(me.Projects) == 0:
+		return "", errors.New("you belong to no project yet: create one with 'keyward projects create NAME'")
+	}
+	names := make([]string, len(me.Projects))
+	for i, p := range me.Projects {
+		names[i] = printable(p.Name)
+	}
+	return "", usagef("give --project (or KEYWARD_PROJECT): you belong to %d projects (%s)", len(names), strings.Join(names, ", "))
+}
+
+func (m *Main) keysList(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys list", "keys list [--project P] [--json]\n\nLists a project's API keys. Secrets are never shown: only each key's id and last four characters.")
+	project := projectFlag(fs)
+	asJSON := fs.Bool("json", false, "print a JSON array of keys")
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("keys list takes no arguments, got %q", rest[0])
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	ref, err := r.project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	keys, err := r.Keys(ctx, ref)
+	if err != nil {
+		return r.explain(err)
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, nonNil(keys))
+	}
+	if len(keys) == 0 {
+		fmt.Fprintf(m.Stdout, "Project %s has no API keys. Create one with:\n  keyward keys create --project %s --name NAME --permissions PERMISSION,…\n", printable(ref), printable(ref))
+		return nil
+	}
+	t := newTable(m.Stdout, "NAME", "ID", "HINT", "PERMISSIONS", "IPS", "CREATED", "LAST USED", "EXPIRES")
+	for _, k := range keys {
+		t.row(k.Name, k.ID, "…"+k.Hint, list(k.Permissions, "-"), list(k.IPs, "any"),
+			when(&k.CreatedAt), when(k.LastUsedAt), when(k.ExpiresAt))
+	}
+	return t.flush()
+}
+
+func (m *Main) keysCreate(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys create", "keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n\n"+
+		"Creates an API key and prints it on standard output, this once: the server keeps only its hash.\n"+
+		"KEY=$(keyward keys create …) captures it; the notice goes to standard error.")
+	project := projectFlag(fs)
+	name := fs.String("name", "", "the key's name, unique in the project (required)")
+	perms := fs.String("permissions", "", "comma-separated permissions, all of which you must hold (see 'keyward permissions')")
+	ips := fs.String("ips", "", "comma-separated addresses or CIDRs the key may be used from (default: any)")
+	expires := fs.String("expires", "", "when the key stops working: an RFC 3339 time, or a duration from now such as 720h or 90d (default: never)")
+	asJSON := fs.Bool("json", false, "print the created key, secret included, as JSON")
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("keys create takes no arguments, got %q (the name goes in --name)", rest[0])
+	}
+	if *name == "" {
+		return usagef("keys create: --name is required")
+	}
+	req := client.CreateKeyRequest{Name: *name, Permissions: splitList(*perms), IPs: splitList(*ips)}
+	if len(req.Permissions) == 0 {
+		return usagef("keys create: --permissions is required (see 'keyward permissions')")
+	}
+	if *expires != "" {
+		t, err := parseExpiry(*expires, m.now())
+		if err != nil {
+			return err
+		}
+		req.ExpiresAt = &t
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	ref, err := r.project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	k, err := r.CreateKey(ctx, ref, req)
+	if err != nil {
+		return r.explain(err)
+	}
+	fmt.Fprintf(m.Stderr, "Created API key %q (id %s) in project %s.\n"+
+		"Store it now, in a secret manager or your CI's secrets: it is shown this once and cannot be recovered.\n",
+		printable(k.Name), k.ID, printable(ref))
+	if *asJSON {
+		return printJSON(m.Stdout, k)
+	}
+	fmt.Fprintln(m.Stdout, k.Secret)
+	return nil
+}
+
+func (m *Main) keysDelete(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys delete", "keys delete ID|NAME [--project P]\n\n"+
+		"Deletes an API key. Every token it was exchanged for stops working at once.")
+	project := projectFlag(fs)
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward keys delete ID|NAME [--project P]")
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	ref, err := r.project(ctx, *project)
+	if err != nil {
+		return err
+	}
+	target := rest[0]
+	// A whole key pasted in (say, one that `keyward scan` found) names its id.
+	if id, err := apikey.Parse(target); err == nil {
+		target = id
+	}
+	deleted := ""
+	if apikey.ValidID(target) {
+		err := r.DeleteKey(ctx, ref, target)
+		if err == nil {
+			deleted = target
+		} else if !isStatus(err, http.StatusNotFound) {
+			return r.explain(err)
+		}
+	}
+	if deleted == "" { // not an id of this project: a name, perhaps
+		keys, err := r.Keys(ctx, ref)
+		if err != nil {
+			return r.explain(err)
+		}
+		for _, k := range keys {
+			if k.Name == target {
+				if err := r.DeleteKey(ctx, ref, k.ID); err != nil {
+					return r.explain(err)
+				}
+				deleted = k.ID
+				break
+			}
+		}
+	}
+	if deleted == "" {
+		return fmt.Errorf("project %s has no API key with id or name %q", printable(ref), printable(target))
+	}
+	fmt.Fprintf(m.Stdout, "Deleted API key %s from project %s; its tokens stop working at once.\n", deleted, printable(ref))
+	return nil
+}
+
+func isStatus(err error, status int) bool {
+	var p *client.Problem
+	return errors.As(err, &p) && p.Status == status
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// parseExpiry reads --expires: an RFC 3339 time, a Go duration (720h), or a number of days (90d).
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 36500 {
+			return time.Time{}, usagef("--expires %q: give a number of days between 1 and 36500, such as 90d", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return time.Time{}, usagef("--expires %q: give an RFC 3339 time (2030-01-31T12:00:00Z) or a duration from now (720h, 90d)", s)
+		}
+	}
+	return now.Add(d).UTC().Truncate(time.Second), nil
+}

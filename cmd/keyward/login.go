@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/term"
+
+	"github.com/keyward/keyward/client"
+)
+
+func (m *Main) login(ctx context.Context, args []string) error {
+	fs := m.flagSet("login", "login [--server URL] [--email EMAIL]\n\n"+
+		"Signs in with your email and password and keeps a refresh token in your configuration folder\n"+
+		"(readable by you only) for the other commands. The password is read from the terminal without\n"+
+		"echo, or from the first line of standard input when it is not a terminal.")
+	server := fs.String("server", "", "the keyward server's URL (default: KEYWARD_SERVER, the stored login's, or "+defaultServer+")")
+	email := fs.String("email", "", "your email address (default: KEYWARD_EMAIL, or asked)")
+	rest, err := m.parseArgs(fs, args, "server", "email")
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("login takes no arguments, got %q", rest[0])
+	}
+	store, err := m.credentialStore()
+	if err != nil {
+		return err
+	}
+	previous, _ := store.load() // a damaged file is about to be replaced
+	if *server == "" {
+		*server = m.server(previous)
+	}
+	*server = strings.TrimSuffix(*server, "/")
+	if u, err := url.Parse(*server); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		fmt.Fprintf(m.Stderr, "keyward: warning: %s is plain http: your password and tokens cross the network unencrypted.\n", *server)
+	}
+
+	in := bufio.NewReader(m.Stdin)
+	tty := m.stdinTerminal()
+	if *email == "" {
+		if !tty {
+			return usagef("login: give --email (or KEYWARD_EMAIL) when standard input is not a terminal")
+		}
+		fmt.Fprint(m.Stderr, "Email: ")
+		line, err := readLine(in)
+		if err != nil {
+			return err
+		}
+		*email = strings.TrimSpace(line)
+	}
+	if *email == "" {
+		return usagef("login: an email address is needed")
+	}
+	var password string
+	if tty {
+		fmt.Fprintf(m.Stderr, "Password for %s: ", *email)
+		b, err := term.ReadPassword(int(m.Stdin.(*os.File).Fd()))
+		fmt.Fprintln(m.Stderr)
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		password = string(b)
+	} else {
+		if password, err = readLine(in); err != nil {
+			return fmt.Errorf("reading the password from standard input: %w", err)
+		}
+	}
+	if password == "" {
+		return usagef("login: the password is empty")
+	}
+
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.httpClient())
+	resp, err := client.PasswordLogin(ctx, *server, *email, password, "")
+	if err != nil {
+		return explain(err, *server)
+	}
+	unlock, err := store.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := store.save(&credentials{
+		Server: *server, Email: *email, AccessToken: resp.AccessToken, Expiry: resp.Expiry, RefreshToken: resp.RefreshToken,
+	}); err != nil {
+		return fmt.Errorf("signed in, but the login could not be saved: %w", err)
+	}
+	// A new login replaces the old one: end the old session rather than leave it alive unseen.
+	if previous != nil && previous.RefreshToken != resp.RefreshToken {
+		_ = m.revoke(ctx, previous)
+	}
+	fmt.Fprintf(m.Stdout, "Logged in to %s as %s.\n", *server, *email)
+	return nil
+}
+
+func (m *Main) logout(ctx context.Context, args []string) error {
+	fs := m.flagSet("logout", "logout\n\nEnds the stored login's session on the server and deletes the stored login.")
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("logout takes no arguments, got %q", rest[0])
+	}
+	store, err := m.credentialStore()
+	if err != nil {
+		return err
+	}
+	unlock, err := store.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	stored, err := store.load()
+	if err != nil {
+		// Unreadable: nothing to revoke, but the file must still go.
+		return store.remove()
+	}
+	if stored == nil {
+		fmt.Fprintln(m.Stdout, "Not logged in.")
+		return nil
+	}
+	revokeErr := m.revoke(ctx, stored)
+	if err := store.remove(); err != nil {
+		return err
+	}
+	if revokeErr != nil {
+		fmt.Fprintf(m.Stderr, "keyward: warning: the session could not be ended on the server (%v); it lapses on its own when its refresh token expires.\n", explain(revokeErr, stored.Server))
+	}
+	fmt.Fprintf(m.Stdout, "Logged out of %s.\n", stored.Server)
+	return nil
+}
+
+// revoke ends the stored login's session on its server (RFC 7009: the refresh token revokes its
+// whole session).
+func (m *Main) revoke(ctx context.Context, c *credentials) error {
+	form := url.Values{"token": {c.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Server+"/oauth/revoke", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := m.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the server answered %s", resp.Status)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// stdinTerminal reports whether standard input is an interactive terminal.
+func (m *Main) stdinTerminal() bool {
+	f, ok := m.Stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readLine reads one line without its line ending; the last line of the input may lack one.
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("standard input ended before a line was read")
+		}
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

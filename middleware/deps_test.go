@@ -1,0 +1,31 @@
+package middleware
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencies keeps the package importable by any platform's API without pulling in the
+// authorization server: only the standard library and go-jose, in the build that users get
+// (tests excluded).
+func TestDependencies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	var n int
+	for _, pkg := range strings.Fields(string(out)) {
+		n++
+		if pkg == "github.com/keyward/keyward/middleware" || strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4") {
+			continue
+		}
+		t.Errorf("middleware depends on %s; only the standard library and go-jose are allowed", pkg)
+	}
+	if n == 0 {
+		t.Fatal("go list listed nothing; the check would pass vacuously")
+	}
+}

@@ -1,0 +1,303 @@
+package middleware
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRevocationFeed(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	now := clock.Now()
+	// Revoked before the verifier started: the catch-up must know them.
+	is.revoke("session", "ses_old", now.Add(time.Hour))
+	is.revoke("key", "OLDOLDOLDOLDOLDO", now.Add(time.Hour))
+	is.revoke("session", "ses_other", now.Add(time.Hour))
+	v := newVerifier(t, is, clock)
+
+	token := func(sid, keyID string) string {
+		c := is.claims(now)
+		c["sid"], c["sub"], c["client_id"] = sid, "key:"+keyID, keyID
+		return is.mint(c, nil)
+	}
+	refused := func(tok string) bool {
+		w, _ := serve(v, bearerRequest(tok))
+		return w.Code == http.StatusUnauthorized && strings.Contains(w.Header().Get("WWW-Authenticate"), "revoked")
+	}
+	if !refused(token("ses_old", "AAAAAAAAAAAAAAAA")) || !refused(token("ses_x", "OLDOLDOLDOLDOLDO")) {
+		t.Fatal("revocations from before the start are not known")
+	}
+
+	live := token("ses_live", "LIVELIVELIVELIVE")
+	other := token("ses_keep", "KEEPKEEPKEEPKEEP")
+	for _, tok := range []string{live, other} {
+		if refused(tok) {
+			t.Fatal("a live token is refused")
+		}
+	}
+	// Cached now; revocation must still reach it.
+	is.revoke("key", "LIVELIVELIVELIVE", now.Add(time.Hour))
+	eventually(t, "refusing the deleted key's token", func() bool { return refused(live) })
+	if refused(other) {
+		t.Error("another key's token is refused too")
+	}
+	sessionTok := token("ses_gone", "KEEPKEEPKEEPKEEP")
+	is.revoke("session", "ses_gone", now.Add(time.Hour))
+	eventually(t, "refusing the revoked session's token", func() bool { return refused(sessionTok) })
+
+	st := v.FeedStatus()
+	if !st.Following || !st.Connected || st.Cursor != 5 || st.Revoked != 5 || st.Stale != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestRevocationFeedReconnects(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	now := clock.Now()
+	v := newVerifier(t, is, clock)
+	is.revoke("session", "ses_first", now.Add(time.Hour))
+	eventually(t, "the first revocation", func() bool { return v.FeedStatus().Cursor == 1 })
+	tok := is.mint(is.claims(now), nil)
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+
+	is.setFeedDown(true)
+	eventually(t, "noticing the outage", func() bool { return !v.FeedStatus().Connected })
+	if st := v.FeedStatus(); st.Err == nil {
+		t.Errorf("status %+v has no error", st)
+	}
+	is.revoke("key", "AAAAAAAAAAAAAAAA", now.Add(time.Hour)) // while the feed is down
+	is.setFeedDown(false)
+	eventually(t, "learning the revocation made during the outage", func() bool {
+		_, err := v.Verify(tok)
+		return err != nil
+	})
+	opened, ids := is.streamCount()
+	if opened < 2 || ids[0] != "0" || ids[len(ids)-1] != "1" {
+		t.Errorf("streams opened with Last-Event-ID %v; want 0 first and 1 on reconnection", ids)
+	}
+}
+
+func TestFailClosedAfterMaxStaleness(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	v := newVerifier(t, is, clock, func(c *Config) { c.MaxStaleness = 30 * time.Second })
+	open := newVerifier(t, is, clock)
+	tok := is.mint(is.claims(clock.Now()), nil)
+	eventually(t, "connecting", func() bool { return v.FeedStatus().Connected && open.FeedStatus().Connected })
+
+	is.setFeedDown(true)
+	eventually(t, "noticing the outage", func() bool { return !v.FeedStatus().Connected && !open.FeedStatus().Connected })
+	clock.Advance(29 * time.Second)
+	if w, _ := serve(v, bearerRequest(tok)); w.Code != 204 {
+		t.Fatalf("status %d within the staleness bound", w.Code)
+	}
+	clock.Advance(2 * time.Second)
+	w, _ := serve(v, bearerRequest(tok))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d (%s); want 503 with Retry-After once stale", w.Code, w.Body)
+	}
+	if st := v.FeedStatus(); st.Stale < 30*time.Second {
+		t.Errorf("status %+v", st)
+	}
+	if w, _ := serve(open, bearerRequest(tok)); w.Code != 204 {
+		t.Errorf("the fail-open default refused a token during an outage: %d", w.Code)
+	}
+	is.setFeedDown(false)
+	eventually(t, "recovering", func() bool {
+		w, _ := serve(v, bearerRequest(tok))
+		return w.Code == 204
+	})
+}
+
+func TestRevocationsAreForgottenAfterExpiry(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	now := clock.Now()
+	is.revoke("session", "ses_short", now.Add(time.Minute))
+	is.revoke("session", "ses_long", now.Add(time.Hour))
+	v := newVerifier(t, is, clock)
+	clock.Advance(time.Minute + DefaultLeeway - time.Second)
+	v.feed.sweep()
+	if n := v.FeedStatus().Revoked; n != 2 {
+		t.Fatalf("%d entries; tokens of ses_short may still be accepted within the leeway", n)
+	}
+	clock.Advance(2 * time.Second)
+	v.feed.sweep()
+	if n := v.FeedStatus().Revoked; n != 1 {
+		t.Fatalf("%d entries; want ses_short forgotten", n)
+	}
+	// An entry whose tokens expired already is not even stored.
+	is.revoke("session", "ses_ancient", now.Add(-time.Hour))
+	eventually(t, "reading the entry", func() bool { return v.FeedStatus().Cursor == 3 })
+	if n := v.FeedStatus().Revoked; n != 1 {
+		t.Errorf("%d entries after an already-expired revocation", n)
+	}
+}
+
+func TestSkipRevocationFeed(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	is.revoke("session", "ses_1", clock.Now().Add(time.Hour))
+	v := newVerifier(t, is, clock, func(c *Config) { c.SkipRevocationFeed = true })
+	if _, err := v.Verify(is.mint(is.claims(clock.Now()), nil)); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if st := v.FeedStatus(); st.Following {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestSSEParsing(t *testing.T) {
+	stream := "retry: 1000\r\n: comment\r\n\r\n" +
+		"id: 7\ndata: {\"cursor\":\"7\",\"type\":\"key\",\"id\":\"K1\"}\n\n" +
+		"event: ping\ndata: {}\n\n" +
+		"data:{\"cursor\":\"8\",\"type\":\"session\",\n" +
+		"data: \"id\":\"S1\"}\nunknown: x\nid\n\n" +
+		"id: 9\n\n" // no data: no event
+	r := bufio.NewReader(strings.NewReader(stream))
+	var ev sseEvent
+	var got []revocationJSON
+	var cursors []int64
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			break
+		}
+		if !ev.feed(line) {
+			continue
+		}
+		e, c, ok, err := ev.revocation()
+		ev = sseEvent{}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			got, cursors = append(got, e), append(cursors, c)
+		}
+	}
+	if len(got) != 2 || got[0].ID != "K1" || got[1].ID != "S1" || got[1].Type != "session" {
+		t.Fatalf("events %+v", got)
+	}
+	if cursors[0] != 7 || cursors[1] != 8 {
+		t.Errorf("cursors %v; the id field wins, the entry's cursor stands in when id is empty", cursors)
+	}
+}
+
+func TestReadLineBounds(t *testing.T) {
+	r := bufio.NewReaderSize(strings.NewReader(strings.Repeat("x", maxEventBytes+10)+"\n"), 16)
+	if _, err := readLine(r); err == nil {
+		t.Fatal("an over-long line was accepted")
+	}
+	if _, err := readLine(bufio.NewReader(strings.NewReader("no newline"))); err == nil {
+		t.Fatal("a truncated line was accepted")
+	}
+}
+
+func TestJWKSRefetchOnUnknownKid(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	v := newVerifier(t, is, clock)
+	if n := is.fetches(); n != 1 {
+		t.Fatalf("%d JWKS fetches at start", n)
+	}
+	// A rotation the verifier has not seen: the token's kid triggers one refetch, even when many
+	// requests carry it at once.
+	clock.Advance(DefaultJWKSMinRefresh)
+	is.rotate("k2")
+	tok := is.mint(is.claims(clock.Now()), nil)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := v.Verify(tok); err != nil {
+				t.Errorf("Verify after rotation: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := is.fetches(); n != 2 {
+		t.Fatalf("%d JWKS fetches; want one refetch for the new kid", n)
+	}
+
+	// Forged kids cannot make the verifier fetch more than once per JWKSMinRefresh.
+	forge := func(kid string) string {
+		return mintWith(t, signingKey{kid: kid, alg: "ES256", key: is.newKey(kid).key}, is.claims(clock.Now()), nil)
+	}
+	for _, kid := range []string{"f1", "f2", "f3"} {
+		if _, err := v.Verify(forge(kid)); err == nil {
+			t.Fatal("a forged kid was accepted")
+		}
+	}
+	if n := is.fetches(); n != 2 {
+		t.Fatalf("%d JWKS fetches; forged kids within 10 s must cause none", n)
+	}
+	clock.Advance(DefaultJWKSMinRefresh)
+	v.Verify(forge("f4"))
+	v.Verify(forge("f5"))
+	if n := is.fetches(); n != 3 {
+		t.Fatalf("%d JWKS fetches; want exactly one more after 10 s", n)
+	}
+}
+
+func TestJWKSMaxAge(t *testing.T) {
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"public, max-age=600", 10 * time.Minute},
+		{"max-age=5", minKeysMaxAge},
+		{"max-age=999999999", maxKeysMaxAge},
+		{`Max-Age="120"`, 2 * time.Minute},
+		{"no-cache", defaultKeysMaxAge},
+		{"max-age=-1", defaultKeysMaxAge},
+		{"", defaultKeysMaxAge},
+	}
+	for _, tt := range tests {
+		if got := maxAge(tt.header); got != tt.want {
+			t.Errorf("maxAge(%q) = %v; want %v", tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	v := newVerifier(t, is, clock, func(c *Config) { c.CacheSize = 32 })
+	short := is.claims(clock.Now())
+	short["exp"] = clock.Now().Add(time.Minute).Unix()
+	tok := is.mint(short, nil)
+	first, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Error("the second verification did not come from the cache")
+	}
+	// A cached token still expires.
+	clock.Advance(time.Minute + DefaultLeeway)
+	if _, err := v.Verify(tok); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("a cached token outlived its expiry: %v", err)
+	}
+	// The cache stays within its bound.
+	for i := range 100 {
+		c := is.claims(clock.Now())
+		c["jti"] = strings.Repeat("x", i+1)
+		if _, err := v.Verify(is.mint(c, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.cache.len(); n > 32 {
+		t.Errorf("%d cached tokens; the bound is 32", n)
+	}
+
+	off := newVerifier(t, is, clock, func(c *Config) { c.CacheSize = -1 })
+	tok = is.mint(is.claims(clock.Now()), nil)
+	a, _ := off.Verify(tok)
+	b, _ := off.Verify(tok)
+	if a == nil || a == b || off.cache != nil {
+		t.Error("a disabled cache cached")
+	}
+}

@@ -1,0 +1,216 @@
+package middleware
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+const (
+	// The JWKS is refreshed when its max-age runs out, within these bounds: often enough to meet
+	// rotated keys before they sign (keyward publishes them one cache lifetime ahead), rarely
+	// enough not to load the issuer. Without a max-age, defaultKeysMaxAge applies.
+	minKeysMaxAge     = time.Minute
+	maxKeysMaxAge     = 24 * time.Hour
+	defaultKeysMaxAge = 10 * time.Minute
+	// retryKeysAfter is when a failed periodic refresh is tried again.
+	retryKeysAfter = 30 * time.Second
+	// minRSABits refuses RSA keys too short to be safe.
+	minRSABits = 2048
+)
+
+// verificationKey is a public key with the one algorithm it may be used with.
+type verificationKey struct {
+	alg string
+	key any
+}
+
+// keySet is the issuer's JWKS, fetched at start, refreshed when its max-age runs out, and
+// refetched when a token names an unknown kid, at most once every minRefresh with one fetch in
+// flight.
+type keySet struct {
+	url        string
+	hc         *http.Client
+	algs       []jose.SignatureAlgorithm
+	minRefresh time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+
+	keys atomic.Pointer[map[string]verificationKey]
+
+	mu        sync.Mutex
+	lastFetch time.Time
+	maxAge    time.Duration
+	failed    bool          // the last fetch failed
+	inflight  chan struct{} // closed when the fetch in flight ends
+}
+
+// lookup returns the key for kid, usable with alg. An unknown kid causes one rate-limited
+// refetch, which concurrent lookups wait for instead of fetching again.
+func (s *keySet) lookup(kid string, alg string) (any, bool) {
+	if k, ok := (*s.keys.Load())[kid]; ok {
+		return k.key, k.alg == alg
+	}
+	s.mu.Lock()
+	if k, ok := (*s.keys.Load())[kid]; ok { // fetched while this caller waited for the lock
+		s.mu.Unlock()
+		return k.key, k.alg == alg
+	}
+	if wait := s.inflight; wait != nil {
+		s.mu.Unlock()
+		<-wait
+	} else if s.now().Sub(s.lastFetch) < s.minRefresh {
+		s.mu.Unlock()
+		return nil, false
+	} else {
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		err := s.fetch(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("keyward JWKS refetch for an unknown kid failed", "err", err)
+		}
+	}
+	k, ok := (*s.keys.Load())[kid]
+	return k.key, ok && k.alg == alg
+}
+
+// fetch replaces the key set with the issuer's current one; only one fetch runs at a time. A
+// failed fetch keeps the keys already known.
+func (s *keySet) fetch(ctx context.Context) error {
+	s.mu.Lock()
+	if wait := s.inflight; wait != nil {
+		s.mu.Unlock()
+		<-wait
+		return nil
+	}
+	done := make(chan struct{})
+	s.inflight = done
+	s.lastFetch = s.now()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight = nil
+		s.mu.Unlock()
+		close(done)
+	}()
+
+	keys, age, err := s.get(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failed = err != nil
+	if err != nil {
+		return err
+	}
+	s.keys.Store(&keys)
+	s.maxAge = age
+	return nil
+}
+
+func (s *keySet) get(ctx context.Context) (map[string]verificationKey, time.Duration, error) {
+	var set jose.JSONWebKeySet
+	header, err := getJSON(ctx, s.hc, s.url, &set)
+	if err != nil {
+		return nil, 0, fmt.Errorf("middleware: fetching the JWKS: %w", err)
+	}
+	keys := make(map[string]verificationKey, len(set.Keys))
+	for _, k := range set.Keys {
+		if vk, ok := s.usable(k); ok {
+			keys[k.KeyID] = vk
+		}
+	}
+	if len(keys) == 0 {
+		return nil, 0, fmt.Errorf("middleware: the JWKS at %s has no usable signing key", s.url)
+	}
+	return keys, maxAge(header.Get("Cache-Control")), nil
+}
+
+// usable accepts a public signing key with a kid whose algorithm is allowed and fits its type.
+// Private and symmetric keys are never used, whatever the JWKS says.
+func (s *keySet) usable(k jose.JSONWebKey) (verificationKey, bool) {
+	if k.KeyID == "" || !k.Valid() || !k.IsPublic() || (k.Use != "" && k.Use != "sig") {
+		return verificationKey{}, false
+	}
+	alg := k.Algorithm
+	if alg == "" {
+		alg = defaultAlg(k.Key)
+	}
+	if !slices.Contains(s.algs, jose.SignatureAlgorithm(alg)) || !fits(alg, k.Key) {
+		return verificationKey{}, false
+	}
+	return verificationKey{alg: alg, key: k.Key}, true
+}
+
+// defaultAlg is the algorithm of a key published without "alg".
+func defaultAlg(key any) string {
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return "ES256"
+		case elliptic.P384():
+			return "ES384"
+		case elliptic.P521():
+			return "ES512"
+		}
+	case ed25519.PublicKey:
+		return "EdDSA"
+	case *rsa.PublicKey:
+		return "RS256"
+	}
+	return ""
+}
+
+// fits reports whether alg can be used with key, so that a token cannot pick an algorithm its
+// key was never meant for.
+func fits(alg string, key any) bool {
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		return alg == defaultAlg(k)
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	case *rsa.PublicKey:
+		return (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")) && k.N.BitLen() >= minRSABits
+	}
+	return false
+}
+
+// nextRefresh is how long until the periodic refresh: the max-age of the last fetch after it
+// started, or retryKeysAfter after a failure.
+func (s *keySet) nextRefresh() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return retryKeysAfter
+	}
+	return max(s.lastFetch.Add(s.maxAge).Sub(s.now()), time.Second)
+}
+
+// maxAge reads Cache-Control's max-age, clamped to sane bounds.
+func maxAge(cacheControl string) time.Duration {
+	for _, d := range strings.Split(cacheControl, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
+		if !strings.EqualFold(name, "max-age") {
+			continue
+		}
+		secs, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64)
+		if err != nil || secs < 0 {
+			break
+		}
+		return min(max(time.Duration(secs)*time.Second, minKeysMaxAge), maxKeysMaxAge)
+	}
+	return defaultKeysMaxAge
+}

@@ -1,0 +1,537 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Defaults of Config.
+const (
+	DefaultLeeway         = 30 * time.Second
+	DefaultCacheSize      = 10000
+	DefaultJWKSMinRefresh = 10 * time.Second
+)
+
+const (
+	// maxTokenLength bounds what is parsed; keyward's tokens are far shorter, even with many
+	// permissions and networks.
+	maxTokenLength = 8 << 10
+	// maxFetchBytes bounds a metadata, JWKS or feed page response.
+	maxFetchBytes = 4 << 20
+	fetchTimeout  = 10 * time.Second
+	metadataPath  = "/.well-known/oauth-authorization-server"
+	feedPath      = "/v1/revocations"
+	// typAccessToken is the JWT typ of RFC 9068 access tokens.
+	typAccessToken = "at+jwt"
+)
+
+// asymmetric lists the algorithms Config.Algorithms may name: signatures with a public key, so
+// that nothing published in a JWKS can forge a token. HS256 and "none" are never accepted.
+var asymmetric = []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
+// Config configures a Verifier. Only Issuer is required.
+type Config struct {
+	// Issuer is the keyward server's issuer URL, exactly as it appears in the tokens' iss claim,
+	// such as "https://auth.example.com". Metadata, JWKS and the revocation feed are found from it.
+	Issuer string
+	// Audience must be in each token's aud claim; empty means the issuer, keyward's default.
+	Audience string
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means DefaultLeeway (30 s);
+	// a negative value means none.
+	Leeway time.Duration
+	// Algorithms is the signature allow-list; empty means ES256, EdDSA and RS256. Only asymmetric
+	// algorithms are accepted.
+	Algorithms []string
+	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For or Forwarded header
+	// is believed, as keyward's --trusted-proxies: the client address is the right-most one not in
+	// this list. Empty means the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// HTTPClient fetches the metadata, the JWKS and the revocation feed; nil means a client with a
+	// 10-second timeout. Its timeout does not apply to the long-lived feed stream.
+	HTTPClient *http.Client
+	// CacheSize bounds the verified-token cache; zero means DefaultCacheSize, a negative value
+	// disables the cache (every request then pays a signature verification).
+	CacheSize int
+	// JWKSMinRefresh is the least time between two JWKS fetches caused by a token with an unknown
+	// kid, so that a flood of forged kids cannot turn into a flood of fetches; zero means
+	// DefaultJWKSMinRefresh (10 s).
+	JWKSMinRefresh time.Duration
+	// MaxStaleness makes the verifier fail closed: once the revocation feed has been unreachable
+	// for longer than this, every request is refused with 503 until it is back. Zero means fail
+	// open: tokens keep being accepted (FeedStatus reports the outage), so that an outage of the
+	// authorization server does not take the API down, at the price of not learning revocations
+	// during it.
+	MaxStaleness time.Duration
+	// SkipRevocationFeed does not follow the revocation feed: tokens of deleted keys and revoked
+	// sessions are then accepted until they expire. For issuers without a feed and for tests.
+	SkipRevocationFeed bool
+	// Realm, when set, is sent as the realm of WWW-Authenticate challenges.
+	Realm string
+	// Logger receives feed and JWKS problems (never a token); nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks access tokens of one issuer. It is safe for concurrent use. Close stops its
+// background work (the revocation feed and JWKS refreshes).
+type Verifier struct {
+	issuer, audience string
+	tokenEndpoint    string // for the advice given to a raw API key
+	leeway           time.Duration
+	algs             []jose.SignatureAlgorithm
+	maxStaleness     time.Duration
+	realm            string
+	proxies          ipResolver
+	now              func() time.Time
+	log              *slog.Logger
+	hc               *http.Client
+
+	keys  *keySet
+	cache *tokenCache // nil when disabled
+	feed  *feed       // nil when skipped
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// metadata is the part of the RFC 8414 metadata the verifier uses.
+type metadata struct {
+	Issuer        string `json:"issuer"`
+	JWKSURI       string `json:"jwks_uri"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// New discovers the issuer's metadata, fetches its JWKS and catches up with its revocation feed,
+// all within ctx, then keeps them current in the background until Close. It fails when the issuer
+// cannot be reached, so that an API never starts accepting tokens it cannot check.
+func New(ctx context.Context, c Config) (*Verifier, error) {
+	issuer, err := checkIssuer(c.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		issuer:       c.Issuer,
+		audience:     c.Audience,
+		leeway:       c.Leeway,
+		maxStaleness: c.MaxStaleness,
+		realm:        c.Realm,
+		proxies:      ipResolver{Trusted: c.TrustedProxies},
+		now:          c.Now,
+		log:          c.Logger,
+		hc:           c.HTTPClient,
+	}
+	if v.audience == "" {
+		v.audience = c.Issuer
+	}
+	switch {
+	case v.leeway == 0:
+		v.leeway = DefaultLeeway
+	case v.leeway < 0:
+		v.leeway = 0
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.hc == nil {
+		v.hc = &http.Client{Timeout: fetchTimeout}
+	}
+	if v.realm != "" && !validQuoted(v.realm) {
+		return nil, errors.New("middleware: Realm must be printable ASCII without quotes or backslashes")
+	}
+	algs := c.Algorithms
+	if len(algs) == 0 {
+		algs = []string{"ES256", "EdDSA", "RS256"}
+	}
+	for _, a := range algs {
+		if !slices.Contains(asymmetric, a) {
+			return nil, fmt.Errorf("middleware: algorithm %q is not allowed; use asymmetric ones such as ES256, EdDSA or RS256", a)
+		}
+		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
+	}
+
+	m, err := v.discover(ctx, issuer)
+	if err != nil {
+		return nil, err
+	}
+	v.tokenEndpoint = m.TokenEndpoint
+	minRefresh := c.JWKSMinRefresh
+	if minRefresh <= 0 {
+		minRefresh = DefaultJWKSMinRefresh
+	}
+	v.keys = &keySet{url: m.JWKSURI, hc: v.hc, algs: v.algs, minRefresh: minRefresh, now: v.now, log: v.log}
+	if err := v.keys.fetch(ctx); err != nil {
+		return nil, err
+	}
+	switch size := c.CacheSize; {
+	case size == 0:
+		v.cache = newTokenCache(DefaultCacheSize)
+	case size > 0:
+		v.cache = newTokenCache(size)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	if !c.SkipRevocationFeed {
+		v.feed = newFeed(issuer+feedPath, v.hc, v.now, v.log, v.leeway)
+		if err := v.feed.catchUp(ctx); err != nil {
+			cancel()
+			return nil, err
+		}
+		v.wg.Go(func() { v.feed.follow(bg) })
+	}
+	v.wg.Go(func() { v.maintain(bg) })
+	return v, nil
+}
+
+// Close stops the background work. Tokens are still verified afterwards, without revocation
+// updates or key refreshes.
+func (v *Verifier) Close() error {
+	v.closed.Do(func() {
+		v.cancel()
+		v.wg.Wait()
+	})
+	return nil
+}
+
+// maintain refreshes the JWKS when its Cache-Control max-age runs out, and forgets revocations
+// whose tokens have all expired.
+func (v *Verifier) maintain(ctx context.Context) {
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	for {
+		refresh := time.NewTimer(v.keys.nextRefresh())
+		select {
+		case <-ctx.Done():
+			refresh.Stop()
+			return
+		case <-refresh.C:
+			fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+			if err := v.keys.fetch(fctx); err != nil && ctx.Err() == nil {
+				v.log.Warn("keyward JWKS refresh failed; keeping the keys already known", "err", err)
+			}
+			cancel()
+		case <-sweep.C:
+			if v.feed != nil {
+				v.feed.sweep()
+			}
+			refresh.Stop()
+		}
+	}
+}
+
+// checkIssuer accepts an absolute http(s) URL and returns it without a trailing slash, as the
+// base of the metadata and feed paths.
+func checkIssuer(issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("middleware: Issuer %q must be the keyward server's URL, such as https://auth.example.com", issuer)
+	}
+	return strings.TrimSuffix(issuer, "/"), nil
+}
+
+// discover fetches the metadata. Its issuer must be exactly the configured one (RFC 8414 §3.3),
+// and keys from an https issuer must come over https.
+func (v *Verifier) discover(ctx context.Context, base string) (*metadata, error) {
+	var m metadata
+	if _, err := getJSON(ctx, v.hc, base+metadataPath, &m); err != nil {
+		return nil, fmt.Errorf("middleware: discovering the issuer: %w", err)
+	}
+	if m.Issuer != v.issuer {
+		return nil, fmt.Errorf("middleware: the metadata at %s names the issuer %q, not %q", base+metadataPath, m.Issuer, v.issuer)
+	}
+	u, err := url.Parse(m.JWKSURI)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return nil, fmt.Errorf("middleware: the issuer's metadata has no usable jwks_uri")
+	case strings.HasPrefix(base, "https:") && u.Scheme != "https":
+		return nil, fmt.Errorf("middleware: the issuer's jwks_uri %s is not https", m.JWKSURI)
+	}
+	return &m, nil
+}
+
+// getJSON fetches url into dst and returns the response headers.
+func getJSON(ctx context.Context, hc *http.Client, url string, dst any) (http.Header, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBytes))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return nil, fmt.Errorf("%s did not answer JSON: %w", url, err)
+	}
+	return resp.Header, nil
+}
+
+// Caller is the verified bearer of a request's token. Callers are shared between requests that
+// carry the same token: treat them, and their slices, as read-only.
+type Caller struct {
+	Subject     string   // "key:<id>" or "user:<id>"
+	KeyID       string   // the API key's id, for a key's token
+	UserID      string   // the user's id, for a user's token
+	Project     string   // the project id the token is bound to; empty for a user token not narrowed to one
+	Permissions []string // the token's scope
+	SessionID   string   // sid: the session, which a revocation ends
+	ClientID    string   // client_id: the key id, or "keyward" for a user's token
+	TokenID     string   // jti
+	Expiry      time.Time
+	// Networks are the key's allowed networks; empty means any address.
+	Networks []netip.Prefix
+}
+
+// Has reports whether the token carries every one of perms.
+func (c *Caller) Has(perms ...string) bool {
+	for _, p := range perms {
+		if !slices.Contains(c.Permissions, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// allows reports whether addr may use the token.
+func (c *Caller) allows(addr netip.Addr) bool {
+	if len(c.Networks) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, n := range c.Networks {
+		if n.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// wireClaims is the token payload.
+type wireClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.Audience     `json:"aud"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ID        string           `json:"jti"`
+	ClientID  string           `json:"client_id"`
+	Scope     string           `json:"scope"`
+	SessionID string           `json:"sid"`
+	Project   string           `json:"project"`
+	IPs       []string         `json:"ips"`
+}
+
+// Verify checks a raw access token: its signature and claims, and that its session and key are
+// not revoked. It does not check the client address (Handler does, knowing the request). Every
+// failure is an *Error.
+func (v *Verifier) Verify(raw string) (*Caller, error) {
+	c, err := v.verifyCached(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.live(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// verifyCached returns the Caller of a token verified before and still unexpired, or verifies it.
+func (v *Verifier) verifyCached(raw string) (*Caller, error) {
+	if len(raw) > maxTokenLength {
+		return nil, invalidToken("The access token is too long.")
+	}
+	now := v.now()
+	if v.cache == nil {
+		return v.verify(raw, now)
+	}
+	key := cacheKey(raw)
+	if c, ok := v.cache.get(key, now, v.leeway); ok {
+		return c, nil
+	}
+	c, err := v.verify(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(key, c, now, v.leeway)
+	return c, nil
+}
+
+// live refuses a token whose session or key was revoked, or whose lifetime ended since it was
+// cached.
+func (v *Verifier) live(c *Caller) error {
+	if !v.now().Before(c.Expiry.Add(v.leeway)) {
+		return invalidToken("The access token has expired.")
+	}
+	if v.feed != nil && v.feed.revoked(c) {
+		return invalidToken("The access token has been revoked.")
+	}
+	return nil
+}
+
+// verify does the full verification of an uncached token.
+func (v *Verifier) verify(raw string, now time.Time) (*Caller, error) {
+	if strings.HasPrefix(raw, apiKeyPrefix) {
+		return nil, v.rawKeyError()
+	}
+	if !wellFormed(raw) {
+		return nil, invalidToken("The access token is malformed.")
+	}
+	tok, err := jwt.ParseSigned(raw, v.algs)
+	if err != nil {
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &alg) {
+			return nil, invalidToken("The access token's signature algorithm is not allowed.")
+		}
+		return nil, invalidToken("The access token is malformed.")
+	}
+	if len(tok.Headers) != 1 {
+		return nil, invalidToken("The access token is malformed.")
+	}
+	h := tok.Headers[0]
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	if !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, "application/"+typAccessToken) {
+		return nil, invalidToken("The token is not an access token (typ must be at+jwt).")
+	}
+	// No JWS extension is understood here, so any crit is unsupported (RFC 7515 §4.1.11). b64 is
+	// refused too: go-jose honours it even without crit, and it changes what the signature covers.
+	// jku, x5u, jwk and x5c are never read: keys come only from the issuer's JWKS.
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return nil, invalidToken("The access token has unsupported critical headers.")
+	}
+	if _, ok := h.ExtraHeaders["b64"]; ok {
+		return nil, invalidToken("The access token has unsupported headers.")
+	}
+	if h.KeyID == "" {
+		return nil, invalidToken("The access token names no signing key (kid).")
+	}
+	key, ok := v.keys.lookup(h.KeyID, h.Algorithm)
+	if !ok {
+		return nil, invalidToken("The access token is signed by an unknown key.")
+	}
+	var wc wireClaims
+	if err := tok.Claims(key, &wc); err != nil {
+		if errors.Is(err, jose.ErrCryptoFailure) {
+			return nil, invalidToken("The access token's signature is invalid.")
+		}
+		return nil, invalidToken("The access token's claims are malformed.")
+	}
+	return v.claims(&wc, now)
+}
+
+// claims checks the payload of a token whose signature holds.
+func (v *Verifier) claims(wc *wireClaims, now time.Time) (*Caller, error) {
+	switch {
+	case wc.Issuer != v.issuer:
+		return nil, invalidToken("The access token is from another issuer.")
+	case !slices.Contains(wc.Audience, v.audience):
+		return nil, invalidToken("The access token is meant for another audience.")
+	case wc.Expiry == nil || wc.Subject == "":
+		return nil, invalidToken("The access token lacks required claims.")
+	case !now.Before(wc.Expiry.Time().Add(v.leeway)):
+		return nil, invalidToken("The access token has expired.")
+	case wc.NotBefore != nil && wc.NotBefore.Time().After(now.Add(v.leeway)):
+		return nil, invalidToken("The access token is not valid yet.")
+	case wc.IssuedAt != nil && wc.IssuedAt.Time().After(now.Add(v.leeway)):
+		return nil, invalidToken("The access token is issued in the future.")
+	}
+	c := &Caller{
+		Subject:     wc.Subject,
+		Project:     wc.Project,
+		Permissions: strings.Fields(wc.Scope),
+		SessionID:   wc.SessionID,
+		ClientID:    wc.ClientID,
+		TokenID:     wc.ID,
+		Expiry:      wc.Expiry.Time().UTC(),
+	}
+	// keyward's subjects are "key:<id>" and "user:<id>", never confusable; anything else is not
+	// one of its tokens.
+	if id, ok := strings.CutPrefix(wc.Subject, "key:"); ok && id != "" {
+		if wc.ClientID != id {
+			return nil, invalidToken("The access token's client_id does not match its subject.")
+		}
+		c.KeyID = id
+	} else if id, ok := strings.CutPrefix(wc.Subject, "user:"); ok && id != "" {
+		c.UserID = id
+	} else {
+		return nil, invalidToken("The access token's subject is neither a key nor a user.")
+	}
+	for _, s := range wc.IPs {
+		n, err := parseNetwork(s)
+		if err != nil {
+			// A restriction that cannot be read must not become no restriction.
+			return nil, invalidToken("The access token's network restriction is malformed.")
+		}
+		c.Networks = append(c.Networks, n)
+	}
+	return c, nil
+}
+
+// parseNetwork reads an address or a CIDR as keyward writes them into ips.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Client addresses are compared unmapped, so the network must be too.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, errors.New("bad address")
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// wellFormed checks the compact serialization before any JSON is parsed: three segments of
+// unpadded base64url, so that oversized or odd input costs nothing.
+func wellFormed(raw string) bool {
+	if raw == "" {
+		return false
+	}
+	dots := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '.':
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
