@@ -21,7 +21,8 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error) // email compared case-insensitively
 	CountUsers(ctx context.Context) (int, error)
-	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions.
+	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions
+	// and deletes their dashboard logins, in one transaction.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
 	// CreateProject creates p and makes creator a member with creator.Permissions, atomically,
@@ -77,6 +78,21 @@ type Store interface {
 	// RefreshTokenSession returns the session a refresh token (by hash) belongs to, consumed or not.
 	RefreshTokenSession(ctx context.Context, hash []byte) (*Session, error)
 
+	// CreateWebSession stores a dashboard login. ENOTFOUND when the user does not exist and
+	// EREVOKED when the user is disabled, checked in the same transaction, so a login that races
+	// with disabling the user never outlives it. ECONFLICT when the hash is taken.
+	CreateWebSession(ctx context.Context, ws *WebSession) error
+	// WebSession returns the login whose cookie secret hashes to hash, expired or not (the caller
+	// applies its timeouts); ENOTFOUND when unknown, logged out or swept.
+	WebSession(ctx context.Context, hash []byte) (*WebSession, error)
+	// TouchWebSession moves a login's LastSeenAt forward to at (never backward); ENOTFOUND when
+	// the login no longer exists.
+	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
+	// DeleteWebSession ends one login (logout); deleting an unknown login succeeds.
+	DeleteWebSession(ctx context.Context, hash []byte) error
+	// DeleteUserWebSessions ends every dashboard login of a user and returns how many there were.
+	DeleteUserWebSessions(ctx context.Context, userID string) (int, error)
+
 	// Revocations returns up to limit feed entries with Seq > after, oldest first. Once a reader
 	// has seen entry n, no entry below n can appear later (there may be gaps). limit <= 0 is
 	// EINVALID, here and in AuditEvents and Sweep.
@@ -94,7 +110,17 @@ type Store interface {
 	// expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 	ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []SigningKey) (int64, error)
 
-	// Sweep deletes refresh tokens, sessions and feed entries that expired before now, at most
-	// limit rows of each per call, and returns how many rows it deleted.
+	// Sweep deletes refresh tokens, sessions, dashboard logins and feed entries that expired
+	// before now, at most limit rows of each per call, and returns how many rows it deleted.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// WebSession is a person's login to the dashboard. The browser holds a random secret in a cookie;
+// the store keeps only its SHA-256, so a copy of the database lets nobody take over a login.
+type WebSession struct {
+	Hash       []byte // SHA-256 of the cookie secret; the session's identity
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time // moved forward as the person uses the dashboard; drives the idle timeout
+	ExpiresAt  time.Time // absolute end, however active the person is
 }

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -520,10 +521,132 @@ func TestParseFlags(t *testing.T) {
 		{"-db", "sqlite:/tmp/x.db"},
 		{"-only", "refresh", "-profile", "cpu.prof"},
 		{"extra"},
+		{"-instances", "0"},
+		{"-instances", "2"}, // SQLite serves one process
+		{"-compare"},        // nothing to compare SQLite with
+		{"-db", "postgres://db/kw", "-instances", "2", "-profile", "cpu.prof"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
 		}
+	}
+}
+
+func TestSetups(t *testing.T) {
+	const pg = "postgres://db/kw"
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"SQLite"}},
+		{[]string{"-db", pg}, []string{"PostgreSQL"}},
+		{[]string{"-db", pg, "-instances", "3"}, []string{"PostgreSQL, 3 instances"}},
+		{[]string{"-db", pg, "-compare"}, []string{"SQLite", "PostgreSQL", "PostgreSQL, 2 instances"}},
+		{[]string{"-db", pg, "-compare", "-instances", "3"}, []string{"SQLite", "PostgreSQL", "PostgreSQL, 3 instances"}},
+	} {
+		o, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		var got []string
+		for _, s := range o.setups() {
+			got = append(got, s.kind())
+			if (s.db == "") != (s.kind() == "SQLite") {
+				t.Errorf("%q: setup %q has database %q", tc.args, s.kind(), s.db)
+			}
+		}
+		if strings.Join(got, "; ") != strings.Join(tc.want, "; ") {
+			t.Errorf("%q: setups %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestConnectionsSpreadOverInstances: with two instances, every worker keeps to one of them and
+// each instance gets half the connections.
+func TestConnectionsSpreadOverInstances(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]map[string]bool{} // instance → keys seen
+	var urls []string
+	for _, name := range []string{"a", "b"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if hits[name] == nil {
+				hits[name] = map[string]bool{}
+			}
+			hits[name][r.Header.Get("Authorization")] = true
+			mu.Unlock()
+			w.WriteHeader(http.StatusTeapot)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	keys := make([]benchKey, 8)
+	for i := range keys {
+		keys[i] = benchKey{id: strconv.Itoa(i), basic: "Basic " + strconv.Itoa(i)}
+	}
+	tgt := &exchangeTarget{urls: urls, keys: keys}
+	if err := tgt.start(context.Background(), nil, 4); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 4 {
+		for w := range 4 {
+			req, err := tgt.request(context.Background(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := urls[w%2]; !strings.HasPrefix(req.URL.String(), want) {
+				t.Fatalf("round %d: worker %d sends to %s, want %s", round, w, req.URL, want)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	}
+	if len(hits["a"]) != 4 || len(hits["b"]) != 4 {
+		t.Errorf("keys per instance: a %d, b %d, want 4 and 4 (each key on one instance)", len(hits["a"]), len(hits["b"]))
+	}
+}
+
+func TestRenderComparison(t *testing.T) {
+	ceiling := &result{name: scenarioCeiling, requests: 20000, elapsed: 10 * time.Second}
+	mk := func(name string, n int, cpu time.Duration) *result {
+		return &result{name: name, requests: n, elapsed: 10 * time.Second, serverCPU: cpu, cpuKnown: true}
+	}
+	sections := []section{
+		{spec: setupSpec{instances: 1}, results: []*result{ceiling, mk(scenarioExchange, 5000, 3*time.Second), mk(scenarioRefresh, 6000, 3*time.Second)},
+			machine: machine{loadBefore: "3.00", loadAfter: "4.00"}},
+		{spec: setupSpec{db: "postgres://db/kw", instances: 2}, results: []*result{mk(scenarioExchange, 4000, 4*time.Second), mk(scenarioRefresh, 2000, 4*time.Second)},
+			machine: machine{loadBefore: "4.00", loadAfter: "5.00"}},
+	}
+	got := renderComparison(sections, ceiling)
+	for _, want := range []string{
+		"| SQLite | 500 | 0.25 | 600 | 0.30 | 600 µs | 500 µs |",
+		"| PostgreSQL, 2 instances | 400 | 0.20 | 200 | 0.10 | 1,000 µs | 2,000 µs |",
+		"2,000 requests/s",
+		"SQLite 3.00 → 4.00; PostgreSQL, 2 instances 4.00 → 5.00",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestProcessesCPU(t *testing.T) {
+	one, ok := processesCPU([]int{os.Getpid()})
+	if !ok {
+		t.Skip("no /proc")
+	}
+	two, ok := processesCPU([]int{os.Getpid(), os.Getpid()})
+	if !ok || two < 2*one {
+		t.Errorf("the same process twice: %s, once: %s", two, one)
+	}
+	if _, ok := processesCPU([]int{os.Getpid(), -1}); ok {
+		t.Error("an unreadable process still counted as known")
+	}
+	if _, ok := processesCPU(nil); ok {
+		t.Error("no process counted as known")
 	}
 }
 

@@ -24,6 +24,18 @@ func processCPU(pid int) (d time.Duration, ok bool) {
 	return parseStatCPU(data)
 }
 
+// processesCPU sums processCPU over pids; ok is false when any of them cannot be read.
+func processesCPU(pids []int) (total time.Duration, ok bool) {
+	for _, pid := range pids {
+		d, known := processCPU(pid)
+		if !known {
+			return 0, false
+		}
+		total += d
+	}
+	return total, len(pids) > 0
+}
+
 // parseStatCPU reads utime and stime, fields 14 and 15 of /proc/PID/stat. The command name in
 // field 2 may contain spaces and parentheses, so fields are counted after its last ')'.
 func parseStatCPU(data []byte) (time.Duration, bool) {

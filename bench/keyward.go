@@ -24,50 +24,104 @@ import (
 // holds. They set the size of the scope claim, and so of every token.
 var benchPermissions = []string{"containers-view", "containers-manage", "images-view", "images-manage"}
 
-// keywardProc is the keyward server under test.
+// keywardProc is one keyward server under test.
 type keywardProc struct {
 	*proc
 	base       string // http://127.0.0.1:PORT
-	dbKind     string // "SQLite" or "PostgreSQL"
 	logPath    string
 	profileURL string // set when built with the profiling hook
 	email      string
 	password   string
 }
 
-// startKeyward runs `keyward serve` on a free loopback port and waits until /readyz answers 200.
-func startKeyward(ctx context.Context, bin, dir string, o *options, logf func(string, ...any)) (*keywardProc, error) {
+// setupSpec is one configuration to measure: a database and how many keyward processes share it.
+type setupSpec struct {
+	db        string // postgres://…, or "" for SQLite in the bench's temporary folder
+	instances int
+}
+
+// kind names the setup in reports: "SQLite", "PostgreSQL" or "PostgreSQL, 2 instances".
+func (s setupSpec) kind() string {
+	k := "SQLite"
+	if s.db != "" {
+		k = "PostgreSQL"
+	}
+	if s.instances > 1 {
+		k += fmt.Sprintf(", %d instances", s.instances)
+	}
+	return k
+}
+
+// credentials are shared by every process the bench starts, so that a process started later (a
+// second instance, the next setup on the same PostgreSQL database) finds the admin and the sealed
+// signing keys it expects. A reused database needs those of its first start, from the environment.
+type credentials struct {
+	email, password, master string
+}
+
+func newCredentials() (credentials, error) {
+	c := credentials{email: envOr("KEYWARD_ADMIN_EMAIL", "bench@keyward.localhost"),
+		password: os.Getenv("KEYWARD_ADMIN_PASSWORD"), master: os.Getenv("KEYWARD_MASTER_KEY")}
+	var err error
+	if c.password == "" {
+		if c.password, err = randomText(32); err != nil {
+			return c, err
+		}
+	}
+	if c.master == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return c, err
+		}
+		c.master = base64.StdEncoding.EncodeToString(b)
+	}
+	return c, nil
+}
+
+// startSetup runs spec's keyward processes, each on a free loopback port, and waits until every
+// one answers /readyz with 200. The first carries the profiling hook when o asks for a profile.
+func startSetup(ctx context.Context, bin, dir string, spec setupSpec, cred credentials, o *options) ([]*keywardProc, error) {
+	var procs []*keywardProc
+	stopAll := func() {
+		for _, kw := range procs {
+			kw.stop()
+		}
+	}
+	for i := range spec.instances {
+		kw, err := launchKeyward(bin, dir, spec, i, cred, o.profile != "" && i == 0)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		procs = append(procs, kw)
+	}
+	for _, kw := range procs {
+		if err := kw.waitReady(ctx, 2*time.Minute); err != nil {
+			stopAll()
+			kw.dumpLog(os.Stderr)
+			return nil, err
+		}
+	}
+	return procs, nil
+}
+
+// launchKeyward starts `keyward serve` number i of spec.
+func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, profile bool) (*keywardProc, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	kw := &keywardProc{base: "http://" + addr, logPath: filepath.Join(dir, "keyward.log")}
-	db := "sqlite:" + filepath.Join(dir, "k.db")
-	kw.dbKind = "SQLite"
-	if o.db != "" {
-		db, kw.dbKind = o.db, "PostgreSQL"
+	kw := &keywardProc{base: "http://" + addr, email: cred.email, password: cred.password,
+		logPath: filepath.Join(dir, fmt.Sprintf("keyward-%d.log", i))}
+	db := spec.db
+	if db == "" {
+		db = "sqlite:" + filepath.Join(dir, "k.db")
 	}
-	// A reused PostgreSQL database keeps the admin and the sealed signing keys of its first start,
-	// so the caller may hand in the credentials it was started with; otherwise they are fresh.
-	kw.email = envOr("KEYWARD_ADMIN_EMAIL", "bench@keyward.localhost")
-	if kw.password = os.Getenv("KEYWARD_ADMIN_PASSWORD"); kw.password == "" {
-		if kw.password, err = randomText(32); err != nil {
-			return nil, err
-		}
+	env := []string{"KEYWARD_ADMIN_EMAIL=" + cred.email, "KEYWARD_ADMIN_PASSWORD=" + cred.password}
+	if spec.db != "" {
+		env = append(env, "KEYWARD_MASTER_KEY="+cred.master)
 	}
-	env := []string{"KEYWARD_ADMIN_EMAIL=" + kw.email, "KEYWARD_ADMIN_PASSWORD=" + kw.password}
-	if o.db != "" {
-		master := os.Getenv("KEYWARD_MASTER_KEY")
-		if master == "" {
-			b := make([]byte, 32)
-			if _, err := rand.Read(b); err != nil {
-				return nil, err
-			}
-			master = base64.StdEncoding.EncodeToString(b)
-		}
-		env = append(env, "KEYWARD_MASTER_KEY="+master)
-	}
-	if o.profile != "" {
+	if profile {
 		paddr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
@@ -84,11 +138,6 @@ func startKeyward(ctx context.Context, bin, dir string, o *options, logf func(st
 	cmd.Env = childEnv(env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if kw.proc, err = startProc("keyward", cmd); err != nil {
-		return nil, err
-	}
-	if err := kw.waitReady(ctx, 2*time.Minute); err != nil {
-		kw.stop()
-		kw.dumpLog(os.Stderr)
 		return nil, err
 	}
 	return kw, nil

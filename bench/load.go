@@ -142,9 +142,19 @@ func (t *ceilingTarget) verify(_ int, body []byte) error {
 	return nil
 }
 
+// spread gives worker w one instance of several: w mod n, so that the connections are spread
+// evenly across the instances.
+func spread(urls []string, single string, w int) string {
+	if len(urls) == 0 {
+		return single
+	}
+	return urls[w%len(urls)]
+}
+
 // exchangeTarget sends client_credentials with HTTP Basic, keys taken round-robin.
 type exchangeTarget struct {
 	url   string
+	urls  []string // several instances: worker w sends to urls[w mod len]; else url
 	keys  []benchKey
 	jwks  map[string]*ecdsa.PublicKey
 	rr    roundRobin
@@ -159,7 +169,7 @@ func (t *exchangeTarget) start(_ context.Context, _ *http.Client, n int) error {
 }
 
 func (t *exchangeTarget) request(ctx context.Context, w int) (*http.Request, error) {
-	return postForm(ctx, t.url, t.rr.take(w).basic, "grant_type=client_credentials")
+	return postForm(ctx, spread(t.urls, t.url, w), t.rr.take(w).basic, "grant_type=client_credentials")
 }
 
 func (t *exchangeTarget) answer(int, []byte) error { return nil }
@@ -175,6 +185,7 @@ func (t *exchangeTarget) verify(_ int, body []byte) error {
 // newest refresh token: every request is a real, single-use rotation.
 type refreshTarget struct {
 	url    string
+	urls   []string // several instances: worker w sends to urls[w mod len]; else url
 	keys   []benchKey
 	jwks   map[string]*ecdsa.PublicKey
 	chains []chain
@@ -200,7 +211,7 @@ func (t *refreshTarget) start(ctx context.Context, c *http.Client, n int) error 
 // begin starts worker w's session with an exchange.
 func (t *refreshTarget) begin(ctx context.Context, c *http.Client, w int) error {
 	ch := &t.chains[w]
-	status, body, err := send(ctx, c, http.MethodPost, t.url, formContentType, ch.key.basic, strings.NewReader("grant_type=client_credentials"))
+	status, body, err := send(ctx, c, http.MethodPost, spread(t.urls, t.url, w), formContentType, ch.key.basic, strings.NewReader("grant_type=client_credentials"))
 	if err != nil {
 		return fmt.Errorf("exchange to start a session: %w", err)
 	} else if status != http.StatusOK {
@@ -217,7 +228,7 @@ func (t *refreshTarget) begin(ctx context.Context, c *http.Client, w int) error 
 
 func (t *refreshTarget) request(ctx context.Context, w int) (*http.Request, error) {
 	// Refresh tokens are base64url or base62: nothing to escape in a form.
-	return postForm(ctx, t.url, "", "grant_type=refresh_token&refresh_token="+t.chains[w].refresh)
+	return postForm(ctx, spread(t.urls, t.url, w), "", "grant_type=refresh_token&refresh_token="+t.chains[w].refresh)
 }
 
 func (t *refreshTarget) answer(w int, body []byte) error {
@@ -331,8 +342,9 @@ func (p *profileJob) run(ctx context.Context, d time.Duration) error {
 	return os.WriteFile(p.path, body, 0o644)
 }
 
-// runScenario checks the first answer, warms up, then measures.
-func runScenario(ctx context.Context, name string, t target, o *options, prof *profileJob, serverPID int) (*result, error) {
+// runScenario checks the first answer, warms up, then measures. Server CPU is the sum over the
+// server processes given.
+func runScenario(ctx context.Context, name string, t target, o *options, prof *profileJob, serverPIDs ...int) (*result, error) {
 	var dials atomic.Int64
 	tr := newTransport(o.connections, &dials)
 	defer tr.CloseIdleConnections()
@@ -372,7 +384,7 @@ func runScenario(ctx context.Context, name string, t target, o *options, prof *p
 		return nil, ctx.Err()
 	}
 	dialsBefore := dials.Load()
-	server0, cpuKnown := processCPU(serverPID)
+	server0, cpuKnown := processesCPU(serverPIDs)
 	self0 := selfCPU()
 	var profErr error
 	var profWG sync.WaitGroup
@@ -380,7 +392,7 @@ func runScenario(ctx context.Context, name string, t target, o *options, prof *p
 		profWG.Go(func() { profErr = prof.run(ctx, o.duration) })
 	}
 	r := load(ctx, c, t, o.connections, o.duration, perWorker)
-	server1, ok := processCPU(serverPID)
+	server1, ok := processesCPU(serverPIDs)
 	r.cpuKnown = cpuKnown && ok
 	r.serverCPU, r.loadCPU = server1-server0, selfCPU()-self0
 	profWG.Wait()

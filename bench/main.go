@@ -56,7 +56,17 @@ type options struct {
 	only        []string
 	out         string
 	db          string
+	instances   int  // keyward processes sharing the database
+	compare     bool // SQLite, then PostgreSQL with one instance, then with -instances
 	profile     string
+}
+
+// setups lists what to measure, in order.
+func (o *options) setups() []setupSpec {
+	if o.compare {
+		return []setupSpec{{instances: 1}, {db: o.db, instances: 1}, {db: o.db, instances: o.instances}}
+	}
+	return []setupSpec{{db: o.db, instances: o.instances}}
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -77,6 +87,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	only := fs.String("only", "", "comma-separated scenarios to run (default all: "+strings.Join(allScenarios, ",")+")")
 	fs.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	fs.StringVar(&o.db, "db", "", "database for keyward: postgres://… (default: SQLite in a temporary folder)")
+	fs.IntVar(&o.instances, "instances", 1, "keyward processes sharing the -db database, connections spread evenly across them (PostgreSQL only)")
+	fs.BoolVar(&o.compare, "compare", false, "measure SQLite, then -db with one instance, then -db with -instances (at least 2), in one run")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of keyward under the exchange load to this file (builds keyward with a bench-only profiling hook)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -97,6 +109,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-max-requests must be at least -connections")
 	case o.db != "" && !strings.HasPrefix(o.db, "postgres://") && !strings.HasPrefix(o.db, "postgresql://"):
 		return nil, errors.New("-db takes a postgres:// URL; SQLite is the default")
+	case o.instances < 1:
+		return nil, errors.New("-instances must be at least 1")
+	case o.instances > 1 && o.db == "":
+		return nil, errors.New("-instances above 1 needs -db postgres://…: SQLite serves one process")
+	case o.compare && o.db == "":
+		return nil, errors.New("-compare needs -db postgres://… to compare with SQLite")
+	case o.profile != "" && (o.instances > 1 || o.compare):
+		return nil, errors.New("-profile samples one keyward process; leave out -instances and -compare")
+	}
+	if o.compare {
+		o.instances = max(o.instances, 2)
 	}
 	var err error
 	if o.only, err = parseOnly(*only); err != nil {
@@ -151,70 +174,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
-	kw, err := startKeyward(ctx, bin, tmp, o, logf)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		kw.stop()
-		if ctx.Err() != nil {
-			err = errors.New("interrupted")
-		} else if err != nil {
-			kw.dumpLog(stderr)
-		}
-	}()
-	logf("keyward ready at %s (%s)", kw.base, kw.dbKind)
-
-	setup, err := prepare(ctx, kw, o, logf)
+	cred, err := newCredentials()
 	if err != nil {
 		return err
 	}
 
-	loadBefore := loadAverage()
-	var results []*result
-	var ceil *ceilingProc
+	var all []*result
+	var sections []section
+	var ceiling *result
 	ceilingBytes := 0
-	for _, name := range o.only {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var t target
-		pid := kw.cmd.Process.Pid
-		switch name {
-		case scenarioCeiling:
-			if ceil, err = startCeiling(setup); err != nil {
-				return err
-			}
-			defer ceil.stop()
-			pid = ceil.cmd.Process.Pid
-			t = &ceilingTarget{url: ceil.url, keys: setup.keys, pub: &setup.ceilingKey.PublicKey, kid: setup.kid, template: setup.template}
-		case scenarioExchange:
-			t = &exchangeTarget{url: kw.base + "/oauth/token", keys: setup.keys, jwks: setup.jwks}
-		case scenarioRefresh:
-			t = &refreshTarget{url: kw.base + "/oauth/token", keys: setup.keys, jwks: setup.jwks}
-		}
-		var prof *profileJob
-		if name == scenarioExchange && o.profile != "" {
-			prof = &profileJob{url: kw.profileURL, path: o.profile}
-		}
-		logf("scenario %s: %d connections, %s warm-up, %s measured", name, o.connections, o.warmup, o.duration)
-		r, err := runScenario(ctx, name, t, o, prof, pid)
+	for i, spec := range o.setups() {
+		s, err := measureSetup(ctx, bin, tmp, spec, cred, o, i == 0, logf)
 		if err != nil {
-			return fmt.Errorf("scenario %s: %w", name, err)
+			return err
 		}
-		logf("scenario %s: %.0f requests/s, %d errors", name, r.rate(), r.errors)
-		results = append(results, r)
-		if ct, ok := t.(*ceilingTarget); ok {
-			ceilingBytes = ct.tokenBytes
+		for _, r := range s.results {
+			if r.name == scenarioCeiling {
+				ceiling, ceilingBytes = r, s.ceilingBytes
+			}
 		}
-		if ceil != nil {
-			// The ceiling has served its scenario; stopping it frees the cores for the next one.
-			ceil.stop()
-			ceil = nil
-		}
+		s.ceilingBytes = ceilingBytes
+		all = append(all, s.results...)
+		sections = append(sections, s)
 	}
 
-	report := renderReport(results, machineInfo(time.Now(), loadBefore, loadAverage()), o, revision, kw.dbKind, setup.tokenBytes, ceilingBytes)
+	var report string
+	if len(sections) == 1 {
+		s := sections[0]
+		report = renderReport(s.results, s.machine, o, revision, s.spec.kind(), s.tokenBytes, s.ceilingBytes)
+	} else {
+		report = renderComparison(sections, ceiling)
+		for _, s := range sections {
+			report += "\n### " + s.spec.kind() + "\n\n" +
+				renderReport(s.results, s.machine, o, revision, s.spec.kind(), s.tokenBytes, s.ceilingBytes)
+		}
+	}
 	fmt.Fprint(stdout, report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
@@ -222,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}
 	var failed []string
-	for _, r := range results {
+	for _, r := range all {
 		if r.errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d errors (%s)", r.name, r.errors, r.errorSummary()))
 		}
@@ -231,4 +225,95 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("FAILED: every request must succeed, but\n  %s", strings.Join(failed, "\n  "))
 	}
 	return nil
+}
+
+// section is one setup's measurements.
+type section struct {
+	spec         setupSpec
+	results      []*result
+	machine      machine
+	tokenBytes   int
+	ceilingBytes int
+}
+
+// measureSetup starts spec's keyward processes, runs the scenarios against them and stops them,
+// so that the next setup has the cores to itself. The ceiling runs in the first setup only: it
+// does not depend on keyward's database.
+func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred credentials, o *options, first bool, logf func(string, ...any)) (sec section, err error) {
+	sec.spec = spec
+	procs, err := startSetup(ctx, bin, tmp, spec, cred, o)
+	if err != nil {
+		return sec, err
+	}
+	defer func() {
+		for _, kw := range procs {
+			kw.stop()
+		}
+		if ctx.Err() != nil {
+			err = errors.New("interrupted")
+		} else if err != nil {
+			for _, kw := range procs {
+				kw.dumpLog(os.Stderr)
+			}
+		}
+	}()
+	var urls []string
+	var pids []int
+	for _, kw := range procs {
+		urls = append(urls, kw.base+"/oauth/token")
+		pids = append(pids, kw.cmd.Process.Pid)
+	}
+	kw := procs[0]
+	logf("%s: keyward ready at %s", spec.kind(), strings.Join(urls, ", "))
+
+	setup, err := prepare(ctx, kw, o, logf)
+	if err != nil {
+		return sec, err
+	}
+	sec.tokenBytes = setup.tokenBytes
+
+	loadBefore := loadAverage()
+	for _, name := range o.only {
+		if ctx.Err() != nil {
+			return sec, ctx.Err()
+		}
+		if name == scenarioCeiling && !first {
+			continue
+		}
+		var t target
+		scenarioPIDs := pids
+		var ceil *ceilingProc
+		switch name {
+		case scenarioCeiling:
+			if ceil, err = startCeiling(setup); err != nil {
+				return sec, err
+			}
+			scenarioPIDs = []int{ceil.cmd.Process.Pid}
+			t = &ceilingTarget{url: ceil.url, keys: setup.keys, pub: &setup.ceilingKey.PublicKey, kid: setup.kid, template: setup.template}
+		case scenarioExchange:
+			t = &exchangeTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+		case scenarioRefresh:
+			t = &refreshTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+		}
+		var prof *profileJob
+		if name == scenarioExchange && o.profile != "" {
+			prof = &profileJob{url: kw.profileURL, path: o.profile}
+		}
+		logf("%s, scenario %s: %d connections, %s warm-up, %s measured", spec.kind(), name, o.connections, o.warmup, o.duration)
+		r, err := runScenario(ctx, name, t, o, prof, scenarioPIDs...)
+		if ceil != nil {
+			// The ceiling has served its scenario; stopping it frees the cores for the next one.
+			ceil.stop()
+		}
+		if err != nil {
+			return sec, fmt.Errorf("%s, scenario %s: %w", spec.kind(), name, err)
+		}
+		logf("%s, scenario %s: %.0f requests/s, %d errors", spec.kind(), name, r.rate(), r.errors)
+		sec.results = append(sec.results, r)
+		if ct, ok := t.(*ceilingTarget); ok {
+			sec.ceilingBytes = ct.tokenBytes
+		}
+	}
+	sec.machine = machineInfo(time.Now(), loadBefore, loadAverage())
+	return sec, nil
 }

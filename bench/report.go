@@ -95,7 +95,7 @@ func renderReport(results []*result, m machine, o *options, revision, dbKind str
 		fmt.Fprintf(&b, "- Access token size: keyward %d bytes.\n", tokenBytes)
 	}
 	if dbKind != "SQLite" {
-		b.WriteString("- Server CPU counts keyward's process only; the database's own processes are not in it.\n")
+		b.WriteString("- Server CPU counts keyward's own processes only; the database's processes are not in it.\n")
 	}
 	for _, r := range results {
 		if r.capped {
@@ -131,4 +131,56 @@ func thousands(n int64) string {
 		return "-" + string(out)
 	}
 	return string(out)
+}
+
+// renderComparison puts the setups of a -compare run side by side: throughput, its ratio to the
+// ceiling (measured once, in the first setup) and server CPU per request, summed over a setup's
+// keyward processes. The per-setup tables follow it in the report.
+func renderComparison(sections []section, ceiling *result) string {
+	var b strings.Builder
+	b.WriteString("| setup | exchange requests/s | vs ceiling | refresh requests/s | vs ceiling | server CPU per exchange | server CPU per refresh |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range sections {
+		row := []string{s.spec.kind()}
+		var cpus []string
+		for _, name := range []string{scenarioExchange, scenarioRefresh} {
+			var r *result
+			for _, x := range s.results {
+				if x.name == name {
+					r = x
+				}
+			}
+			rate, ratio, cpu := "—", "—", "—"
+			if r != nil {
+				rate = thousands(int64(r.rate() + 0.5))
+				if ceiling != nil && ceiling.rate() > 0 {
+					ratio = strconv.FormatFloat(r.rate()/ceiling.rate(), 'f', 2, 64)
+				}
+				if r.cpuKnown && r.requests > 0 {
+					cpu = micros(r.perRequest(r.serverCPU))
+				}
+			}
+			row = append(row, rate, ratio)
+			cpus = append(cpus, cpu)
+		}
+		b.WriteString("| " + strings.Join(append(row, cpus...), " | ") + " |\n")
+	}
+	b.WriteString("\n")
+	if ceiling != nil {
+		fmt.Fprintf(&b, "- Ceiling (a bare ES256 signer, measured once, during the first setup): %s requests/s.\n",
+			thousands(int64(ceiling.rate()+0.5)))
+	}
+	var loads []string
+	for _, s := range sections {
+		if s.machine.loadBefore != "" {
+			loads = append(loads, fmt.Sprintf("%s %s → %s", s.spec.kind(), s.machine.loadBefore, s.machine.loadAfter))
+		}
+	}
+	if len(loads) > 0 {
+		fmt.Fprintf(&b, "- Load average (1 min) before → after each setup: %s.\n", strings.Join(loads, "; "))
+	}
+	b.WriteString("- Setups run one after the other, each with its own keyward processes; with several instances the\n" +
+		"  connections are spread evenly across them and server CPU is the sum over them (PostgreSQL's own\n" +
+		"  processes are not counted).\n")
+	return b.String()
 }

@@ -47,6 +47,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://…")
+	fs.DurationVar(&cfg.DBWait, "db-wait", cfg.DBWait, "how long to keep retrying at start while the database cannot be reached (0: fail at once)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the tokens' iss (default: http://ADDR)")
 	fs.StringVar(&cfg.Audience, "audience", "", "the tokens' aud (default: the issuer)")
 	fs.DurationVar(&cfg.AccessTTL, "access-ttl", cfg.AccessTTL, "access token lifetime")

@@ -4,11 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-)
 
-const (
-	auditDefaultLimit = 50
-	auditMaxLimit     = 200
+	"github.com/keyward/keyward/internal/manage"
 )
 
 type auditJSON struct {
@@ -27,16 +24,16 @@ type auditPage struct {
 	Next *string     `json:"next"` // the before= of the next (older) page; null on the last page
 }
 
-func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
 	q, err := query(r, "limit", "before")
 	if err != nil {
 		return err
 	}
-	limit := auditDefaultLimit
+	limit := manage.AuditDefaultLimit
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > auditMaxLimit || !digits(v) {
-			return invalid("Query parameter \"limit\" must be an integer from 1 to %d.", auditMaxLimit)
+		if err != nil || n < 1 || n > manage.AuditMaxLimit || !digits(v) {
+			return invalid("Query parameter \"limit\" must be an integer from 1 to %d.", manage.AuditMaxLimit)
 		}
 		limit = n
 	}
@@ -46,16 +43,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) erro
 			return invalid("Query parameter \"before\" must be the \"next\" cursor of a previous page.")
 		}
 	}
-	// One more than asked tells whether an older page exists without a second query.
-	events, err := s.Store.AuditEvents(r.Context(), c.Project.ID, before, limit+1)
+	events, next, err := a.Audit(r.Context(), before, limit)
 	if err != nil {
 		return err
 	}
-	page := auditPage{Data: make([]auditJSON, 0, min(len(events), limit))}
-	if len(events) > limit {
-		events = events[:limit]
-		next := strconv.FormatInt(events[limit-1].ID, 10)
-		page.Next = &next
+	page := auditPage{Data: make([]auditJSON, 0, len(events))}
+	if next != 0 {
+		cursor := strconv.FormatInt(next, 10)
+		page.Next = &cursor
 	}
 	for _, e := range events {
 		page.Data = append(page.Data, auditJSON{

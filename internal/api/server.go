@@ -10,11 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/manage"
 )
 
 // Passwords hashes new passwords (argon2id in production). The rules a new password must meet
@@ -38,7 +38,12 @@ type Server struct {
 	// for followers to hang up (they reconnect to another instance with Last-Event-ID).
 	Stopping <-chan struct{}
 
+	// Manage performs the operations and enforces their rules; nil: one built from the fields
+	// above. The server passes the instance's, which the dashboard shares.
+	Manage *manage.Service
+
 	heartbeat time.Duration // between SSE comments; 0: 15 s (tests shorten it)
+	mgr       *manage.Service
 }
 
 // route is one operation of the API. The table is the single list of what is served: Handler
@@ -72,6 +77,13 @@ func (s *Server) routes() []route {
 // Handler returns the /v1 API. Unknown paths and wrong methods get problem+json too, so that a
 // client never has to parse a plain-text error from this prefix.
 func (s *Server) Handler() http.Handler {
+	s.mgr = s.Manage
+	if s.mgr == nil {
+		s.mgr = &manage.Service{
+			Store: s.Store, Auth: s.Auth, Catalog: s.Catalog, Passwords: s.Passwords,
+			Now: s.Now, Rand: s.Rand, Logger: s.logger(),
+		}
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, rt.handler)
@@ -147,33 +159,29 @@ func (s *Server) authed(h authedFunc) http.Handler {
 	})
 }
 
-// call is an authenticated request on one project the caller can see.
-type call struct {
-	P       *authn.Principal
-	Project *keyward.Project
-	Perms   []string // the caller's permissions in Project
-}
-
-// Has reports whether the caller holds perm in the project.
-func (c *call) Has(perm string) bool { return slices.Contains(c.Perms, perm) }
-
-type projectFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+type projectFunc func(w http.ResponseWriter, r *http.Request, a *manage.Access) error
 
 // project resolves {project} for the caller before anything else, so that every project route
 // answers 404 alike for a project that does not exist and one the caller cannot see; only then
-// does a missing permission (perm, "" for none) become 403.
+// does a missing permission (perm, "" for none) become 403, and only then is the body read.
 func (s *Server) project(perm string, h projectFunc) http.Handler {
 	return s.authed(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
-		project, perms, err := s.Auth.ResolveProject(r.Context(), p, r.PathValue("project"))
+		a, err := s.mgr.Open(r.Context(), s.caller(r, p), r.PathValue("project"))
 		if err != nil {
 			return err
 		}
-		c := &call{P: p, Project: project, Perms: perms}
-		if perm != "" && !c.Has(perm) {
-			return keyward.Errorf(keyward.EFORBIDDEN, "This needs the %q permission in project %q.", perm, project.Name)
+		if perm != "" {
+			if err := a.Require(perm); err != nil {
+				return err
+			}
 		}
-		return h(w, r, c)
+		return h(w, r, a)
 	})
+}
+
+// caller is the principal acting from the request's client address.
+func (s *Server) caller(r *http.Request, p *authn.Principal) manage.Caller {
+	return manage.Caller{Principal: p, IP: s.clientIP(r)}
 }
 
 // statusError is an HTTP-level failure that has no domain code (wrong media type, body too large,
@@ -219,7 +227,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		if status != http.StatusInternalServerError {
 			detail = keyward.ErrorMessage(err)
+		} else if s.databaseDown(r.Context()) {
+			status, detail = http.StatusServiceUnavailable, "The database is unavailable; retry shortly."
 		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
 	}
 	if status >= 500 {
 		s.logger().ErrorContext(r.Context(), "management API request failed",
@@ -239,6 +252,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeBody(w, status, "application/problem+json", problem{
 		Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail,
 	})
+}
+
+// databaseDown reports whether the store fails to answer a ping. An internal error while the
+// database cannot be reached is an outage, not a bug: the client gets 503 and should retry.
+func (s *Server) databaseDown(ctx context.Context) bool {
+	if s.Store == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return s.Store.Ping(ctx) != nil
 }
 
 // writeJSON answers with v as JSON.
@@ -276,16 +300,4 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	}
 	addr, _ := netip.ParseAddr(host)
 	return addr.Unmap()
-}
-
-// audit records an event after the change it describes has been stored. A failure is logged and
-// not returned: the change happened, and answering 500 would make the client retry it (or lose a
-// key secret shown only in this response).
-func (s *Server) audit(ctx context.Context, r *http.Request, e *keyward.AuditEvent) {
-	if ip := s.clientIP(r); ip.IsValid() {
-		e.IP = ip.String()
-	}
-	if err := s.Store.AppendAudit(ctx, e); err != nil {
-		s.logger().ErrorContext(ctx, "audit event lost", "action", e.Action, "target", e.Target, "err", err)
-	}
 }

@@ -127,7 +127,9 @@ func (s *Server) introspectionCaller(ctx context.Context, r *http.Request, f for
 	scheme, _, _ := strings.Cut(h, " ")
 	if strings.EqualFold(scheme, "Bearer") {
 		p, err := s.Auth.FromRequest(r)
-		if err != nil {
+		if keyward.ErrorCode(err) == keyward.EINTERNAL {
+			return nil, storeError(err) // the token could not be checked, which says nothing about it
+		} else if err != nil {
 			e := oauthError(http.StatusUnauthorized, errInvalidClient, "The bearer token is not valid.")
 			e.bearer = true
 			return nil, e

@@ -35,6 +35,13 @@ type Config struct {
 	// FailedAttemptsPerMinute throttles failed credentials per address, username and key id.
 	FailedAttemptsPerMinute int
 	MaxConcurrentHashes     int
+	// DBWait is how long New keeps retrying, with backoff, a database it cannot reach (refused or
+	// timed-out connections, a server still starting); 0 gives up at the first failure.
+	DBWait time.Duration
+	// KeyMaintenance is how often the signing keys are reloaded and rotated when due (default a
+	// minute, or half the JWKS cache lifetime when that is shorter): another instance's new key
+	// must be noticed well within one JWKS cache lifetime.
+	KeyMaintenance time.Duration
 
 	// Injected for tests; zero values mean the real clock, crypto/rand and standard output.
 	Now    func() time.Time
@@ -58,6 +65,7 @@ func DefaultConfig() Config {
 		LogLevel:                "info",
 		FailedAttemptsPerMinute: 10,
 		MaxConcurrentHashes:     4,
+		DBWait:                  time.Minute,
 	}
 }
 
@@ -101,6 +109,8 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("--refresh-grace must be positive, got %s", c.RefreshGrace)
 	case c.SessionMaxAge < c.AccessTTL:
 		return fmt.Errorf("--session-max-age (%s) must be at least --access-ttl (%s)", c.SessionMaxAge, c.AccessTTL)
+	case c.JWKSCacheTTL < time.Second:
+		return fmt.Errorf("--jwks-cache-ttl must be at least 1s, got %s", c.JWKSCacheTTL)
 	case c.SigningKeyRotation < c.AccessTTL+2*c.JWKSCacheTTL:
 		return fmt.Errorf("--signing-key-rotation (%s) must exceed --access-ttl plus two JWKS cache lifetimes", c.SigningKeyRotation)
 	}
@@ -114,6 +124,14 @@ func (c *Config) normalize() error {
 	}
 	if c.MaxConcurrentHashes <= 0 {
 		c.MaxConcurrentHashes = 4
+	}
+	switch {
+	case c.DBWait < 0:
+		return fmt.Errorf("--db-wait must not be negative, got %s", c.DBWait)
+	case c.KeyMaintenance == 0:
+		c.KeyMaintenance = min(time.Minute, c.JWKSCacheTTL/2)
+	case c.KeyMaintenance < 0 || c.KeyMaintenance > c.JWKSCacheTTL/2:
+		return fmt.Errorf("the signing-key maintenance interval (%s) must be positive and at most half the JWKS cache lifetime (%s)", c.KeyMaintenance, c.JWKSCacheTTL)
 	}
 	return nil
 }

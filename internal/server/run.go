@@ -71,7 +71,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 // and sweeping of expired rows.
 func (s *Server) background(ctx context.Context) {
 	flush := time.NewTicker(time.Second)
-	maintain := time.NewTicker(time.Minute)
+	maintain := time.NewTicker(s.cfg.KeyMaintenance)
 	sweep := time.NewTicker(time.Minute)
 	defer flush.Stop()
 	defer maintain.Stop()

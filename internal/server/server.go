@@ -17,7 +17,9 @@ import (
 	"github.com/keyward/keyward/internal/api"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/clientip"
+	"github.com/keyward/keyward/internal/dashboard"
 	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/password"
 	"github.com/keyward/keyward/internal/ratelimit"
@@ -56,30 +58,65 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("KEYWARD_MASTER_KEY: %w", err)
 		}
 	}
+	if err := s.waitForDatabase(ctx, func() error { return s.open(ctx, master) }); err != nil {
+		return nil, err
+	}
+	s.registry = prometheus.NewRegistry()
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+// open opens the store, loads the signing keys and bootstraps an empty database. On failure it
+// leaves nothing open, so that it can be tried again.
+func (s *Server) open(ctx context.Context, master []byte) (err error) {
+	cfg := s.cfg
 	if s.store, err = sqlstore.Open(ctx, cfg.DB); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return fmt.Errorf("open database: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			s.store.Close()
+			s.store, s.keys = nil, nil
 		}
 	}()
 	if s.store.Dialect() == "postgres" && master == nil {
-		return nil, errors.New("KEYWARD_MASTER_KEY is required with PostgreSQL: signing keys are shared through the database and must be encrypted there (generate one with: openssl rand -base64 32)")
+		return errors.New("KEYWARD_MASTER_KEY is required with PostgreSQL: signing keys are shared through the database and must be encrypted there (generate one with: openssl rand -base64 32)")
 	}
 	s.keys, err = keyring.New(ctx, s.store, keyring.Config{
 		Alg: cfg.SigningAlg, Rotation: cfg.SigningKeyRotation, TokenTTL: cfg.AccessTTL,
 		CacheTTL: cfg.JWKSCacheTTL, MasterKey: master, Now: cfg.Now, Rand: cfg.Rand,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+		return fmt.Errorf("signing keys: %w", err)
 	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, err
+	return s.bootstrap(ctx)
+}
+
+// waitForDatabase runs open until it succeeds, retrying with backoff for up to cfg.DBWait while
+// the database cannot be reached: instances often start before their database does (a host
+// booting, containers started together). Any other failure, such as a wrong password, a missing
+// database or an unreadable signing key, ends it at once.
+func (s *Server) waitForDatabase(ctx context.Context, open func() error) error {
+	deadline := time.Now().Add(s.cfg.DBWait)
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := open()
+		if err == nil || !sqlstore.Transient(err) || ctx.Err() != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("the database was still unreachable after %s (--db-wait): %w", s.cfg.DBWait, err)
+		}
+		wait := min(backoff, left)
+		s.log.Warn("database unreachable; retrying", "attempt", attempt, "retry_in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
-	s.registry = prometheus.NewRegistry()
-	s.handler = s.buildHandler()
-	return s, nil
 }
 
 func loadCatalog(path string) (*keyward.Catalog, error) {
@@ -129,6 +166,12 @@ func (s *Server) buildHandler() http.Handler {
 	}
 	m := newMetrics(s.registry)
 	s.toucher = newToucher(s.store, s.log)
+	// Failed logins are counted once, whether they come through the token endpoint or the
+	// dashboard's sign-in form.
+	byIP, byUser := limiter(), limiter()
+	mgr := &manage.Service{
+		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
+	}
 
 	oauthSrv := &oauth.Server{
 		Config: oauth.Config{
@@ -138,12 +181,17 @@ func (s *Server) buildHandler() http.Handler {
 		},
 		Store: s.store, Minter: minter, Verifier: verifier, Keys: s.keys, Auth: auth, Catalog: s.catalog,
 		Passwords: hasher, ClientIP: resolver.ClientIP,
-		ByIP: limiter(), ByUser: limiter(), ByKeyIP: limiter(),
+		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(),
 		Touch: s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
-		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping, Manage: mgr,
+	}
+	dash := &dashboard.Server{
+		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,
+		ClientIP: resolver.ClientIP, HTTPS: strings.HasPrefix(cfg.Issuer, "https://"), Issuer: cfg.Issuer,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
 
 	mux := http.NewServeMux()
@@ -155,15 +203,7 @@ func (s *Server) buildHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", m.handler(s.registry))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "keyward %s\nissuer: %s\nmetadata: %s/.well-known/oauth-authorization-server\n",
-			keyward.Version, cfg.Issuer, cfg.Issuer)
-	})
+	mux.Handle("/", dash.Handler())
 	return s.withCommon(mux, m, resolver)
 }
 

@@ -183,7 +183,7 @@ func openSQLite(ctx context.Context, path string, c config) (*DB, error) {
 
 func openPostgres(ctx context.Context, dsn string, c config) (*DB, error) {
 	// The DSN is parsed at the first connection; pgx masks the password in its errors.
-	p, err := sql.Open("pgx", dsn)
+	p, err := sql.Open("pgx", withConnectTimeout(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}

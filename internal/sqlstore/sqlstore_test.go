@@ -171,12 +171,15 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 		if _, err := db.UserByEmail(ctx, u.Email); err != nil {
 			t.Fatal(err)
 		}
-		if v := gooseVersion(t, "sqlite", path); v != 1 {
-			t.Fatalf("schema version %d, want 1", v)
+		if v := gooseVersion(t, "sqlite", path); v != schemaVersion {
+			t.Fatalf("schema version %d, want %d", v, schemaVersion)
 		}
 		db.Close()
 	}
 }
+
+// schemaVersion is the newest migration, in both dialects.
+const schemaVersion = 2
 
 func gooseVersion(t testing.TB, driver, dsn string) int64 {
 	t.Helper()
@@ -353,8 +356,8 @@ func TestPostgresConcurrentOpens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if v := gooseVersion(t, "pgx", dsn); v != 1 {
-		t.Fatalf("schema version %d, want 1", v)
+	if v := gooseVersion(t, "pgx", dsn); v != schemaVersion {
+		t.Fatalf("schema version %d, want %d", v, schemaVersion)
 	}
 	var applied int
 	raw, err := sql.Open("pgx", dsn)

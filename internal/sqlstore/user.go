@@ -72,8 +72,8 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 }
 
 // SetUserDisabled disables or enables a user. Disabling revokes, in the same transaction, every
-// session of the user that is not revoked yet (reason "user_disabled") and appends them to the
-// feed. ENOTFOUND when the user is unknown.
+// session of the user that is not revoked yet (reason "user_disabled"), appends them to the
+// feed, and deletes the user's dashboard logins. ENOTFOUND when the user is unknown.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		// The user row changes first: CreateSession share-locks it, so no session of this user
@@ -89,6 +89,9 @@ func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at 
 		}
 		if !disabled {
 			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE user_id = $1", id); err != nil {
+			return fmt.Errorf("delete web sessions: %w", err)
 		}
 		_, err = db.revokeSessions(ctx, tx,
 			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -348,6 +349,15 @@ func testSweep(t *testing.T, s keyward.Store) {
 	must(t, s.RevokeSession(ctx, kept.ID, "logout", past))
 	e := &keyward.AuditEvent{ProjectID: p.ID, At: past.Add(-time.Hour), Action: keyward.AuditLogin}
 	must(t, s.AppendAudit(ctx, e))
+	owner := newUser(t, s)
+	loginAt := func(expires time.Time) *keyward.WebSession {
+		t.Helper()
+		h := sha256.Sum256([]byte(randomString(t, 43)))
+		ws := &keyward.WebSession{Hash: h[:], UserID: owner.ID, CreatedAt: past, LastSeenAt: past, ExpiresAt: expires}
+		must(t, s.CreateWebSession(ctx, ws))
+		return ws
+	}
+	staleLogin, liveLogin := loginAt(past), loginAt(future)
 
 	// Small batches: every call deletes at most limit rows of each kind, and repeated calls
 	// finish the job.
@@ -356,7 +366,7 @@ func testSweep(t *testing.T, s keyward.Store) {
 	for range 20 {
 		n, err := s.Sweep(ctx, now, limit)
 		must(t, err)
-		if n > 3*limit {
+		if n > 4*limit {
 			t.Fatalf("Sweep(limit %d) deleted %d rows", limit, n)
 		}
 		if n == 0 {
@@ -364,9 +374,13 @@ func testSweep(t *testing.T, s keyward.Store) {
 		}
 		total += n
 	}
-	if total < 6 { // 4 expired tokens of live sessions, 1 session, 1 feed entry
-		t.Fatalf("sweeps deleted %d rows in all, want at least 6", total)
+	if total < 7 { // 4 expired tokens of live sessions, 1 session, 1 login, 1 feed entry
+		t.Fatalf("sweeps deleted %d rows in all, want at least 7", total)
 	}
+	_, err := s.WebSession(ctx, staleLogin.Hash)
+	wantCode(t, err, keyward.ENOTFOUND)
+	_, err = s.WebSession(ctx, liveLogin.Hash)
+	must(t, err)
 
 	for i, tok := range liveToks {
 		_, err := s.RefreshTokenSession(ctx, tok.Hash)
@@ -376,7 +390,7 @@ func testSweep(t *testing.T, s keyward.Store) {
 			must(t, err)
 		}
 	}
-	_, err := s.Session(ctx, dead.ID)
+	_, err = s.Session(ctx, dead.ID)
 	wantCode(t, err, keyward.ENOTFOUND)
 	_, err = s.RefreshTokenSession(ctx, deadToks[0].Hash)
 	wantCode(t, err, keyward.ENOTFOUND)

@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"FeedFollower", testFeedFollower},
 		{"Revocations", testRevocations},
 		{"Audit", testAudit},
+		{"WebSessions", testWebSessions},
+		{"WebSessionsOfDisabledUser", testWebSessionsOfDisabledUser},
 		{"SigningKeys", testSigningKeys},
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"Sweep", testSweep},

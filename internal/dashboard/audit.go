@@ -1,0 +1,120 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/manage"
+)
+
+// auditPageSize is the number of events on one page of the audit tab.
+const auditPageSize = 25
+
+type auditPage struct {
+	projectBase
+	Events []auditRow
+	Older  string // the next page's URL, "" on the last page
+	Newest string // the first page's URL, "" on the first page
+}
+
+type auditRow struct {
+	Event  *keyward.AuditEvent
+	Who    string // an email address, "API key <id>", or "—"
+	What   string // the action in words
+	Target string
+}
+
+// actions names audit actions for people.
+var actions = map[string]string{
+	keyward.AuditLogin:           "Signed in",
+	keyward.AuditLoginFailed:     "Failed sign-in",
+	keyward.AuditKeyCreated:      "Created API key",
+	keyward.AuditKeyDeleted:      "Deleted API key",
+	keyward.AuditExchangeFailed:  "Failed key exchange",
+	keyward.AuditRefreshReused:   "Refresh token reused; session revoked",
+	keyward.AuditSessionRevoked:  "Revoked session",
+	keyward.AuditProjectCreated:  "Created project",
+	keyward.AuditMemberChanged:   "Set member permissions",
+	keyward.AuditMemberRemoved:   "Removed member",
+	keyward.AuditUserCreated:     "Created user",
+	keyward.AuditSigningRotation: "Rotated signing key",
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	page := &auditPage{projectBase: s.base(v, a, "audit", "Audit log")}
+	if !a.Has(manage.PermAuditView) {
+		s.render(w, r, http.StatusForbidden, "audit", page)
+		return nil
+	}
+	var before int64
+	if raw := r.URL.Query().Get("before"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			return keyward.Errorf(keyward.EINVALID, "This page of the audit log does not exist.")
+		}
+		before = n
+	}
+	events, next, err := a.Audit(r.Context(), before, auditPageSize)
+	if err != nil {
+		return err
+	}
+	self := projectURL(a.Project, "audit")
+	if next != 0 {
+		page.Older = self + "?before=" + strconv.FormatInt(next, 10)
+	}
+	if before != 0 {
+		page.Newest = self
+	}
+	names := &subjectNames{store: s.Store, cache: map[string]string{}}
+	for _, e := range events {
+		what, ok := actions[e.Action]
+		if !ok {
+			what = e.Action
+		}
+		if e.Detail != "" {
+			what += " (" + e.Detail + ")"
+		}
+		page.Events = append(page.Events, auditRow{
+			Event: e, What: what, Who: names.name(r.Context(), e.Actor), Target: names.name(r.Context(), e.Target),
+		})
+	}
+	s.render(w, r, http.StatusOK, "audit", page)
+	return nil
+}
+
+// subjectNames shows "user:<id>" as the user's email address and "key:<id>" as the key id,
+// reading each user once per page.
+type subjectNames struct {
+	store interface {
+		UserByID(ctx context.Context, id string) (*keyward.User, error)
+	}
+	cache map[string]string
+}
+
+func (n *subjectNames) name(ctx context.Context, subject string) string {
+	kind, id, ok := strings.Cut(subject, ":")
+	switch {
+	case subject == "":
+		return "—"
+	case !ok:
+		return subject
+	case kind == "key":
+		return "API key " + id
+	case kind == "project":
+		return "this project"
+	case kind != "user":
+		return subject
+	}
+	if name, ok := n.cache[id]; ok {
+		return name
+	}
+	name := id // a deleted user, or a database hiccup: the id still says who
+	if u, err := n.store.UserByID(ctx, id); err == nil {
+		name = u.Email
+	}
+	n.cache[id] = name
+	return name
+}

@@ -1,0 +1,159 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/manage"
+)
+
+type keysPage struct {
+	projectBase
+	Keys []*keyward.APIKey
+	Now  time.Time
+}
+
+// Expired reports whether k no longer exchanges because of its expiry.
+func (p *keysPage) Expired(k *keyward.APIKey) bool { return k.Expired(p.Now) }
+
+// DeleteURL is where the confirmation of deleting k lives (and where it is posted).
+func (p *keysPage) DeleteURL(k *keyward.APIKey) string {
+	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/delete"
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	page := &keysPage{projectBase: s.base(v, a, "api-keys", "API Keys"), Now: s.Now()}
+	if _, ok := r.URL.Query()["deleted"]; ok {
+		page.Notice = "The API key was deleted. Tokens issued to it stop working at once."
+	}
+	if a.Has(manage.PermKeysView) {
+		keys, err := a.Keys(r.Context())
+		if err != nil {
+			return err
+		}
+		page.Keys = keys
+	}
+	s.render(w, r, http.StatusOK, "keys", page)
+	return nil
+}
+
+type keyFormPage struct {
+	projectBase
+	Name, IPs, Expires string
+	Groups             []permGroup
+	Withheld           int // catalog permissions not offered, because the person does not hold them
+	Errors             map[string]string
+	MinDate            string // the earliest expiry the date picker offers
+}
+
+func (s *Server) keyForm(v *visit, a *manage.Access) *keyFormPage {
+	offer := a.Grantable()
+	return &keyFormPage{
+		projectBase: s.base(v, a, "api-keys", "Create API Key"),
+		Groups:      choices(offer, nil),
+		Withheld:    len(s.Catalog.Names()) - len(offer),
+		Errors:      map[string]string{},
+		MinDate:     s.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
+	}
+}
+
+func (s *Server) newKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "key-form", s.keyForm(v, a))
+	return nil
+}
+
+type keyCreatedPage struct {
+	projectBase
+	Key      *keyward.APIKey
+	Secret   string
+	TokenURL string
+}
+
+// createKey creates the key and shows its secret in the response itself, never in a redirect's
+// URL, so the secret is in no history, log or Referer. Invalid input comes back as the form with
+// what was typed and the message next to its field.
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	page := s.keyForm(v, a)
+	page.Name, page.IPs, page.Expires = f.get("name"), f.get("ips"), strings.TrimSpace(f.get("expires"))
+	perms := f.list("permissions")
+	page.Groups = choices(a.Grantable(), perms)
+	in := manage.KeyInput{Name: page.Name, IPs: splitNetworks(page.IPs), Permissions: perms}
+	if page.Expires != "" {
+		day, err := time.Parse(time.DateOnly, page.Expires)
+		if err != nil {
+			page.Errors["expires_at"] = "Enter a date such as 2031-01-31."
+			s.render(w, r, http.StatusBadRequest, "key-form", page)
+			return nil
+		}
+		in.ExpiresAt = &day
+	}
+	k, secret, err := a.CreateKey(r.Context(), in)
+	if err != nil {
+		if !fieldErrors(err, page.Errors) {
+			return err
+		}
+		s.render(w, r, status(err), "key-form", page)
+		return nil
+	}
+	s.render(w, r, http.StatusCreated, "key-created", &keyCreatedPage{
+		projectBase: s.base(v, a, "api-keys", "API key created"), Key: k, Secret: secret,
+		TokenURL: s.tokenURL(),
+	})
+	return nil
+}
+
+type confirmPage struct {
+	projectBase
+	Heading, Text, Action, Button, Cancel string
+}
+
+func (s *Server) confirmDeleteKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	k, err := a.Key(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	list := projectURL(a.Project, "api-keys")
+	s.render(w, r, http.StatusOK, "confirm", &confirmPage{
+		projectBase: s.base(v, a, "api-keys", "Delete API key"),
+		Heading:     "Delete API key “" + k.Name + "”?",
+		Text:        "Anything using this key stops working at once: it can no longer be exchanged, and every token issued to it is revoked. This cannot be undone.",
+		Action:      list + "/" + url.PathEscape(k.ID) + "/delete",
+		Button:      "Delete API key", Cancel: list,
+	})
+	return nil
+}
+
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if _, err := parseForm(r); err != nil {
+		return err
+	}
+	if _, err := a.DeleteKey(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(a.Project, "api-keys")+"?deleted", http.StatusSeeOther)
+	return nil
+}
+
+// tokenURL is the token endpoint's address, for the example shown with a new key.
+func (s *Server) tokenURL() string {
+	if s.Issuer != "" {
+		return s.Issuer + "/oauth/token"
+	}
+	return "/oauth/token"
+}

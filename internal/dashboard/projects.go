@@ -1,0 +1,102 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/manage"
+)
+
+type projectsPage struct {
+	pageBase
+	Projects []*manage.Access
+	Name     string // the new project form
+	Errors   map[string]string
+}
+
+func (s *Server) projects(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return s.showProjects(w, r, v, http.StatusOK, &projectsPage{})
+}
+
+func (s *Server) showProjects(w http.ResponseWriter, r *http.Request, v *visit, status int, page *projectsPage) error {
+	list, err := s.Manage.Projects(r.Context(), v.Caller)
+	if err != nil {
+		return err
+	}
+	page.pageBase = pageBase{Title: "Projects", Visit: v}
+	page.Projects = list
+	s.render(w, r, status, "projects", page)
+	return nil
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	name := f.get("name")
+	a, err := s.Manage.CreateProject(r.Context(), v.Caller, name)
+	if err != nil {
+		page := &projectsPage{Name: name, Errors: map[string]string{}}
+		if !fieldErrors(err, page.Errors) {
+			return err
+		}
+		return s.showProjects(w, r, v, status(err), page)
+	}
+	http.Redirect(w, r, projectURL(a.Project, "api-keys"), http.StatusSeeOther)
+	return nil
+}
+
+// projectURL is the address of one of a project's tabs ("" for General).
+func projectURL(p *keyward.Project, tab string) string {
+	u := "/projects/" + url.PathEscape(p.Name)
+	if tab != "" {
+		u += "/" + tab
+	}
+	return u
+}
+
+type projectFunc func(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error
+
+// inProject opens {project} for the signed-in person: a project that does not exist and one they
+// are not a member of are the same 404.
+func (s *Server) inProject(h projectFunc) http.Handler {
+	return s.page(func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		a, err := s.Manage.Open(r.Context(), v.Caller, r.PathValue("project"))
+		if err != nil {
+			return err
+		}
+		return h(w, r, v, a)
+	})
+}
+
+func (s *Server) base(v *visit, a *manage.Access, tab, title string) projectBase {
+	return projectBase{pageBase: pageBase{Title: title + " · " + a.Project.Name, Visit: v}, Access: a, Tab: tab}
+}
+
+type generalPage struct {
+	projectBase
+	Groups []permGroup // the person's permissions, grouped
+}
+
+func (s *Server) general(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	s.render(w, r, http.StatusOK, "general", &generalPage{
+		projectBase: s.base(v, a, "general", "General"),
+		Groups:      choices(a.Grantable(), a.Perms),
+	})
+	return nil
+}
+
+type permissionsPage struct {
+	pageBase
+	Groups []permGroup
+}
+
+func (s *Server) permissions(w http.ResponseWriter, r *http.Request, v *visit) error {
+	s.render(w, r, http.StatusOK, "permissions", &permissionsPage{
+		pageBase: pageBase{Title: "Permissions", Visit: v},
+		Groups:   choices(s.Catalog.All(), nil),
+	})
+	return nil
+}

@@ -1,0 +1,284 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/manage"
+)
+
+const (
+	// secretBytes is the cookie secret's entropy: 256 bits, as for refresh tokens.
+	secretBytes = 32
+	// touchEvery bounds how often a page view writes last-seen: the idle timeout needs minutes,
+	// not milliseconds, and a write per click would be most of the dashboard's database load.
+	touchEvery = time.Minute
+)
+
+// cookieName is the session cookie's name. Over https it has the __Host- prefix, which makes the
+// browser insist on Secure, Path=/ and no Domain, so no sibling subdomain can plant or shadow it.
+func (s *Server) cookieName() string {
+	if s.HTTPS {
+		return "__Host-keyward_session"
+	}
+	return "keyward_session"
+}
+
+// visit is one request of a signed-in person.
+type visit struct {
+	User   *keyward.User
+	Caller manage.Caller
+	hash   []byte // the web session's
+}
+
+// Email is the signed-in person's address, for the page header.
+func (v *visit) Email() string { return v.User.Email }
+
+// session returns the visit of the request's session cookie, or nil when there is none that is
+// still valid: unknown, logged out, idle for longer than the idle timeout, older than the
+// absolute timeout, or belonging to a user who is disabled or gone.
+func (s *Server) session(r *http.Request) (*visit, error) {
+	c, err := r.Cookie(s.cookieName())
+	if err != nil {
+		return nil, nil
+	}
+	secret, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(secret) != secretBytes {
+		return nil, nil
+	}
+	hash := sha256.Sum256(secret)
+	ctx := r.Context()
+	ws, err := s.Store.WebSession(ctx, hash[:])
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if !now.Before(ws.ExpiresAt) || now.Sub(ws.LastSeenAt) >= s.IdleTimeout {
+		return nil, nil
+	}
+	u, err := s.Store.UserByID(ctx, ws.UserID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		// Disabling deletes the user's logins; this covers a login read just before that.
+		return nil, nil
+	}
+	if now.Sub(ws.LastSeenAt) >= touchEvery {
+		if err := s.Store.TouchWebSession(ctx, ws.Hash, now); keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, nil // logged out on another instance a moment ago
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	p := &authn.Principal{
+		Subject: "user:" + u.ID,
+		User:    u,
+		// Not a stored OAuth session: it carries no project narrowing and no scope, so the
+		// person acts with their memberships' permissions, read again on every request.
+		Session: &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: ws.CreatedAt, ExpiresAt: ws.ExpiresAt},
+	}
+	return &visit{User: u, Caller: manage.Caller{Principal: p, IP: s.clientIP(r)}, hash: ws.Hash}, nil
+}
+
+type pageFunc func(w http.ResponseWriter, r *http.Request, v *visit) error
+
+// page serves h to signed-in people and sends everyone else to the login form, remembering where
+// they wanted to go.
+func (s *Server) page(h pageFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		v, err := s.session(r)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			target := "/login"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return nil
+		}
+		if err := h(w, r, v); err != nil {
+			s.fail(w, r, v, err)
+		}
+		return nil
+	})
+}
+
+// localPath returns next when it is a path on this site, and "/projects" otherwise, so that the
+// login form cannot be turned into an open redirect. next is returned as it came, never
+// re-encoded: re-encoding can turn "/%2F…" into "//…", which a browser reads as another host.
+func localPath(next string) string {
+	const home = "/projects"
+	if next == "" || len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return home
+	}
+	return next
+}
+
+type loginPage struct {
+	pageBase
+	Email, Next string
+	Error       string
+	SignedOut   bool
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	next := localPath(r.URL.Query().Get("next"))
+	v, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if v != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	_, signedOut := r.URL.Query()["signed-out"]
+	s.render(w, r, http.StatusOK, "login", &loginPage{pageBase: pageBase{Title: "Sign in"}, Next: next, SignedOut: signedOut})
+	return nil
+}
+
+// login checks an email and password exactly as the token endpoint's password grant does: the
+// same throttling keys, the same dummy hash for unknown users, the same single answer for every
+// failure, and an audit event either way.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	form, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	email := strings.ToLower(strings.TrimSpace(form.get("email")))
+	pw := form.get("password")
+	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Email: email, Next: localPath(form.get("next"))}
+	if email == "" || pw == "" {
+		page.Error = "Enter your email address and password."
+		s.render(w, r, http.StatusBadRequest, "login", page)
+		return nil
+	}
+	ctx := r.Context()
+	ip := s.clientIP(r)
+	ipKey, userKey := ip.String(), "user:"+email
+	if wait := s.blocked(ipKey, userKey); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		page.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs)
+		s.render(w, r, http.StatusTooManyRequests, "login", page)
+		return nil
+	}
+	fail := func(reason string) error {
+		s.ByIP.Fail(ipKey)
+		s.ByUser.Fail(userKey)
+		s.auditLogin(ctx, &keyward.AuditEvent{Action: keyward.AuditLoginFailed, Target: email, IP: ipKey, Detail: "dashboard: " + reason})
+		page.Error = "The email address or password is wrong."
+		s.render(w, r, http.StatusUnauthorized, "login", page)
+		return nil
+	}
+	u, err := s.Store.UserByEmail(ctx, email)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		s.Passwords.VerifyDummy(ctx, pw)
+		return fail("unknown user")
+	} else if err != nil {
+		return err
+	}
+	ok, err := s.Passwords.Verify(ctx, u.PasswordHash, pw)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fail("wrong password")
+	}
+	if u.Disabled {
+		return fail("disabled user")
+	}
+	// A fresh secret at every login, and any session the browser brought is ended: a secret
+	// planted before login (session fixation) never becomes a signed-in one.
+	if old, err := s.session(r); err == nil && old != nil {
+		_ = s.Store.DeleteWebSession(ctx, old.hash)
+	}
+	secret := make([]byte, secretBytes)
+	if _, err := io.ReadFull(s.Rand, secret); err != nil {
+		return fmt.Errorf("session secret: %w", err)
+	}
+	hash := sha256.Sum256(secret)
+	now := s.Now()
+	ws := &keyward.WebSession{Hash: hash[:], UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.MaxAge)}
+	if err := s.Store.CreateWebSession(ctx, ws); keyward.ErrorCode(err) == keyward.EREVOKED {
+		return fail("disabled user")
+	} else if err != nil {
+		return err
+	}
+	s.auditLogin(ctx, &keyward.AuditEvent{Actor: "user:" + u.ID, Action: keyward.AuditLogin, Target: "user:" + u.ID, IP: ipKey, Detail: "dashboard"})
+	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
+	http.Redirect(w, r, page.Next, http.StatusSeeOther)
+	return nil
+}
+
+// blocked returns how long the caller must wait, 0 when neither counter is exhausted.
+func (s *Server) blocked(ipKey, userKey string) time.Duration {
+	var worst time.Duration
+	for _, c := range []struct {
+		l   Limiter
+		key string
+	}{{s.ByIP, ipKey}, {s.ByUser, userKey}} {
+		if after, b := c.l.Blocked(c.key); b {
+			worst = max(worst, after, time.Second)
+		}
+	}
+	return worst
+}
+
+func (s *Server) auditLogin(ctx context.Context, e *keyward.AuditEvent) {
+	e.At = s.Now()
+	if err := s.Store.AppendAudit(ctx, e); err != nil {
+		s.Logger.ErrorContext(ctx, "audit event lost", "action", e.Action, "err", err)
+	}
+}
+
+// cookie returns the session cookie with value; maxAge < 0 deletes it. Without Max-Age it ends
+// with the browser; the server's idle and absolute timeouts bound it either way.
+func (s *Server) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: s.cookieName(), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.HTTPS, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// logout ends the session on the server, not only in this browser, so a copied cookie dies too.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if v != nil {
+		if err := s.Store.DeleteWebSession(r.Context(), v.hash); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, s.cookie("", -1))
+	http.Redirect(w, r, "/login?signed-out", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request, v *visit) error {
+	http.Redirect(w, r, "/projects", http.StatusSeeOther)
+	return nil
+}

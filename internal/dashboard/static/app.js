@@ -1,0 +1,82 @@
+// keyward dashboard enhancements. Every page works without this file: the copy button is an
+// extra, and a delete or remove form falls back to its confirmation page.
+(function () {
+  "use strict";
+
+  // Copy buttons: data-copy names the input whose value is copied.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    var status = document.querySelector('[data-copy-status="' + button.getAttribute("data-copy") + '"]');
+    if (!target) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      copy(target).then(function () {
+        button.textContent = "Copied";
+        if (status) {
+          status.textContent = "The key is on your clipboard.";
+        }
+        setTimeout(function () { button.textContent = "Copy"; }, 2500);
+      }, function () {
+        target.focus();
+        target.select();
+        if (status) {
+          status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected key.";
+        }
+      });
+    });
+  });
+
+  function copy(input) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(input.value);
+    }
+    return new Promise(function (resolve, reject) {
+      input.focus();
+      input.select();
+      try {
+        if (document.execCommand("copy")) {
+          resolve();
+          return;
+        }
+      } catch (e) { /* fall through */ }
+      reject(new Error("copy refused"));
+    });
+  }
+
+  // Confirmation dialogs. A form with data-confirm-title leads (GET) to a confirmation page;
+  // with script, the same question is asked in a dialog that posts to that page's address.
+  var dialog = document.getElementById("confirm-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") {
+    return;
+  }
+  var dialogForm = dialog.querySelector("form");
+  var title = document.getElementById("confirm-title");
+  var text = document.getElementById("confirm-text");
+  var submit = document.getElementById("confirm-submit");
+  var opener = null;
+
+  document.querySelectorAll("form[data-confirm-title]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      opener = form.querySelector("button");
+      // textContent, never innerHTML: the title holds a user-chosen name.
+      title.textContent = form.getAttribute("data-confirm-title");
+      text.textContent = form.getAttribute("data-confirm-text") || "";
+      submit.textContent = form.getAttribute("data-confirm-button") || "Confirm";
+      dialogForm.action = form.action;
+      dialog.showModal();
+      dialog.querySelector("[data-dialog-cancel]").focus();
+    });
+  });
+
+  dialog.querySelector("[data-dialog-cancel]").addEventListener("click", function () {
+    dialog.close();
+  });
+  dialog.addEventListener("close", function () {
+    if (opener) {
+      opener.focus();
+    }
+  });
+})();

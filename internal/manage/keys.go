@@ -1,0 +1,167 @@
+package manage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/clientip"
+)
+
+// Permissions the key operations need.
+const (
+	PermKeysView   = "api-keys-view"
+	PermKeysManage = "api-keys-manage"
+)
+
+// KeyInput is what a caller asks for when creating an API key.
+type KeyInput struct {
+	Name        string
+	IPs         []string // addresses and CIDRs; empty allows any address
+	Permissions []string
+	ExpiresAt   *time.Time // nil: never
+}
+
+// CreateKey creates an API key of the project and returns it with its secret, which is shown
+// this once and stored only as a hash. It needs api-keys-manage, and the key's permissions must
+// be the caller's own. Errors about the input are *FieldError.
+func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, string, error) {
+	if err := a.Require(PermKeysManage); err != nil {
+		return nil, "", err
+	}
+	if err := CheckKeyName(in.Name); err != nil {
+		return nil, "", err
+	}
+	ips, err := clientip.ParseNetworks(in.IPs)
+	if err != nil {
+		return nil, "", onField("ips", err)
+	}
+	perms, err := a.grantable(in.Permissions, "an API key")
+	if err != nil {
+		return nil, "", err
+	}
+	s := a.svc
+	now := s.Now()
+	var expires *time.Time
+	if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(now) {
+			return nil, "", fieldErr("expires_at", keyward.EINVALID, "The expiry must be in the future.")
+		}
+		t := in.ExpiresAt.UTC()
+		expires = &t
+	}
+	secret, id, err := apikey.New(s.Rand)
+	if err != nil {
+		return nil, "", err
+	}
+	k := &keyward.APIKey{
+		ID: id, ProjectID: a.Project.ID, Name: in.Name, IPs: ips, Permissions: perms,
+		SecretHash: apikey.Hash(secret), Hint: apikey.Hint(secret),
+		CreatedBy: a.caller.Principal.Subject, CreatedAt: now, ExpiresAt: expires,
+	}
+	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
+		if keyward.ErrorCode(err) == keyward.ECONFLICT {
+			return nil, "", fieldErr("name", keyward.ECONFLICT, "An API key named %q already exists in this project.", in.Name)
+		}
+		return nil, "", err
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyCreated,
+		Target: "key:" + id, Detail: fmt.Sprintf("name=%q permissions=%s", in.Name, strings.Join(perms, ",")),
+	})
+	return k, secret, nil
+}
+
+// CheckKeyName enforces 1–100 characters with nothing that hides or reorders text on screen, so
+// that two keys listed one above the other can never look alike yet differ. Its errors are
+// *FieldError of "name".
+func CheckKeyName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if n < 1 || n > 100 {
+		return fieldErr("name", keyward.EINVALID, "The name must be 1 to 100 characters long.")
+	}
+	if strings.TrimSpace(name) != name {
+		return fieldErr("name", keyward.EINVALID, "The name must not start or end with white space.")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError {
+			return fieldErr("name", keyward.EINVALID, "The name must not contain control characters (found U+%04X).", r)
+		}
+	}
+	return nil
+}
+
+// Keys lists the project's API keys, oldest first, without secrets. It needs api-keys-view.
+func (a *Access) Keys(ctx context.Context) ([]*keyward.APIKey, error) {
+	if err := a.Require(PermKeysView); err != nil {
+		return nil, err
+	}
+	keys, err := a.svc.Store.APIKeys(ctx, a.Project.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		a.present(k)
+	}
+	return keys, nil
+}
+
+// Key returns one of the project's keys; a key of another project is ENOTFOUND like a missing
+// one. It needs api-keys-view.
+func (a *Access) Key(ctx context.Context, id string) (*keyward.APIKey, error) {
+	if err := a.Require(PermKeysView); err != nil {
+		return nil, err
+	}
+	return a.key(ctx, id)
+}
+
+func (a *Access) key(ctx context.Context, id string) (*keyward.APIKey, error) {
+	notFound := keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
+	if !apikey.ValidID(id) {
+		return nil, notFound
+	}
+	k, err := a.svc.Store.APIKey(ctx, id)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND || (err == nil && k.ProjectID != a.Project.ID) {
+		return nil, notFound
+	} else if err != nil {
+		return nil, err
+	}
+	return a.present(k), nil
+}
+
+// present drops permissions the operator has since removed from the catalog, which no token
+// carries any more, and the secret's hash, which no caller needs.
+func (a *Access) present(k *keyward.APIKey) *keyward.APIKey {
+	k.Permissions = a.svc.Catalog.Filter(k.Permissions)
+	k.SecretHash = nil
+	return k
+}
+
+// DeleteKey deletes one of the project's keys; every session of it is revoked at once. It needs
+// api-keys-manage, and returns the key as it was, for the caller to name it.
+func (a *Access) DeleteKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	if err := a.Require(PermKeysManage); err != nil {
+		return nil, err
+	}
+	k, err := a.key(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := a.svc
+	now := s.Now()
+	if err := s.Store.DeleteAPIKey(ctx, a.Project.ID, id, now); keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
+	} else if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyDeleted, Target: "key:" + id,
+		Detail: fmt.Sprintf("name=%q", k.Name),
+	})
+	return k, nil
+}

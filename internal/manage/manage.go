@@ -1,0 +1,172 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/authn"
+)
+
+// Store is the part of keyward.Store that management operations read and write.
+type Store interface {
+	CreateUser(ctx context.Context, u *keyward.User) error
+	UserByID(ctx context.Context, id string) (*keyward.User, error)
+	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
+	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error
+	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
+	PutMember(ctx context.Context, m *keyward.Member) error
+	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
+	CreateAPIKey(ctx context.Context, k *keyward.APIKey) error
+	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
+	APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey, error)
+	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
+	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*keyward.AuditEvent, error)
+}
+
+// Passwords hashes new passwords. The rules a password must meet are password.Validate's, not
+// the hasher's, so that every hasher enforces the same ones.
+type Passwords interface {
+	Hash(ctx context.Context, password string, rand io.Reader) (string, error)
+}
+
+// Service performs management operations for a caller. Every rule about who may do what lives
+// here, so the API and the dashboard cannot drift apart.
+type Service struct {
+	Store     Store
+	Auth      *authn.Authenticator
+	Catalog   *keyward.Catalog
+	Passwords Passwords // needed by CreateUser only
+	Now       func() time.Time
+	Rand      io.Reader
+	Logger    *slog.Logger // nil: discard
+}
+
+// Caller is who performs an operation and from which address, for the audit log.
+type Caller struct {
+	Principal *authn.Principal
+	IP        netip.Addr
+}
+
+// Access is a caller's hold on one project they can see, with their permissions there as read at
+// Open. Handlers open it once per request; each operation checks the permission it needs.
+type Access struct {
+	Project *keyward.Project
+	Perms   []string // the caller's permissions in Project, in catalog order
+
+	svc    *Service
+	caller Caller
+}
+
+// Open resolves ref (a project id or name) for c. A project that does not exist and one c cannot
+// see are the same ENOTFOUND, so that probing never reveals another tenant's projects.
+func (s *Service) Open(ctx context.Context, c Caller, ref string) (*Access, error) {
+	project, perms, err := s.Auth.ResolveProject(ctx, c.Principal, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &Access{Project: project, Perms: perms, svc: s, caller: c}, nil
+}
+
+// Caller returns who holds the access.
+func (a *Access) Caller() Caller { return a.caller }
+
+// Has reports whether the caller holds perm in the project.
+func (a *Access) Has(perm string) bool { return slices.Contains(a.Perms, perm) }
+
+// Require is EFORBIDDEN unless the caller holds perm in the project.
+func (a *Access) Require(perm string) error {
+	if !a.Has(perm) {
+		return keyward.Errorf(keyward.EFORBIDDEN, "This needs the %q permission in project %q.", perm, a.Project.Name)
+	}
+	return nil
+}
+
+// Grantable returns the catalog entries the caller may hand to a key or a member: their own
+// permissions, nothing more.
+func (a *Access) Grantable() []keyward.Permission {
+	out := make([]keyward.Permission, 0, len(a.Perms))
+	for _, name := range a.Perms {
+		if p, ok := a.svc.Catalog.Lookup(name); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// FieldError is an error about one input field, so that a form can show it next to the field and
+// keep what was typed. Its code (EINVALID, ECONFLICT, EFORBIDDEN, ENOTFOUND) and its message, a
+// sentence safe to show, are those of the *keyward.Error it unwraps to.
+type FieldError struct {
+	Field   string // the request field: "name", "ips", "permissions", "expires_at", "email", "password"
+	Code    string
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("keyward: %s: %s: %s", e.Code, e.Field, e.Message)
+}
+
+// Unwrap makes keyward.ErrorCode and keyward.ErrorMessage see the field error's code and message.
+func (e *FieldError) Unwrap() error { return &keyward.Error{Code: e.Code, Message: e.Message} }
+
+func fieldErr(field, code, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// onField turns a domain error about an input into a FieldError of field; other errors (an
+// internal one, say) pass through.
+func onField(field string, err error) error {
+	var e *keyward.Error
+	if errors.As(err, &e) {
+		return &FieldError{Field: field, Code: e.Code, Message: e.Message}
+	}
+	return err
+}
+
+// audit records an event after the change it describes has been stored. A failure is logged and
+// not returned: the change happened, and failing the request would make the client retry it (or
+// lose a key secret shown only in this response).
+func (s *Service) audit(ctx context.Context, c Caller, e *keyward.AuditEvent) {
+	e.Actor = c.Principal.Subject
+	if c.IP.IsValid() {
+		e.IP = c.IP.Unmap().String()
+	}
+	if err := s.Store.AppendAudit(ctx, e); err != nil {
+		s.logger().ErrorContext(ctx, "audit event lost", "action", e.Action, "target", e.Target, "err", err)
+	}
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// grantable checks permissions that the caller wants to give to a key or a member: not empty,
+// all in the catalog (EINVALID), all held by the caller in this project (EFORBIDDEN: nobody
+// hands out more than they have). It returns them normalized.
+func (a *Access) grantable(names []string, to string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, fieldErr("permissions", keyward.EINVALID, "Choose at least one of the permissions.")
+	}
+	perms, err := a.svc.Catalog.Normalize(names)
+	if err != nil {
+		return nil, onField("permissions", err)
+	}
+	for _, p := range perms {
+		if !a.Has(p) {
+			return nil, fieldErr("permissions", keyward.EFORBIDDEN, "You cannot give %s the %q permission: you do not hold it in this project.", to, p)
+		}
+	}
+	return perms, nil
+}

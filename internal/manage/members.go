@@ -1,0 +1,168 @@
+package manage
+
+import (
+	"context"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// Permissions the member operations need.
+const (
+	PermMembersView   = "members-view"
+	PermMembersManage = "members-manage"
+)
+
+// Members lists the project's members by email, with permissions in catalog order. It needs
+// members-view.
+func (a *Access) Members(ctx context.Context) ([]*keyward.Member, error) {
+	if err := a.Require(PermMembersView); err != nil {
+		return nil, err
+	}
+	members, err := a.svc.Store.Members(ctx, a.Project.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		m.Permissions = a.svc.Catalog.Filter(m.Permissions)
+	}
+	return members, nil
+}
+
+// How PutMember treats an existing membership.
+type putMode int
+
+const (
+	addOrChange putMode = iota
+	addOnly
+	changeOnly
+)
+
+// PutMember adds the user userRef names (a user id or an email address) to the project, or
+// replaces their permissions, and reports whether the membership is new. It needs
+// members-manage. The caller may grant only what they hold, and may change only a member who
+// holds nothing the caller lacks: otherwise a member could strip a more powerful one of
+// permissions they could never give back.
+func (a *Access) PutMember(ctx context.Context, userRef string, perms []string) (*keyward.Member, bool, error) {
+	return a.putMember(ctx, userRef, perms, addOrChange)
+}
+
+// AddMember is PutMember for a user who is not a member yet; an existing member is ECONFLICT,
+// so that a form meant to add someone never silently rewrites their permissions.
+func (a *Access) AddMember(ctx context.Context, email string, perms []string) (*keyward.Member, error) {
+	m, _, err := a.putMember(ctx, email, perms, addOnly)
+	return m, err
+}
+
+// ChangeMember is PutMember for an existing member; anyone else is ENOTFOUND.
+func (a *Access) ChangeMember(ctx context.Context, userRef string, perms []string) (*keyward.Member, error) {
+	m, _, err := a.putMember(ctx, userRef, perms, changeOnly)
+	return m, err
+}
+
+func (a *Access) putMember(ctx context.Context, userRef string, perms []string, mode putMode) (*keyward.Member, bool, error) {
+	if err := a.Require(PermMembersManage); err != nil {
+		return nil, false, err
+	}
+	s := a.svc
+	u, err := s.userRef(ctx, userRef)
+	if err != nil {
+		return nil, false, onField("email", err)
+	}
+	perms, err = a.grantable(perms, "a member")
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.Now()
+	m := &keyward.Member{ProjectID: a.Project.ID, UserID: u.ID, Email: u.Email, Permissions: perms, CreatedAt: now, UpdatedAt: now}
+	created := true
+	old, err := s.Store.Member(ctx, a.Project.ID, u.ID)
+	switch {
+	case err == nil:
+		if mode == addOnly {
+			return nil, false, fieldErr("email", keyward.ECONFLICT, "%s is already a member of this project.", u.Email)
+		}
+		if err := a.outranks(old); err != nil {
+			return nil, false, err
+		}
+		m.CreatedAt, created = old.CreatedAt, false
+	case keyward.ErrorCode(err) != keyward.ENOTFOUND:
+		return nil, false, err
+	case mode == changeOnly:
+		return nil, false, keyward.Errorf(keyward.ENOTFOUND, "%s is not a member of this project.", userRef)
+	}
+	if err := s.Store.PutMember(ctx, m); err != nil {
+		return nil, false, err
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditMemberChanged,
+		Target: "user:" + u.ID, Detail: "permissions=" + strings.Join(perms, ","),
+	})
+	return m, created, nil
+}
+
+// RemoveMember removes a member; their sessions narrowed to the project are revoked. It needs
+// members-manage and, as PutMember, a caller who holds every permission the member holds.
+func (a *Access) RemoveMember(ctx context.Context, userRef string) error {
+	if err := a.Require(PermMembersManage); err != nil {
+		return err
+	}
+	s := a.svc
+	u, err := s.userRef(ctx, userRef)
+	if err != nil {
+		return err
+	}
+	old, err := s.Store.Member(ctx, a.Project.ID, u.ID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return keyward.Errorf(keyward.ENOTFOUND, "%s is not a member of this project.", userRef)
+	} else if err != nil {
+		return err
+	}
+	if err := a.outranks(old); err != nil {
+		return err
+	}
+	now := s.Now()
+	if err := s.Store.RemoveMember(ctx, a.Project.ID, u.ID, now); err != nil {
+		return err
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditMemberRemoved, Target: "user:" + u.ID,
+	})
+	return nil
+}
+
+// CanChange reports whether the caller may change or remove m: they need members-manage and
+// every permission m holds.
+func (a *Access) CanChange(m *keyward.Member) bool {
+	return a.Has(PermMembersManage) && a.outranks(m) == nil
+}
+
+// outranks is nil when the caller holds every one of the member's current permissions.
+func (a *Access) outranks(m *keyward.Member) error {
+	for _, p := range a.svc.Catalog.Filter(m.Permissions) {
+		if !a.Has(p) {
+			return keyward.Errorf(keyward.EFORBIDDEN, "You cannot change this member: they hold the %q permission, which you do not.", p)
+		}
+	}
+	return nil
+}
+
+// userRef resolves a user id (usr_…) or an email address.
+func (s *Service) userRef(ctx context.Context, ref string) (*keyward.User, error) {
+	var (
+		u   *keyward.User
+		err error
+	)
+	switch {
+	case strings.HasPrefix(ref, keyward.PrefixUser):
+		u, err = s.Store.UserByID(ctx, ref)
+	case strings.Contains(ref, "@"):
+		u, err = s.Store.UserByEmail(ctx, ref)
+	default:
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found; name a user by id (usr_…) or email address.", ref)
+	}
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
+	}
+	return u, err
+}
