@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/keyward/keyward/clientip"
 )
 
 // TestClientIPRules covers the rules shared with keyward's server (SPEC §5), so that a key's
 // networks are judged alike at the token endpoint and at the API.
 func TestClientIPRules(t *testing.T) {
-	r := ipResolver{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
+	r := clientip.Resolver{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
 	tests := []struct {
 		name, remote string
 		headers      []string

@@ -17,6 +17,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/keyward/keyward/clientip"
 )
 
 // Defaults of Config.
@@ -96,7 +97,7 @@ type Verifier struct {
 	algs             []jose.SignatureAlgorithm
 	maxStaleness     time.Duration
 	realm            string
-	proxies          ipResolver
+	proxies          clientip.Resolver
 	now              func() time.Time
 	log              *slog.Logger
 	hc               *http.Client
@@ -131,7 +132,7 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		leeway:       c.Leeway,
 		maxStaleness: c.MaxStaleness,
 		realm:        c.Realm,
-		proxies:      ipResolver{Trusted: c.TrustedProxies},
+		proxies:      clientip.Resolver{Trusted: c.TrustedProxies},
 		now:          c.Now,
 		log:          c.Logger,
 		hc:           c.HTTPClient,

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
 	"strings"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -22,22 +24,17 @@ func (p *prefixList) String() string {
 }
 
 func (p *prefixList) Set(v string) error {
-	*p = nil
+	var parts []string
 	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+		if strings.TrimSpace(part) != "" {
+			parts = append(parts, part)
 		}
-		pr, err := netip.ParsePrefix(part)
-		if err != nil {
-			a, aerr := netip.ParseAddr(part)
-			if aerr != nil {
-				return fmt.Errorf("%q is not an address or CIDR", part)
-			}
-			pr = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		*p = append(*p, pr.Masked())
 	}
+	nets, err := keyward.ParseNetworks(parts)
+	if err != nil {
+		return errors.New(keyward.ErrorMessage(err))
+	}
+	*p = nets
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/clientip"
 	"github.com/keyward/keyward/internal/manage"
 )
 
@@ -28,7 +27,7 @@ type keyJSON struct {
 func (s *Server) keyJSON(k *keyward.APIKey) keyJSON {
 	out := keyJSON{
 		ID: k.ID, Project: k.ProjectID, Name: k.Name,
-		IPs:         nonNil(clientip.FormatNetworks(k.IPs)),
+		IPs:         nonNil(keyward.FormatNetworks(k.IPs)),
 		Permissions: s.Catalog.Filter(k.Permissions),
 		Hint:        k.Hint, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), LastUsedAt: utc(k.LastUsedAt),

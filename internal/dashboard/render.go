@@ -17,7 +17,6 @@ import (
 	"unicode"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/clientip"
 	"github.com/keyward/keyward/internal/manage"
 )
 
@@ -53,7 +52,7 @@ var funcs = template.FuncMap{
 	"clock": func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
 	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"networks": func(p []netip.Prefix) []string {
-		return clientip.FormatNetworks(p)
+		return keyward.FormatNetworks(p)
 	},
 	"slug": func(s string) string {
 		return strings.Trim(strings.Map(func(r rune) rune {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
-	"github.com/keyward/keyward/internal/clientip"
 )
 
 // Permissions the key operations need.
@@ -37,7 +36,7 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 	if err := CheckKeyName(in.Name); err != nil {
 		return nil, "", err
 	}
-	ips, err := clientip.ParseNetworks(in.IPs)
+	ips, err := keyward.ParseNetworks(in.IPs)
 	if err != nil {
 		return nil, "", onField("ips", err)
 	}

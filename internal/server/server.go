@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/api"
 	"github.com/keyward/keyward/internal/authn"
-	"github.com/keyward/keyward/internal/clientip"
 	"github.com/keyward/keyward/internal/dashboard"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/manage"

@@ -9,7 +9,19 @@ import (
 
 func mustNetworks(t testing.TB, list ...string) []netip.Prefix {
 	t.Helper()
-	p, err := ParseNetworks(list)
+	p := make([]netip.Prefix, len(list))
+	var err error
+	for i, s := range list {
+		if !strings.Contains(s, "/") {
+			s += "/128"
+			if strings.Contains(s, ".") {
+				s = strings.Replace(s, "/128", "/32", 1)
+			}
+		}
+		if p[i], err = netip.ParsePrefix(s); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

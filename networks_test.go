@@ -1,4 +1,4 @@
-package clientip
+package keyward_test
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ func TestParseNetworks(t *testing.T) {
 	tests := []struct {
 		name string
 		in   []string
-		want []string // FormatNetworks of the result
+		want []string // keyward.FormatNetworks of the result
 		msg  string   // part of the error message; "" means valid
 	}{
 		{"nil", nil, []string{}, ""},
@@ -53,13 +53,13 @@ func TestParseNetworks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseNetworks(tt.in)
+			got, err := keyward.ParseNetworks(tt.in)
 			if tt.msg == "" {
 				if err != nil {
-					t.Fatalf("ParseNetworks = %v", err)
+					t.Fatalf("keyward.ParseNetworks = %v", err)
 				}
-				if f := FormatNetworks(got); !slices.Equal(f, tt.want) {
-					t.Fatalf("ParseNetworks = %q, want %q", f, tt.want)
+				if f := keyward.FormatNetworks(got); !slices.Equal(f, tt.want) {
+					t.Fatalf("keyward.ParseNetworks = %q, want %q", f, tt.want)
 				}
 				for _, p := range got {
 					if p.Addr().Is4In6() || p.Addr().Zone() != "" || p != p.Masked() {
@@ -69,7 +69,7 @@ func TestParseNetworks(t *testing.T) {
 				return
 			}
 			if got != nil || keyward.ErrorCode(err) != keyward.EINVALID {
-				t.Fatalf("ParseNetworks = %v, %v; want nil and EINVALID", got, err)
+				t.Fatalf("keyward.ParseNetworks = %v, %v; want nil and EINVALID", got, err)
 			}
 			if msg := keyward.ErrorMessage(err); !strings.Contains(msg, tt.msg) {
 				t.Fatalf("message %q does not contain %q", msg, tt.msg)
@@ -82,7 +82,7 @@ func TestParseNetworks(t *testing.T) {
 }
 
 func TestParsedNetworksMatchMappedClients(t *testing.T) {
-	nets, err := ParseNetworks([]string{"::ffff:10.0.0.0/104"})
+	nets, err := keyward.ParseNetworks([]string{"::ffff:10.0.0.0/104"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func FuzzParseNetworks(f *testing.F) {
 		f.Add(s, "192.0.2.1")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		got, err := ParseNetworks([]string{a, b})
+		got, err := keyward.ParseNetworks([]string{a, b})
 		if err != nil {
 			if keyward.ErrorCode(err) != keyward.EINVALID {
 				t.Fatalf("error %v is not EINVALID", err)
@@ -117,8 +117,8 @@ func FuzzParseNetworks(f *testing.F) {
 				t.Fatalf("%v is invalid, mapped, zoned or not masked", p)
 			}
 		}
-		// What FormatNetworks writes parses back to the same networks.
-		again, err := ParseNetworks(FormatNetworks(got))
+		// What keyward.FormatNetworks writes parses back to the same networks.
+		again, err := keyward.ParseNetworks(keyward.FormatNetworks(got))
 		if err != nil || !slices.Equal(again, got) {
 			t.Fatalf("round trip of %v: %v, %v", got, again, err)
 		}
@@ -126,12 +126,12 @@ func FuzzParseNetworks(f *testing.F) {
 }
 
 func ExampleFormatNetworks() {
-	nets, err := ParseNetworks([]string{"10.0.0.0/8", " 192.0.2.1/32", "::ffff:198.51.100.7", "10.0.0.0/8"})
+	nets, err := keyward.ParseNetworks([]string{"10.0.0.0/8", " 192.0.2.1/32", "::ffff:198.51.100.7", "10.0.0.0/8"})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(FormatNetworks(nets))
-	_, err = ParseNetworks([]string{"10.0.0.1/8"})
+	fmt.Println(keyward.FormatNetworks(nets))
+	_, err = keyward.ParseNetworks([]string{"10.0.0.1/8"})
 	fmt.Println(keyward.ErrorMessage(err))
 	// Output:
 	// [10.0.0.0/8 192.0.2.1 198.51.100.7]
