@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/clustertest"
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -31,9 +32,9 @@ const issuer = "http://keyward.example"
 
 // startCluster starts n instances on one fresh database at the same moment, so that they also
 // race to migrate the schema, create the instance admin and make the first signing key.
-func startCluster(t *testing.T, n int, extra ...string) (*clustertest.Database, []*clustertest.Instance) {
+func startCluster(t *testing.T, n int, extra ...string) (*pgtest.Database, []*clustertest.Instance) {
 	t.Helper()
-	db := clustertest.FreshDatabase(t)
+	db := pgtest.Fresh(t)
 	master := clustertest.NewMasterKey()
 	ins := make([]*clustertest.Instance, n)
 	for i := range ins {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/clustertest"
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -18,7 +19,7 @@ import (
 // restores: the database is down at start, goes down while serving, and breaks in the middle of
 // refreshes. The machine's PostgreSQL itself is never stopped.
 func TestDatabaseFaults(t *testing.T) {
-	db := clustertest.FreshDatabase(t)
+	db := pgtest.Fresh(t)
 	proxy, err := clustertest.NewProxy(db.URL.Host)
 	if err != nil {
 		t.Fatal(err)

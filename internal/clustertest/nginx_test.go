@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/clustertest"
+	"github.com/keyward/keyward/internal/pgtest"
 )
 
 // TestNginxDeployment runs deploy/nginx/run.sh: the repository's nginx configuration in front of
@@ -22,7 +23,7 @@ func TestNginxDeployment(t *testing.T) {
 		}
 		t.Skip("nginx is not installed (apt-get install -y nginx)")
 	}
-	db := clustertest.FreshDatabase(t)
+	db := pgtest.Fresh(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "deploy", "nginx", "run.sh"))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/clustertest"
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -19,7 +20,7 @@ import (
 // rotation at nearly the same moment. Each stage must be written exactly once (the key set's
 // version moves by one), and both must serve the same JWKS and sign with the same key.
 func TestRotationAcrossInstances(t *testing.T) {
-	db := clustertest.FreshDatabase(t)
+	db := pgtest.Fresh(t)
 	clock := kwtest.NewClock(time.Now().Truncate(time.Second))
 	master := clustertest.NewMasterKey()
 	const (

@@ -2,11 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/storetest"
 )
@@ -274,57 +272,10 @@ func TestSQLiteTwoProcesses(t *testing.T) {
 	}
 }
 
-// The PostgreSQL tests run against KEYWARD_TEST_POSTGRES (a trust-auth local server by default),
-// each in a database of its own that is dropped at the end.
-
-const defaultPostgres = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// freshPostgres creates an empty database and returns its DSN. Without a reachable server it
-// skips the test, except in CI, where a missing database is a failure.
+// freshPostgres returns the DSN of an empty database of the test's own (see pgtest.Fresh).
 func freshPostgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("KEYWARD_TEST_POSTGRES")
-	if base == "" {
-		base = defaultPostgres
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("KEYWARD_TEST_POSTGRES is not a postgres:// URL: %v", err)
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL unreachable at %s (set KEYWARD_TEST_POSTGRES): %v", u.Redacted(), err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "keyward_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	// Commits skip the disk flush: these databases need not survive a crash, and the suite runs
-	// several times faster on a machine with slow fsync.
-	if _, err := admin.ExecContext(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Fresh(t).DSN("")
 }
 
 func TestPostgresConcurrentOpens(t *testing.T) {

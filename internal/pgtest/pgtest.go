@@ -1,4 +1,6 @@
-package clustertest
+// Package pgtest gives tests a fresh PostgreSQL database of their own, dropped when they end; it
+// skips without a server, except under CI=true, where a missing database is a failure.
+package pgtest
 
 import (
 	"context"
@@ -37,9 +39,9 @@ func (d *Database) DSN(hostPort string) string {
 	return u.String()
 }
 
-// FreshDatabase creates an empty database on the test PostgreSQL server. It skips the test when
+// Fresh creates an empty database on the test PostgreSQL server. It skips the test when
 // the server cannot be reached, and fails it instead when CI=true: CI must never pass by skipping.
-func FreshDatabase(t testing.TB) *Database {
+func Fresh(t testing.TB) *Database {
 	t.Helper()
 	base := os.Getenv("KEYWARD_TEST_POSTGRES")
 	if base == "" {
@@ -65,7 +67,7 @@ func FreshDatabase(t testing.TB) *Database {
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	name := "keyward_cluster_" + hex.EncodeToString(b)
+	name := "keyward_test_" + hex.EncodeToString(b)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
