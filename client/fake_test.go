@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/fakeclock"
 )
 
 // fakeServer is a token endpoint whose answers a test scripts. It checks what every client of
@@ -189,22 +190,4 @@ func (f *fakeServer) setRefusal(grant string, status int, code string) {
 	f.refuse[grant] = fakeError{status, code}
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)) }

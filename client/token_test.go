@@ -13,9 +13,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/fakeclock"
 )
 
-func keySource(f *fakeServer, c *clock, mutate ...func(*client.Config)) oauth2.TokenSource {
+func keySource(f *fakeServer, c *fakeclock.Clock, mutate ...func(*client.Config)) oauth2.TokenSource {
 	cfg := client.Config{Server: f.URL(), Key: f.key, Now: c.Now}
 	for _, m := range mutate {
 		m(&cfg)

@@ -19,11 +19,12 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fakeclock"
 )
 
 var ctx = context.Background()
 
-func newRing(t *testing.T, st Store, clk *clock, cfg Config) *Keyring {
+func newRing(t *testing.T, st Store, clk *fakeclock.Clock, cfg Config) *Keyring {
 	t.Helper()
 	cfg.Now = clk.Now
 	k, err := New(ctx, st, cfg)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fakeclock"
 )
 
 // memStore is an in-memory Store with the compare-and-swap semantics of the real one. The real
@@ -67,22 +68,4 @@ func cloneKeys(keys []keyward.SigningKey) []keyward.SigningKey {
 	return out
 }
 
-// clock is a fake clock shared by the keyrings of one test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 9, 30, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2030, 1, 1, 9, 30, 0, 0, time.UTC)) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
 )
 
@@ -41,24 +42,7 @@ func (s *keyStore) ReplaceSigningKeys(_ context.Context, v int64, keys []keyward
 	return s.set.Version, nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 const (
 	issuer   = "https://auth.example.com"
@@ -67,7 +51,7 @@ const (
 
 // fixture is a keyring with a minter and a verifier sharing one fake clock.
 type fixture struct {
-	clk  *clock
+	clk  *fakeclock.Clock
 	keys *keyring.Keyring
 	m    *Minter
 	v    *Verifier
