@@ -118,7 +118,7 @@ func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.S
 	}
 	gone := invalidGrant("The credential behind this refresh token is no longer valid; authenticate again.")
 	if sess.Kind == keyward.SessionKey {
-		k, err := s.Store.APIKey(ctx, sess.KeyID)
+		k, err := s.apiKey(ctx, sess.KeyID)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			return end("key deleted", gone)
 		} else if err != nil {

@@ -97,6 +97,8 @@ type Server struct {
 	Logger                *slog.Logger
 	Now                   func() time.Time
 	Rand                  io.Reader
+
+	cachedKeys keyCache
 }
 
 // Register adds the OAuth routes to mux.

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -107,6 +108,19 @@ func blocked(l Limiter, key string) func() (time.Duration, bool) {
 	}
 }
 
+// keyFailed counts a failed key authentication against the address (and the key id with the
+// address, when there is an id), records it, and returns the answer, which never says why.
+func (s *Server) keyFailed(ctx context.Context, req *tokenRequest, id, projectID, reason string) error {
+	ipKey := req.ip.String()
+	s.ByIP.Fail(ipKey)
+	if id != "" {
+		s.ByKeyIP.Fail("key:" + id + "@" + ipKey)
+	}
+	s.audit(ctx, &keyward.AuditEvent{ProjectID: projectID, At: req.now, Action: keyward.AuditExchangeFailed,
+		Target: "key:" + id, IP: ipKey, Detail: reason})
+	return invalidClient("The API key is unknown, deleted, expired or malformed.", req.client.Basic)
+}
+
 // authenticateKey checks an API key presented as client credentials. Failures are counted per
 // address and per key id and address before the answer goes out.
 func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keyward.APIKey, error) {
@@ -125,13 +139,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 		return nil, err
 	}
 	fail := func(reason string, projectID string) error {
-		s.ByIP.Fail(ipKey)
-		if perr == nil {
-			s.ByKeyIP.Fail(keyIP)
-		}
-		s.audit(ctx, &keyward.AuditEvent{ProjectID: projectID, At: req.now, Action: keyward.AuditExchangeFailed,
-			Target: "key:" + id, IP: ipKey, Detail: reason})
-		return invalidClient("The API key is unknown, deleted, expired or malformed.", c.Basic)
+		return s.keyFailed(ctx, req, id, projectID, reason)
 	}
 	if perr != nil {
 		id = ""
@@ -140,7 +148,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 	if c.ID != "" && c.ID != id {
 		return nil, fail("client_id does not match the key", "")
 	}
-	k, err := s.Store.APIKey(ctx, id)
+	k, err := s.apiKey(ctx, id)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, fail("unknown or deleted key", "")
 	} else if err != nil {
@@ -177,7 +185,11 @@ func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*tok
 		sess.ExpiresAt = *k.ExpiresAt
 	}
 	resp, err := s.startSession(ctx, req, sess, effectiveScope(held, scope), k)
-	if err != nil {
+	if errors.Is(err, errKeyGone) {
+		// Deleted since it was read (or cached): the same answer as a key read after deletion.
+		s.cachedKeys.drop(k.ID)
+		return nil, s.keyFailed(ctx, req, k.ID, "", "unknown or deleted key")
+	} else if err != nil {
 		return nil, err
 	}
 	if s.Touch != nil {
@@ -304,6 +316,9 @@ func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyw
 		return nil, err
 	}
 	if err := s.Store.CreateSession(ctx, sess, rt); err != nil {
+		if k != nil && keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, errKeyGone
+		}
 		return nil, storeError(err)
 	}
 	return s.issue(req.now, sess, scope, k, refresh, rt)

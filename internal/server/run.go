@@ -67,13 +67,17 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	return err
 }
 
-// background runs the periodic jobs until ctx ends: last-used flushing, signing-key maintenance
-// and sweeping of expired rows.
+// background runs the periodic jobs until ctx ends: last-used flushing, WAL checkpoints,
+// signing-key maintenance and sweeping of expired rows.
 func (s *Server) background(ctx context.Context) {
 	flush := time.NewTicker(time.Second)
+	// Often enough that the WAL never reaches SQLite's own threshold, which would checkpoint
+	// inside a request: under load an exchange appends several pages to the WAL.
+	checkpoint := time.NewTicker(100 * time.Millisecond)
 	maintain := time.NewTicker(s.cfg.KeyMaintenance)
 	sweep := time.NewTicker(time.Minute)
 	defer flush.Stop()
+	defer checkpoint.Stop()
 	defer maintain.Stop()
 	defer sweep.Stop()
 	for {
@@ -83,6 +87,12 @@ func (s *Server) background(ctx context.Context) {
 			return
 		case <-flush.C:
 			s.toucher.flush(ctx)
+		case <-checkpoint.C:
+			// Off the request path: a commit that had to checkpoint would stall every request
+			// queued behind it.
+			if err := s.store.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("checkpoint failed", "err", err)
+			}
 		case <-maintain.C:
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("signing key maintenance failed", "err", err)

@@ -253,8 +253,11 @@ func (s *Server) withCommon(next http.Handler, m *metrics, resolver clientip.Res
 			}
 			d := time.Since(start)
 			m.observeHTTP(r, rec.status, d)
-			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"duration_ms", float64(d.Microseconds())/1000, "ip", resolver.ClientIP(r).String())
+			// Checked first: the arguments cost an address resolution and allocations per request.
+			if s.log.Enabled(r.Context(), slog.LevelDebug) {
+				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+					"duration_ms", float64(d.Microseconds())/1000, "ip", resolver.ClientIP(r).String())
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

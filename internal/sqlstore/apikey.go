@@ -76,7 +76,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 
 // APIKey returns a key by id, in any project; ENOTFOUND when unknown or deleted.
 func (db *DB) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1", id))
+	k, err := scanAPIKey(db.prep.readRow(ctx, db.r, qSelectAPIKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 	} else if err != nil {
@@ -111,7 +111,7 @@ func (db *DB) APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey,
 // of the key (reason "key_deleted"), appending one feed entry per session and then one of kind
 // "key". ENOTFOUND when the key does not exist in that project.
 func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The key row goes first: CreateSession share-locks it, so every session of the key has
 		// committed (or will find no key) before the sessions are revoked below.
 		res, err := tx.ExecContext(ctx, "DELETE FROM api_keys WHERE id = $1 AND project_id = $2", id, projectID)
@@ -133,8 +133,8 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 		// by its id keep doing so until the last token it ever had expires.
 		var latest sql.NullInt64
 		if err := tx.QueryRowContext(ctx,
-			"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = $1 AND s.kind = $2",
-			id, keyward.SessionKey).Scan(&latest); err != nil {
+			"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = $1 AND s.kind = '"+keyward.SessionKey+"'",
+			id).Scan(&latest); err != nil {
 			return fmt.Errorf("delete api key: token expiry: %w", err)
 		}
 		return appendRevocation(ctx, tx, keyward.RevokedKey, id, projectID, at, latest)

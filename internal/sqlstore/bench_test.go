@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,6 +90,56 @@ func BenchmarkSQLiteAPIKey(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// The parallel benchmarks are the server's situation: many requests writing at once, 32 of them
+// per core as with the load generator's 32 connections on 2 cores.
+
+func BenchmarkSQLiteCreateSessionParallel(b *testing.B) {
+	db, k := benchFixture(b)
+	ctx := b.Context()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1))
+			s := &keyward.Session{ID: "ses_" + strconv.Itoa(i), Kind: keyward.SessionKey,
+				KeyID: k.ID, ProjectID: k.ProjectID, CreatedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+			tok := &keyward.RefreshToken{Hash: hashN(1, i), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
+			if err := db.CreateSession(ctx, s, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkSQLiteConsumeRefreshTokenParallel(b *testing.B) {
+	db, k := benchFixture(b)
+	ctx := b.Context()
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	var chains, n atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		// One session per goroutine, its refresh token spent and replaced in a chain.
+		c := int(chains.Add(1))
+		s := &keyward.Session{ID: "ses_chain" + strconv.Itoa(c), Kind: keyward.SessionKey, KeyID: k.ID,
+			ProjectID: k.ProjectID, CreatedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+		cur := hashN(3, -c)
+		if err := db.CreateSession(ctx, s, &keyward.RefreshToken{Hash: cur, IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			next := &keyward.RefreshToken{Hash: hashN(3, int(n.Add(1))), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
+			if _, err := db.ConsumeRefreshToken(ctx, cur, now, next); err != nil {
+				b.Error(err)
+				return
+			}
+			cur = next.Hash
 		}
 	})
 }

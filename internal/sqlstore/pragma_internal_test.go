@@ -23,6 +23,9 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 		{"writer", "foreign_keys", "1"},
 		{"writer", "synchronous", "1"}, // NORMAL
 		{"writer", "busy_timeout", "10000"},
+		{"writer", "wal_autocheckpoint", "10000"}, // a backstop: Checkpoint runs in the background
+		{"writer", "journal_size_limit", "67108864"},
+		{"writer", "temp_store", "2"}, // MEMORY: the savepoints of a write batch never spill to a file
 		{"reader", "foreign_keys", "1"},
 		{"reader", "busy_timeout", "10000"},
 		{"reader", "query_only", "1"},
@@ -69,5 +72,39 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err == nil {
 		conn.ExecContext(t.Context(), "ROLLBACK")
 		t.Error("a second IMMEDIATE transaction began while the writer held one")
+	}
+}
+
+// TestSessionIndexesUsed: the partial indexes of sessions serve the revoking queries, which must
+// name the session kind literally for SQLite's planner to pick them.
+func TestSessionIndexesUsed(t *testing.T) {
+	db, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct{ query, index string }{
+		{"SELECT id FROM sessions WHERE revoked_at IS NULL AND key_id = 'k' AND kind = 'key'", "sessions_key_id"},
+		{"SELECT id FROM sessions WHERE revoked_at IS NULL AND user_id = 'u' AND kind = 'user'", "sessions_user_id"},
+		{"SELECT id FROM sessions WHERE revoked_at IS NULL AND user_id = 'u' AND project_id = 'p' AND kind = 'user'", "sessions_user_id"},
+		{"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = 'k' AND s.kind = 'key'", "sessions_key_id"},
+	} {
+		rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !strings.Contains(strings.Join(plan, "; "), "INDEX "+tc.index) {
+			t.Errorf("%s\nplan %q, want it to use %s", tc.query, plan, tc.index)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *ke
 	if err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES ($1, $2, $3)",
 			p.ID, p.Name, micros(p.CreatedAt))
 		if isUnique(err) {
@@ -167,7 +167,7 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 // RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
 // narrowed to the project (reason "member_removed"). ENOTFOUND when the user is not a member.
 func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The membership goes first: CreateSession share-locks it for project-narrowed sessions.
 		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1 AND user_id = $2", projectID, userID)
 		if err != nil {

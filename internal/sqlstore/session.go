@@ -56,12 +56,11 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 	if err := checkTokenSession(first, s.ID); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.lockCredential(ctx, tx, s); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
-			"INSERT INTO sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		_, err := db.prep.txExec(ctx, tx, qInsertSession,
 			s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
 			micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason)
 		if isUnique(err) {
@@ -69,7 +68,7 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 		} else if err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		return insertRefreshToken(ctx, tx, first, s.ID)
+		return db.insertRefreshToken(ctx, tx, first, s.ID)
 	})
 }
 
@@ -79,7 +78,7 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 	var one int
 	switch s.Kind {
 	case keyward.SessionKey:
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM api_keys WHERE id = $1"+db.q.forShare, s.KeyID).Scan(&one)
+		err := db.prep.txRow(ctx, tx, qKeyExists+db.q.forShare, s.KeyID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		} else if err != nil {
@@ -121,9 +120,8 @@ func checkTokenSession(t *keyward.RefreshToken, sessionID string) error {
 	return nil
 }
 
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *keyward.RefreshToken, sessionID string) error {
-	_, err := tx.ExecContext(ctx,
-		"INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)",
+func (db *DB) insertRefreshToken(ctx context.Context, tx *sql.Tx, t *keyward.RefreshToken, sessionID string) error {
+	_, err := db.prep.txExec(ctx, tx, qInsertRefreshToken,
 		t.Hash, sessionID, micros(t.IssuedAt), micros(t.ExpiresAt), nullMicros(t.ConsumedAt))
 	if isUnique(err) {
 		return keyward.Errorf(keyward.ECONFLICT, "Refresh token already exists.")
@@ -136,7 +134,7 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *keyward.RefreshToken
 
 // Session returns a session, revoked or not; ENOTFOUND when unknown (or swept).
 func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) {
-	s, err := scanSession(db.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", id))
+	s, err := scanSession(db.prep.readRow(ctx, db.r, qSelectSession, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "Session not found.")
 	} else if err != nil {
@@ -168,14 +166,12 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Tim
 		return nil, keyward.Errorf(keyward.EINVALID, "A refresh token hash is required.")
 	}
 	var s *keyward.Session
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The compare-and-swap comes first: concurrent callers queue on the token's row, and all
 		// but the first find it consumed.
 		var sessionID string
 		var expires int64
-		err := tx.QueryRowContext(ctx,
-			"UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL RETURNING session_id, expires_at",
-			micros(now), hash).Scan(&sessionID, &expires)
+		err := db.prep.txRow(ctx, tx, qConsumeRefresh, micros(now), hash).Scan(&sessionID, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			s, err = db.refreshReused(ctx, tx, hash, now)
 			return err
@@ -185,8 +181,7 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Tim
 
 		// Share-locked on PostgreSQL: a concurrent revocation waits for this refresh to commit
 		// and then sees the new token when it computes the feed entry's expiry.
-		s, err = scanSession(tx.QueryRowContext(ctx,
-			"SELECT "+sessionCols+" FROM sessions WHERE id = $1"+db.q.forShare, sessionID))
+		s, err = scanSession(db.prep.txRow(ctx, tx, qSelectSession+db.q.forShare, sessionID))
 		if err != nil {
 			return fmt.Errorf("consume refresh token: session: %w", err)
 		}
@@ -201,7 +196,7 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Tim
 		if err := checkTokenSession(next, s.ID); err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, next, s.ID)
+		return db.insertRefreshToken(ctx, tx, next, s.ID)
 	})
 	return s, err
 }
@@ -228,7 +223,7 @@ func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, hash []byte, now ti
 // RevokeSession revokes a session and appends it to the feed; revoking a revoked session
 // succeeds and changes nothing. ENOTFOUND when unknown.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := db.revokeSessions(ctx, tx, "id = $3", at, reason, id)
 		if err != nil || n > 0 {
 			return err

@@ -54,7 +54,7 @@ func (db *DB) LoadSigningKeys(ctx context.Context) (keyward.SigningKeySet, error
 // expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 func (db *DB) ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []keyward.SigningKey) (int64, error) {
 	var version int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
 			"UPDATE signing_key_version SET version = version + 1 WHERE id = 1 AND version = $1 RETURNING version",
 			expectedVersion).Scan(&version)

@@ -75,7 +75,7 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // session of the user that is not revoked yet (reason "user_disabled"), appends them to the
 // feed, and deletes the user's dashboard logins. ENOTFOUND when the user is unknown.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The user row changes first: CreateSession share-locks it, so no session of this user
 		// can commit between here and the revocations below.
 		res, err := tx.ExecContext(ctx, "UPDATE users SET disabled = $1 WHERE id = $2", disabled, id)

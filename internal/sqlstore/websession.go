@@ -20,7 +20,7 @@ func (db *DB) CreateWebSession(ctx context.Context, ws *keyward.WebSession) erro
 	if len(ws.Hash) == 0 {
 		return keyward.Errorf(keyward.EINVALID, "A session hash is required.")
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var disabled bool
 		err := tx.QueryRowContext(ctx, "SELECT disabled FROM users WHERE id = $1"+db.q.forShare, ws.UserID).Scan(&disabled)
 		if errors.Is(err, sql.ErrNoRows) {
