@@ -152,7 +152,7 @@ func seedUsedKey(t *testing.T, e *env) {
 	}
 	for _, k := range keys {
 		if k.Name == "nightly-backup" {
-			if err := e.Store.TouchAPIKey(t.Context(), k.ID, e.Clock.Now().Add(-3*time.Hour), "192.0.2.44"); err != nil {
+			if err := e.Store.TouchAPIKey(t.Context(), k.ID, e.Clock.Now().Add(2*time.Minute), "192.0.2.44"); err != nil {
 				t.Fatal(err)
 			}
 		}
