@@ -28,6 +28,9 @@ type ceilingConfig struct {
 	Kid       string       `json:"kid"`
 	Claims    accessClaims `json:"claims"`
 	JTILength int          `json:"jti_length"`
+	// Verify makes the process the verifying ceiling instead: it checks bearer tokens against
+	// these public keys (PKIX DER by kid) and signs nothing.
+	Verify map[string][]byte `json:"verify,omitempty"`
 }
 
 // ceilingProc is the ceiling process.
@@ -44,7 +47,12 @@ func startCeiling(s *setup) (*ceilingProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := json.Marshal(ceilingConfig{Key: der, Kid: s.kid, Claims: *s.template, JTILength: len(s.template.ID)})
+	return startCeilingWith(ceilingConfig{Key: der, Kid: s.kid, Claims: *s.template, JTILength: len(s.template.ID)})
+}
+
+// startCeilingWith starts the ceiling process with c.
+func startCeilingWith(c ceilingConfig) (*ceilingProc, error) {
+	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +88,13 @@ func runCeiling(stdin io.Reader) error {
 	if err := json.NewDecoder(io.LimitReader(stdin, 1<<16)).Decode(&cfg); err != nil {
 		return fmt.Errorf("read configuration: %w", err)
 	}
-	h, err := newCeilingHandler(cfg, time.Now)
+	var h http.Handler
+	var err error
+	if cfg.Verify != nil {
+		h, err = newVerifyHandler(cfg.Verify, time.Now)
+	} else {
+		h, err = newCeilingHandler(cfg, time.Now)
+	}
 	if err != nil {
 		return err
 	}

@@ -194,6 +194,7 @@ type setup struct {
 	kid        string
 	ceilingKey *ecdsa.PrivateKey
 	tokenBytes int // length of keyward's access token
+	adminToken string
 }
 
 // prepare logs in as the admin, creates the API keys, fetches the JWKS and takes one real token
@@ -214,6 +215,8 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 	if err := json.Unmarshal(body, &login); err != nil || login.AccessToken == "" {
 		return nil, fmt.Errorf("admin login: no access_token in %s", clip(body))
 	}
+
+	s.adminToken = login.AccessToken
 
 	runID, err := randomText(6)
 	if err != nil {

@@ -276,6 +276,10 @@ type result struct {
 	// while measuring; cpuKnown is false where the server's cannot be read.
 	serverCPU, loadCPU time.Duration
 	cpuKnown           bool
+	// windows are the requests completed in each second of the measured phase.
+	windows []int
+	// peakRSS is the largest resident size of the server processes seen while measuring.
+	peakRSS int64
 }
 
 // perRequest divides d over the measured requests.
@@ -386,6 +390,10 @@ func runScenario(ctx context.Context, name string, t target, o *options, prof *p
 	dialsBefore := dials.Load()
 	server0, cpuKnown := processesCPU(serverPIDs)
 	self0 := selfCPU()
+	var samplers []*rssSampler
+	for _, pid := range serverPIDs {
+		samplers = append(samplers, sampleRSS(pid, 200*time.Millisecond))
+	}
 	var profErr error
 	var profWG sync.WaitGroup
 	if prof != nil {
@@ -395,6 +403,11 @@ func runScenario(ctx context.Context, name string, t target, o *options, prof *p
 	server1, ok := processesCPU(serverPIDs)
 	r.cpuKnown = cpuKnown && ok
 	r.serverCPU, r.loadCPU = server1-server0, selfCPU()-self0
+	for _, s := range samplers {
+		if peak, ok := s.finish(); ok {
+			r.peakRSS += peak
+		}
+	}
 	profWG.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -433,14 +446,20 @@ func load(ctx context.Context, c *http.Client, t target, n int, d time.Duration,
 	}
 	start := time.Now()
 	deadline := start.Add(d)
-	var wg sync.WaitGroup
+	var done atomic.Int64
+	stopWindows := make(chan struct{})
+	var windows []int
+	var wg, wwg sync.WaitGroup
+	wwg.Go(func() { windows = countWindows(&done, time.Second, stopWindows) })
 	for w := range workers {
-		wg.Go(func() { workers[w].run(ctx, c, t, w, deadline) })
+		wg.Go(func() { workers[w].run(ctx, c, t, w, deadline, &done) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	close(stopWindows)
+	wwg.Wait()
 
-	r := &result{elapsed: elapsed, kinds: map[string]int{}}
+	r := &result{elapsed: elapsed, kinds: map[string]int{}, windows: windows}
 	total := 0
 	for _, w := range workers {
 		total += len(w.lat)
@@ -463,7 +482,26 @@ func load(ctx context.Context, c *http.Client, t target, n int, d time.Duration,
 	return r
 }
 
-func (wk *worker) run(ctx context.Context, c *http.Client, t target, w int, deadline time.Time) {
+// countWindows samples the completed-request counter every interval until stop, and returns the
+// requests completed in each whole interval: a stall shows as a window far below the others.
+func countWindows(done *atomic.Int64, interval time.Duration, stop <-chan struct{}) []int {
+	var out []int
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := done.Load()
+	for {
+		select {
+		case <-stop:
+			return out
+		case <-t.C:
+			n := done.Load()
+			out = append(out, int(n-last))
+			last = n
+		}
+	}
+}
+
+func (wk *worker) run(ctx context.Context, c *http.Client, t target, w int, deadline time.Time, done *atomic.Int64) {
 	var buf bytes.Buffer
 	buf.Grow(4 << 10)
 	for len(wk.lat) < cap(wk.lat) && ctx.Err() == nil && time.Now().Before(deadline) {
@@ -484,6 +522,7 @@ func (wk *worker) run(ctx context.Context, c *http.Client, t target, w int, dead
 		_, err = buf.ReadFrom(resp.Body)
 		resp.Body.Close()
 		wk.lat = append(wk.lat, time.Since(t0))
+		done.Add(1)
 		switch {
 		case err != nil:
 			wk.fail("read body: "+err.Error(), "")

@@ -19,9 +19,18 @@ const (
 	scenarioCeiling  = "ceiling-sign"
 	scenarioExchange = "exchange"
 	scenarioRefresh  = "refresh"
+	// scenarioCeilingVerify is a bare handler that verifies one ES256 token per request.
+	scenarioCeilingVerify = "ceiling-verify"
+	// scenarioMiddleware is the example API behind middleware/, following the revocation feed.
+	scenarioMiddleware = "middleware"
+	// scenarioMixed is the exchange while password logins arrive at -login-rate, then a burst.
+	scenarioMixed = "mixed"
 )
 
-var allScenarios = []string{scenarioCeiling, scenarioExchange, scenarioRefresh}
+var allScenarios = []string{scenarioCeiling, scenarioExchange, scenarioRefresh, scenarioCeilingVerify, scenarioMiddleware, scenarioMixed}
+
+// tokenScenarios are the scenarios a -compare run measures in each setup.
+var tokenScenarios = []string{scenarioCeiling, scenarioExchange, scenarioRefresh}
 
 // ceilingCommand is the hidden subcommand the bench re-executes itself with to run the ceiling in
 // its own process, so that its scheduler and garbage collector are not the load generator's.
@@ -59,6 +68,11 @@ type options struct {
 	instances   int  // keyward processes sharing the database
 	compare     bool // SQLite, then PostgreSQL with one instance, then with -instances
 	profile     string
+	scale       int           // keys in the large database of the scale scenario; 0 skips it
+	soak        time.Duration // length of the soak; 0 skips it
+	loginRate   float64       // password logins per second in the mixed scenario
+	burst       int           // simultaneous logins after the mixed scenario
+	apiBin      string        // the example API, built when a scenario needs it
 }
 
 // setups lists what to measure, in order.
@@ -89,6 +103,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.db, "db", "", "database for keyward: postgres://… (default: SQLite in a temporary folder)")
 	fs.IntVar(&o.instances, "instances", 1, "keyward processes sharing the -db database, connections spread evenly across them (PostgreSQL only)")
 	fs.BoolVar(&o.compare, "compare", false, "measure SQLite, then -db with one instance, then -db with -instances (at least 2), in one run")
+	fs.IntVar(&o.scale, "scale", 0, "also measure the exchange on a database pre-filled with this many keys (and ten refresh tokens each), against one of 1,000 keys; 1000000 is the issue's target (long: minutes)")
+	fs.DurationVar(&o.soak, "soak", 0, "also run exchanges for this long at half the measured maximum rate, open-loop, watching keyward's memory and goroutines; 10m is the issue's target")
+	fs.Float64Var(&o.loginRate, "login-rate", 50, "password logins per second during the mixed scenario")
+	fs.IntVar(&o.burst, "login-burst", 500, "simultaneous password logins after the mixed scenario")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of keyward under the exchange load to this file (builds keyward with a bench-only profiling hook)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -115,6 +133,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-instances above 1 needs -db postgres://…: SQLite serves one process")
 	case o.compare && o.db == "":
 		return nil, errors.New("-compare needs -db postgres://… to compare with SQLite")
+	case o.scale != 0 && o.scale < 2*scaleBaselineKeys:
+		return nil, fmt.Errorf("-scale must be at least %d, twice the baseline's keys", 2*scaleBaselineKeys)
+	case o.scale != 0 && (o.db != "" || o.compare):
+		return nil, errors.New("-scale fills a SQLite file; leave out -db and -compare")
+	case o.soak != 0 && o.soak < time.Minute:
+		return nil, errors.New("-soak must be at least 1m")
+	case o.loginRate <= 0 || o.burst < 1:
+		return nil, errors.New("-login-rate and -login-burst must be positive")
+	case o.scale != 0 && o.keys >= scaleBaselineKeys:
+		return nil, fmt.Errorf("-scale needs -keys below %d: the keys in use are part of each database", scaleBaselineKeys)
 	case o.profile != "" && (o.instances > 1 || o.compare):
 		return nil, errors.New("-profile samples one keyward process; leave out -instances and -compare")
 	}
@@ -124,6 +152,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var err error
 	if o.only, err = parseOnly(*only); err != nil {
 		return nil, err
+	}
+	if o.compare && strings.TrimSpace(*only) == "" {
+		o.only = slices.Clone(tokenScenarios)
+	}
+	if o.soak != 0 && !slices.Contains(o.only, scenarioExchange) {
+		return nil, errors.New("-soak runs at half the exchange scenario's rate, which -only leaves out")
 	}
 	if o.profile != "" && !slices.Contains(o.only, scenarioExchange) {
 		return nil, errors.New("-profile samples the exchange scenario, which -only leaves out")
@@ -178,6 +212,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	if slices.Contains(o.only, scenarioMiddleware) {
+		logf("building the example API")
+		if o.apiBin, err = buildExampleAPI(ctx, tmp, os.Stderr); err != nil {
+			return err
+		}
+	}
 
 	var all []*result
 	var sections []section
@@ -198,10 +238,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		sections = append(sections, s)
 	}
 
+	var scale *scaleResult
+	if o.scale > 0 {
+		scale = &scaleResult{}
+		if scale.small, err = measureScale(ctx, bin, tmp, cred, o, scaleBaselineKeys, logf); err != nil {
+			return fmt.Errorf("scale, %d keys: %w", scaleBaselineKeys, err)
+		}
+		if scale.large, err = measureScale(ctx, bin, tmp, cred, o, o.scale, logf); err != nil {
+			return fmt.Errorf("scale, %d keys: %w", o.scale, err)
+		}
+		for _, r := range []*result{scale.small.exchange, scale.large.exchange} {
+			all = append(all, r)
+		}
+	}
+
 	var report string
 	if len(sections) == 1 {
 		s := sections[0]
-		report = renderReport(s.results, s.machine, o, revision, s.spec.kind(), s.tokenBytes, s.ceilingBytes)
+		report = renderTargets(s, scale, o, revision) + "\n"
+	}
+	if len(sections) == 1 {
+		s := sections[0]
+		report += renderReport(s.results, s.machine, o, revision, s.spec.kind(), s.tokenBytes, s.ceilingBytes)
 	} else {
 		report = renderComparison(sections, ceiling)
 		for _, s := range sections {
@@ -216,6 +274,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}
 	var failed []string
+	if len(sections) == 1 && sections[0].extra.soak != nil && sections[0].extra.soak.run.errors > 0 {
+		failed = append(failed, fmt.Sprintf("soak: %d errors", sections[0].extra.soak.run.errors))
+	}
 	for _, r := range all {
 		if r.errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d errors (%s)", r.name, r.errors, r.errorSummary()))
@@ -234,6 +295,17 @@ type section struct {
 	machine      machine
 	tokenBytes   int
 	ceilingBytes int
+	extra        extras
+}
+
+// extras are the figures of the scenarios beyond throughput: what the targets table needs.
+type extras struct {
+	revocation    time.Duration // deletion of a key to the example API's first refusal
+	revocationErr error
+	allocs        []benchFigure
+	allocsErr     error
+	mixed         *mixedResult
+	soak          *soakResult
 }
 
 // measureSetup starts spec's keyward processes, runs the scenarios against them and stops them,
@@ -294,6 +366,42 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 			t = &exchangeTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
 		case scenarioRefresh:
 			t = &refreshTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+		case scenarioCeilingVerify:
+			if !first {
+				continue
+			}
+			der, err := publicDER(setup.jwks)
+			if err != nil {
+				return sec, err
+			}
+			if ceil, err = startCeilingWith(ceilingConfig{Verify: der}); err != nil {
+				return sec, err
+			}
+			scenarioPIDs = []int{ceil.cmd.Process.Pid}
+			clients, err := apiClients(ctx, kw, setup)
+			if err != nil {
+				return sec, err
+			}
+			t = &apiTarget{base: strings.TrimSuffix(ceil.url, "/token"), clients: clients}
+		case scenarioMiddleware:
+			r, err := measureMiddleware(ctx, kw, setup, o, tmp, &sec.extra, logf)
+			if err != nil {
+				return sec, fmt.Errorf("%s, scenario %s: %w", spec.kind(), name, err)
+			}
+			sec.results = append(sec.results, r)
+			continue
+		case scenarioMixed:
+			logf("%s, scenario %s: exchange at %d connections and %.0f logins/s, then %d logins at once", spec.kind(), name, o.connections, o.loginRate, o.burst)
+			m, err := runMixed(ctx, kw, setup, o, o.loginRate)
+			if err != nil {
+				return sec, fmt.Errorf("%s, scenario %s: %w", spec.kind(), name, err)
+			}
+			m.burst = loginBurst(ctx, kw, o.burst)
+			logf("%s, scenario %s: exchange p99 %s; logins %d sent, %d errors; burst %d/%d ok, peak RSS %s", spec.kind(), name,
+				millis(m.exchange.p99), m.logins.sent, m.logins.errors, m.burst.ok, m.burst.n, mib(m.burst.peakRSS))
+			sec.extra.mixed = m
+			sec.results = append(sec.results, m.exchange)
+			continue
 		}
 		var prof *profileJob
 		if name == scenarioExchange && o.profile != "" {
@@ -314,6 +422,53 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 			sec.ceilingBytes = ct.tokenBytes
 		}
 	}
+	if o.soak > 0 && first {
+		var max float64
+		for _, r := range sec.results {
+			if r.name == scenarioExchange {
+				max = r.rate()
+			}
+		}
+		logf("%s, soak: %s at %.0f exchanges/s, half the measured maximum", spec.kind(), o.soak, max/2)
+		soak, err := runSoak(ctx, kw, setup, o, max/2, o.soak, soakInterval(o.soak))
+		if err != nil {
+			return sec, fmt.Errorf("soak: %w", err)
+		}
+		logf("%s, soak: %d sent, %d errors", spec.kind(), soak.run.sent, soak.run.errors)
+		sec.extra.soak = soak
+	}
 	sec.machine = machineInfo(time.Now(), loadBefore, loadAverage())
 	return sec, nil
+}
+
+// soakInterval spaces the /metrics readings of a soak: about forty of them, at most one every
+// five seconds.
+func soakInterval(d time.Duration) time.Duration {
+	return max(5*time.Second, d/40)
+}
+
+// measureMiddleware runs the example API against kw, measures it with the tokens of every key,
+// then checks that a deleted key's token is refused, and runs the middleware's own benchmarks for
+// its allocations per request.
+func measureMiddleware(ctx context.Context, kw *keywardProc, s *setup, o *options, tmp string, ex *extras, logf func(string, ...any)) (*result, error) {
+	api, err := startExampleAPI(ctx, o.apiBin, tmp, kw)
+	if err != nil {
+		return nil, err
+	}
+	defer api.stop()
+	clients, err := apiClients(ctx, kw, s)
+	if err != nil {
+		return nil, err
+	}
+	logf("scenario %s: the example API at %s, %d clients, %d connections", scenarioMiddleware, api.base, len(clients), o.connections)
+	r, err := runScenario(ctx, scenarioMiddleware, &apiTarget{base: api.base, clients: clients}, o, nil, api.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	logf("scenario %s: %.0f requests/s, %d errors", scenarioMiddleware, r.rate(), r.errors)
+	ex.revocation, ex.revocationErr = revocationDelay(ctx, kw, api, s)
+	api.stop()
+	logf("scenario %s: go test -bench of the middleware, for allocations", scenarioMiddleware)
+	ex.allocs, ex.allocsErr = middlewareAllocs(ctx)
+	return r, nil
 }

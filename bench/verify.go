@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// verifyHandler is the verifying ceiling: it checks one ES256 bearer token per request with
+// crypto/ecdsa, uncached, and its expiry, and answers what the example API answers for an empty
+// project. No cache, no revocation feed, no permission check: the least a resource server that
+// verifies each request can do.
+type verifyHandler struct {
+	keys map[string]*ecdsa.PublicKey
+	now  func() time.Time
+}
+
+func newVerifyHandler(der map[string][]byte, now func() time.Time) (*verifyHandler, error) {
+	h := &verifyHandler{keys: map[string]*ecdsa.PublicKey{}, now: now}
+	for kid, d := range der {
+		k, err := x509.ParsePKIXPublicKey(d)
+		if err != nil {
+			return nil, fmt.Errorf("verify key %s: %w", kid, err)
+		}
+		pub, ok := k.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("verify key %s is not ECDSA", kid)
+		}
+		h.keys[kid] = pub
+	}
+	if len(h.keys) == 0 {
+		return nil, errors.New("no verification key")
+	}
+	return h, nil
+}
+
+func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		http.Error(w, "no bearer token", http.StatusUnauthorized)
+		return
+	}
+	_, c, err := verifyES256(raw, h.keys)
+	if err != nil || c.Expiry <= h.now().Unix() {
+		http.Error(w, "invalid token", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"data":[]}`))
+}
+
+// publicDER encodes the JWKS keys for the verifying ceiling's configuration.
+func publicDER(jwks map[string]*ecdsa.PublicKey) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for kid, k := range jwks {
+		d, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			return nil, err
+		}
+		out[kid] = d
+	}
+	return out, nil
+}
+
+// apiClient is one API client of the verification scenarios: a key's access token, reused on
+// every request as real clients do, and the path of its project's containers.
+type apiClient struct {
+	auth string // "Bearer …"
+	path string
+}
+
+// apiTarget sends GET requests for a project's containers. Worker w serves the clients w, w+n,
+// w+2n… in turn, so every token is in use and each is reused many times.
+type apiTarget struct {
+	base    string // the example API or the verifying ceiling
+	clients []apiClient
+	n       int
+	next    []int
+}
+
+func (t *apiTarget) start(_ context.Context, _ *http.Client, n int) error {
+	if len(t.clients) == 0 {
+		return errors.New("no API client")
+	}
+	t.n, t.next = n, make([]int, n)
+	for w := range n {
+		t.next[w] = w % len(t.clients)
+	}
+	return nil
+}
+
+func (t *apiTarget) request(ctx context.Context, w int) (*http.Request, error) {
+	c := t.clients[t.next[w]]
+	t.next[w] = (t.next[w] + t.n) % len(t.clients)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+c.path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", c.auth)
+	return req, nil
+}
+
+func (t *apiTarget) answer(int, []byte) error { return nil }
+
+func (t *apiTarget) failed(context.Context, *http.Client, int) error { return nil }
+
+func (t *apiTarget) verify(_ int, body []byte) error {
+	var v struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Data == nil {
+		return fmt.Errorf("not a container list: %s", clip(body))
+	}
+	return nil
+}
+
+// apiClients exchanges every key once: the tokens the verification scenarios send.
+func apiClients(ctx context.Context, kw *keywardProc, s *setup) ([]apiClient, error) {
+	c := &http.Client{Timeout: 30 * time.Second, Transport: newTransport(4, nil)}
+	defer c.CloseIdleConnections()
+	var out []apiClient
+	for _, k := range s.keys {
+		status, body, err := send(ctx, c, http.MethodPost, kw.base+"/oauth/token", formContentType, k.basic, strings.NewReader("grant_type=client_credentials"))
+		if err != nil || status != http.StatusOK {
+			return nil, fmt.Errorf("exchange for the API clients: HTTP %d %v", status, err)
+		}
+		_, claims, _, err := checkKeywardAnswer(body, s.jwks, k.id, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		tr, _ := tokenOf(body)
+		out = append(out, apiClient{auth: "Bearer " + tr, path: "/v1/projects/" + claims.Project + "/containers"})
+	}
+	return out, nil
+}
+
+func tokenOf(body []byte) (string, bool) {
+	var tr tokenResponse
+	if json.Unmarshal(body, &tr) != nil || tr.AccessToken == "" {
+		return "", false
+	}
+	return tr.AccessToken, true
+}
+
+// allocsLine matches one result line of `go test -bench -benchmem`.
+var allocsLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
+
+// benchFigure is one micro-benchmark's result.
+type benchFigure struct {
+	name          string
+	nsPerOp       float64
+	bytes, allocs int64
+}
+
+// parseBenchOutput reads the benchmark lines of `go test -bench -benchmem` output.
+func parseBenchOutput(out string) []benchFigure {
+	var figs []benchFigure
+	for _, line := range strings.Split(out, "\n") {
+		m := allocsLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[2], 64)
+		b, _ := strconv.ParseInt(m[3], 10, 64)
+		a, _ := strconv.ParseInt(m[4], 10, 64)
+		figs = append(figs, benchFigure{name: m[1], nsPerOp: ns, bytes: b, allocs: a})
+	}
+	return figs
+}
+
+// middlewareAllocs runs the middleware package's own handler benchmarks, which send one protected
+// request through Handler and RequirePermission, cached and uncached.
+func middlewareAllocs(ctx context.Context) ([]benchFigure, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkHandler(Cached|Uncached)$",
+		"-benchmem", "-benchtime", "20000x", "./middleware")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, tail(out, 20))
+	}
+	figs := parseBenchOutput(string(out))
+	if len(figs) == 0 {
+		return nil, fmt.Errorf("go test -bench ./middleware printed no benchmark: %s", tail(out, 20))
+	}
+	return figs, nil
+}
