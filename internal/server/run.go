@@ -105,8 +105,12 @@ func (s *Server) background(ctx context.Context) {
 
 // sweep deletes expired rows in bounded batches, so a large backlog never holds the writer long.
 func (s *Server) sweep(ctx context.Context) {
-	for range 100 {
-		n, err := s.store.Sweep(ctx, s.cfg.Now(), 1000)
+	// Small batches: each delete holds the one SQLite writer, and an expired session takes its
+	// remaining refresh tokens with it, so a batch of 1,000 sessions could delete ten times as
+	// many rows while every token request waited. A hundred at a time, with a pause between, lets
+	// the token endpoint's writes through.
+	for range 1000 {
+		n, err := s.store.Sweep(ctx, s.cfg.Now(), 100)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("sweep failed", "err", err)
