@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
 )
@@ -132,20 +133,9 @@ type (
 		CreatedAt   time.Time `json:"created_at"`
 		Permissions []string  `json:"permissions"`
 	}
-	keyOut struct {
-		ID          string     `json:"id"`
-		Project     string     `json:"project"`
-		Name        string     `json:"name"`
-		IPs         []string   `json:"ips"`
-		Permissions []string   `json:"permissions"`
-		Hint        string     `json:"hint"`
-		CreatedBy   string     `json:"created_by"`
-		CreatedAt   time.Time  `json:"created_at"`
-		ExpiresAt   *time.Time `json:"expires_at"`
-		LastUsedAt  *time.Time `json:"last_used_at"`
-		LastUsedIP  *string    `json:"last_used_ip"`
-		Key         string     `json:"key"`
-	}
+	// keyOut is the client package's Key: decoding with unknown fields refused proves the CLI's
+	// --json output and the typed client agree on the API's key shape.
+	keyOut   = client.Key
 	tokenOut struct {
 		AccessToken      string `json:"access_token"`
 		TokenType        string `json:"token_type"`
@@ -343,7 +333,7 @@ func TestProjectsAndKeys(t *testing.T) {
 		t.Fatalf("keys create --json: %s", r)
 	}
 	decodeJSON(t, r, &ci)
-	if _, err := apikey.Parse(ci.Key); err != nil || ci.Name != "ci" || ci.ExpiresAt == nil || ci.Hint != apikey.Hint(ci.Key) {
+	if _, err := apikey.Parse(ci.Secret); err != nil || ci.Name != "ci" || ci.ExpiresAt == nil || ci.Hint != apikey.Hint(ci.Secret) {
 		t.Errorf("keys create --json: %+v", ci)
 	}
 	if d := time.Until(*ci.ExpiresAt); d < 29*24*time.Hour || d > 31*24*time.Hour {
@@ -371,12 +361,12 @@ func TestProjectsAndKeys(t *testing.T) {
 		t.Fatalf("keys list --json: %s", r)
 	}
 	for _, k := range keys {
-		if k.Key != "" || k.ID == "" || k.Hint == "" || k.CreatedBy == "" || len(k.Permissions) == 0 {
+		if k.Secret != "" || k.ID == "" || k.Hint == "" || k.CreatedBy == "" || len(k.Permissions) == 0 {
 			t.Errorf("keys list --json entry: %+v", k)
 		}
 	}
 	for _, out := range []string{r.stdout, c.ok("keys", "list", "--project", "web-shop").stdout} {
-		if strings.Contains(out, deployKey) || strings.Contains(out, ci.Key) || strings.Contains(out, deployKey[len(apikey.Prefix)+apikey.IDLength:]) {
+		if strings.Contains(out, deployKey) || strings.Contains(out, ci.Secret) || strings.Contains(out, deployKey[len(apikey.Prefix)+apikey.IDLength:]) {
 			t.Errorf("keys list shows a secret:\n%s", out)
 		}
 	}
@@ -412,7 +402,7 @@ func TestProjectsAndKeys(t *testing.T) {
 	c.fails(2, "KEYWARD_API_KEY", nil, "token")
 
 	// An API key acts on its own project without --project, within its permissions.
-	ciEnv := []string{"KEYWARD_API_KEY=" + ci.Key}
+	ciEnv := []string{"KEYWARD_API_KEY=" + ci.Secret}
 	r = c.run("", ciEnv, "keys", "list", "--json")
 	decodeJSON(t, r, &keys)
 	if len(keys) != 2 {
@@ -439,7 +429,7 @@ func TestProjectsAndKeys(t *testing.T) {
 			t.Errorf("want exit 2: %s", r)
 		}
 	}
-	if strings.Contains(s.Logs(), deployKey) || strings.Contains(s.Logs(), ci.Key) {
+	if strings.Contains(s.Logs(), deployKey) || strings.Contains(s.Logs(), ci.Secret) {
 		t.Error("a key reached the server log")
 	}
 }
