@@ -63,20 +63,22 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
 	Session(ctx context.Context, id string) (*Session, error)
 	// ConsumeRefreshToken spends the refresh token whose hash is given, exactly once, and stores
-	// next (same session) in the same transaction. It returns the session.
-	//   - unknown hash: ENOTFOUND
+	// next (same session) in the same transaction. It returns the session. sessionID is the
+	// session the token names; empty for a token of the earlier format, found by its hash.
+	//   - unknown hash (or not a token of that session): ENOTFOUND
 	//   - already consumed: the session is revoked (reason "refresh_reused") and appended to the
 	//     feed in the same transaction, and the error is EREFRESHREUSED; the session is returned
 	//     too, so the caller can audit the reuse
 	//   - expired token: EEXPIRED; session revoked or past its max age: EREVOKED / EEXPIRED,
 	//     with the session returned; a refused call consumes nothing
 	// Of any number of concurrent calls with one hash, at most one succeeds.
-	ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *RefreshToken) (*Session, error)
+	ConsumeRefreshToken(ctx context.Context, sessionID string, hash []byte, now time.Time, next *RefreshToken) (*Session, error)
 	// RevokeSession revokes a session and appends it to the feed; revoking a revoked session is a
 	// no-op that succeeds. ENOTFOUND when unknown.
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
-	// RefreshTokenSession returns the session a refresh token (by hash) belongs to, consumed or not.
-	RefreshTokenSession(ctx context.Context, hash []byte) (*Session, error)
+	// RefreshTokenSession returns the session a refresh token (by the session id it names, empty
+	// for the earlier format, and its hash) belongs to, consumed or not.
+	RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*Session, error)
 
 	// CreateWebSession stores a dashboard login. ENOTFOUND when the user does not exist and
 	// EREVOKED when the user is disabled, checked in the same transaction, so a login that races

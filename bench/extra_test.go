@@ -172,10 +172,10 @@ func TestParseBenchOutput(t *testing.T) {
 
 func TestFillPlanCounts(t *testing.T) {
 	p := fillPlan{keys: 10, sessions: 10, tokens: 25, expiredTenths: 3}
-	// Tokens 1..25 belong to sessions 1..10, 1..10, 1..5: sessions 1–3 hold 3+3 tokens (the
-	// third round has sessions 1–5, so 1–3 hold one more each).
-	if p.expiredSessions() != 3 || p.expiredTokens() != 9 {
-		t.Fatalf("expired sessions %d, tokens %d; want 3, 9", p.expiredSessions(), p.expiredTokens())
+	// Each session holds one live token; spent tokens 1..15 belong to sessions 1..10, 1..5:
+	// sessions 1–3 hold 1 live + 2 spent tokens each.
+	if p.expiredSessions() != 3 || p.spentTokens() != 15 || p.expiredTokens() != 9 {
+		t.Fatalf("expired sessions %d, spent %d, expired tokens %d; want 3, 15, 9", p.expiredSessions(), p.spentTokens(), p.expiredTokens())
 	}
 }
 
@@ -188,8 +188,12 @@ func migrateForFill(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, f := range []string{"00001_init.sql", "00002_web_sessions.sql"} {
-		data, err := os.ReadFile(filepath.Join("..", "internal", "sqlstore", "migrations", "sqlite", f))
+	files, err := filepath.Glob(filepath.Join("..", "internal", "sqlstore", "migrations", "sqlite", "*.sql"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("keyward's SQLite migrations: %v, %v", files, err)
+	}
+	for _, f := range files { // in order: their names start with the version
+		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,15 +235,19 @@ func TestFillDatabase(t *testing.T) {
 	if n := count("SELECT count(*) FROM sessions s JOIN api_keys k ON k.id = s.key_id WHERE s.kind = 'key'"); n != 200 {
 		t.Errorf("%d sessions of filled keys, want 200", n)
 	}
-	if n := count("SELECT count(DISTINCT hash) FROM refresh_tokens WHERE length(hash) = 32"); n != 2000 {
+	if n := count("SELECT count(DISTINCT h) FROM (SELECT hash AS h FROM refresh_tokens UNION ALL SELECT refresh_hash FROM sessions) WHERE length(h) = 32"); n != 2000 {
 		t.Errorf("%d distinct 32-byte refresh token hashes, want 2000", n)
 	}
 	if n := count("SELECT count(*) FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id WHERE s.id IS NULL"); n != 0 {
 		t.Errorf("%d refresh tokens without their session", n)
 	}
-	// Each session's newest token is live; the older ones are spent, as after a chain of refreshes.
-	if n := count("SELECT count(*) FROM refresh_tokens WHERE consumed_at IS NULL"); n != 200 {
-		t.Errorf("%d unspent tokens, want one per session", n)
+	// Each session's newest token is live, in its row; the older ones are spent, as after a
+	// chain of refreshes.
+	if n := count("SELECT count(*) FROM refresh_tokens WHERE consumed_at IS NULL"); n != 0 {
+		t.Errorf("%d unspent tokens among the spent ones", n)
+	}
+	if n := count("SELECT count(*) FROM sessions WHERE id GLOB 'ses_[0-9]*' AND length(id) = 20"); n != 200 {
+		t.Errorf("%d sessions with ids of the real shape, want 200", n)
 	}
 	tokens, sessions, err := expiredRows(context.Background(), path, now)
 	if err != nil {
@@ -249,7 +257,7 @@ func TestFillDatabase(t *testing.T) {
 		t.Errorf("expired: %d tokens, %d sessions; want %d, 20", tokens, sessions, p.expiredTokens())
 	}
 	// No expired token belongs to a live session, so the sweeper's per-table deletes agree.
-	if n := count("SELECT count(*) FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE (r.expires_at < $1) <> (s.expires_at < $1)", now.UnixMicro()); n != 0 {
+	if n := count("SELECT count(*) FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE (r.expires_at < $1) <> (s.refresh_expires_at < $1)", now.UnixMicro()); n != 0 {
 		t.Errorf("%d tokens expire apart from their session", n)
 	}
 	if err := db.QueryRow("PRAGMA foreign_key_check").Scan(new(any), new(any), new(any), new(any)); err != sql.ErrNoRows {

@@ -174,7 +174,7 @@ func (e *env) session(s *keyward.Session, scope []string) (string, *keyward.Sess
 	if s.ExpiresAt.IsZero() {
 		s.ExpiresAt = now.Add(30 * 24 * time.Hour)
 	}
-	_, hash, err := token.NewRefreshToken(rand.Reader)
+	_, hash, err := token.NewRefreshToken(rand.Reader, s.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func (f *fixture) token(s *keyward.Session) string {
 	if s.ExpiresAt.IsZero() {
 		s.ExpiresAt = f.now.Add(24 * time.Hour)
 	}
-	_, hash, err := token.NewRefreshToken(rand.Reader)
+	_, hash, err := token.NewRefreshToken(rand.Reader, s.ID)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -29,8 +29,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	sid := ""
-	if token.ValidRefreshTokenFormat(raw) {
-		sess, err := s.Store.RefreshTokenSession(ctx, token.HashRefreshToken(raw))
+	if named, ok := token.ParseRefreshToken(raw); ok {
+		sess, err := s.Store.RefreshTokenSession(ctx, named, token.HashRefreshToken(raw))
 		if err == nil {
 			sid = sess.ID
 		} else if keyward.ErrorCode(err) != keyward.ENOTFOUND {

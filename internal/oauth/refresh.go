@@ -23,10 +23,23 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		s.ByIP.Fail(ipKey)
 		return invalidGrant(description)
 	}
-	if !token.ValidRefreshTokenFormat(raw) {
+	sid, ok := token.ParseRefreshToken(raw)
+	if !ok {
 		return nil, bad("The refresh token is malformed.")
 	}
 	hash := token.HashRefreshToken(raw)
+	unknown := func() error { return bad("The refresh token is unknown, expired, revoked or already used.") }
+	if sid == "" {
+		// A token of the earlier format names no session; its successor must, so the session is
+		// looked up first by the token's hash.
+		sess, err := s.Store.RefreshTokenSession(ctx, "", hash)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, unknown()
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		sid = sess.ID
+	}
 
 	// Client authentication is optional here; when sent it must be valid and name the key the
 	// session belongs to, checked before anything is spent.
@@ -35,9 +48,9 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		if err != nil {
 			return nil, err
 		}
-		sess, err := s.Store.RefreshTokenSession(ctx, hash)
+		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+			return nil, unknown()
 		} else if err != nil {
 			return nil, storeError(err)
 		}
@@ -52,9 +65,9 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	// checked before the token is spent, so a client that asks too much keeps its session.
 	var narrowed []string
 	if _, asked := req.form["scope"]; asked {
-		sess, err := s.Store.RefreshTokenSession(ctx, hash)
+		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+			return nil, unknown()
 		} else if err != nil {
 			return nil, storeError(err)
 		}
@@ -69,12 +82,12 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 
 	// The next token is made before the old one is spent, so that spending and storing its
 	// successor happen in one transaction.
-	probe := &keyward.Session{ExpiresAt: req.now.Add(s.SessionMaxAge)}
+	probe := &keyward.Session{ID: sid, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	next, rt, err := s.newRefreshToken(probe, req.now)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.Store.ConsumeRefreshToken(ctx, hash, req.now, rt)
+	sess, err := s.Store.ConsumeRefreshToken(ctx, sid, hash, req.now, rt)
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EREFRESHREUSED:
@@ -83,7 +96,7 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 			Detail: "a spent refresh token was presented again; the session is revoked"})
 		return nil, bad("The refresh token was already used; its session is now revoked.")
 	case keyward.ENOTFOUND, keyward.EEXPIRED, keyward.EREVOKED:
-		return nil, bad("The refresh token is unknown, expired, revoked or already used.")
+		return nil, unknown()
 	default:
 		return nil, storeError(err)
 	}

@@ -23,8 +23,8 @@ type Store interface {
 	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
 	CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error
 	Session(ctx context.Context, id string) (*keyward.Session, error)
-	ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error)
-	RefreshTokenSession(ctx context.Context, hash []byte) (*keyward.Session, error)
+	ConsumeRefreshToken(ctx context.Context, sessionID string, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error)
+	RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*keyward.Session, error)
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 }

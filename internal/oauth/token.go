@@ -306,7 +306,7 @@ func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.P
 
 // startSession stores a new session with its first refresh token and mints the pair.
 func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*tokenResponse, error) {
-	id, err := keyward.NewID(s.Rand, keyward.PrefixSession)
+	id, err := keyward.NewSessionID(req.now, s.Rand)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -327,7 +327,7 @@ func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyw
 // newRefreshToken makes the refresh token paired with an access token issued at now: it expires
 // RefreshGrace after that access token, and never after the session.
 func (s *Server) newRefreshToken(sess *keyward.Session, now time.Time) (string, *keyward.RefreshToken, error) {
-	raw, hash, err := token.NewRefreshToken(s.Rand)
+	raw, hash, err := token.NewRefreshToken(s.Rand, sess.ID)
 	if err != nil {
 		return "", nil, serverError(err)
 	}

@@ -133,7 +133,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 		// by its id keep doing so until the last token it ever had expires.
 		var latest sql.NullInt64
 		if err := tx.QueryRowContext(ctx,
-			"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = $1 AND s.kind = '"+keyward.SessionKey+"'",
+			"SELECT MAX(refresh_expires_at) FROM sessions WHERE key_id = $1 AND kind = '"+keyward.SessionKey+"'",
 			id).Scan(&latest); err != nil {
 			return fmt.Errorf("delete api key: token expiry: %w", err)
 		}

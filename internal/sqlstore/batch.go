@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -80,14 +81,21 @@ func (c *committer) loop() {
 		case <-c.quit:
 			return
 		}
-		// Only the operations already waiting join: an idle store never delays a write.
+		// Only the operations already waiting join: an idle store never delays a write. One
+		// yield lets the requests that are already running (and about to write) submit first;
+		// when nothing else is runnable it returns at once.
+		yielded := false
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case op := <-c.ops:
 				batch = append(batch, op)
 			default:
-				break fill
+				if yielded {
+					break fill
+				}
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		c.run(batch)

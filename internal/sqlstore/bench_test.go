@@ -74,7 +74,7 @@ func BenchmarkSQLiteConsumeRefreshToken(b *testing.B) {
 	for b.Loop() {
 		i++
 		next := &keyward.RefreshToken{Hash: hashN(2, i), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
-		if _, err := db.ConsumeRefreshToken(ctx, cur, now, next); err != nil {
+		if _, err := db.ConsumeRefreshToken(ctx, s.ID, cur, now, next); err != nil {
 			b.Fatal(err)
 		}
 		cur = next.Hash
@@ -135,7 +135,7 @@ func BenchmarkSQLiteConsumeRefreshTokenParallel(b *testing.B) {
 		}
 		for pb.Next() {
 			next := &keyward.RefreshToken{Hash: hashN(3, int(n.Add(1))), IssuedAt: now, ExpiresAt: now.Add(3 * time.Hour)}
-			if _, err := db.ConsumeRefreshToken(ctx, cur, now, next); err != nil {
+			if _, err := db.ConsumeRefreshToken(ctx, s.ID, cur, now, next); err != nil {
 				b.Error(err)
 				return
 			}

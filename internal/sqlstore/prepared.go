@@ -10,15 +10,17 @@ import (
 // again on every call cost about a tenth of an exchange; they are prepared once per connection
 // instead. PostgreSQL needs nothing here: pgx already caches prepared statements per connection.
 const (
-	qInsertSession      = "INSERT INTO sessions (" + sessionCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	qInsertRefreshToken = "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
-	qConsumeRefresh     = "UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL RETURNING session_id, expires_at"
+	qInsertSession      = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 	qSelectSession      = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
-	qSelectAPIKey       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
-	qKeyExists          = "SELECT 1 FROM api_keys WHERE id = $1"
-	qSavepoint          = "SAVEPOINT op"
-	qRelease            = "RELEASE op"
-	qRollbackTo         = "ROLLBACK TO op"
+	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at FROM sessions WHERE id = $1"
+	qRotateRefresh      = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
+	qSpendRefresh       = "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5) " +
+		"ON CONFLICT (hash) DO UPDATE SET consumed_at = excluded.consumed_at"
+	qSelectAPIKey = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
+	qKeyExists    = "SELECT 1 FROM api_keys WHERE id = $1"
+	qSavepoint    = "SAVEPOINT op"
+	qRelease      = "RELEASE op"
+	qRollbackTo   = "ROLLBACK TO op"
 )
 
 // prepared maps a statement's text to its prepared form, on the writer (w) and on the readers
@@ -29,7 +31,7 @@ type prepared struct{ w, r map[string]*sql.Stmt }
 // prepares a statement again, once, on any other connection it runs on.
 func prepareSQLite(ctx context.Context, w, r *sql.DB) (prepared, error) {
 	p := prepared{w: map[string]*sql.Stmt{}, r: map[string]*sql.Stmt{}}
-	for _, q := range []string{qInsertSession, qInsertRefreshToken, qConsumeRefresh, qSelectSession, qKeyExists,
+	for _, q := range []string{qInsertSession, qSelectSessionToken, qRotateRefresh, qSpendRefresh, qSelectSession, qKeyExists,
 		qSavepoint, qRelease, qRollbackTo} {
 		st, err := w.PrepareContext(ctx, q)
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ func scanSession(row scanner) (*keyward.Session, error) {
 // stand when the transaction commits: ENOTFOUND when a key session's key, a user session's user,
 // or the membership of a project-narrowed user session does not exist, and EREVOKED when the
 // user is disabled. first.SessionID may be empty.
+//
+// The session and its live refresh token are one row: the busiest write of the server touches
+// one table.
 func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error {
 	scope := sql.NullString{Valid: s.Scope != nil}
 	if scope.Valid {
@@ -56,19 +60,22 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 	if err := checkTokenSession(first, s.ID); err != nil {
 		return err
 	}
+	expires := min(micros(first.ExpiresAt), micros(s.ExpiresAt))
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.lockCredential(ctx, tx, s); err != nil {
 			return err
 		}
 		_, err := db.prep.txExec(ctx, tx, qInsertSession,
 			s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
-			micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason)
+			micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
+			first.Hash, micros(first.IssuedAt), expires)
 		if isUnique(err) {
 			return keyward.Errorf(keyward.ECONFLICT, "Session already exists.")
 		} else if err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		return db.insertRefreshToken(ctx, tx, first, s.ID)
+		first.SessionID = s.ID
+		return nil
 	})
 }
 
@@ -120,18 +127,6 @@ func checkTokenSession(t *keyward.RefreshToken, sessionID string) error {
 	return nil
 }
 
-func (db *DB) insertRefreshToken(ctx context.Context, tx *sql.Tx, t *keyward.RefreshToken, sessionID string) error {
-	_, err := db.prep.txExec(ctx, tx, qInsertRefreshToken,
-		t.Hash, sessionID, micros(t.IssuedAt), micros(t.ExpiresAt), nullMicros(t.ConsumedAt))
-	if isUnique(err) {
-		return keyward.Errorf(keyward.ECONFLICT, "Refresh token already exists.")
-	} else if err != nil {
-		return fmt.Errorf("insert refresh token: %w", err)
-	}
-	t.SessionID = sessionID
-	return nil
-}
-
 // Session returns a session, revoked or not; ENOTFOUND when unknown (or swept).
 func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) {
 	s, err := scanSession(db.prep.readRow(ctx, db.r, qSelectSession, id))
@@ -143,13 +138,64 @@ func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) 
 	return s, nil
 }
 
+// liveToken is what a session row says about its refresh token.
+type liveToken struct {
+	hash     []byte // empty when the session has none
+	issued   int64
+	expires  int64
+	spentNow bool // the hash was found among the spent tokens
+}
+
+// scanSessionWithToken reads a session and its live refresh token from q (which selects
+// sessionCols and the refresh columns).
+func scanSessionWithToken(row scanner) (*keyward.Session, *liveToken, error) {
+	var s keyward.Session
+	var t liveToken
+	var scope sql.NullString
+	var created, expires int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
+		&created, &expires, &revoked, &s.RevokeReason, &t.hash, &t.issued, &t.expires); err != nil {
+		return nil, nil, err
+	}
+	if scope.Valid {
+		s.Scope = append([]string{}, splitList(scope.String)...)
+	}
+	s.CreatedAt = fromMicros(created)
+	s.ExpiresAt = fromMicros(expires)
+	s.RevokedAt = timePtr(revoked)
+	return &s, &t, nil
+}
+
 // RefreshTokenSession returns the session a refresh token belongs to, consumed or not;
-// ENOTFOUND when the hash is unknown.
-func (db *DB) RefreshTokenSession(ctx context.Context, hash []byte) (*keyward.Session, error) {
-	s, err := scanSession(db.r.QueryRowContext(ctx,
-		"SELECT "+sessionCols+" FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = $1)", hash))
+// ENOTFOUND when the token is not the session's. sessionID is the id the token names, or empty
+// for a token of the earlier format, which is looked up by hash.
+func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*keyward.Session, error) {
+	notFound := keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+	if len(hash) == 0 {
+		return nil, notFound
+	}
+	if sessionID == "" {
+		err := db.r.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound
+		} else if err != nil {
+			return nil, fmt.Errorf("refresh token session: %w", err)
+		}
+	}
+	s, live, err := scanSessionWithToken(db.r.QueryRowContext(ctx, qSelectSessionToken, sessionID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+		return nil, notFound
+	} else if err != nil {
+		return nil, fmt.Errorf("refresh token session: %w", err)
+	}
+	if subtle.ConstantTimeCompare(live.hash, hash) == 1 {
+		return s, nil
+	}
+	var one int
+	err = db.r.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE hash = $1 AND session_id = $2", hash, sessionID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound
 	} else if err != nil {
 		return nil, fmt.Errorf("refresh token session: %w", err)
 	}
@@ -157,38 +203,49 @@ func (db *DB) RefreshTokenSession(ctx context.Context, hash []byte) (*keyward.Se
 }
 
 // ConsumeRefreshToken spends a refresh token exactly once and stores next in the same
-// transaction; see keyward.Store. The checks run in this order: unknown (ENOTFOUND), consumed
-// (reuse: the session is revoked and the revocation committed, EREFRESHREUSED), session revoked
-// (EREVOKED), token expired or session past its max age (EEXPIRED). The session is returned with
-// every error but ENOTFOUND. next.SessionID may be empty.
-func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error) {
+// transaction; see keyward.Store. sessionID is the id the token names, or empty for a token of
+// the earlier format. The checks run in this order: unknown (ENOTFOUND), consumed (reuse: the
+// session is revoked and the revocation committed, EREFRESHREUSED), session revoked (EREVOKED),
+// token expired or session past its max age (EEXPIRED). The session is returned with every error
+// but ENOTFOUND. next.SessionID may be empty.
+func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error) {
 	if next == nil || len(next.Hash) == 0 {
 		return nil, keyward.Errorf(keyward.EINVALID, "A refresh token hash is required.")
 	}
+	notFound := keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+	if len(hash) == 0 {
+		return nil, notFound
+	}
 	var s *keyward.Session
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// The compare-and-swap comes first: concurrent callers queue on the token's row, and all
-		// but the first find it consumed.
-		var sessionID string
-		var expires int64
-		err := db.prep.txRow(ctx, tx, qConsumeRefresh, micros(now), hash).Scan(&sessionID, &expires)
-		if errors.Is(err, sql.ErrNoRows) {
-			s, err = db.refreshReused(ctx, tx, hash, now)
-			return err
-		} else if err != nil {
-			return fmt.Errorf("consume refresh token: %w", err)
+		sid := sessionID
+		if sid == "" {
+			err := tx.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sid)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound
+			} else if err != nil {
+				return fmt.Errorf("consume refresh token: %w", err)
+			}
 		}
-
-		// Share-locked on PostgreSQL: a concurrent revocation waits for this refresh to commit
-		// and then sees the new token when it computes the feed entry's expiry.
-		s, err = scanSession(db.prep.txRow(ctx, tx, qSelectSession+db.q.forShare, sessionID))
-		if err != nil {
+		// Locked on PostgreSQL: concurrent refreshes of one session queue here, and all but the
+		// first find the hash spent; a concurrent revocation waits for this refresh and then
+		// sees the new token's expiry.
+		var live *liveToken
+		var err error
+		s, live, err = scanSessionWithToken(db.prep.txRow(ctx, tx, qSelectSessionToken+db.q.forUpdate, sid))
+		if errors.Is(err, sql.ErrNoRows) {
+			s = nil
+			return notFound
+		} else if err != nil {
 			return fmt.Errorf("consume refresh token: session: %w", err)
+		}
+		if subtle.ConstantTimeCompare(live.hash, hash) != 1 {
+			return db.refreshReused(ctx, tx, &s, hash, now)
 		}
 		switch {
 		case s.RevokedAt != nil:
 			return keyward.Errorf(keyward.EREVOKED, "The session was revoked.")
-		case !now.Before(fromMicros(expires)):
+		case now.UnixMicro() >= live.expires:
 			return keyward.Errorf(keyward.EEXPIRED, "The refresh token has expired.")
 		case !now.Before(s.ExpiresAt):
 			return keyward.Errorf(keyward.EEXPIRED, "The session has reached its maximum age.")
@@ -196,28 +253,42 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, hash []byte, now time.Tim
 		if err := checkTokenSession(next, s.ID); err != nil {
 			return err
 		}
-		return db.insertRefreshToken(ctx, tx, next, s.ID)
+		if _, err := db.prep.txExec(ctx, tx, qRotateRefresh,
+			next.Hash, micros(next.IssuedAt), min(micros(next.ExpiresAt), micros(s.ExpiresAt)), s.ID); err != nil {
+			return fmt.Errorf("consume refresh token: %w", err)
+		}
+		// The spent token is kept until it would have expired, to recognise its reuse; a token
+		// of the earlier format is already there and is only marked.
+		if _, err := db.prep.txExec(ctx, tx, qSpendRefresh, hash, s.ID, live.issued, live.expires, micros(now)); err != nil {
+			return fmt.Errorf("consume refresh token: %w", err)
+		}
+		next.SessionID = s.ID
+		return nil
 	})
 	return s, err
 }
 
-// refreshReused handles a hash the compare-and-swap did not match: unknown, or reuse.
-func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, hash []byte, now time.Time) (*keyward.Session, error) {
-	var sessionID string
-	err := tx.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+// refreshReused handles a hash that is not the session's live token: a spent token of the
+// session is reuse, anything else is unknown (and *s is cleared).
+func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, s **keyward.Session, hash []byte, now time.Time) error {
+	id := (*s).ID
+	var consumed sql.NullInt64
+	err := tx.QueryRowContext(ctx, "SELECT consumed_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2", hash, id).Scan(&consumed)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !consumed.Valid {
+		*s = nil
+		return keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
 	} else if err != nil {
-		return nil, fmt.Errorf("refresh token: %w", err)
+		return fmt.Errorf("refresh token: %w", err)
 	}
-	if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, sessionID); err != nil {
-		return nil, err
+	if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, id); err != nil {
+		return err
 	}
-	s, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", sessionID))
+	reread, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", id))
 	if err != nil {
-		return nil, fmt.Errorf("reused refresh token: session: %w", err)
+		return fmt.Errorf("reused refresh token: session: %w", err)
 	}
-	return s, &keepTx{keyward.Errorf(keyward.EREFRESHREUSED, "The refresh token was already used; its session is revoked.")}
+	*s = reread
+	return &keepTx{keyward.Errorf(keyward.EREFRESHREUSED, "The refresh token was already used; its session is revoked.")}
 }
 
 // RevokeSession revokes a session and appends it to the feed; revoking a revoked session
@@ -245,16 +316,19 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, where string, at time.Time, reason string, args ...any) (int, error) {
 	rows, err := tx.QueryContext(ctx,
 		"UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND "+where+
-			" RETURNING id, project_id",
+			" RETURNING id, project_id, refresh_expires_at",
 		append([]any{micros(at), reason}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
-	type revoked struct{ id, project string }
+	type revoked struct {
+		id, project string
+		latest      int64 // the expiry of the session's newest refresh token
+	}
 	var list []revoked
 	for rows.Next() {
 		var r revoked
-		if err := rows.Scan(&r.id, &r.project); err != nil {
+		if err := rows.Scan(&r.id, &r.project, &r.latest); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("revoke sessions: %w", err)
 		}
@@ -275,11 +349,7 @@ func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, where string, at t
 		return 0, err
 	}
 	for _, r := range list {
-		var latest sql.NullInt64
-		if err := tx.QueryRowContext(ctx,
-			"SELECT MAX(expires_at) FROM refresh_tokens WHERE session_id = $1", r.id).Scan(&latest); err != nil {
-			return 0, fmt.Errorf("revoke sessions: token expiry: %w", err)
-		}
+		latest := sql.NullInt64{Int64: r.latest, Valid: true}
 		if err := appendRevocation(ctx, tx, keyward.RevokedSession, r.id, r.project, at, latest); err != nil {
 			return 0, err
 		}

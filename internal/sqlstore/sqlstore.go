@@ -78,8 +78,9 @@ var _ keyward.Store = (*DB)(nil)
 
 // queries holds the few statements whose text differs between engines.
 type queries struct {
-	forShare string // suffix that share-locks the selected rows until commit
-	lockFeed string // serializes appends to the revocation feed; empty where writes already are
+	forShare  string // suffix that share-locks the selected rows until commit
+	forUpdate string // suffix that locks the selected rows for writing until commit
+	lockFeed  string // serializes appends to the revocation feed; empty where writes already are
 }
 
 // Option configures Open.
@@ -154,7 +155,7 @@ func openSQLite(ctx context.Context, path string, c config) (*DB, error) {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), OmitHost: true}
 	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
 	w, err := sql.Open("sqlite", u.String()+"?"+pragmas+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate&_pragma=temp_store(MEMORY)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)"+
 		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)", walBackstopPages, walSizeLimit))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -228,7 +229,7 @@ func openPostgres(ctx context.Context, dsn string, c config) (*DB, error) {
 	}
 	db := &DB{
 		dialect: DialectPostgres, w: p, r: p,
-		q: queries{forShare: " FOR SHARE", lockFeed: "LOCK TABLE revocations IN EXCLUSIVE MODE"},
+		q: queries{forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockFeed: "LOCK TABLE revocations IN EXCLUSIVE MODE"},
 	}
 	if err := db.migrate(ctx, goose.DialectPostgres, "migrations/postgres", locker, c); err != nil {
 		db.Close()

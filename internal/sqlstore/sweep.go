@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Sweep deletes refresh tokens, sessions (with their remaining tokens), dashboard logins and feed
-// entries that expired before now, at most limit rows of each table per call, and returns how
-// many rows it deleted (tokens removed along with their session are not counted). Audit events
-// are kept.
+// Sweep deletes spent refresh tokens, sessions, dashboard logins and feed entries that expired
+// before now, at most limit rows of each table per call, and returns how many rows it deleted.
+// A session expires with its live refresh token: nothing can refresh it any more, and every
+// access token it issued expired before that token. Audit events are kept.
 //
 // Each table is swept by its own short statement, so a sweep never holds locks that a token
 // exchange waits for longer than one bounded delete.
@@ -20,7 +20,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 	var total int
 	for _, q := range []struct{ what, sql string }{
 		{"refresh tokens", "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)"},
-		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)"},
+		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires_at < $1 LIMIT $2)"},
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 	} {

@@ -52,7 +52,7 @@ func testConcurrentWrites(t *testing.T, s keyward.Store) {
 					errs <- fmt.Errorf("create session: %w", err)
 					continue
 				}
-				if _, err := s.ConsumeRefreshToken(ctx, j.first.Hash, t0.Add(time.Minute), j.next); err != nil {
+				if _, err := s.ConsumeRefreshToken(ctx, j.first.SessionID, j.first.Hash, t0.Add(time.Minute), j.next); err != nil {
 					errs <- fmt.Errorf("refresh: %w", err)
 				}
 				if err := s.TouchAPIKey(ctx, k.ID, t0.Add(time.Minute), "192.0.2.1"); err != nil {
@@ -329,7 +329,7 @@ func testSweep(t *testing.T, s keyward.Store) {
 			if i == 0 {
 				must(t, s.CreateSession(ctx, sess, tok))
 			} else {
-				_, err := s.ConsumeRefreshToken(ctx, toks[i-1].Hash, tok.IssuedAt, tok)
+				_, err := s.ConsumeRefreshToken(ctx, toks[i-1].SessionID, toks[i-1].Hash, tok.IssuedAt, tok)
 				must(t, err)
 			}
 		}
@@ -341,7 +341,8 @@ func testSweep(t *testing.T, s keyward.Store) {
 	// Expired session whose last token is still within its expiry: the session goes, and its
 	// tokens with it.
 	dead, deadToks := start(past, future)
-	// Revoked session whose tokens are all expired: its feed entry is due, the session is not.
+	// Revoked session whose tokens are all expired: its feed entry is due, and so is the session,
+	// which can do nothing more (a session expires with its last refresh token).
 	revoked, _ := start(future, past)
 	must(t, s.RevokeSession(ctx, revoked.ID, "logout", past))
 	// Revoked session with a live token: its feed entry must stay.
@@ -374,7 +375,7 @@ func testSweep(t *testing.T, s keyward.Store) {
 		}
 		total += n
 	}
-	if total < 7 { // 4 expired tokens of live sessions, 1 session, 1 login, 1 feed entry
+	if total < 7 { // 3 spent tokens of a live session, 2 sessions, 1 login, 1 feed entry
 		t.Fatalf("sweeps deleted %d rows in all, want at least 7", total)
 	}
 	_, err := s.WebSession(ctx, staleLogin.Hash)
@@ -383,7 +384,7 @@ func testSweep(t *testing.T, s keyward.Store) {
 	must(t, err)
 
 	for i, tok := range liveToks {
-		_, err := s.RefreshTokenSession(ctx, tok.Hash)
+		_, err := s.RefreshTokenSession(ctx, tok.SessionID, tok.Hash)
 		if i < 3 {
 			wantCode(t, err, keyward.ENOTFOUND)
 		} else {
@@ -392,9 +393,11 @@ func testSweep(t *testing.T, s keyward.Store) {
 	}
 	_, err = s.Session(ctx, dead.ID)
 	wantCode(t, err, keyward.ENOTFOUND)
-	_, err = s.RefreshTokenSession(ctx, deadToks[0].Hash)
+	_, err = s.RefreshTokenSession(ctx, deadToks[0].SessionID, deadToks[0].Hash)
 	wantCode(t, err, keyward.ENOTFOUND)
-	for _, id := range []string{live.ID, revoked.ID, kept.ID} {
+	_, err = s.Session(ctx, revoked.ID)
+	wantCode(t, err, keyward.ENOTFOUND)
+	for _, id := range []string{live.ID, kept.ID} {
 		if _, err := s.Session(ctx, id); err != nil {
 			t.Fatalf("live session %s swept: %v", id, err)
 		}

@@ -109,7 +109,7 @@ func testDeleteAPIKey(t *testing.T, s keyward.Store) {
 	s2, tok2 := newKeySession(t, s, k)
 	// s2 refreshes once: its latest token expires later than its first one.
 	tok3 := newToken(t, t0.Add(time.Hour))
-	_, err := s.ConsumeRefreshToken(ctx, tok2.Hash, t0.Add(time.Hour), tok3)
+	_, err := s.ConsumeRefreshToken(ctx, tok2.SessionID, tok2.Hash, t0.Add(time.Hour), tok3)
 	must(t, err)
 	// s3 was revoked before: the deletion does not list it again.
 	s3, _ := newKeySession(t, s, k)

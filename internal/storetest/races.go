@@ -87,7 +87,7 @@ func testRevokeRefreshRace(t *testing.T, s keyward.Store) {
 		wg.Go(func() {
 			cur := tok
 			for _, next := range nexts {
-				if _, err := s.ConsumeRefreshToken(ctx, cur.Hash, next.IssuedAt, next); err != nil {
+				if _, err := s.ConsumeRefreshToken(ctx, cur.SessionID, cur.Hash, next.IssuedAt, next); err != nil {
 					if keyward.ErrorCode(err) != keyward.EREVOKED {
 						refreshErr = err
 					}

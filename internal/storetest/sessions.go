@@ -40,21 +40,32 @@ func testSessions(t *testing.T, s keyward.Store) {
 		if (got.Scope == nil) != (tc.scope == nil) {
 			t.Fatalf("%s: scope %#v came back as %#v", tc.name, tc.scope, got.Scope)
 		}
-		got, err = s.RefreshTokenSession(ctx, first.Hash)
+		got, err = s.RefreshTokenSession(ctx, first.SessionID, first.Hash)
 		must(t, err)
 		sameJSON(t, tc.name+": RefreshTokenSession", got, &sess)
 	}
 
 	_, err := s.Session(ctx, newID(t, keyward.PrefixSession))
 	wantCode(t, err, keyward.ENOTFOUND)
-	_, err = s.RefreshTokenSession(ctx, newToken(t, t0).Hash)
+	_, err = s.RefreshTokenSession(ctx, "", newToken(t, t0).Hash)
 	wantCode(t, err, keyward.ENOTFOUND)
+	// A token is found only in the session it names: another session's id is no way in.
+	other, otherTok := newKeySession(t, s, k)
+	_, err = s.RefreshTokenSession(ctx, other.ID, newToken(t, t0).Hash)
+	wantCode(t, err, keyward.ENOTFOUND)
+	_, err = s.ConsumeRefreshToken(ctx, other.ID, newToken(t, t0).Hash, t0.Add(time.Minute), newToken(t, t0.Add(time.Minute)))
+	wantCode(t, err, keyward.ENOTFOUND)
+	if !activeAt(t, s, other.ID, t0.Add(time.Minute)) {
+		t.Fatal("presenting an unknown token with a session's id revoked the session")
+	}
+	_, err = s.RefreshTokenSession(ctx, other.ID, otherTok.Hash)
+	must(t, err)
 
 	// A consumed token still names its session.
 	sess, first := newKeySession(t, s, k)
-	_, err = s.ConsumeRefreshToken(ctx, first.Hash, t0.Add(time.Minute), newToken(t, t0.Add(time.Minute)))
+	_, err = s.ConsumeRefreshToken(ctx, first.SessionID, first.Hash, t0.Add(time.Minute), newToken(t, t0.Add(time.Minute)))
 	must(t, err)
-	got, err := s.RefreshTokenSession(ctx, first.Hash)
+	got, err := s.RefreshTokenSession(ctx, first.SessionID, first.Hash)
 	must(t, err)
 	if got.ID != sess.ID {
 		t.Fatalf("RefreshTokenSession of a consumed token = %s, want %s", got.ID, sess.ID)
@@ -83,7 +94,7 @@ func testSessionNeedsCredential(t *testing.T, s keyward.Store) {
 		}
 		_, err := s.Session(ctx, sess.ID)
 		wantCode(t, err, keyward.ENOTFOUND)
-		_, err = s.RefreshTokenSession(ctx, first.Hash)
+		_, err = s.RefreshTokenSession(ctx, first.SessionID, first.Hash)
 		wantCode(t, err, keyward.ENOTFOUND)
 	}
 }
@@ -129,12 +140,12 @@ func testConsumeRefreshToken(t *testing.T, s keyward.Store) {
 	for i := range 3 {
 		now = now.Add(time.Hour)
 		next := newToken(t, now)
-		got, err := s.ConsumeRefreshToken(ctx, tok.Hash, now, next)
+		got, err := s.ConsumeRefreshToken(ctx, tok.SessionID, tok.Hash, now, next)
 		if err != nil {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 		sameJSON(t, "session returned", got, sess)
-		owner, err := s.RefreshTokenSession(ctx, next.Hash)
+		owner, err := s.RefreshTokenSession(ctx, next.SessionID, next.Hash)
 		must(t, err)
 		if owner.ID != sess.ID {
 			t.Fatalf("next token belongs to %s, want %s", owner.ID, sess.ID)
@@ -145,7 +156,7 @@ func testConsumeRefreshToken(t *testing.T, s keyward.Store) {
 		t.Fatalf("successful refreshes appended %d feed entries", n)
 	}
 
-	_, err := s.ConsumeRefreshToken(ctx, newToken(t, now).Hash, now, newToken(t, now))
+	_, err := s.ConsumeRefreshToken(ctx, "", newToken(t, now).Hash, now, newToken(t, now))
 	wantCode(t, err, keyward.ENOTFOUND)
 }
 
@@ -156,13 +167,13 @@ func testConsumeRefreshTokenReuse(t *testing.T, s keyward.Store) {
 	sess, first := newKeySession(t, s, k)
 	now := t0.Add(time.Minute)
 	second := newToken(t, now)
-	_, err := s.ConsumeRefreshToken(ctx, first.Hash, now, second)
+	_, err := s.ConsumeRefreshToken(ctx, first.SessionID, first.Hash, now, second)
 	must(t, err)
 	cursor := feedTail(t, s)
 
 	// The spent token comes back: the whole session dies, and the caller learns which one.
 	later := now.Add(time.Minute)
-	got, err := s.ConsumeRefreshToken(ctx, first.Hash, later, newToken(t, later))
+	got, err := s.ConsumeRefreshToken(ctx, first.SessionID, first.Hash, later, newToken(t, later))
 	wantCode(t, err, keyward.EREFRESHREUSED)
 	if got == nil || got.ID != sess.ID || got.RevokedAt == nil {
 		t.Fatalf("reuse returned session %+v, want %s revoked", got, sess.ID)
@@ -175,10 +186,10 @@ func testConsumeRefreshTokenReuse(t *testing.T, s keyward.Store) {
 	})
 
 	// The legitimate holder's unspent token is dead too.
-	_, err = s.ConsumeRefreshToken(ctx, second.Hash, later, newToken(t, later))
+	_, err = s.ConsumeRefreshToken(ctx, second.SessionID, second.Hash, later, newToken(t, later))
 	wantCode(t, err, keyward.EREVOKED)
 	// Reuse of a revoked session's token answers reuse again, without a second feed entry.
-	_, err = s.ConsumeRefreshToken(ctx, first.Hash, later, newToken(t, later))
+	_, err = s.ConsumeRefreshToken(ctx, first.SessionID, first.Hash, later, newToken(t, later))
 	wantCode(t, err, keyward.EREFRESHREUSED)
 	if n := len(feedSince(t, s, cursor)); n != 1 {
 		t.Fatalf("feed has %d entries after a second reuse, want 1", n)
@@ -190,17 +201,18 @@ func testConsumeRefreshTokenRefused(t *testing.T, s keyward.Store) {
 	p := newProject(t, s, newUser(t, s))
 	k := newKey(t, s, p, "refused")
 	var refusedNext []*keyward.RefreshToken
-	consume := func(hash []byte, now time.Time, want string) {
+	consume := func(tok *keyward.RefreshToken, now time.Time, want string) {
 		t.Helper()
 		next := newToken(t, now)
+		next.SessionID = tok.SessionID
 		refusedNext = append(refusedNext, next)
-		_, err := s.ConsumeRefreshToken(ctx, hash, now, next)
+		_, err := s.ConsumeRefreshToken(ctx, tok.SessionID, tok.Hash, now, next)
 		wantCode(t, err, want)
 	}
 
 	expiring, tok := newKeySession(t, s, k)
-	consume(tok.Hash, tok.ExpiresAt, keyward.EEXPIRED)
-	consume(tok.Hash, tok.ExpiresAt, keyward.EEXPIRED) // still not spent: no reuse
+	consume(tok, tok.ExpiresAt, keyward.EEXPIRED)
+	consume(tok, tok.ExpiresAt, keyward.EEXPIRED) // still not spent: no reuse
 
 	// A session past its max age, with a token that is still good.
 	old := &keyward.Session{
@@ -209,13 +221,13 @@ func testConsumeRefreshTokenRefused(t *testing.T, s keyward.Store) {
 	}
 	oldTok := newToken(t, t0)
 	must(t, s.CreateSession(ctx, old, oldTok))
-	consume(oldTok.Hash, old.ExpiresAt, keyward.EEXPIRED)
+	consume(oldTok, old.ExpiresAt, keyward.EEXPIRED)
 
 	revoked, revTok := newKeySession(t, s, k)
 	must(t, s.RevokeSession(ctx, revoked.ID, "logout", t0))
-	consume(revTok.Hash, t0.Add(time.Minute), keyward.EREVOKED)
+	consume(revTok, t0.Add(time.Minute), keyward.EREVOKED)
 	// Revoked wins over expired.
-	consume(revTok.Hash, revTok.ExpiresAt, keyward.EREVOKED)
+	consume(revTok, revTok.ExpiresAt, keyward.EREVOKED)
 
 	// A refusal is not a reuse: it revokes nothing and stores no next token.
 	for _, id := range []string{expiring.ID, old.ID} {
@@ -224,7 +236,7 @@ func testConsumeRefreshTokenRefused(t *testing.T, s keyward.Store) {
 		}
 	}
 	for _, next := range refusedNext {
-		_, err := s.RefreshTokenSession(ctx, next.Hash)
+		_, err := s.RefreshTokenSession(ctx, next.SessionID, next.Hash)
 		wantCode(t, err, keyward.ENOTFOUND)
 	}
 }
@@ -246,7 +258,7 @@ func testConcurrentConsume(t *testing.T, s keyward.Store) {
 		nexts[i] = newToken(t, now)
 		done.Go(func() {
 			start.Wait()
-			_, errs[i] = s.ConsumeRefreshToken(ctx, tok.Hash, now, nexts[i])
+			_, errs[i] = s.ConsumeRefreshToken(ctx, tok.SessionID, tok.Hash, now, nexts[i])
 		})
 	}
 	start.Done()
@@ -270,7 +282,7 @@ func testConcurrentConsume(t *testing.T, s keyward.Store) {
 	}
 	// Only the winner's next token was stored.
 	for i, next := range nexts {
-		_, err := s.RefreshTokenSession(ctx, next.Hash)
+		_, err := s.RefreshTokenSession(ctx, next.SessionID, next.Hash)
 		if i == winner {
 			must(t, err)
 		} else {

@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"strings"
 
@@ -12,19 +13,35 @@ import (
 // key (kw_) or a JWT at a glance.
 const RefreshPrefix = "kwr_"
 
-// refreshChars is the number of base62 characters after the prefix: 43 × log2(62) ≈ 256.03 bits.
+// refreshChars is the number of random base62 characters of a refresh token:
+// 43 × log2(62) ≈ 256.03 bits.
 const refreshChars = 43
 
-// RefreshTokenLength is the length of every refresh token.
-const RefreshTokenLength = len(RefreshPrefix) + refreshChars
+// sessionChars is the length of the session id's body (without its prefix) that a refresh token
+// carries before its random part.
+const sessionChars = keyward.IDLength
 
-// NewRefreshToken returns a new opaque refresh token and the hash to store in its place.
-func NewRefreshToken(r io.Reader) (token string, hash []byte, err error) {
+// RefreshTokenLength is the length of every refresh token: the prefix, the body of its session's
+// id, and the random part. The store finds the session by its id, a lookup in the primary key,
+// instead of keeping an index of every token's hash; the session id is not a secret (it is the
+// access token's sid), and the 256 random bits are what makes the token unguessable.
+const RefreshTokenLength = len(RefreshPrefix) + sessionChars + refreshChars
+
+// legacyRefreshTokenLength is the length of the tokens issued before they carried their session
+// id (the prefix and the random part only). They stay valid for the rest of their life.
+const legacyRefreshTokenLength = len(RefreshPrefix) + refreshChars
+
+// NewRefreshToken returns a new opaque refresh token of the session sessionID and the hash to
+// store in its place.
+func NewRefreshToken(r io.Reader, sessionID string) (token string, hash []byte, err error) {
+	if !keyward.ValidSessionID(sessionID) {
+		return "", nil, fmt.Errorf("refresh token: malformed session id %q", sessionID)
+	}
 	s, err := keyward.RandomBase62(r, refreshChars)
 	if err != nil {
 		return "", nil, err
 	}
-	token = RefreshPrefix + s
+	token = RefreshPrefix + sessionID[len(keyward.PrefixSession):] + s
 	return token, HashRefreshToken(token), nil
 }
 
@@ -35,17 +52,18 @@ func HashRefreshToken(token string) []byte {
 	return h[:]
 }
 
-// ValidRefreshTokenFormat reports whether s could be a refresh token, so that garbage is
-// rejected before it costs a database lookup.
-func ValidRefreshTokenFormat(s string) bool {
-	if len(s) != RefreshTokenLength || !strings.HasPrefix(s, RefreshPrefix) {
-		return false
+// ParseRefreshToken reports whether s could be a refresh token, so that garbage is rejected
+// before it costs a database lookup, and returns the id of the session it names. The session id
+// is empty for a token of the earlier format, which names none.
+func ParseRefreshToken(s string) (sessionID string, ok bool) {
+	if !strings.HasPrefix(s, RefreshPrefix) || !keyward.IsBase62(s[len(RefreshPrefix):]) {
+		return "", false
 	}
-	for i := len(RefreshPrefix); i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
-			return false
-		}
+	switch len(s) {
+	case RefreshTokenLength:
+		return keyward.PrefixSession + s[len(RefreshPrefix):len(RefreshPrefix)+sessionChars], true
+	case legacyRefreshTokenLength:
+		return "", true
 	}
-	return true
+	return "", false
 }
