@@ -280,6 +280,9 @@ type result struct {
 	windows []int
 	// peakRSS is the largest resident size of the server processes seen while measuring.
 	peakRSS int64
+	// writeBatch is keyward's average group-commit batch over the scenario (warm-up included):
+	// write operations per SQLite transaction, from its /metrics; 0 when not known.
+	writeBatch float64
 }
 
 // perRequest divides d over the measured requests.

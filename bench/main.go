@@ -408,7 +408,13 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 			prof = &profileJob{url: kw.profileURL, path: o.profile}
 		}
 		logf("%s, scenario %s: %d connections, %s warm-up, %s measured", spec.kind(), name, o.connections, o.warmup, o.duration)
+		opsBefore, txBefore, statsErr := writeStats(ctx, kw)
 		r, err := runScenario(ctx, name, t, o, prof, scenarioPIDs...)
+		if err == nil && statsErr == nil && ceil == nil {
+			if ops, tx, err := writeStats(ctx, kw); err == nil && tx > txBefore {
+				r.writeBatch = (ops - opsBefore) / (tx - txBefore)
+			}
+		}
 		if ceil != nil {
 			// The ceiling has served its scenario; stopping it frees the cores for the next one.
 			ceil.stop()

@@ -205,3 +205,18 @@ func flat(series []float64, tolerance, slack float64) (bool, float64, float64) {
 	early, late := mean(series[q:2*q]), mean(series[len(series)-q:])
 	return late <= early*(1+tolerance)+slack, early, late
 }
+
+// writeStats reads keyward's group-commit counters from its /metrics.
+func writeStats(ctx context.Context, kw *keywardProc) (ops, transactions float64, err error) {
+	status, body, err := send(ctx, &http.Client{Timeout: 5 * time.Second}, http.MethodGet, kw.base+"/metrics", "", "", nil)
+	if err != nil {
+		return 0, 0, err
+	} else if status != http.StatusOK {
+		return 0, 0, fmt.Errorf("/metrics: HTTP %d", status)
+	}
+	m, err := parseMetrics(bytes.NewReader(body), "keyward_store_write_operations_total", "keyward_store_write_transactions_total")
+	if err != nil {
+		return 0, 0, err
+	}
+	return m["keyward_store_write_operations_total"], m["keyward_store_write_transactions_total"], nil
+}

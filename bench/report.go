@@ -89,6 +89,15 @@ func renderReport(results []*result, m machine, o *options, revision, dbKind str
 	fmt.Fprintf(&b, "- Requests measured: %s. Connections opened while measuring: %s.\n",
 		strings.Join(counts, ", "), strings.Join(dials, ", "))
 	fmt.Fprintf(&b, "- Load generator CPU per request: %s.\n", strings.Join(gen, ", "))
+	var batches []string
+	for _, r := range results {
+		if r.writeBatch > 0 {
+			batches = append(batches, fmt.Sprintf("%s %.1f", r.name, r.writeBatch))
+		}
+	}
+	if len(batches) > 0 {
+		fmt.Fprintf(&b, "- keyward's average write batch (operations per SQLite transaction, from its /metrics): %s.\n", strings.Join(batches, ", "))
+	}
 	if ceilingBytes > 0 {
 		fmt.Fprintf(&b, "- Access token size: keyward %d bytes, ceiling %d bytes.\n", tokenBytes, ceilingBytes)
 	} else {

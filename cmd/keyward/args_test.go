@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -101,5 +103,31 @@ func TestExitStatus(t *testing.T) {
 func TestPrintable(t *testing.T) {
 	if got := printable("evil\x1b[2J\tname\u202e"); strings.ContainsAny(got, "\x1b\t\u202e") {
 		t.Errorf("printable left control characters: %q", got)
+	}
+}
+
+func TestServeTunesTheGarbageCollectorUnlessTheOperatorDid(t *testing.T) {
+	prevPercent := debug.SetGCPercent(100)
+	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(prevPercent)
+		debug.SetMemoryLimit(prevLimit)
+	})
+
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != serverGCPercent {
+		t.Errorf("GC percent %d, want %d", got, serverGCPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != serverMemoryLimit {
+		t.Errorf("memory limit %d, want %d", got, serverMemoryLimit)
+	}
+
+	// GOGC and GOMEMLIMIT are the operator's: the runtime has applied them, keyward keeps out.
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, GC percent changed to %d", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, memory limit changed to %d", got)
 	}
 }

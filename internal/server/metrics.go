@@ -20,7 +20,10 @@ type metrics struct {
 	httpLatency   *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+// writeStats is the store's group-commit counters (sqlstore.DB.WriteStats).
+type writeStats func() (ops, transactions int64)
+
+func newMetrics(reg *prometheus.Registry, stats writeStats) *metrics {
 	m := &metrics{
 		tokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyward_token_requests_total", Help: "Token endpoint requests by grant type and result (ok or the OAuth error code).",
@@ -39,6 +42,17 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.tokenRequests, m.tokenLatency, m.httpRequests, m.httpLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if stats != nil {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "keyward_store_write_operations_total",
+				Help: "Write operations the SQLite store ran (0 on PostgreSQL).",
+			}, func() float64 { ops, _ := stats(); return float64(ops) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "keyward_store_write_transactions_total",
+				Help: "Transactions they shared (group commit): operations ÷ transactions is the average batch.",
+			}, func() float64 { _, tx := stats(); return float64(tx) }))
+	}
 	return m
 }
 

@@ -164,7 +164,7 @@ func (s *Server) buildHandler() http.Handler {
 	limiter := func() *ratelimit.Limiter {
 		return ratelimit.New(cfg.FailedAttemptsPerMinute, cfg.FailedAttemptsPerMinute, cfg.Now)
 	}
-	m := newMetrics(s.registry)
+	m := newMetrics(s.registry, s.store.WriteStats)
 	s.toucher = newToucher(s.store, s.log)
 	// Failed logins are counted once, whether they come through the token endpoint or the
 	// dashboard's sign-in form.

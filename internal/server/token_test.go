@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -489,6 +490,19 @@ func TestTokenFlow(t *testing.T) {
 		r := s.Do(t, http.MethodGet, "/metrics", nil)
 		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "keyward_token_requests_total{") {
 			t.Errorf("/metrics lacks keyward_token_requests_total: %s", r)
+		}
+		// The group commit's counters: by now the store has written (keys, sessions), in at
+		// least one transaction and never in more transactions than operations.
+		var ops, txs float64
+		for line := range strings.Lines(string(r.Body)) {
+			if v, ok := strings.CutPrefix(line, "keyward_store_write_operations_total "); ok {
+				fmt.Sscan(v, &ops)
+			} else if v, ok := strings.CutPrefix(line, "keyward_store_write_transactions_total "); ok {
+				fmt.Sscan(v, &txs)
+			}
+		}
+		if txs < 1 || ops < txs {
+			t.Errorf("/metrics: %v write operations in %v transactions", ops, txs)
 		}
 	})
 

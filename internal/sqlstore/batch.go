@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/keyward/keyward"
 )
 
 // maxBatch bounds how many write operations share one SQLite transaction, and so how long the
@@ -21,6 +23,9 @@ type writeOp struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error // receives exactly one answer, after the batch's commit
+	// single marks an fn whose only write is its last statement: when it fails, SQLite has
+	// already undone that statement and nothing else was written, so no savepoint is needed.
+	single bool
 }
 
 // committer runs SQLite write operations in batches (group commit). Writes are serialized by the
@@ -37,6 +42,7 @@ type committer struct {
 
 	pending atomic.Int64 // operations submitted and not yet answered
 	batches atomic.Int64 // transactions run
+	done    atomic.Int64 // operations run in them
 }
 
 func newCommitter(w *sql.DB, prep prepared) *committer {
@@ -45,12 +51,13 @@ func newCommitter(w *sql.DB, prep prepared) *committer {
 	return c
 }
 
-// do runs fn in a batch and returns its result once the batch has committed.
-func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+// do runs fn in a batch and returns its result once the batch has committed. single is
+// writeOp.single.
+func (c *committer) do(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1), single: single}
 	c.pending.Add(1)
 	defer c.pending.Add(-1)
 	select {
@@ -106,6 +113,7 @@ func (c *committer) loop() {
 // run executes one batch in one transaction and answers every operation of it.
 func (c *committer) run(batch []*writeOp) {
 	c.batches.Add(1)
+	c.done.Add(int64(len(batch)))
 	errs := make([]error, len(batch))
 	answer := func(common error) {
 		for i, op := range batch {
@@ -181,6 +189,15 @@ func (c *committer) runOp(tx *sql.Tx, op *writeOp) error {
 	// Once started, an operation runs to its end: SQLite answers an interrupted write by
 	// rolling back the whole transaction, the other operations of the batch with it.
 	ctx := context.WithoutCancel(op.ctx)
+	if op.single {
+		err := op.fn(ctx, tx)
+		// A domain error (a constraint, a missing row) leaves the transaction as it was; any
+		// other failure may have ended it, and the batch with it.
+		if err != nil && keyward.ErrorCode(err) == keyward.EINTERNAL {
+			return fmt.Errorf("%w: %w", errBatchBroken, err)
+		}
+		return err
+	}
 	if _, err := c.prep.txExec(ctx, tx, qSavepoint); err != nil {
 		return fmt.Errorf("%w: savepoint: %w", errBatchBroken, err)
 	}
@@ -198,4 +215,14 @@ func (c *committer) runOp(tx *sql.Tx, op *writeOp) error {
 		return keep.err
 	}
 	return err
+}
+
+// WriteStats returns how many write operations the SQLite store has run and in how many
+// transactions: their ratio is the group commit's average batch. Both are 0 on PostgreSQL, where
+// every operation has its own transaction.
+func (db *DB) WriteStats() (ops, transactions int64) {
+	if db.commit == nil {
+		return 0, 0
+	}
+	return db.commit.done.Load(), db.commit.batches.Load()
 }

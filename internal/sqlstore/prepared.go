@@ -10,7 +10,9 @@ import (
 // again on every call cost about a tenth of an exchange; they are prepared once per connection
 // instead. PostgreSQL needs nothing here: pgx already caches prepared statements per connection.
 const (
-	qInsertSession      = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) " +
+		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3"
 	qSelectSession      = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
 	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at FROM sessions WHERE id = $1"
 	qRotateRefresh      = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
@@ -31,7 +33,7 @@ type prepared struct{ w, r map[string]*sql.Stmt }
 // prepares a statement again, once, on any other connection it runs on.
 func prepareSQLite(ctx context.Context, w, r *sql.DB) (prepared, error) {
 	p := prepared{w: map[string]*sql.Stmt{}, r: map[string]*sql.Stmt{}}
-	for _, q := range []string{qInsertSession, qSelectSessionToken, qRotateRefresh, qSpendRefresh, qSelectSession, qKeyExists,
+	for _, q := range []string{qInsertSession, qInsertKeySession, qSelectSessionToken, qRotateRefresh, qSpendRefresh, qSelectSession, qKeyExists,
 		qSavepoint, qRelease, qRollbackTo} {
 		st, err := w.PrepareContext(ctx, q)
 		if err != nil {

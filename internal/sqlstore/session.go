@@ -61,22 +61,49 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 		return err
 	}
 	expires := min(micros(first.ExpiresAt), micros(s.ExpiresAt))
+	args := []any{s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
+		micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
+		first.Hash, micros(first.IssuedAt), expires}
+	if db.commit != nil && s.Kind == keyward.SessionKey {
+		// A key exchange on SQLite, the busiest write: the key's existence is checked by the
+		// insert itself, one statement (writes are serialized, so nothing can delete the key in
+		// between).
+		return db.inTxSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, args...)
+			if err := sessionInserted(res, err); err != nil {
+				return err
+			}
+			first.SessionID = s.ID
+			return nil
+		})
+	}
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.lockCredential(ctx, tx, s); err != nil {
 			return err
 		}
-		_, err := db.prep.txExec(ctx, tx, qInsertSession,
-			s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
-			micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
-			first.Hash, micros(first.IssuedAt), expires)
-		if isUnique(err) {
-			return keyward.Errorf(keyward.ECONFLICT, "Session already exists.")
-		} else if err != nil {
-			return fmt.Errorf("create session: %w", err)
+		res, err := db.prep.txExec(ctx, tx, qInsertSession, args...)
+		if err := sessionInserted(res, err); err != nil {
+			return err
 		}
 		first.SessionID = s.ID
 		return nil
 	})
+}
+
+// sessionInserted turns the result of a session insert into the store's errors: ECONFLICT for a
+// taken id, ENOTFOUND when the insert that checks the key inserted nothing.
+func sessionInserted(res sql.Result, err error) error {
+	if isUnique(err) {
+		return keyward.Errorf(keyward.ECONFLICT, "Session already exists.")
+	} else if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+	}
+	return nil
 }
 
 // lockCredential checks that the credential behind s exists, and on PostgreSQL share-locks it

@@ -352,8 +352,18 @@ func (k *keepTx) Error() string { return k.err.Error() }
 // are undone otherwise. On SQLite, concurrent calls share one transaction (see committer), and fn
 // gets a context that is not cancelled once it has started. It returns only after the commit.
 func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return db.runTx(ctx, false, fn)
+}
+
+// inTxSingle is inTx for an fn whose only write is one statement, its last: on SQLite it runs
+// without a savepoint of its own (see writeOp.single).
+func (db *DB) inTxSingle(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return db.runTx(ctx, true, fn)
+}
+
+func (db *DB) runTx(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if db.commit != nil {
-		return db.commit.do(ctx, fn)
+		return db.commit.do(ctx, single, fn)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
