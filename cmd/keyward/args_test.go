@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -106,24 +107,35 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
-func TestServeTunesTheGarbageCollectorUnlessTheOperatorDid(t *testing.T) {
+func TestServeTunesTheRuntimeUnlessTheOperatorDid(t *testing.T) {
+	prevProcs := runtime.GOMAXPROCS(2)
 	prevPercent := debug.SetGCPercent(100)
 	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() {
+		runtime.GOMAXPROCS(prevProcs)
 		debug.SetGCPercent(prevPercent)
 		debug.SetMemoryLimit(prevLimit)
 	})
 
-	tuneGC(func(string) string { return "" })
+	tuneRuntime(func(string) string { return "" }, 2)
+	if got := runtime.GOMAXPROCS(2); got != 4 {
+		t.Errorf("GOMAXPROCS %d, want 4: the two processors and one per concurrent hash", got)
+	}
 	if got := debug.SetGCPercent(100); got != serverGCPercent {
 		t.Errorf("GC percent %d, want %d", got, serverGCPercent)
 	}
-	if got := debug.SetMemoryLimit(math.MaxInt64); got != serverMemoryLimit {
-		t.Errorf("memory limit %d, want %d", got, serverMemoryLimit)
+	want := int64(serverBaseMemory + 2*19<<20) // argon2id's 19 MiB per concurrent hash
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != want {
+		t.Errorf("memory limit %d, want %d", got, want)
 	}
 
-	// GOGC and GOMEMLIMIT are the operator's: the runtime has applied them, keyward keeps out.
-	tuneGC(func(k string) string { return map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}[k] })
+	// GOMAXPROCS, GOGC and GOMEMLIMIT are the operator's: the runtime has applied them.
+	tuneRuntime(func(k string) string {
+		return map[string]string{"GOMAXPROCS": "2", "GOGC": "50", "GOMEMLIMIT": "1GiB"}[k]
+	}, 2)
+	if got := runtime.GOMAXPROCS(2); got != 2 {
+		t.Errorf("with GOMAXPROCS set, it changed to %d", got)
+	}
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC set, GC percent changed to %d", got)
 	}

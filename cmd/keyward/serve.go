@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/password"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -77,7 +79,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg.AdminPassword = m.Getenv("KEYWARD_ADMIN_PASSWORD")
 	cfg.Stdout, cfg.Stderr = m.Stdout, m.Stderr
 
-	tuneGC(m.Getenv)
+	tuneRuntime(m.Getenv, cfg.MaxConcurrentHashes)
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -86,22 +88,38 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	return srv.Run(ctx, nil)
 }
 
-// Garbage collector settings of the server, unless the operator set GOGC or GOMEMLIMIT. keyward
-// keeps little live memory (a few MiB of caches) and allocates a little on every request, so Go's
-// default (collect whenever the heap doubles) collects dozens of times a second under load. A
-// collection when the heap has grown fivefold costs a fifth as often; the soft limit keeps the
-// heap bounded all the same when something large is live, such as argon2id's 19 MiB per password
-// being hashed, by collecting earlier as the heap nears it.
+// Go runtime settings of the server; each is left alone when the operator set its variable.
+//
+// Processors: password hashing gets processors of its own, one per concurrent hash. argon2id
+// runs for tens of milliseconds without a pause, and Go's scheduler lets a goroutine run 10 ms
+// before it preempts it: with only as many processors as cores, a few logins would hold every
+// processor and make the token endpoint's requests queue behind them. With the extra ones, the
+// hashes are threads the kernel shares the cores with, and it preempts them within a
+// millisecond whenever a request's thread wakes up.
+//
+// Garbage collector: keyward keeps little live memory (a few MiB of caches) and allocates a
+// little on every request, so Go's default (collect whenever the heap doubles) collects dozens of
+// times a second under load. Collecting when the heap has grown fivefold costs a fifth of that;
+// the soft limit keeps memory bounded all the same, by collecting earlier as the heap nears it:
+// a base for the server plus the memory of every hash that may run at once.
 const (
-	serverGCPercent   = 400
-	serverMemoryLimit = 192 << 20
+	serverGCPercent  = 400
+	serverBaseMemory = 96 << 20
 )
 
-func tuneGC(getenv func(string) string) {
+func tuneRuntime(getenv func(string) string, hashes int) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + hashes)
+	}
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(serverGCPercent)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(serverMemoryLimit)
+		debug.SetMemoryLimit(serverMemoryLimit(hashes))
 	}
+}
+
+// serverMemoryLimit is the soft memory limit with hashes concurrent password hashes.
+func serverMemoryLimit(hashes int) int64 {
+	return serverBaseMemory + int64(hashes)*int64(password.DefaultParams.Memory)<<10
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -34,7 +35,9 @@ type Config struct {
 	TLSCert, TLSKey    string
 	// FailedAttemptsPerMinute throttles failed credentials per address, username and key id.
 	FailedAttemptsPerMinute int
-	MaxConcurrentHashes     int
+	// MaxConcurrentHashes bounds how many argon2id password hashes run at once (each holds
+	// 19 MiB); more logins wait for a turn. See DefaultHashes.
+	MaxConcurrentHashes int
 	// DBWait is how long New keeps retrying, with backoff, a database it cannot reach (refused or
 	// timed-out connections, a server still starting); 0 gives up at the first failure.
 	DBWait time.Duration
@@ -64,7 +67,7 @@ func DefaultConfig() Config {
 		PasswordGrant:           true,
 		LogLevel:                "info",
 		FailedAttemptsPerMinute: 10,
-		MaxConcurrentHashes:     4,
+		MaxConcurrentHashes:     DefaultHashes(),
 		DBWait:                  time.Minute,
 	}
 }
@@ -123,7 +126,7 @@ func (c *Config) normalize() error {
 		c.FailedAttemptsPerMinute = 10
 	}
 	if c.MaxConcurrentHashes <= 0 {
-		c.MaxConcurrentHashes = 4
+		c.MaxConcurrentHashes = DefaultHashes()
 	}
 	switch {
 	case c.DBWait < 0:
@@ -135,3 +138,8 @@ func (c *Config) normalize() error {
 	}
 	return nil
 }
+
+// DefaultHashes is the default MaxConcurrentHashes: one per processor, at most four. Hashing is
+// CPU-bound, so more than the processors would only hold more memory while waiting; four keep a
+// burst of logins within about 80 MiB on a large machine.
+func DefaultHashes() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
