@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -31,11 +32,9 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	}
 	srv.RegisterOnShutdown(func() { s.stoppingOnce.Do(func() { close(s.stopping) }) })
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.background(bg)
-	}()
+	var jobs sync.WaitGroup
+	jobs.Go(func() { s.background(bg) })
+	jobs.Go(func() { s.sweeper(bg) })
 
 	errc := make(chan error, 1)
 	go func() {
@@ -60,26 +59,25 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 		cancel()
 	}
 	stopBG()
-	<-done
+	jobs.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
 
-// background runs the periodic jobs until ctx ends: last-used flushing, WAL checkpoints,
-// signing-key maintenance and sweeping of expired rows.
+// background runs the periodic jobs until ctx ends: last-used flushing, WAL checkpoints and
+// signing-key maintenance. Sweeping has a goroutine of its own (sweeper), so that a long sweep
+// never delays a checkpoint.
 func (s *Server) background(ctx context.Context) {
 	flush := time.NewTicker(time.Second)
 	// Often enough that the WAL never reaches SQLite's own threshold, which would checkpoint
 	// inside a request: under load an exchange appends several pages to the WAL.
 	checkpoint := time.NewTicker(100 * time.Millisecond)
 	maintain := time.NewTicker(s.cfg.KeyMaintenance)
-	sweep := time.NewTicker(time.Minute)
 	defer flush.Stop()
 	defer checkpoint.Stop()
 	defer maintain.Stop()
-	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -97,20 +95,42 @@ func (s *Server) background(ctx context.Context) {
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("signing key maintenance failed", "err", err)
 			}
-		case <-sweep.C:
+		}
+	}
+}
+
+// Sweeping: every minute, expired rows are deleted in batches of sweepBatch (of each kind)
+// until none is left. Each batch holds the one SQLite writer while it runs, so after a batch
+// that took d the sweeper rests sweepRest×d (and at least sweepPause): it takes at most a tenth
+// of the writer's time, however large the backlog, and the token endpoint's writes get the rest.
+// At that pace a backlog of a million expired rows goes in a few minutes on a small machine,
+// faster than a busy server makes them.
+const (
+	sweepEvery = time.Minute
+	sweepBatch = 100
+	sweepRest  = 9
+	sweepPause = 5 * time.Millisecond
+)
+
+// sweeper sweeps expired rows every sweepEvery until ctx ends.
+func (s *Server) sweeper(ctx context.Context) {
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 			s.sweep(ctx)
 		}
 	}
 }
 
-// sweep deletes expired rows in bounded batches, so a large backlog never holds the writer long.
+// sweep deletes expired rows, paced, until there are none or ctx ends.
 func (s *Server) sweep(ctx context.Context) {
-	// Small batches: each delete holds the one SQLite writer, and an expired session takes its
-	// remaining refresh tokens with it, so a batch of 1,000 sessions could delete ten times as
-	// many rows while every token request waited. A hundred at a time, with a pause between, lets
-	// the token endpoint's writes through.
-	for range 1000 {
-		n, err := s.store.Sweep(ctx, s.cfg.Now(), 100)
+	for {
+		start := time.Now()
+		n, err := s.store.Sweep(ctx, s.cfg.Now(), sweepBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("sweep failed", "err", err)
@@ -123,7 +143,7 @@ func (s *Server) sweep(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(max(sweepPause, sweepRest*time.Since(start))):
 		}
 	}
 }
