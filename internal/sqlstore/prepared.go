@@ -16,13 +16,12 @@ const (
 	qSelectSession      = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
 	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at FROM sessions WHERE id = $1"
 	qRotateRefresh      = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
-	qSpendRefresh       = "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5) " +
-		"ON CONFLICT (hash) DO UPDATE SET consumed_at = excluded.consumed_at"
-	qSelectAPIKey = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
-	qKeyExists    = "SELECT 1 FROM api_keys WHERE id = $1"
-	qSavepoint    = "SAVEPOINT op"
-	qRelease      = "RELEASE op"
-	qRollbackTo   = "ROLLBACK TO op"
+	qSpendRefresh       = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
+	qSelectAPIKey       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
+	qKeyExists          = "SELECT 1 FROM api_keys WHERE id = $1"
+	qSavepoint          = "SAVEPOINT op"
+	qRelease            = "RELEASE op"
+	qRollbackTo         = "ROLLBACK TO op"
 )
 
 // prepared maps a statement's text to its prepared form, on the writer (w) and on the readers

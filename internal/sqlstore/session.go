@@ -167,10 +167,9 @@ func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) 
 
 // liveToken is what a session row says about its refresh token.
 type liveToken struct {
-	hash     []byte // empty when the session has none
-	issued   int64
-	expires  int64
-	spentNow bool // the hash was found among the spent tokens
+	hash    []byte // empty when the session has none
+	issued  int64
+	expires int64
 }
 
 // scanSessionWithToken reads a session and its live refresh token from q (which selects
@@ -203,7 +202,7 @@ func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []
 		return nil, notFound
 	}
 	if sessionID == "" {
-		err := db.r.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
+		err := db.r.QueryRowContext(ctx, "SELECT session_id FROM legacy_refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound
 		} else if err != nil {
@@ -220,7 +219,7 @@ func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []
 		return s, nil
 	}
 	var one int
-	err = db.r.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE hash = $1 AND session_id = $2", hash, sessionID).Scan(&one)
+	err = db.r.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND hash = $2", sessionID, hash).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	} else if err != nil {
@@ -247,7 +246,7 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		sid := sessionID
 		if sid == "" {
-			err := tx.QueryRowContext(ctx, "SELECT session_id FROM refresh_tokens WHERE hash = $1", hash).Scan(&sid)
+			err := tx.QueryRowContext(ctx, "SELECT session_id FROM legacy_refresh_tokens WHERE hash = $1", hash).Scan(&sid)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound
 			} else if err != nil {
@@ -284,9 +283,8 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 			next.Hash, micros(next.IssuedAt), min(micros(next.ExpiresAt), micros(s.ExpiresAt)), s.ID); err != nil {
 			return fmt.Errorf("consume refresh token: %w", err)
 		}
-		// The spent token is kept until it would have expired, to recognise its reuse; a token
-		// of the earlier format is already there and is only marked.
-		if _, err := db.prep.txExec(ctx, tx, qSpendRefresh, hash, s.ID, live.issued, live.expires, micros(now)); err != nil {
+		// The spent token is kept until it would have expired, to recognise its reuse.
+		if _, err := db.prep.txExec(ctx, tx, qSpendRefresh, s.ID, hash, live.issued, live.expires, micros(now)); err != nil {
 			return fmt.Errorf("consume refresh token: %w", err)
 		}
 		next.SessionID = s.ID
@@ -299,9 +297,9 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 // session is reuse, anything else is unknown (and *s is cleared).
 func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, s **keyward.Session, hash []byte, now time.Time) error {
 	id := (*s).ID
-	var consumed sql.NullInt64
-	err := tx.QueryRowContext(ctx, "SELECT consumed_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2", hash, id).Scan(&consumed)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && !consumed.Valid {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND hash = $2", id, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
 		*s = nil
 		return keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
 	} else if err != nil {

@@ -100,14 +100,32 @@ func testUpgradeKeepsRefreshTokens(t *testing.T, driver, raw string, dialect goo
 	if _, err := db.RefreshTokenSession(ctx, s.ID, next.Hash); err != nil {
 		t.Fatalf("the successor of a legacy token: %v", err)
 	}
-	// Both legacy tokens are spent: presenting one again is reuse, which revokes the session.
-	_, err = db.ConsumeRefreshToken(ctx, "", live, at, &keyward.RefreshToken{Hash: hashOf("kwr_x"), IssuedAt: at, ExpiresAt: at.Add(time.Hour)})
+	// Both legacy tokens are spent, the one spent before the upgrade too: presenting either
+	// again is reuse, which revokes the session.
+	for name, h := range map[string][]byte{"spent before the upgrade": spent, "spent after": live} {
+		_, err = db.RefreshTokenSession(ctx, "", h)
+		if err != nil {
+			t.Fatalf("RefreshTokenSession(legacy token %s): %v", name, err)
+		}
+	}
+	_, err = db.ConsumeRefreshToken(ctx, "", spent, at, &keyward.RefreshToken{Hash: hashOf("kwr_x"), IssuedAt: at, ExpiresAt: at.Add(time.Hour)})
+	if keyward.ErrorCode(err) != keyward.EREFRESHREUSED {
+		t.Fatalf("reusing the legacy token spent before the upgrade: %v, want %s", err, keyward.EREFRESHREUSED)
+	}
+	_, err = db.ConsumeRefreshToken(ctx, "", live, at, &keyward.RefreshToken{Hash: hashOf("kwr_y"), IssuedAt: at, ExpiresAt: at.Add(time.Hour)})
 	if keyward.ErrorCode(err) != keyward.EREFRESHREUSED {
 		t.Fatalf("reusing the spent legacy token: %v, want %s", err, keyward.EREFRESHREUSED)
 	}
 	s, err = db.Session(ctx, "ses_legacy0000000001")
 	if err != nil || s.RevokedAt == nil {
 		t.Fatalf("after reuse the session is %+v, %v; want it revoked", s, err)
+	}
+	// The legacy tokens are swept once expired, with the rest.
+	if _, err := db.Sweep(ctx, now.Add(5*time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RefreshTokenSession(ctx, "", spent); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Fatalf("an expired legacy token after a sweep: %v, want %s", err, keyward.ENOTFOUND)
 	}
 	feed, err := db.Revocations(ctx, 0, 10)
 	if err != nil || len(feed) != 1 || feed[0].ID != s.ID || !feed[0].ExpiresAt.Equal(next.ExpiresAt) {
