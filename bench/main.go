@@ -240,12 +240,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	var scale *scaleResult
 	if o.scale > 0 {
-		scale = &scaleResult{}
-		if scale.small, err = measureScale(ctx, bin, tmp, cred, o, scaleBaselineKeys, logf); err != nil {
-			return fmt.Errorf("scale, %d keys: %w", scaleBaselineKeys, err)
-		}
-		if scale.large, err = measureScale(ctx, bin, tmp, cred, o, o.scale, logf); err != nil {
-			return fmt.Errorf("scale, %d keys: %w", o.scale, err)
+		if scale, err = measureScale(ctx, bin, tmp, cred, o, o.scale, logf); err != nil {
+			return err
 		}
 		for _, r := range []*result{scale.small.exchange, scale.large.exchange} {
 			all = append(all, r)

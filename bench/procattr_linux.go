@@ -10,3 +10,10 @@ import "syscall"
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// pauseProc stops a process (SIGSTOP) so that it takes no CPU at all, its timers included,
+// while another one is measured.
+func pauseProc(p *proc) error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// resumeProc lets a paused process run again (SIGCONT); a no-op for one that runs.
+func resumeProc(p *proc) error { return p.cmd.Process.Signal(syscall.SIGCONT) }

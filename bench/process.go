@@ -48,6 +48,7 @@ func (p *proc) stop() {
 		default:
 		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = resumeProc(p) // a paused process takes its SIGTERM once it runs again
 		select {
 		case <-p.exited:
 		case <-time.After(10 * time.Second):

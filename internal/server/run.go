@@ -100,15 +100,15 @@ func (s *Server) background(ctx context.Context) {
 }
 
 // Sweeping: every minute, expired rows are deleted in batches of sweepBatch (of each kind)
-// until none is left. Each batch holds the one SQLite writer while it runs, so after a batch
-// that took d the sweeper rests sweepRest×d (and at least sweepPause): it takes at most a tenth
-// of the writer's time, however large the backlog, and the token endpoint's writes get the rest.
-// At that pace a backlog of a million expired rows goes in a few minutes on a small machine,
-// faster than a busy server makes them.
+// until none is left. Each batch holds the one SQLite writer while it runs, and the pages it
+// changes must be checkpointed after it, so after a batch that took d the sweeper rests
+// sweepRest×d (and at least sweepPause): it takes at most a twentieth of the writer's time,
+// however large the backlog, and the token endpoint's writes get the rest. At that pace a
+// backlog of a million expired rows goes in about ten minutes on a small machine.
 const (
 	sweepEvery = time.Minute
 	sweepBatch = 100
-	sweepRest  = 9
+	sweepRest  = 19
 	sweepPause = 5 * time.Millisecond
 )
 
