@@ -174,17 +174,22 @@ type metricsSample struct {
 }
 
 func scrapeMetrics(ctx context.Context, c *http.Client, base string) (goroutines, rss float64, err error) {
-	status, body, err := send(ctx, c, http.MethodGet, base+"/metrics", "", "", nil)
-	if err != nil {
-		return 0, 0, err
-	} else if status != http.StatusOK {
-		return 0, 0, fmt.Errorf("/metrics: HTTP %d", status)
-	}
-	m, err := parseMetrics(bytes.NewReader(body), "go_goroutines", "process_resident_memory_bytes")
+	m, err := fetchMetrics(ctx, c, base, "go_goroutines", "process_resident_memory_bytes")
 	if err != nil {
 		return 0, 0, err
 	}
 	return m["go_goroutines"], m["process_resident_memory_bytes"], nil
+}
+
+// fetchMetrics reads the named samples from base's /metrics.
+func fetchMetrics(ctx context.Context, c *http.Client, base string, names ...string) (map[string]float64, error) {
+	status, body, err := send(ctx, c, http.MethodGet, base+"/metrics", "", "", nil)
+	if err != nil {
+		return nil, err
+	} else if status != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: HTTP %d", status)
+	}
+	return parseMetrics(bytes.NewReader(body), names...)
 }
 
 // flat says whether a series did not grow: the mean of its last quarter is within tolerance
@@ -208,15 +213,10 @@ func flat(series []float64, tolerance, slack float64) (bool, float64, float64) {
 
 // writeStats reads keyward's group-commit counters from its /metrics.
 func writeStats(ctx context.Context, kw *keywardProc) (ops, transactions float64, err error) {
-	status, body, err := send(ctx, &http.Client{Timeout: 5 * time.Second}, http.MethodGet, kw.base+"/metrics", "", "", nil)
-	if err != nil {
-		return 0, 0, err
-	} else if status != http.StatusOK {
-		return 0, 0, fmt.Errorf("/metrics: HTTP %d", status)
-	}
-	m, err := parseMetrics(bytes.NewReader(body), "keyward_store_write_operations_total", "keyward_store_write_transactions_total")
+	const opsName, txName = "keyward_store_write_operations_total", "keyward_store_write_transactions_total"
+	m, err := fetchMetrics(ctx, &http.Client{Timeout: 5 * time.Second}, kw.base, opsName, txName)
 	if err != nil {
 		return 0, 0, err
 	}
-	return m["keyward_store_write_operations_total"], m["keyward_store_write_transactions_total"], nil
+	return m[opsName], m[txName], nil
 }
