@@ -124,7 +124,7 @@ func TestServeTunesTheRuntimeUnlessTheOperatorDid(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != serverGCPercent {
 		t.Errorf("GC percent %d, want %d", got, serverGCPercent)
 	}
-	want := int64(serverBaseMemory + 2*19<<20) // argon2id's 19 MiB per concurrent hash
+	want := int64(serverBaseMemory + 2*7<<20) // argon2id's 7 MiB per concurrent hash
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != want {
 		t.Errorf("memory limit %d, want %d", got, want)
 	}

@@ -274,8 +274,8 @@ func TestNewHasher(t *testing.T) {
 	if h := NewHasher(Params{}, 0); h.params != DefaultParams || cap(h.sem) < 1 {
 		t.Errorf("NewHasher(zero) = params %+v, %d slots; want the defaults", h.params, cap(h.sem))
 	}
-	if DefaultParams != (Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}) {
-		t.Errorf("DefaultParams = %+v; want OWASP's m=19456,t=2,p=1", DefaultParams)
+	if DefaultParams != (Params{Memory: 7168, Time: 5, Threads: 1, SaltLen: 16, KeyLen: 32}) {
+		t.Errorf("DefaultParams = %+v; want OWASP's m=7168,t=5,p=1", DefaultParams)
 	}
 	for _, p := range []Params{
 		{Memory: MaxMemory + 1, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},

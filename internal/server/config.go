@@ -36,7 +36,7 @@ type Config struct {
 	// FailedAttemptsPerMinute throttles failed credentials per address, username and key id.
 	FailedAttemptsPerMinute int
 	// MaxConcurrentHashes bounds how many argon2id password hashes run at once (each holds
-	// 19 MiB); more logins wait for a turn. See DefaultHashes.
+	// password.DefaultParams.Memory); more logins wait for a turn. See DefaultHashes.
 	MaxConcurrentHashes int
 	// DBWait is how long New keeps retrying, with backoff, a database it cannot reach (refused or
 	// timed-out connections, a server still starting); 0 gives up at the first failure.
@@ -141,5 +141,5 @@ func (c *Config) normalize() error {
 
 // DefaultHashes is the default MaxConcurrentHashes: one per processor, at most four. Hashing is
 // CPU-bound, so more than the processors would only hold more memory while waiting; four keep a
-// burst of logins within about 80 MiB on a large machine.
+// burst of logins within about 30 MiB of hashing memory on a large machine.
 func DefaultHashes() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
