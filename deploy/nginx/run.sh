@@ -41,11 +41,16 @@ trap 'exit 130' INT TERM
 command -v nginx >/dev/null || fail "nginx is not installed (apt-get install -y nginx)"
 command -v curl >/dev/null || fail "curl is not installed"
 
-# A free loopback port: one that refuses a connection right now.
+# A free loopback port: one that refuses a connection right now, below the kernel's ephemeral
+# range, from which the outgoing connections of other programs (tests running beside this one)
+# draw their ports: a port found free there can be taken before keyward binds it.
+eph_lo=32768
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+if [ "$eph_lo" -le 12000 ]; then eph_lo=32768; fi
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (eph_lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
 }
@@ -76,19 +81,29 @@ export KEYWARD_MASTER_KEY=${KEYWARD_MASTER_KEY:-$(head -c 32 /dev/urandom | base
 export KEYWARD_ADMIN_EMAIL=admin@keyward.localhost
 export KEYWARD_ADMIN_PASSWORD=${KEYWARD_ADMIN_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '+/=')}
 
+# launch I: start instance I on its port, in the background.
+launch() {
+  "$bin" serve --addr "127.0.0.1:${ports[$1]}" --db "$db" --issuer "$issuer" \
+    --trusted-proxies 127.0.0.1/32 >"$work/keyward-$1.log" 2>&1 &
+  pids[$1]=$!
+}
+
 say "starting three instances on one database"
+for i in 0 1 2; do launch "$i"; done
 for i in 0 1 2; do
-  "$bin" serve --addr "127.0.0.1:${ports[$i]}" --db "$db" --issuer "$issuer" \
-    --trusted-proxies 127.0.0.1/32 >"$work/keyward-$i.log" 2>&1 &
-  pids+=($!)
-done
-for i in 0 1 2; do
+  tries=0
   for _ in $(seq 1 300); do
-    curl -fs "http://127.0.0.1:${ports[$i]}/readyz" >/dev/null 2>&1 && break
-    kill -0 "${pids[$i]}" 2>/dev/null || fail "instance $i exited"
+    curl -fs --max-time 2 "http://127.0.0.1:${ports[$i]}/readyz" >/dev/null 2>&1 && break
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      # Another program took the port between the check and the bind: another port.
+      grep -q "address already in use" "$work/keyward-$i.log" && [ $((tries += 1)) -le 5 ] ||
+        fail "instance $i exited"
+      ports[$i]=$(free_port)
+      launch "$i"
+    fi
     sleep 0.2
   done
-  curl -fs "http://127.0.0.1:${ports[$i]}/readyz" >/dev/null || fail "instance $i is not ready"
+  curl -fs --max-time 2 "http://127.0.0.1:${ports[$i]}/readyz" >/dev/null || fail "instance $i is not ready"
 done
 
 # The repository's configuration, with this run's ports.
