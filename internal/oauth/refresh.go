@@ -29,16 +29,22 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	}
 	hash := token.HashRefreshToken(raw)
 	unknown := func() error { return bad("The refresh token is unknown, expired, revoked or already used.") }
-	if sid == "" {
-		// A token of the earlier format names no session; its successor must, so the session is
-		// looked up first by the token's hash.
-		sess, err := s.Store.RefreshTokenSession(ctx, "", hash)
+	// session reads the session the token belongs to, once, for the checks below that need it
+	// before the token is spent (a token of the earlier format names no session and is found by
+	// its hash).
+	var known *keyward.Session
+	session := func() (*keyward.Session, error) {
+		if known != nil {
+			return known, nil
+		}
+		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			return nil, unknown()
 		} else if err != nil {
 			return nil, storeError(err)
 		}
-		sid = sess.ID
+		known = sess
+		return sess, nil
 	}
 
 	// Client authentication is optional here; when sent it must be valid and name the key the
@@ -48,11 +54,9 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		if err != nil {
 			return nil, err
 		}
-		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
-		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, unknown()
-		} else if err != nil {
-			return nil, storeError(err)
+		sess, err := session()
+		if err != nil {
+			return nil, err
 		}
 		if sess.Kind != keyward.SessionKey || sess.KeyID != k.ID {
 			return nil, bad("The refresh token was not issued to this client.")
@@ -65,11 +69,9 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	// checked before the token is spent, so a client that asks too much keeps its session.
 	var narrowed []string
 	if _, asked := req.form["scope"]; asked {
-		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
-		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, unknown()
-		} else if err != nil {
-			return nil, storeError(err)
+		sess, err := session()
+		if err != nil {
+			return nil, err
 		}
 		held, _, err := s.recheck(ctx, req, sess)
 		if err != nil {
@@ -80,6 +82,14 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		}
 	}
 
+	if sid == "" {
+		// The successor names its session, so an earlier-format token's must be known first.
+		sess, err := session()
+		if err != nil {
+			return nil, err
+		}
+		sid = sess.ID
+	}
 	// The next token is made before the old one is spent, so that spending and storing its
 	// successor happen in one transaction.
 	probe := &keyward.Session{ID: sid, ExpiresAt: req.now.Add(s.SessionMaxAge)}

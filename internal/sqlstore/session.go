@@ -24,12 +24,18 @@ const (
 const sessionCols = "id, kind, key_id, user_id, project_id, scope, created_at, expires_at, revoked_at, revoke_reason"
 
 func scanSession(row scanner) (*keyward.Session, error) {
+	return scanSessionAnd(row)
+}
+
+// scanSessionAnd reads sessionCols, then the extra columns the query selects after them.
+func scanSessionAnd(row scanner, extra ...any) (*keyward.Session, error) {
 	var s keyward.Session
 	var scope sql.NullString
 	var created, expires int64
 	var revoked sql.NullInt64
-	if err := row.Scan(&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
-		&created, &expires, &revoked, &s.RevokeReason); err != nil {
+	dest := append([]any{&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
+		&created, &expires, &revoked, &s.RevokeReason}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	if scope.Valid {
@@ -172,25 +178,44 @@ type liveToken struct {
 	expires int64
 }
 
-// scanSessionWithToken reads a session and its live refresh token from q (which selects
-// sessionCols and the refresh columns).
+// scanSessionWithToken reads a row of qSelectSessionToken: a session and its live refresh token.
 func scanSessionWithToken(row scanner) (*keyward.Session, *liveToken, error) {
-	var s keyward.Session
 	var t liveToken
-	var scope sql.NullString
-	var created, expires int64
-	var revoked sql.NullInt64
-	if err := row.Scan(&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
-		&created, &expires, &revoked, &s.RevokeReason, &t.hash, &t.issued, &t.expires); err != nil {
+	s, err := scanSessionAnd(row, &t.hash, &t.issued, &t.expires)
+	if err != nil {
 		return nil, nil, err
 	}
-	if scope.Valid {
-		s.Scope = append([]string{}, splitList(scope.String)...)
+	return s, &t, nil
+}
+
+// rowQuerier is what reads a row: the reader pool, or a write transaction.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// legacySession returns the session of a token of the earlier format, which names none, by its
+// hash; ENOTFOUND when unknown.
+func legacySession(ctx context.Context, q rowQuerier, hash []byte) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, "SELECT session_id FROM legacy_refresh_tokens WHERE hash = $1", hash).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
+	} else if err != nil {
+		return "", fmt.Errorf("refresh token of the earlier format: %w", err)
 	}
-	s.CreatedAt = fromMicros(created)
-	s.ExpiresAt = fromMicros(expires)
-	s.RevokedAt = timePtr(revoked)
-	return &s, &t, nil
+	return id, nil
+}
+
+// spent reports whether hash is a spent refresh token of the session.
+func spent(ctx context.Context, q rowQuerier, sessionID string, hash []byte) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND hash = $2", sessionID, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("spent refresh token: %w", err)
+	}
+	return true, nil
 }
 
 // RefreshTokenSession returns the session a refresh token belongs to, consumed or not;
@@ -202,11 +227,9 @@ func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []
 		return nil, notFound
 	}
 	if sessionID == "" {
-		err := db.r.QueryRowContext(ctx, "SELECT session_id FROM legacy_refresh_tokens WHERE hash = $1", hash).Scan(&sessionID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, notFound
-		} else if err != nil {
-			return nil, fmt.Errorf("refresh token session: %w", err)
+		var err error
+		if sessionID, err = legacySession(ctx, db.r, hash); err != nil {
+			return nil, err
 		}
 	}
 	s, live, err := scanSessionWithToken(db.r.QueryRowContext(ctx, qSelectSessionToken, sessionID))
@@ -218,12 +241,10 @@ func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []
 	if subtle.ConstantTimeCompare(live.hash, hash) == 1 {
 		return s, nil
 	}
-	var one int
-	err = db.r.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND hash = $2", sessionID, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if ok, err := spent(ctx, db.r, sessionID, hash); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, notFound
-	} else if err != nil {
-		return nil, fmt.Errorf("refresh token session: %w", err)
 	}
 	return s, nil
 }
@@ -246,11 +267,9 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		sid := sessionID
 		if sid == "" {
-			err := tx.QueryRowContext(ctx, "SELECT session_id FROM legacy_refresh_tokens WHERE hash = $1", hash).Scan(&sid)
-			if errors.Is(err, sql.ErrNoRows) {
-				return notFound
-			} else if err != nil {
-				return fmt.Errorf("consume refresh token: %w", err)
+			var err error
+			if sid, err = legacySession(ctx, tx, hash); err != nil {
+				return err
 			}
 		}
 		// Locked on PostgreSQL: concurrent refreshes of one session queue here, and all but the
@@ -297,13 +316,11 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 // session is reuse, anything else is unknown (and *s is cleared).
 func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, s **keyward.Session, hash []byte, now time.Time) error {
 	id := (*s).ID
-	var one int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND hash = $2", id, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if ok, err := spent(ctx, tx, id, hash); err != nil {
+		return err
+	} else if !ok {
 		*s = nil
 		return keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
-	} else if err != nil {
-		return fmt.Errorf("refresh token: %w", err)
 	}
 	if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, id); err != nil {
 		return err
