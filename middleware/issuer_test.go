@@ -16,6 +16,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keyward/keyward/internal/fakeclock"
 )
 
 // testIssuer is a stand-in for a keyward server: metadata, a JWKS and a revocation feed (JSON
@@ -242,28 +244,11 @@ func mintWith(t testing.TB, k signingKey, claims map[string]any, extra map[jose.
 	return raw
 }
 
-// testClock is a manual clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now().Truncate(time.Second)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newTestClock returns a clock standing at the current second.
+func newTestClock() *fakeclock.Clock { return fakeclock.New(time.Now().Truncate(time.Second)) }
 
 // newVerifier starts a Verifier of the issuer, closed when the test ends.
-func newVerifier(t testing.TB, is *testIssuer, clock *testClock, mutate ...func(*Config)) *Verifier {
+func newVerifier(t testing.TB, is *testIssuer, clock *fakeclock.Clock, mutate ...func(*Config)) *Verifier {
 	t.Helper()
 	c := Config{Issuer: is.URL, Now: clock.Now}
 	for _, m := range mutate {

@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
@@ -32,29 +33,11 @@ const (
 	audience = "https://keyward.test"
 )
 
-// clock is the fake time every component of a test environment reads.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a management API over a real SQLite store, with a real keyring, minter and verifier.
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	clock   *clock
+	clock   *fakeclock.Clock
 	store   keyward.Store
 	keys    *keyring.Keyring
 	minter  *token.Minter
@@ -71,7 +54,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	keys, err := keyring.New(ctx, store, keyring.Config{Now: clk.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatalf("keyring: %v", err)

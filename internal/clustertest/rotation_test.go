@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/clustertest"
+	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/server"
@@ -21,7 +22,7 @@ import (
 // version moves by one), and both must serve the same JWKS and sign with the same key.
 func TestRotationAcrossInstances(t *testing.T) {
 	db := pgtest.Fresh(t)
-	clock := kwtest.NewClock(time.Now().Truncate(time.Second))
+	clock := fakeclock.New(time.Now().Truncate(time.Second))
 	master := clustertest.NewMasterKey()
 	const (
 		accessTTL = 10 * time.Minute

@@ -199,7 +199,7 @@ func TestLoginFailuresAreGenericAndAudited(t *testing.T) {
 	if resp := e.do(request{method: "POST", path: "/login", form: url.Values{"email": {adminEmail}}}); resp.Status != http.StatusBadRequest {
 		t.Errorf("login without a password: HTTP %d", resp.Status)
 	}
-	if strings.Contains(e.logs.String(), "wrong password") {
+	if strings.Contains(e.Logs(), "wrong password") {
 		t.Error("a password reached the log")
 	}
 	// Instance-level events: who tried which address, from where, and why it failed.

@@ -1,96 +1,42 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/password"
-	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/sqlstore"
 )
 
+// The instance admin is the kit's.
 const (
-	adminEmail    = "admin@example.com"
-	adminPassword = "correct horse battery staple"
+	adminEmail    = kwtest.AdminEmail
+	adminPassword = kwtest.AdminPassword
 )
 
-// clock is the server's clock: it stands still unless a test moves it, so that timeouts are
-// tested without sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// env is a whole keyward instance (token endpoint, API and dashboard) over a fresh SQLite
-// database, served by httptest on a loopback address that it trusts as a proxy, so that a test
-// can present another client address with X-Forwarded-For.
+// env is a whole keyward instance (token endpoint, API and dashboard) started by the test kit,
+// with the dashboard's own helpers: a plain HTTP client that follows no redirects and signs in
+// through the form.
 type env struct {
+	*kwtest.Server
 	t     *testing.T
-	URL   string
-	Clock *clock
-	Srv   *server.Server
 	Store *sqlstore.DB
-	logs  *lockedBuffer
 }
 
-func start(t *testing.T, opts ...func(*server.Config)) *env {
+func start(t *testing.T, opts ...kwtest.Option) *env {
 	t.Helper()
-	logs := &lockedBuffer{}
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	cfg := server.DefaultConfig()
-	cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "keyward.db")
-	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
-	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	cfg.Now = clk.Now
-	cfg.Stdout, cfg.Stderr = logs, logs
-	for _, o := range opts {
-		o(&cfg)
-	}
-	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
-	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + ts.Listener.Addr().String()
-	}
-	srv, err := server.New(t.Context(), cfg)
-	if err != nil {
-		ts.Close()
-		t.Fatalf("server.New: %v\n%s", err, logs)
-	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
-	return &env{t: t, URL: ts.URL, Clock: clk, Srv: srv, Store: srv.Store(), logs: logs}
+	s := kwtest.Start(t, opts...)
+	return &env{Server: s, t: t, Store: s.Srv.Store()}
 }
 
 // user creates a person who can sign in, a member of project "default" with perms (no
@@ -248,23 +194,6 @@ func claims(t *testing.T, jwt string) map[string]any {
 		t.Fatal(err)
 	}
 	return c
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // screenshotDir is where the README's screenshots are written when KEYWARD_UPDATE_SCREENSHOTS=1.

@@ -1,5 +1,4 @@
-// Package fakeclock is a settable clock for tests: time passes only when a test advances it, so
-// expiry, rotation and throttling are tested without sleeping.
+// Package fakeclock is the one settable clock of keyward's tests: time passes only when a test moves it, so expiry, rotation and throttling are tested without sleeping.
 package fakeclock
 
 import (
@@ -7,7 +6,7 @@ import (
 	"time"
 )
 
-// Clock stands still until Advance moves it; safe for concurrent use.
+// Clock stands still until Advance or Set moves it; safe for concurrent use.
 type Clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -27,5 +26,12 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Set moves the clock to t, backwards too, as a corrected system clock would.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
 	c.mu.Unlock()
 }

@@ -3,7 +3,6 @@ package kwtest
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/apikey"
 )
@@ -22,18 +21,6 @@ func TestWrongSecret(t *testing.T) {
 	}
 	if forged == key || strings.HasPrefix(forged, key[:len(key)-apikey.ChecksumLength]) {
 		t.Errorf("forged key has the same secret")
-	}
-}
-
-func TestClock(t *testing.T) {
-	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	c := NewClock(start)
-	if !c.Now().Equal(start) {
-		t.Fatalf("Now %v, want %v", c.Now(), start)
-	}
-	c.Advance(90 * time.Minute)
-	if got := c.Now().Sub(start); got != 90*time.Minute {
-		t.Errorf("advanced by %v, want 90m", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -31,7 +32,7 @@ func WithConfig(f func(*server.Config)) Option { return Option(f) }
 // with the From option. Its clock stands still unless a test advances it.
 type Server struct {
 	*Client
-	Clock  *Clock
+	Clock  *fakeclock.Clock
 	Config server.Config // as given to server.New
 	Srv    *server.Server
 	HTTP   *httptest.Server
@@ -48,7 +49,7 @@ type Server struct {
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	logs := &lockedBuffer{}
-	clock := NewClock(time.Now().Truncate(time.Second))
+	clock := fakeclock.New(time.Now().Truncate(time.Second))
 	cfg := server.DefaultConfig()
 	cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "keyward.db")
 	cfg.AdminEmail = AdminEmail
