@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,184 +21,88 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/proctest"
 )
 
 // keywardBin is the real binary, built once for the tests that run it as a process.
 var keywardBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keyward-bin-")
+	bin, err := proctest.Build("./cmd/keyward")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	keywardBin = filepath.Join(dir, "keyward")
-	build := exec.Command("go", "build", "-o", keywardBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	keywardBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	proctest.Clean()
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// process is a running `keyward serve`.
-type process struct {
-	cmd            *exec.Cmd
-	addr, url      string
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	waitErr        error
-}
-
-func freeAddr(t *testing.T) string {
+// serve starts `keyward serve --db sqlite:DB ARGS…` on a port it binds itself, with env added to
+// a clean environment, and waits until /readyz answers 200.
+func serve(t *testing.T, db string, args []string, env ...string) *proctest.Process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// serve starts `keyward serve --db sqlite:DB --addr ADDR ARGS…` with env added to a clean
-// environment, and waits until /readyz answers 200. The process is killed when the test ends, if
-// it still runs.
-func serve(t *testing.T, db, addr string, args []string, env ...string) *process {
-	t.Helper()
-	p := &process{addr: addr, url: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(keywardBin, append([]string{"serve", "--db", "sqlite:" + db, "--addr", addr}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KEYWARD_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Env = append(p.cmd.Env, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start keyward: %v", err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("keyward stdout:\n%s\nkeyward stderr:\n%s", p.stdout, p.stderr)
-		}
-	})
-
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("keyward exited before it was ready: %v\nstdout:\n%s\nstderr:\n%s", p.waitErr, p.stdout, p.stderr)
-		default:
-		}
-		if resp, err := client.Get(p.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keyward was not ready within a minute\nstderr:\n%s", p.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := proctest.ServeSpec(keywardBin, append([]string{"--db", "sqlite:" + db}, args...)...)
+	s.Env = env
+	return proctest.Start(t, s)
 }
 
 // stop sends sig and waits for the process to end, returning its exit code (-1 when a signal
 // ended it).
-func (p *process) stop(t *testing.T, sig syscall.Signal) int {
+func stop(t *testing.T, p *proctest.Process, sig syscall.Signal) int {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		t.Fatalf("signal %v: %v", sig, err)
 	}
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("keyward did not stop within a minute of %v", sig)
+	code, err := p.ExitCode(time.Minute)
+	if err != nil {
+		t.Fatalf("after %v: %v", sig, err)
 	}
-	var exit *exec.ExitError
-	switch {
-	case p.waitErr == nil:
-		return 0
-	case errors.As(p.waitErr, &exit):
-		return exit.ExitCode()
-	}
-	t.Fatalf("wait: %v", p.waitErr)
-	return -1
+	return code
 }
 
-func (p *process) client() *kwtest.Client { return kwtest.NewClient(p.url) }
+func clientOf(p *proctest.Process) *kwtest.Client { return kwtest.NewClient("http://" + p.Addr()) }
 
 var printedPassword = regexp.MustCompile(`password:\s+(\S+)`)
 
 func TestFirstStartPrintsTheGeneratedAdminPasswordOnce(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "k.db")
-	first := serve(t, db, freeAddr(t), nil)
-	m := printedPassword.FindStringSubmatch(first.stdout.String())
+	first := serve(t, db, nil)
+	m := printedPassword.FindStringSubmatch(first.Stdout())
 	if m == nil {
-		t.Fatalf("first start printed no admin password; stdout:\n%s", first.stdout)
+		t.Fatalf("first start printed no admin password; stdout:\n%s", first.Stdout())
 	}
 	pw := m[1]
-	if strings.Contains(first.stderr.String(), pw) {
+	if strings.Contains(first.Stderr(), pw) {
 		t.Error("the generated password also went to the log")
 	}
-	first.client().Login(t, "admin@keyward.localhost", pw, "default")
-	if code := first.stop(t, syscall.SIGTERM); code != 0 {
+	clientOf(first).Login(t, "admin@keyward.localhost", pw, "default")
+	if code := stop(t, first, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit code %d, want 0", code)
 	}
 
-	second := serve(t, db, freeAddr(t), nil)
-	if out := second.stdout.String() + second.stderr.String(); strings.Contains(out, pw) || printedPassword.MatchString(second.stdout.String()) {
+	second := serve(t, db, nil)
+	if out := second.Logs(); strings.Contains(out, pw) || printedPassword.MatchString(second.Stdout()) {
 		t.Errorf("the second start printed a password again:\n%s", out)
 	}
-	second.client().Login(t, "admin@keyward.localhost", pw, "")
-	if code := second.stop(t, syscall.SIGTERM); code != 0 {
+	clientOf(second).Login(t, "admin@keyward.localhost", pw, "")
+	if code := stop(t, second, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit code %d, want 0", code)
 	}
 }
 
 func TestAdminFromEnvironment(t *testing.T) {
 	const email, password = "ops@example.test", "an-operator-chose-this-password-9"
-	p := serve(t, filepath.Join(t.TempDir(), "k.db"), freeAddr(t), nil, "KEYWARD_ADMIN_EMAIL="+email, "KEYWARD_ADMIN_PASSWORD="+password)
-	c := p.client()
+	p := serve(t, filepath.Join(t.TempDir(), "k.db"), nil, "KEYWARD_ADMIN_EMAIL="+email, "KEYWARD_ADMIN_PASSWORD="+password)
+	c := clientOf(p)
 	c.Login(t, strings.ToUpper(email), password, "default")
 	r := c.TokenRequest(t, url.Values{"grant_type": {"password"}, "username": {"admin@keyward.localhost"}, "password": {password}})
 	kwtest.RequireOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
-	if out := p.stdout.String() + p.stderr.String(); strings.Contains(out, password) {
+	if out := p.Logs(); strings.Contains(out, password) {
 		t.Errorf("the configured password was printed:\n%s", out)
 	}
-	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+	if code := stop(t, p, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit code %d, want 0", code)
 	}
 }
@@ -219,8 +121,8 @@ func TestCrashRecovery(t *testing.T) {
 	// Every refresh token is presented twice after the restart, on purpose: the second is reuse,
 	// a failed attempt that the default limit would soon throttle.
 	args := []string{"--failed-attempts-per-minute", "1000000"}
-	p := serve(t, db, freeAddr(t), args, env...)
-	c := p.client()
+	p := serve(t, db, args, env...)
+	c := clientOf(p)
 	admin := c.Login(t, email, password, "").AccessToken
 
 	var (
@@ -311,12 +213,16 @@ func TestCrashRecovery(t *testing.T) {
 		})
 	}
 
-	// Let the load run, then kill the server in the middle of it.
-	time.Sleep(2 * time.Second)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	// Let the load build up, then kill the server in the middle of it.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		enough := len(keys) >= 50 && len(unspent) >= 50
+		mu.Unlock()
+		if enough {
+			break
+		}
 	}
-	<-p.done
+	p.Kill()
 	cancel()
 	wg.Wait()
 	mu.Lock()
@@ -327,12 +233,12 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	mu.Unlock()
 
-	p2 := serve(t, db, p.addr, args, env...) // the same address, so the same issuer
-	c2 := p2.client()
+	p2 := p.RestartT(t) // the same address, so the same issuer
+	c2 := clientOf(p2)
 	if r := c2.API(t, http.MethodGet, "/v1/me", admin, nil); r.Status != http.StatusOK {
 		t.Errorf("an access token issued before the crash no longer works: %s", r)
 	}
-	if out := p2.stdout.String(); printedPassword.MatchString(out) {
+	if out := p2.Stdout(); printedPassword.MatchString(out) {
 		t.Errorf("the restart printed an admin password:\n%s", out)
 	}
 	for _, key := range keys {
@@ -345,7 +251,7 @@ func TestCrashRecovery(t *testing.T) {
 		kwtest.RequireToken(t, c2.Refresh(t, tok))
 		kwtest.RequireOAuthError(t, c2.Refresh(t, tok), http.StatusBadRequest, "invalid_grant")
 	}
-	if code := p2.stop(t, syscall.SIGTERM); code != 0 {
+	if code := stop(t, p2, syscall.SIGTERM); code != 0 {
 		t.Errorf("SIGTERM: exit code %d, want 0", code)
 	}
 
@@ -377,5 +283,14 @@ func TestVersion(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Errorf("an unknown command: want exit status 2, got %v", err)
+	}
+}
+
+// With --addr HOST:0 the kernel chooses the port, and the default issuer must name that port:
+// tokens and metadata naming port 0 would point every client at a server that does not exist.
+func TestDefaultIssuerNamesTheBoundPort(t *testing.T) {
+	p := serve(t, filepath.Join(t.TempDir(), "k.db"), nil)
+	if got, want := clientOf(p).Metadata(t).Issuer, "http://"+p.Addr(); got != want {
+		t.Errorf("issuer %q, want %q", got, want)
 	}
 }

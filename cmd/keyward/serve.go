@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"runtime/debug"
@@ -80,11 +81,25 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg.Stdout, cfg.Stderr = m.Stdout, m.Stderr
 
 	tuneRuntime(m.Getenv, cfg.MaxConcurrentHashes)
+	// The default issuer names the address, so a port left to the kernel (--addr HOST:0) is
+	// bound before the issuer is fixed; a named port is bound once the database is ready, so
+	// that clients are refused rather than kept waiting while it is not.
+	var ln net.Listener
+	if _, port, err := net.SplitHostPort(cfg.Addr); err == nil && port == "0" {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+		defer ln.Close()
+		cfg.Addr = ln.Addr().String()
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if ln != nil {
+		return srv.Serve(ctx, ln, nil)
+	}
 	return srv.Run(ctx, nil)
 }
 

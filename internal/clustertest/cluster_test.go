@@ -17,12 +17,13 @@ import (
 	"github.com/keyward/keyward/internal/clustertest"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/pgtest"
+	"github.com/keyward/keyward/internal/proctest"
 	"github.com/keyward/keyward/middleware"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	clustertest.RemoveBinary()
+	proctest.Clean()
 	os.Exit(code)
 }
 

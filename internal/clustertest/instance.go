@@ -1,22 +1,13 @@
 package clustertest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/proctest"
 )
 
 // The instance admin of every cluster; the password is long enough for any password rule.
@@ -25,50 +16,9 @@ const (
 	AdminPassword = kwtest.AdminPassword
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// Binary builds ./cmd/keyward once per test process and returns the path of the executable.
-// RemoveBinary deletes it; call it from TestMain after the tests ran.
-func Binary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		builtBin, buildErr = build()
-	})
-	if buildErr != nil {
-		t.Fatalf("build keyward: %v", buildErr)
-	}
-	return builtBin
-}
-
-// RemoveBinary deletes what Binary built, if anything.
-func RemoveBinary() {
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-}
-
-func build() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	dir, err := os.MkdirTemp("", "keyward-cluster-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "keyward")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyward")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/keyward: %w\n%s", err, out)
-	}
-	return bin, nil
-}
+// Binary returns the keyward executable the instances run, built once per test process;
+// call proctest.Clean from TestMain after the tests ran.
+func Binary(t testing.TB) string { return proctest.Keyward(t) }
 
 // NewMasterKey returns a random KEYWARD_MASTER_KEY.
 func NewMasterKey() string {
@@ -89,51 +39,21 @@ type Options struct {
 // Instance is a running `keyward serve` process; its Client talks to it over loopback.
 type Instance struct {
 	*kwtest.Client
+	*proctest.Process
 	Name string
-	Addr string
-
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-	waitErr error
+	Addr string // known once the instance is ready
 }
 
 // Launch starts an instance without waiting for it to be ready; Start waits. The process is
-// killed when the test ends, and its log is shown if the test failed.
+// stopped when the test ends, and its log is shown if the test failed.
 func Launch(t testing.TB, o Options) *Instance {
 	t.Helper()
-	addr := freeAddr(t)
-	in := &Instance{Name: o.Name, Addr: addr, Client: kwtest.NewClient("http://" + addr), exited: make(chan struct{})}
-	in.logPath = filepath.Join(t.TempDir(), "keyward-"+o.Name+".log")
-	logFile, err := os.Create(in.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	args := append([]string{"serve", "--addr", addr, "--db", o.DB, "--issuer", o.Issuer,
+	s := proctest.ServeSpec(Binary(t), append([]string{"--db", o.DB, "--issuer", o.Issuer,
 		// The tests send many bad refresh tokens from loopback on purpose.
-		"--failed-attempts-per-minute", "100000"}, o.Args...)
-	in.cmd = exec.Command(Binary(t), args...)
-	in.cmd.Env = append(environWithoutKeyward(),
-		"KEYWARD_MASTER_KEY="+o.MasterKey,
-		"KEYWARD_ADMIN_EMAIL="+AdminEmail,
-		"KEYWARD_ADMIN_PASSWORD="+AdminPassword)
-	in.cmd.Stdout, in.cmd.Stderr = logFile, logFile
-	in.cmd.SysProcAttr = childAttr()
-	if err := in.cmd.Start(); err != nil {
-		t.Fatalf("start keyward %s: %v", o.Name, err)
-	}
-	go func() {
-		in.waitErr = in.cmd.Wait()
-		close(in.exited)
-	}()
-	t.Cleanup(func() {
-		in.Stop()
-		if t.Failed() {
-			t.Logf("log of keyward %s:\n%s", in.Name, in.Logs())
-		}
-	})
-	return in
+		"--failed-attempts-per-minute", "100000"}, o.Args...)...)
+	s.Name = "keyward " + o.Name
+	s.Env = []string{"KEYWARD_MASTER_KEY=" + o.MasterKey, "KEYWARD_ADMIN_EMAIL=" + AdminEmail, "KEYWARD_ADMIN_PASSWORD=" + AdminPassword}
+	return &Instance{Name: o.Name, Process: proctest.Launch(t, s), Client: kwtest.NewClient("")}
 }
 
 // Start launches an instance and waits until /readyz answers 200.
@@ -146,83 +66,13 @@ func Start(t testing.TB, o Options) *Instance {
 	return in
 }
 
-// WaitReady polls /readyz until it answers 200, the process exits, or limit passes.
+// WaitReady waits until the instance answers /readyz with 200, it exits, or limit passes; then
+// its Client and Addr point at it.
 func (in *Instance) WaitReady(limit time.Duration) error {
-	c := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(limit)
-	for {
-		if resp, err := c.Get(in.URL + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-in.exited:
-			return fmt.Errorf("exited before it was ready: %v", in.waitErr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s", limit)
-		}
+	if err := in.Process.WaitReady(limit); err != nil {
+		return err
 	}
-}
-
-// Exited is closed when the process has ended.
-func (in *Instance) Exited() <-chan struct{} { return in.exited }
-
-// ExitError is the process's exit status; valid once Exited is closed.
-func (in *Instance) ExitError() error { return in.waitErr }
-
-// Kill ends the process at once, as a crash or a lost machine would, and waits for it.
-func (in *Instance) Kill() {
-	_ = in.cmd.Process.Signal(syscall.SIGKILL)
-	<-in.exited
-}
-
-// Stop asks the process to shut down gracefully, killing it if it lingers, and waits for it.
-func (in *Instance) Stop() {
-	select {
-	case <-in.exited:
-		return
-	default:
-	}
-	_ = in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(20 * time.Second):
-		in.Kill()
-	}
-}
-
-// Logs returns everything the process wrote so far.
-func (in *Instance) Logs() string {
-	data, err := os.ReadFile(in.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	return string(bytes.TrimSpace(data))
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// environWithoutKeyward is the test's environment without KEYWARD_* variables: keyward reads
-// every flag from KEYWARD_<FLAG>, and one left in a developer's shell must not change the test.
-func environWithoutKeyward() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KEYWARD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	in.Addr = in.Process.Addr()
+	in.URL = "http://" + in.Addr
+	return nil
 }

@@ -18,6 +18,12 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve is Run on a listener the caller opened; it closes ln when it returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string) error {
+	var err error
 	srv := &http.Server{
 		Handler: s.handler,
 		// Slowloris and friends: a client must send its headers and body promptly. The

@@ -1,0 +1,287 @@
+// Package proctest builds keyward's commands and runs them as child processes for the tests and the bench that need a real process.
+package proctest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var (
+	buildMu  sync.Mutex
+	buildDir string
+	built    = map[string]string{} // package → executable
+)
+
+// Build compiles the main package pkg (an import path, or a path relative to the module root
+// such as "./cmd/keyward") once per process and returns the executable's path. Clean removes
+// what it built.
+func Build(pkg string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[pkg]; ok {
+		return bin, nil
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the keyward module")
+	}
+	if buildDir == "" {
+		if buildDir, err = os.MkdirTemp("", "keyward-proctest-"); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(buildDir, fmt.Sprintf("bin%d-%s", len(built), filepath.Base(pkg)))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	built[pkg] = bin
+	return bin, nil
+}
+
+// Clean deletes everything Build made; call it from TestMain after the tests ran.
+func Clean() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	buildDir, built = "", map[string]string{}
+}
+
+// Spec describes one child process: a server that binds its own port and logs it.
+type Spec struct {
+	Name string   // in failure messages: "keyward", "A"
+	Bin  string   // the executable
+	Args []string // before --addr
+	Env  []string // added to this process's environment, stripped of KEYWARD_* variables
+	// Addr is passed as --addr; empty means 127.0.0.1:0, a port the child binds itself, so
+	// that no other program can take it between a pick and a bind.
+	Addr string
+	// Ready is the message of the log line whose addr attribute is the bound address, and
+	// Health the path polled until it answers 200 once that address is known.
+	Ready, Health string
+}
+
+// ServeSpec is the Spec of `keyward serve` with args.
+func ServeSpec(bin string, args ...string) Spec {
+	return Spec{Name: "keyward", Bin: bin, Args: append([]string{"serve"}, args...), Ready: "keyward serving", Health: "/readyz"}
+}
+
+// Process is a running child with its output collected.
+type Process struct {
+	Spec Spec
+
+	cmd            *exec.Cmd
+	stdout, stderr *buffer
+	all            *buffer
+	exited         chan struct{}
+	waitErr        error
+	stopOnce       sync.Once
+
+	mu   sync.Mutex
+	addr string
+}
+
+// Run starts the process described by s without waiting for it to be ready. The caller must
+// Stop or Kill it.
+func Run(s Spec) (*Process, error) {
+	if s.Addr == "" {
+		s.Addr = "127.0.0.1:0"
+	}
+	p := &Process{Spec: s, stdout: &buffer{}, stderr: &buffer{}, all: &buffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(s.Bin, append(append([]string(nil), s.Args...), "--addr", s.Addr)...)
+	p.cmd.Env = append(Environ(), s.Env...)
+	p.cmd.Stdout = io.MultiWriter(p.stdout, p.all)
+	p.cmd.Stderr = io.MultiWriter(p.stderr, p.all)
+	p.cmd.SysProcAttr = childAttr()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", s.Name, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// Environ is this process's environment without KEYWARD_* variables: keyward reads every flag
+// from KEYWARD_<FLAG>, and one left in a developer's shell must not change a test.
+func Environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KEYWARD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// WaitReady waits until the process has logged its address and its health path answers 200,
+// it exits, or limit passes.
+func (p *Process) WaitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	c := &http.Client{Timeout: 2 * time.Second}
+	for {
+		if addr := p.Addr(); addr != "" {
+			if p.Spec.Health == "" {
+				return nil
+			}
+			if resp, err := c.Get("http://" + addr + p.Spec.Health); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready: %v", p.Spec.Name, p.waitErr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s", p.Spec.Name, limit)
+		}
+	}
+}
+
+// Addr returns the address the process reported binding, or "" before it did.
+func (p *Process) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.addr == "" && p.Spec.Ready != "" {
+		p.addr = boundAddr(p.all.String(), p.Spec.Ready)
+	}
+	return p.addr
+}
+
+// boundAddr finds the addr attribute of the first log line whose message is msg, in slog's
+// text or JSON format.
+func boundAddr(logs, msg string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(line, "{") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
+				return rec.Addr
+			}
+			continue
+		}
+		if !strings.Contains(line, "msg="+strconv.Quote(msg)) && !strings.Contains(line, "msg="+msg+" ") {
+			continue
+		}
+		for _, field := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(field, "addr="); ok {
+				if u, err := strconv.Unquote(v); err == nil {
+					v = u
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// Exited is closed when the process has ended.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// ExitError is the process's exit status; valid once Exited is closed.
+func (p *Process) ExitError() error { return p.waitErr }
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill ends the process at once, as a crash or a lost machine would, and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// Stop asks the process to shut down gracefully (SIGTERM), kills it if it lingers 20 s, and
+// waits for it. Calling it again does nothing.
+func (p *Process) Stop() {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(20 * time.Second):
+			p.Kill()
+		}
+	})
+}
+
+// ExitCode waits up to limit for the process to end and returns its exit code, -1 when a signal
+// ended it.
+func (p *Process) ExitCode(limit time.Duration) (int, error) {
+	select {
+	case <-p.exited:
+	case <-time.After(limit):
+		return 0, fmt.Errorf("%s still runs after %s", p.Spec.Name, limit)
+	}
+	var exit *exec.ExitError
+	switch {
+	case p.waitErr == nil:
+		return 0, nil
+	case errors.As(p.waitErr, &exit):
+		return exit.ExitCode(), nil
+	}
+	return 0, p.waitErr
+}
+
+// Logs returns everything the process wrote to standard output and error so far, interleaved.
+func (p *Process) Logs() string { return strings.TrimSpace(p.all.String()) }
+
+// Stdout returns what the process wrote to standard output so far.
+func (p *Process) Stdout() string { return p.stdout.String() }
+
+// Stderr returns what the process wrote to standard error so far.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Restart stops the process if it still runs and runs its spec again on the address it had
+// bound: the same address, so the same default issuer, and clients reconnect where they were.
+func (p *Process) Restart() (*Process, error) {
+	p.Stop()
+	s := p.Spec
+	if a := p.Addr(); a != "" {
+		s.Addr = a
+	}
+	return Run(s)
+}
+
+type buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
