@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/testlog"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -43,7 +44,7 @@ type env struct {
 	minter  *token.Minter
 	srv     *Server
 	handler http.Handler
-	logs    *logBuffer
+	logs    *testlog.Buffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -61,7 +62,7 @@ func newEnv(t *testing.T) *env {
 	}
 	catalog := keyward.DefaultCatalog()
 	verifier := &token.Verifier{Keys: keys, Issuer: issuer, Audience: audience, Leeway: 30 * time.Second, Now: clk.Now}
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	srv := &Server{
 		Store:   store,
 		Auth:    &authn.Authenticator{Store: store, Tokens: verifier, Catalog: catalog, Now: clk.Now},

@@ -1,7 +1,6 @@
 package kwtest
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/testlog"
 )
 
 // The instance admin of every test server. The password is long enough for any password rule.
@@ -37,7 +37,7 @@ type Server struct {
 	Srv    *server.Server
 	HTTP   *httptest.Server
 
-	logs *lockedBuffer
+	logs *testlog.Buffer
 
 	adminOnce  sync.Once
 	adminToken string
@@ -48,7 +48,7 @@ type Server struct {
 // Clock standing at the current second, and loopback is a trusted proxy.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	clock := fakeclock.New(time.Now().Truncate(time.Second))
 	cfg := server.DefaultConfig()
 	cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "keyward.db")
@@ -108,21 +108,4 @@ func (s *Server) AdminToken(t testing.TB) string {
 		t.Fatal("the admin could not log in")
 	}
 	return s.adminToken
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,7 +2,6 @@
 package proctest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward/internal/testlog"
 )
 
 var (
@@ -90,8 +91,8 @@ type Process struct {
 	Spec Spec
 
 	cmd            *exec.Cmd
-	stdout, stderr *buffer
-	all            *buffer
+	stdout, stderr *testlog.Buffer
+	all            *testlog.Buffer
 	exited         chan struct{}
 	waitErr        error
 	stopOnce       sync.Once
@@ -106,7 +107,7 @@ func Run(s Spec) (*Process, error) {
 	if s.Addr == "" {
 		s.Addr = "127.0.0.1:0"
 	}
-	p := &Process{Spec: s, stdout: &buffer{}, stderr: &buffer{}, all: &buffer{}, exited: make(chan struct{})}
+	p := &Process{Spec: s, stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}, all: &testlog.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(s.Bin, append(append([]string(nil), s.Args...), "--addr", s.Addr)...)
 	p.cmd.Env = append(Environ(), s.Env...)
 	p.cmd.Stdout = io.MultiWriter(p.stdout, p.all)
@@ -267,21 +268,4 @@ func (p *Process) Restart() (*Process, error) {
 		s.Addr = a
 	}
 	return Run(s)
-}
-
-type buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
