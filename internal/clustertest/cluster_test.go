@@ -36,7 +36,7 @@ const issuer = "http://keyward.example"
 func startCluster(t *testing.T, n int, extra ...string) (*pgtest.Database, []*clustertest.Instance) {
 	t.Helper()
 	db := pgtest.Fresh(t)
-	master := clustertest.NewMasterKey()
+	master := kwtest.NewMasterKey()
 	ins := make([]*clustertest.Instance, n)
 	for i := range ins {
 		ins[i] = clustertest.Launch(t, clustertest.Options{

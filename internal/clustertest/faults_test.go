@@ -25,7 +25,7 @@ func TestDatabaseFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	master := clustertest.NewMasterKey()
+	master := kwtest.NewMasterKey()
 	opts := func(name string, args ...string) clustertest.Options {
 		return clustertest.Options{Name: name, DB: db.DSN(proxy.Addr()), Issuer: issuer, MasterKey: master, Args: args}
 	}

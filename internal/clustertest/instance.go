@@ -1,8 +1,6 @@
 package clustertest
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"testing"
 	"time"
 
@@ -19,13 +17,6 @@ const (
 // Binary returns the keyward executable the instances run, built once per test process;
 // call proctest.Clean from TestMain after the tests ran.
 func Binary(t testing.TB) string { return proctest.Keyward(t) }
-
-// NewMasterKey returns a random KEYWARD_MASTER_KEY.
-func NewMasterKey() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
 
 // Options describe one `keyward serve` process.
 type Options struct {

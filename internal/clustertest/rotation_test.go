@@ -23,7 +23,7 @@ import (
 func TestRotationAcrossInstances(t *testing.T) {
 	db := pgtest.Fresh(t)
 	clock := fakeclock.New(time.Now().Truncate(time.Second))
-	master := clustertest.NewMasterKey()
+	master := kwtest.NewMasterKey()
 	const (
 		accessTTL = 10 * time.Minute
 		cacheTTL  = 5 * time.Minute

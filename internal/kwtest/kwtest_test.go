@@ -30,3 +30,14 @@ func TestDecodeJWT(t *testing.T) {
 		t.Errorf("header %v claims %v", h, c)
 	}
 }
+
+// The same kit serves the PostgreSQL backend: the admin signs in and the instance answers.
+func TestStartOnPostgres(t *testing.T) {
+	s := Start(t, OnPostgres(t))
+	if s.AdminToken(t) == "" {
+		t.Fatal("no admin token")
+	}
+	if r := s.API(t, "GET", "/v1/me", s.AdminToken(t), nil); r.Status != 200 {
+		t.Fatalf("GET /v1/me on PostgreSQL: %s", r)
+	}
+}

@@ -2,6 +2,8 @@ package kwtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/fakeclock"
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/testlog"
 )
@@ -26,6 +29,20 @@ type Option func(*server.Config)
 
 // WithConfig is an Option spelled as a function literal at the call site.
 func WithConfig(f func(*server.Config)) Option { return Option(f) }
+
+// OnPostgres runs the server on a fresh PostgreSQL database of the test's own instead of SQLite;
+// like pgtest.Fresh, it skips the test where PostgreSQL is not running, except in CI.
+func OnPostgres(t testing.TB) Option {
+	dsn := pgtest.Fresh(t).DSN("")
+	return func(c *server.Config) { c.DB, c.MasterKey = dsn, NewMasterKey() }
+}
+
+// NewMasterKey returns a random KEYWARD_MASTER_KEY, which PostgreSQL deployments need.
+func NewMasterKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
 
 // Server is a complete keyward instance served by httptest over a fresh SQLite database in a
 // temporary folder. It trusts X-Forwarded-For from loopback, so tests simulate client addresses
