@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +16,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/middleware"
 )
 
 // benchPermissions are the bench keys' permissions: what a deployment pipeline's key typically
@@ -32,6 +34,16 @@ type keywardProc struct {
 	profileURL string // set when built with the profiling hook
 	email      string
 	password   string
+	// tokens verifies the access tokens this instance issues: each instance is its own issuer.
+	tokens *middleware.Verifier
+}
+
+// stop stops the process and the verifier of its tokens.
+func (kw *keywardProc) stop() {
+	if kw.tokens != nil {
+		kw.tokens.Close()
+	}
+	kw.proc.stop()
 }
 
 // setupSpec is one configuration to measure: a database and how many keyward processes share it.
@@ -96,7 +108,11 @@ func startSetup(ctx context.Context, bin, dir string, spec setupSpec, cred crede
 		procs = append(procs, kw)
 	}
 	for _, kw := range procs {
-		if err := kw.waitReady(ctx, 2*time.Minute); err != nil {
+		err := kw.waitReady(ctx, 2*time.Minute)
+		if err == nil {
+			kw.tokens, err = tokenVerifier(ctx, kw.base)
+		}
+		if err != nil {
 			stopAll()
 			kw.dumpLog(os.Stderr)
 			return nil, err
@@ -188,17 +204,15 @@ type benchKey struct {
 // setup is what the scenarios share.
 type setup struct {
 	keys       []benchKey
-	jwks       map[string]*ecdsa.PublicKey
-	issuer     string
-	template   *accessClaims // the claims of a real keyward token, which the ceiling imitates
-	kid        string
-	ceilingKey *ecdsa.PrivateKey
+	template   token.Claims  // the claims of a real keyward token, which the ceiling imitates
+	lifetime   time.Duration // of keyward's access tokens
+	ceiling    *ceilingKeys
 	tokenBytes int // length of keyward's access token
 	adminToken string
 }
 
-// prepare logs in as the admin, creates the API keys, fetches the JWKS and takes one real token
-// apart, so that the ceiling signs claims of the same shape and size.
+// prepare logs in as the admin, creates the API keys and takes one real token apart, so that the
+// ceiling signs claims of the same shape and size.
 func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string, ...any)) (*setup, error) {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: newTransport(4, nil)}
 	defer c.CloseIdleConnections()
@@ -211,7 +225,7 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 	} else if status != http.StatusOK {
 		return nil, fmt.Errorf("admin login: HTTP %d: %s (a reused database needs KEYWARD_ADMIN_EMAIL and KEYWARD_ADMIN_PASSWORD of its first start)", status, clip(body))
 	}
-	var login tokenResponse
+	var login client.TokenResponse
 	if err := json.Unmarshal(body, &login); err != nil || login.AccessToken == "" {
 		return nil, fmt.Errorf("admin login: no access_token in %s", clip(body))
 	}
@@ -244,14 +258,6 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 		s.keys = append(s.keys, benchKey{id: k.ID, secret: k.Key, basic: basicAuth(k.ID, k.Key)})
 	}
 
-	status, body, err = send(ctx, c, http.MethodGet, kw.base+"/.well-known/jwks.json", "", "", nil)
-	if err != nil || status != http.StatusOK {
-		return nil, fmt.Errorf("JWKS: HTTP %d %v", status, err)
-	}
-	if s.jwks, err = parseJWKS(body); err != nil {
-		return nil, err
-	}
-
 	// One real exchange: its token is the model for the ceiling's claims.
 	k := s.keys[0]
 	status, body, err = send(ctx, c, http.MethodPost, kw.base+"/oauth/token", "application/x-www-form-urlencoded", k.basic, strings.NewReader("grant_type=client_credentials"))
@@ -260,12 +266,15 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 	} else if status != http.StatusOK {
 		return nil, fmt.Errorf("first exchange: HTTP %d: %s", status, clip(body))
 	}
-	tr, claims, hdr, err := checkKeywardAnswer(body, s.jwks, k.id, time.Now())
+	tr, caller, err := checkKeywardAnswer(body, kw.tokens, k.id)
 	if err != nil {
 		return nil, fmt.Errorf("first exchange: %w", err)
 	}
-	s.issuer, s.template, s.kid, s.tokenBytes = claims.Issuer, claims, hdr.Kid, len(tr.AccessToken)
-	if s.ceilingKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+	// The middleware accepted the token for kw.base, its default audience too.
+	s.template = token.Claims{Issuer: kw.base, Subject: caller.Subject, Audience: []string{kw.base}, ClientID: caller.ClientID,
+		Scope: caller.Permissions, SessionID: caller.SessionID, Project: caller.Project}
+	s.lifetime, s.tokenBytes = time.Duration(tr.ExpiresIn)*time.Second, len(tr.AccessToken)
+	if s.ceiling, err = newCeilingKeys(ctx, s.lifetime, kw.base, kw.base); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -326,9 +326,11 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 		}
 	}()
 	var urls []string
+	var to []endpoint
 	var pids []int
 	for _, kw := range procs {
 		urls = append(urls, kw.base+"/oauth/token")
+		to = append(to, endpointOf(kw))
 		pids = append(pids, kw.cmd.Process.Pid)
 	}
 	kw := procs[0]
@@ -357,24 +359,20 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 				return sec, err
 			}
 			scenarioPIDs = []int{ceil.cmd.Process.Pid}
-			t = &ceilingTarget{url: ceil.url, keys: setup.keys, pub: &setup.ceilingKey.PublicKey, kid: setup.kid, template: setup.template}
+			t = &ceilingTarget{url: ceil.url, keys: setup.keys, tokens: setup.ceiling.verifier, template: setup.template}
 		case scenarioExchange:
-			t = &exchangeTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+			t = &exchangeTarget{to: to, keys: setup.keys}
 		case scenarioRefresh:
-			t = &refreshTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+			t = &refreshTarget{to: to, keys: setup.keys}
 		case scenarioCeilingVerify:
 			if !first {
 				continue
 			}
-			der, err := publicDER(setup.jwks)
-			if err != nil {
-				return sec, err
-			}
-			if ceil, err = startCeilingWith(ceilingConfig{Verify: der}); err != nil {
+			if ceil, err = startCeilingWith(ceilingConfig{Verify: kw.base}); err != nil {
 				return sec, err
 			}
 			scenarioPIDs = []int{ceil.cmd.Process.Pid}
-			clients, err := apiClients(ctx, kw, setup)
+			clients, err := apiClients(ctx, kw, setup.keys)
 			if err != nil {
 				return sec, err
 			}
@@ -458,7 +456,7 @@ func measureMiddleware(ctx context.Context, kw *keywardProc, s *setup, o *option
 		return nil, err
 	}
 	defer api.stop()
-	clients, err := apiClients(ctx, kw, s)
+	clients, err := apiClients(ctx, kw, s.keys)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func measureScale(ctx context.Context, bin, tmp string, cred credentials, o *opt
 			if err := resumeProc(r.kw.proc); err != nil {
 				return nil, err
 			}
-			w, err := runScenario(ctx, "window", &exchangeTarget{url: r.kw.base + "/oauth/token", keys: r.setup.keys, jwks: r.setup.jwks}, &wo, nil, r.kw.cmd.Process.Pid)
+			w, err := runScenario(ctx, "window", &exchangeTarget{to: []endpoint{endpointOf(r.kw)}, keys: r.setup.keys}, &wo, nil, r.kw.cmd.Process.Pid)
 			if err != nil {
 				r.kw.dumpLog(logWriter)
 				return nil, fmt.Errorf("scale, %d keys, round %d: %w", r.plan.keys+o.keys, round+1, err)

@@ -110,7 +110,7 @@ func revocationDelay(ctx context.Context, kw *keywardProc, api *apiProc, s *setu
 	if err != nil {
 		return 0, err
 	}
-	clients, err := apiClients(ctx, kw, &setup{keys: []benchKey{k}, jwks: s.jwks})
+	clients, err := apiClients(ctx, kw, []benchKey{k})
 	if err != nil {
 		return 0, err
 	}
@@ -176,7 +176,7 @@ func runMixed(ctx context.Context, kw *keywardProc, s *setup, o *options, loginR
 			func(ctx context.Context, _ int64) (*http.Request, error) { return loginRequest(ctx, kw) }, okStatus)
 	})
 	var err error
-	m.exchange, err = runScenario(ctx, scenarioMixed, &exchangeTarget{url: kw.base + "/oauth/token", keys: s.keys, jwks: s.jwks}, o, nil, kw.cmd.Process.Pid)
+	m.exchange, err = runScenario(ctx, scenarioMixed, &exchangeTarget{to: []endpoint{endpointOf(kw)}, keys: s.keys}, o, nil, kw.cmd.Process.Pid)
 	wg.Wait()
 	return m, err
 }
