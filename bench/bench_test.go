@@ -392,7 +392,9 @@ func TestCheckKeywardAnswer(t *testing.T) {
 		t.Fatalf("good answer rejected: %v", err)
 	}
 	for name, edit := range map[string]func(*token.Claims, *client.TokenResponse){
-		"other key":  func(c *token.Claims, _ *client.TokenResponse) { c.Subject, c.ClientID = "key:Other0000000000", "Other0000000000" },
+		"other key": func(c *token.Claims, _ *client.TokenResponse) {
+			c.Subject, c.ClientID = "key:Other0000000000", "Other0000000000"
+		},
 		"user token": func(c *token.Claims, _ *client.TokenResponse) { c.Subject = "user:" + c.ClientID },
 		"expired": func(c *token.Claims, _ *client.TokenResponse) {
 			c.IssuedAt, c.Expiry = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
