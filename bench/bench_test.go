@@ -632,23 +632,6 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestTail(t *testing.T) {
-	if got := string(tail([]byte("a\nb\nc\nd\n"), 2)); got != "c\nd\n" {
-		t.Errorf("tail = %q", got)
-	}
-	if got := string(tail([]byte("only"), 5)); got != "only\n" {
-		t.Errorf("tail = %q", got)
-	}
-}
-
-func TestChildEnvDropsKeywardVariables(t *testing.T) {
-	t.Setenv("KEYWARD_PASSWORD_GRANT", "false")
-	env := strings.Join(childEnv("KEYWARD_ADMIN_EMAIL=a@b.c"), "\n")
-	if strings.Contains(env, "KEYWARD_PASSWORD_GRANT") || !strings.Contains(env, "KEYWARD_ADMIN_EMAIL=a@b.c") {
-		t.Errorf("child environment keeps the caller's KEYWARD_* or loses the bench's own")
-	}
-}
-
 func BenchmarkCeilingMint(b *testing.B) {
 	const issuer = "http://127.0.0.1:8080"
 	keys, err := newCeilingKeys(context.Background(), time.Hour, issuer, issuer)

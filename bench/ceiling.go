@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/bench/internal/proc"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/token"
 	"github.com/keyward/keyward/middleware"
@@ -59,7 +60,7 @@ func newCeilingKeys(ctx context.Context, lifetime time.Duration, issuer, audienc
 
 // ceilingProc is the ceiling process.
 type ceilingProc struct {
-	*proc
+	*proc.Proc
 	url string
 }
 
@@ -91,15 +92,15 @@ func startCeilingWith(c ceilingConfig) (*ceilingProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, ceilingCommand)
-	cmd.Env = childEnv()
+	cmd.Env = proc.ChildEnv()
 	cmd.Stdin = &cfg
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{f}
-	p, err := startProc("ceiling", cmd)
+	p, err := proc.Start("ceiling", cmd)
 	if err != nil {
 		return nil, err
 	}
-	return &ceilingProc{proc: p, url: "http://" + ln.Addr().String() + "/token"}, nil
+	return &ceilingProc{Proc: p, url: "http://" + ln.Addr().String() + "/token"}, nil
 }
 
 // runCeiling is the ceiling process: it serves the inherited listener until SIGTERM.

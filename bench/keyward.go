@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/bench/internal/proc"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/token"
 	"github.com/keyward/keyward/middleware"
@@ -28,7 +29,7 @@ var benchPermissions = []string{"containers-view", "containers-manage", "images-
 
 // keywardProc is one keyward server under test.
 type keywardProc struct {
-	*proc
+	*proc.Proc
 	base       string // http://127.0.0.1:PORT
 	logPath    string
 	profileURL string // set when built with the profiling hook
@@ -43,7 +44,7 @@ func (kw *keywardProc) stop() {
 	if kw.tokens != nil {
 		kw.tokens.Close()
 	}
-	kw.proc.stop()
+	kw.Proc.Stop()
 }
 
 // setupSpec is one configuration to measure: a database and how many keyward processes share it.
@@ -123,7 +124,7 @@ func startSetup(ctx context.Context, bin, dir string, spec setupSpec, cred crede
 
 // launchKeyward starts `keyward serve` number i of spec.
 func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, profile bool) (*keywardProc, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := proc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, pro
 		env = append(env, "KEYWARD_MASTER_KEY="+cred.master)
 	}
 	if profile {
-		paddr, err := freeLoopbackAddr()
+		paddr, err := proc.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -151,9 +152,9 @@ func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, pro
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db)
-	cmd.Env = childEnv(env...)
+	cmd.Env = proc.ChildEnv(env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if kw.proc, err = startProc("keyward", cmd); err != nil {
+	if kw.Proc, err = proc.Start("keyward", cmd); err != nil {
 		return nil, err
 	}
 	return kw, nil
@@ -172,8 +173,8 @@ func (kw *keywardProc) waitReady(ctx context.Context, limit time.Duration) error
 			}
 		}
 		select {
-		case <-kw.exited:
-			return fmt.Errorf("keyward exited before it was ready: %v", kw.err)
+		case <-kw.Exited():
+			return fmt.Errorf("keyward exited before it was ready: %v", kw.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -191,7 +192,7 @@ func (kw *keywardProc) dumpLog(w io.Writer) {
 	if err != nil || len(data) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "--- last lines of keyward's log ---\n%s---\n", tail(data, 40))
+	fmt.Fprintf(w, "--- last lines of keyward's log ---\n%s---\n", proc.Tail(data, 40))
 }
 
 // benchKey is one API key created for the run.

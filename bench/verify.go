@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/bench/internal/proc"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -146,11 +147,11 @@ func middlewareAllocs(ctx context.Context) ([]benchFigure, error) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, tail(out, 20))
+		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, proc.Tail(out, 20))
 	}
 	figs := parseBenchOutput(string(out))
 	if len(figs) == 0 {
-		return nil, fmt.Errorf("go test -bench ./middleware printed no benchmark: %s", tail(out, 20))
+		return nil, fmt.Errorf("go test -bench ./middleware printed no benchmark: %s", proc.Tail(out, 20))
 	}
 	return figs, nil
 }
