@@ -3,26 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/token"
 )
 
 func TestPercentile(t *testing.T) {
@@ -57,116 +55,6 @@ func TestPercentile(t *testing.T) {
 			t.Errorf("%s: percentile(p%d) = %v, want %v", tt.name, tt.p, got, tt.want)
 		}
 	}
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func TestDerToRaw(t *testing.T) {
-	key := newKey(t)
-	digest := sha256.Sum256([]byte("payload"))
-	// Signatures whose r or s is short or has its top bit set exercise padding and the sign byte;
-	// a few hundred make both likely.
-	for range 300 {
-		der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var raw [64]byte
-		if err := derToRaw(der, raw[:]); err != nil {
-			t.Fatalf("derToRaw(%x): %v", der, err)
-		}
-		r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
-		if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
-			t.Fatalf("r||s from %x does not verify", der)
-		}
-	}
-	bad := map[string][]byte{
-		"empty":            {},
-		"not a sequence":   {0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
-		"length mismatch":  {0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
-		"one integer":      {0x30, 0x03, 0x02, 0x01, 0x01},
-		"trailing integer": {0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
-		"negative":         {0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01},
-		"empty integer":    {0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01},
-		"too long":         append([]byte{0x30, 0x25, 0x02, 0x21, 0x01}, append(bytes.Repeat([]byte{1}, 32), 0x02, 0x01, 0x01)...),
-	}
-	for name, der := range bad {
-		var raw [64]byte
-		if err := derToRaw(der, raw[:]); err == nil {
-			t.Errorf("%s: derToRaw(%x) accepted it", name, der)
-		}
-	}
-}
-
-func testClaims() *accessClaims {
-	return &accessClaims{
-		Issuer: "http://127.0.0.1:8080", Subject: "key:AbCdEfGhIjKlMnOp", Audience: json.RawMessage(`"http://127.0.0.1:8080"`),
-		Expiry: time.Now().Add(2 * time.Hour).Unix(), IssuedAt: time.Now().Unix(), ID: "0123456789abcdefABCDEF",
-		ClientID: "AbCdEfGhIjKlMnOp", Scope: strings.Join(benchPermissions, " "), SessionID: "ses_0123456789abcdef",
-		Project: "prj_0123456789abcdef",
-	}
-}
-
-func TestSignAndVerify(t *testing.T) {
-	key := newKey(t)
-	s, err := newES256Signer(key, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.sign(testClaims())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]*ecdsa.PublicKey{"k1": &key.PublicKey}
-	h, c, err := verifyES256(tok, keys)
-	if err != nil {
-		t.Fatalf("verify own token: %v", err)
-	}
-	if h.Typ != "at+jwt" || h.Alg != "ES256" || c.Subject != testClaims().Subject {
-		t.Fatalf("header %+v claims %+v", h, c)
-	}
-
-	parts := strings.Split(tok, ".")
-	other, _ := newES256Signer(newKey(t), "k1")
-	forged, _ := other.sign(testClaims())
-	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"k1","typ":"at+jwt"}`))
-	otherPayload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"key:someone-else"}`))
-	for name, raw := range map[string]string{
-		"payload swapped":  parts[0] + "." + otherPayload + "." + parts[2],
-		"signed elsewhere": forged,
-		"alg none":         noneHeader + "." + parts[1] + ".",
-		"unknown kid":      strings.Replace(tok, parts[0], base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","kid":"k2","typ":"at+jwt"}`)), 1),
-		"two parts":        parts[0] + "." + parts[1],
-		"padded base64":    tok + "==",
-	} {
-		if _, _, err := verifyES256(raw, keys); err == nil {
-			t.Errorf("%s: verified", name)
-		}
-	}
-}
-
-func FuzzVerifyES256(f *testing.F) {
-	key := newKey(f)
-	s, _ := newES256Signer(key, "k1")
-	tok, _ := s.sign(testClaims())
-	f.Add(tok)
-	f.Add("a.b.c")
-	f.Add("")
-	// Verification must not panic on anything a server sends, and nothing but the key's own
-	// tokens may pass: the fuzzer has a different key than the verifier.
-	verifier := map[string]*ecdsa.PublicKey{"k1": &newKey(f).PublicKey}
-	f.Fuzz(func(t *testing.T, raw string) {
-		if _, _, err := verifyES256(raw, verifier); err == nil {
-			t.Fatalf("verified a token the verifier's key never signed: %q", raw)
-		}
-	})
 }
 
 func TestRefreshTokenOf(t *testing.T) {
@@ -205,20 +93,29 @@ func FuzzRefreshTokenOf(f *testing.F) {
 	})
 }
 
+// testClaims are a key's claims as keyward writes them, for tokens of issuer.
+func testClaims(issuer string) *token.Claims {
+	return &token.Claims{
+		Issuer: issuer, Subject: "key:AbCdEfGhIjKlMnOp", Audience: []string{issuer}, Expiry: time.Now().Add(time.Hour),
+		ClientID: "AbCdEfGhIjKlMnOp", Scope: slices.Clone(benchPermissions), SessionID: "ses_0123456789abcdef",
+		Project: "prj_0123456789abcdef",
+	}
+}
+
 func TestCeilingHandler(t *testing.T) {
-	key := newKey(t)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	const issuer = "http://127.0.0.1:8080"
+	ctx := context.Background()
+	keys, err := newCeilingKeys(ctx, time.Hour, issuer, issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := testClaims()
-	h, err := newCeilingHandler(ceilingConfig{Key: der, Kid: "kid-1", Claims: *tmpl, JTILength: len(tmpl.ID)}, time.Now)
+	tmpl := *testClaims(issuer)
+	h, err := newCeilingHandler(ctx, ceilingConfig{Keys: keys.keys, TokenTTL: keys.tokenTTL, Template: tmpl, Lifetime: time.Hour}, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	keys := map[string]*ecdsa.PublicKey{"kid-1": &key.PublicKey}
 
 	seen := map[string]bool{}
 	for range 3 {
@@ -231,23 +128,23 @@ func TestCeilingHandler(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		var tr tokenResponse
+		var tr client.TokenResponse
 		if err := json.Unmarshal(body, &tr); err != nil {
 			t.Fatalf("answer %s: %v", body, err)
 		}
-		_, c, err := verifyES256(tr.AccessToken, keys)
+		c, err := keys.verifier.Verify(tr.AccessToken)
 		if err != nil {
 			t.Fatalf("ceiling token does not verify: %v", err)
 		}
-		if c.Subject != tmpl.Subject || c.Scope != tmpl.Scope || c.SessionID != tmpl.SessionID || string(c.Audience) != string(tmpl.Audience) {
+		if c.Subject != tmpl.Subject || !slices.Equal(c.Scope, tmpl.Scope) || c.SessionID != tmpl.SessionID || c.Project != tmpl.Project {
 			t.Errorf("claims %+v do not follow the template %+v", c, tmpl)
 		}
-		if len(c.ID) != len(tmpl.ID) || seen[c.ID] {
-			t.Errorf("jti %q: want a fresh one of %d characters", c.ID, len(tmpl.ID))
+		if c.ID == "" || seen[c.ID] {
+			t.Errorf("jti %q: want a fresh one", c.ID)
 		}
 		seen[c.ID] = true
-		if c.Expiry-c.IssuedAt != tmpl.Expiry-tmpl.IssuedAt || tr.ExpiresIn != tmpl.Expiry-tmpl.IssuedAt {
-			t.Errorf("lifetime %d s, expires_in %d, want %d", c.Expiry-c.IssuedAt, tr.ExpiresIn, tmpl.Expiry-tmpl.IssuedAt)
+		if c.Expiry.Sub(c.IssuedAt) != time.Hour || tr.ExpiresIn != 3600 {
+			t.Errorf("lifetime %s, expires_in %d, want 1h", c.Expiry.Sub(c.IssuedAt), tr.ExpiresIn)
 		}
 	}
 	resp, err := http.Get(srv.URL)
@@ -261,15 +158,19 @@ func TestCeilingHandler(t *testing.T) {
 }
 
 // fakeKeyward is a token endpoint with keyward's rules that matter to the load generator: Basic
-// client credentials, single-use refresh tokens, reuse rejected.
+// client credentials, single-use refresh tokens, reuse rejected. It signs with keyward's minter
+// and publishes its metadata and JWKS, so the bench verifies its tokens as it does keyward's.
 type fakeKeyward struct {
 	t      testing.TB
-	signer *es256Signer
+	url    string
+	keyset *keyring.Keyring
+	minter *token.Minter
 	keys   map[string]string // Authorization header → key id
 
 	mu        sync.Mutex
 	refresh   map[string]string // refresh token → session id; deleted when spent
 	spent     map[string]bool
+	used      map[string]int // Authorization header → exchanges
 	reuses    int
 	exchanges int
 	refreshes int
@@ -277,20 +178,42 @@ type fakeKeyward struct {
 	count     atomic.Int64
 }
 
-func newFakeKeyward(t testing.TB, keys []benchKey) (*fakeKeyward, map[string]*ecdsa.PublicKey) {
-	key := newKey(t)
-	s, err := newES256Signer(key, "fake")
+// newFakeKeyward serves a fake keyward on 127.0.0.1 and returns it with its token endpoint.
+func newFakeKeyward(t *testing.T, keys []benchKey) (*fakeKeyward, endpoint) {
+	t.Helper()
+	kr, err := keyring.New(context.Background(), &memoryKeys{}, keyring.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeKeyward{t: t, signer: s, keys: map[string]string{}, refresh: map[string]string{}, spent: map[string]bool{}}
+	f := &fakeKeyward{t: t, keyset: kr, minter: &token.Minter{Keys: kr}, keys: map[string]string{},
+		refresh: map[string]string{}, spent: map[string]bool{}, used: map[string]int{}}
 	for _, k := range keys {
 		f.keys[k.basic] = k.id
 	}
-	return f, map[string]*ecdsa.PublicKey{"fake": &key.PublicKey}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"issuer": f.url, "jwks_uri": f.url + "/.well-known/jwks.json", "token_endpoint": f.url + "/oauth/token"})
+	})
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { w.Write(kr.JWKS()) })
+	mux.HandleFunc("POST /oauth/token", f.token)
+	f.url = loopbackServer(t, mux)
+	v, err := tokenVerifier(context.Background(), f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return f, endpoint{url: f.url + "/oauth/token", tokens: v}
 }
 
-func (f *fakeKeyward) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *fakeKeyward) mint(c *token.Claims) string {
+	tok, err := f.minter.Mint(c)
+	if err != nil {
+		f.t.Error(err)
+	}
+	return tok
+}
+
+func (f *fakeKeyward) token(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil || r.Header.Get("Content-Type") != formContentType {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
@@ -311,6 +234,7 @@ func (f *fakeKeyward) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"error":"invalid_client"}`)
 			return
 		}
+		f.used[r.Header.Get("Authorization")]++
 		f.exchanges++
 		keyID, sid = id, fmt.Sprintf("ses_%016d", f.exchanges)
 	case "refresh_token":
@@ -334,17 +258,12 @@ func (f *fakeKeyward) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"unsupported_grant_type"}`)
 		return
 	}
-	c := testClaims()
+	c := testClaims(f.url)
 	c.Subject, c.ClientID, c.SessionID = "key:"+keyID, keyID, sid
-	at, err := f.signer.sign(c)
-	if err != nil {
-		f.t.Error(err)
-		return
-	}
 	rt, _ := randomText(43)
 	f.refresh[rt] = sid + "/" + keyID
-	json.NewEncoder(w).Encode(tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: 7200,
-		RefreshToken: rt, RefreshExpiresIn: 10800, Scope: c.Scope})
+	json.NewEncoder(w).Encode(client.TokenResponse{AccessToken: f.mint(c), TokenType: "Bearer", ExpiresIn: 3600,
+		RefreshToken: rt, RefreshExpiresIn: 10800, Scope: strings.Join(c.Scope, " ")})
 }
 
 func testKeys(n int) []benchKey {
@@ -374,11 +293,10 @@ func testOptions() *options {
 
 func TestRefreshChainsNeverReuse(t *testing.T) {
 	keys := testKeys(3)
-	fake, jwks := newFakeKeyward(t, keys)
-	url := loopbackServer(t, fake)
+	fake, to := newFakeKeyward(t, keys)
 	o := testOptions()
 	o.warmup = 300 * time.Millisecond
-	r, err := runScenario(context.Background(), scenarioRefresh, &refreshTarget{url: url, keys: keys, jwks: jwks}, o, nil, os.Getpid())
+	r, err := runScenario(context.Background(), scenarioRefresh, &refreshTarget{to: []endpoint{to}, keys: keys}, o, nil, os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,13 +320,12 @@ func TestRefreshChainsNeverReuse(t *testing.T) {
 
 func TestErrorsAreCountedAndChainsRestart(t *testing.T) {
 	keys := testKeys(2)
-	fake, jwks := newFakeKeyward(t, keys)
+	fake, to := newFakeKeyward(t, keys)
 	fake.failEvery = 7
-	url := loopbackServer(t, fake)
 	o := testOptions()
 	o.maxRequests = 200
 	// The first request must succeed for the scenario to start; failures come after it.
-	r, err := runScenario(context.Background(), scenarioRefresh, &refreshTarget{url: url, keys: keys, jwks: jwks}, o, nil, os.Getpid())
+	r, err := runScenario(context.Background(), scenarioRefresh, &refreshTarget{to: []endpoint{to}, keys: keys}, o, nil, os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,26 +344,20 @@ func TestErrorsAreCountedAndChainsRestart(t *testing.T) {
 
 func TestExchangeUsesEveryKey(t *testing.T) {
 	keys := testKeys(5)
-	used := map[string]int{}
-	var mu sync.Mutex
-	fake, jwks := newFakeKeyward(t, keys)
-	url := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		used[r.Header.Get("Authorization")]++
-		mu.Unlock()
-		fake.ServeHTTP(w, r)
-	}))
+	fake, to := newFakeKeyward(t, keys)
 	o := testOptions()
 	o.connections, o.maxRequests = 3, 60
-	r, err := runScenario(context.Background(), scenarioExchange, &exchangeTarget{url: url, keys: keys, jwks: jwks}, o, nil, os.Getpid())
+	r, err := runScenario(context.Background(), scenarioExchange, &exchangeTarget{to: []endpoint{to}, keys: keys}, o, nil, os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.errors != 0 {
 		t.Fatalf("errors: %s", r.errorSummary())
 	}
-	if len(used) != len(keys) {
-		t.Errorf("%d of %d keys used", len(used), len(keys))
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.used) != len(keys) {
+		t.Errorf("%d of %d keys used", len(fake.used), len(keys))
 	}
 }
 
@@ -456,43 +367,52 @@ func TestFirstAnswerIsVerified(t *testing.T) {
 	url := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"access_token":"not-a-jwt","token_type":"Bearer","refresh_token":"x"}`)
 	}))
-	_, jwks := newFakeKeyward(t, keys)
-	_, err := runScenario(context.Background(), scenarioExchange, &exchangeTarget{url: url, keys: keys, jwks: jwks}, testOptions(), nil, os.Getpid())
+	_, to := newFakeKeyward(t, keys)
+	to.url = url
+	_, err := runScenario(context.Background(), scenarioExchange, &exchangeTarget{to: []endpoint{to}, keys: keys}, testOptions(), nil, os.Getpid())
 	if err == nil || !strings.Contains(err.Error(), "first answer") {
 		t.Fatalf("err = %v, want the first answer rejected", err)
 	}
 }
 
 func TestCheckKeywardAnswer(t *testing.T) {
-	key := newKey(t)
-	s, _ := newES256Signer(key, "k")
-	jwks := map[string]*ecdsa.PublicKey{"k": &key.PublicKey}
-	good := testClaims()
-	answer := func(edit func(c *accessClaims, tr *tokenResponse)) []byte {
+	fake, to := newFakeKeyward(t, nil)
+	good := testClaims(fake.url)
+	answer := func(edit func(c *token.Claims, tr *client.TokenResponse)) []byte {
 		c := *good
-		tr := tokenResponse{TokenType: "Bearer", ExpiresIn: 7200, RefreshToken: strings.Repeat("r", 43), RefreshExpiresIn: 10800, Scope: c.Scope}
+		tr := client.TokenResponse{TokenType: "Bearer", ExpiresIn: 3600, RefreshToken: strings.Repeat("r", 43), RefreshExpiresIn: 10800, Scope: strings.Join(c.Scope, " ")}
 		if edit != nil {
 			edit(&c, &tr)
 		}
-		tr.AccessToken, _ = s.sign(&c)
+		tr.AccessToken = fake.mint(&c)
 		b, _ := json.Marshal(tr)
 		return b
 	}
-	if _, _, _, err := checkKeywardAnswer(answer(nil), jwks, good.ClientID, time.Now()); err != nil {
+	if _, _, err := checkKeywardAnswer(answer(nil), to.tokens, good.ClientID); err != nil {
 		t.Fatalf("good answer rejected: %v", err)
 	}
-	for name, edit := range map[string]func(*accessClaims, *tokenResponse){
-		"other key":          func(c *accessClaims, _ *tokenResponse) { c.Subject = "key:Other0000000000" },
-		"user token":         func(c *accessClaims, _ *tokenResponse) { c.Subject = "user:" + c.ClientID },
-		"expired":            func(c *accessClaims, _ *tokenResponse) { c.Expiry = time.Now().Add(-time.Minute).Unix() },
-		"missing permission": func(c *accessClaims, _ *tokenResponse) { c.Scope = "containers-view" },
-		"no session":         func(c *accessClaims, _ *tokenResponse) { c.SessionID = "" },
-		"short refresh":      func(_ *accessClaims, tr *tokenResponse) { tr.RefreshToken = "short" },
-		"not bearer":         func(_ *accessClaims, tr *tokenResponse) { tr.TokenType = "mac" },
+	for name, edit := range map[string]func(*token.Claims, *client.TokenResponse){
+		"other key": func(c *token.Claims, _ *client.TokenResponse) {
+			c.Subject, c.ClientID = "key:Other0000000000", "Other0000000000"
+		},
+		"user token": func(c *token.Claims, _ *client.TokenResponse) { c.Subject = "user:" + c.ClientID },
+		"expired": func(c *token.Claims, _ *client.TokenResponse) {
+			c.IssuedAt, c.Expiry = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
+		},
+		"other issuer":       func(c *token.Claims, _ *client.TokenResponse) { c.Issuer = "http://127.0.0.1:1" },
+		"missing permission": func(c *token.Claims, _ *client.TokenResponse) { c.Scope = []string{"containers-view"} },
+		"no session":         func(c *token.Claims, _ *client.TokenResponse) { c.SessionID = "" },
+		"short refresh":      func(_ *token.Claims, tr *client.TokenResponse) { tr.RefreshToken = "short" },
+		"not bearer":         func(_ *token.Claims, tr *client.TokenResponse) { tr.TokenType = "mac" },
 	} {
-		if _, _, _, err := checkKeywardAnswer(answer(edit), jwks, good.ClientID, time.Now()); err == nil {
+		if _, _, err := checkKeywardAnswer(answer(edit), to.tokens, good.ClientID); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// A token signed by another issuer's key, even one with the same claims, is refused.
+	_, other := newFakeKeyward(t, nil)
+	if _, _, err := checkKeywardAnswer(answer(nil), other.tokens, good.ClientID); err == nil {
+		t.Error("a token of another signing key: accepted")
 	}
 }
 
@@ -584,7 +504,11 @@ func TestConnectionsSpreadOverInstances(t *testing.T) {
 	for i := range keys {
 		keys[i] = benchKey{id: strconv.Itoa(i), basic: "Basic " + strconv.Itoa(i)}
 	}
-	tgt := &exchangeTarget{urls: urls, keys: keys}
+	var to []endpoint
+	for _, u := range urls {
+		to = append(to, endpoint{url: u})
+	}
+	tgt := &exchangeTarget{to: to, keys: keys}
 	if err := tgt.start(context.Background(), nil, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -708,28 +632,13 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestTail(t *testing.T) {
-	if got := string(tail([]byte("a\nb\nc\nd\n"), 2)); got != "c\nd\n" {
-		t.Errorf("tail = %q", got)
-	}
-	if got := string(tail([]byte("only"), 5)); got != "only\n" {
-		t.Errorf("tail = %q", got)
-	}
-}
-
-func TestChildEnvDropsKeywardVariables(t *testing.T) {
-	t.Setenv("KEYWARD_PASSWORD_GRANT", "false")
-	env := strings.Join(childEnv("KEYWARD_ADMIN_EMAIL=a@b.c"), "\n")
-	if strings.Contains(env, "KEYWARD_PASSWORD_GRANT") || !strings.Contains(env, "KEYWARD_ADMIN_EMAIL=a@b.c") {
-		t.Errorf("child environment keeps the caller's KEYWARD_* or loses the bench's own")
-	}
-}
-
 func BenchmarkCeilingMint(b *testing.B) {
-	key := newKey(b)
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	tmpl := testClaims()
-	h, err := newCeilingHandler(ceilingConfig{Key: der, Kid: "k", Claims: *tmpl, JTILength: len(tmpl.ID)}, time.Now)
+	const issuer = "http://127.0.0.1:8080"
+	keys, err := newCeilingKeys(context.Background(), time.Hour, issuer, issuer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := newCeilingHandler(context.Background(), ceilingConfig{Keys: keys.keys, TokenTTL: keys.tokenTTL, Template: *testClaims(issuer), Lifetime: time.Hour}, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,11 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -19,41 +15,66 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/bench/internal/proc"
+	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/middleware"
 )
 
 // ceilingConfig travels to the ceiling process on its standard input, so the private key never
 // appears on a command line.
 type ceilingConfig struct {
-	Key       []byte       `json:"key"` // PKCS #8 DER
-	Kid       string       `json:"kid"`
-	Claims    accessClaims `json:"claims"`
-	JTILength int          `json:"jti_length"`
-	// Verify makes the process the verifying ceiling instead: it checks bearer tokens against
-	// these public keys (PKIX DER by kid) and signs nothing.
-	Verify map[string][]byte `json:"verify,omitempty"`
+	// Keys are the signing ceiling's key set (private keys unsealed), made by newCeilingKeys.
+	Keys     []keyward.SigningKey
+	TokenTTL time.Duration // the keyring's token TTL, which bounds the template's lifetime
+	Template token.Claims  // keyward's claims; each token gets a fresh iat, exp and jti
+	Lifetime time.Duration
+	// Verify makes the process the verifying ceiling instead: it checks bearer tokens of the
+	// keyward server at this issuer URL and signs nothing.
+	Verify string
+}
+
+// ceilingKeys is the signing ceiling's keyring, made in the bench process so that it can verify
+// what the ceiling signs.
+type ceilingKeys struct {
+	keys     []keyward.SigningKey
+	tokenTTL time.Duration
+	verifier *token.Verifier
+}
+
+// newCeilingKeys makes a keyring in memory with keyward's default algorithm, for tokens of the
+// given lifetime from issuer to audience.
+func newCeilingKeys(ctx context.Context, lifetime time.Duration, issuer, audience string) (*ceilingKeys, error) {
+	ttl := max(lifetime, keyring.DefaultTokenTTL)
+	store := &memoryKeys{}
+	kr, err := keyring.New(ctx, store, keyring.Config{TokenTTL: ttl})
+	if err != nil {
+		return nil, err
+	}
+	set, _ := store.LoadSigningKeys(ctx)
+	return &ceilingKeys{keys: set.Keys, tokenTTL: ttl,
+		verifier: &token.Verifier{Keys: kr, Issuer: issuer, Audience: audience}}, nil
 }
 
 // ceilingProc is the ceiling process.
 type ceilingProc struct {
-	*proc
+	*proc.Proc
 	url string
 }
 
-// startCeiling re-executes the bench binary as the ceiling. The parent binds the listener and
-// hands it over as file descriptor 3: the port is known before the child runs, and no other
-// program can take it in between.
+// startCeiling re-executes the bench binary as the signing ceiling. The parent binds the
+// listener and hands it over as file descriptor 3: the port is known before the child runs, and
+// no other program can take it in between.
 func startCeiling(s *setup) (*ceilingProc, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(s.ceilingKey)
-	if err != nil {
-		return nil, err
-	}
-	return startCeilingWith(ceilingConfig{Key: der, Kid: s.kid, Claims: *s.template, JTILength: len(s.template.ID)})
+	return startCeilingWith(ceilingConfig{Keys: s.ceiling.keys, TokenTTL: s.ceiling.tokenTTL, Template: s.template, Lifetime: s.lifetime})
 }
 
 // startCeilingWith starts the ceiling process with c.
 func startCeilingWith(c ceilingConfig) (*ceilingProc, error) {
-	cfg, err := json.Marshal(c)
-	if err != nil {
+	var cfg bytes.Buffer
+	if err := gob.NewEncoder(&cfg).Encode(c); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -71,29 +92,36 @@ func startCeilingWith(c ceilingConfig) (*ceilingProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, ceilingCommand)
-	cmd.Env = childEnv()
-	cmd.Stdin = bytes.NewReader(cfg)
+	cmd.Env = proc.ChildEnv()
+	cmd.Stdin = &cfg
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{f}
-	p, err := startProc("ceiling", cmd)
+	p, err := proc.Start("ceiling", cmd)
 	if err != nil {
 		return nil, err
 	}
-	return &ceilingProc{proc: p, url: "http://" + ln.Addr().String() + "/token"}, nil
+	return &ceilingProc{Proc: p, url: "http://" + ln.Addr().String() + "/token"}, nil
 }
 
 // runCeiling is the ceiling process: it serves the inherited listener until SIGTERM.
 func runCeiling(stdin io.Reader) error {
 	var cfg ceilingConfig
-	if err := json.NewDecoder(io.LimitReader(stdin, 1<<16)).Decode(&cfg); err != nil {
+	if err := gob.NewDecoder(io.LimitReader(stdin, 1<<16)).Decode(&cfg); err != nil {
 		return fmt.Errorf("read configuration: %w", err)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	var h http.Handler
 	var err error
-	if cfg.Verify != nil {
-		h, err = newVerifyHandler(cfg.Verify, time.Now)
+	if cfg.Verify != "" {
+		var v *middleware.Verifier
+		if v, err = tokenVerifier(ctx, cfg.Verify); err != nil {
+			return err
+		}
+		defer v.Close()
+		h = &verifyHandler{tokens: v}
 	} else {
-		h, err = newCeilingHandler(cfg, time.Now)
+		h, err = newCeilingHandler(ctx, cfg, time.Now)
 	}
 	if err != nil {
 		return err
@@ -102,8 +130,6 @@ func runCeiling(stdin io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("inherit listener: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	srv := newHTTPServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -133,40 +159,26 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// ceilingHandler answers every POST with one freshly signed access token and nothing else: no
-// storage, no credential check, no session. It is the upper bound of a token endpoint that signs
-// ES256 on this machine.
+// ceilingHandler answers every POST with one freshly minted access token and nothing else: no
+// storage, no credential check, no session. It signs through keyward's own minting path, so it
+// is the upper bound of a token endpoint that signs keyward's tokens on this machine.
 type ceilingHandler struct {
-	signer   *es256Signer
-	template accessClaims
+	minter   *token.Minter
+	template token.Claims
 	ttl      time.Duration
-	jtiBytes int
-	jtiLen   int
 	now      func() time.Time
 }
 
-func newCeilingHandler(cfg ceilingConfig, now func() time.Time) (*ceilingHandler, error) {
-	k, err := x509.ParsePKCS8PrivateKey(cfg.Key)
+func newCeilingHandler(ctx context.Context, cfg ceilingConfig, now func() time.Time) (*ceilingHandler, error) {
+	store := &memoryKeys{set: keyward.SigningKeySet{Version: 1, Keys: cfg.Keys}}
+	kr, err := keyring.New(ctx, store, keyring.Config{TokenTTL: cfg.TokenTTL, RequireExisting: true, Now: now})
 	if err != nil {
-		return nil, fmt.Errorf("ceiling key: %w", err)
+		return nil, fmt.Errorf("ceiling keys: %w", err)
 	}
-	key, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("ceiling key is not ECDSA")
-	}
-	signer, err := newES256Signer(key, cfg.Kid)
-	if err != nil {
-		return nil, err
-	}
-	h := &ceilingHandler{signer: signer, template: cfg.Claims, now: now, jtiLen: cfg.JTILength}
-	h.ttl = time.Duration(cfg.Claims.Expiry-cfg.Claims.IssuedAt) * time.Second
+	h := &ceilingHandler{minter: &token.Minter{Keys: kr, Now: now}, template: cfg.Template, ttl: cfg.Lifetime, now: now}
 	if h.ttl <= 0 {
 		h.ttl = 2 * time.Hour
 	}
-	if h.jtiLen <= 0 {
-		h.jtiLen = 22
-	}
-	h.jtiBytes = (h.jtiLen*6 + 7) / 8
 	return h, nil
 }
 
@@ -198,19 +210,10 @@ func (h *ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// mint signs the template's claims with a fresh time and a fresh random jti of keyward's length.
+// mint signs the template's claims with a fresh time and a fresh random jti, as keyward does.
 func (h *ceilingHandler) mint() (string, error) {
 	c := h.template
 	now := h.now()
-	c.IssuedAt = now.Unix()
-	c.Expiry = now.Add(h.ttl).Unix()
-	if c.NotBefore != 0 {
-		c.NotBefore = c.IssuedAt
-	}
-	raw := make([]byte, h.jtiBytes)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	c.ID = base64.RawURLEncoding.EncodeToString(raw)[:h.jtiLen]
-	return h.signer.sign(&c)
+	c.ID, c.IssuedAt, c.Expiry = "", now, now.Add(h.ttl)
+	return h.minter.Mint(&c)
 }

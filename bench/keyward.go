@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +16,11 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/bench/internal/proc"
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/middleware"
 )
 
 // benchPermissions are the bench keys' permissions: what a deployment pipeline's key typically
@@ -26,12 +29,22 @@ var benchPermissions = []string{"containers-view", "containers-manage", "images-
 
 // keywardProc is one keyward server under test.
 type keywardProc struct {
-	*proc
+	*proc.Proc
 	base       string // http://127.0.0.1:PORT
 	logPath    string
 	profileURL string // set when built with the profiling hook
 	email      string
 	password   string
+	// tokens verifies the access tokens this instance issues: each instance is its own issuer.
+	tokens *middleware.Verifier
+}
+
+// stop stops the process and the verifier of its tokens.
+func (kw *keywardProc) stop() {
+	if kw.tokens != nil {
+		kw.tokens.Close()
+	}
+	kw.Proc.Stop()
 }
 
 // setupSpec is one configuration to measure: a database and how many keyward processes share it.
@@ -96,7 +109,11 @@ func startSetup(ctx context.Context, bin, dir string, spec setupSpec, cred crede
 		procs = append(procs, kw)
 	}
 	for _, kw := range procs {
-		if err := kw.waitReady(ctx, 2*time.Minute); err != nil {
+		err := kw.waitReady(ctx, 2*time.Minute)
+		if err == nil {
+			kw.tokens, err = tokenVerifier(ctx, kw.base)
+		}
+		if err != nil {
 			stopAll()
 			kw.dumpLog(os.Stderr)
 			return nil, err
@@ -107,7 +124,7 @@ func startSetup(ctx context.Context, bin, dir string, spec setupSpec, cred crede
 
 // launchKeyward starts `keyward serve` number i of spec.
 func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, profile bool) (*keywardProc, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := proc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +139,7 @@ func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, pro
 		env = append(env, "KEYWARD_MASTER_KEY="+cred.master)
 	}
 	if profile {
-		paddr, err := freeLoopbackAddr()
+		paddr, err := proc.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -135,9 +152,9 @@ func launchKeyward(bin, dir string, spec setupSpec, i int, cred credentials, pro
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db)
-	cmd.Env = childEnv(env...)
+	cmd.Env = proc.ChildEnv(env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if kw.proc, err = startProc("keyward", cmd); err != nil {
+	if kw.Proc, err = proc.Start("keyward", cmd); err != nil {
 		return nil, err
 	}
 	return kw, nil
@@ -156,8 +173,8 @@ func (kw *keywardProc) waitReady(ctx context.Context, limit time.Duration) error
 			}
 		}
 		select {
-		case <-kw.exited:
-			return fmt.Errorf("keyward exited before it was ready: %v", kw.err)
+		case <-kw.Exited():
+			return fmt.Errorf("keyward exited before it was ready: %v", kw.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -175,7 +192,7 @@ func (kw *keywardProc) dumpLog(w io.Writer) {
 	if err != nil || len(data) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "--- last lines of keyward's log ---\n%s---\n", tail(data, 40))
+	fmt.Fprintf(w, "--- last lines of keyward's log ---\n%s---\n", proc.Tail(data, 40))
 }
 
 // benchKey is one API key created for the run.
@@ -188,17 +205,15 @@ type benchKey struct {
 // setup is what the scenarios share.
 type setup struct {
 	keys       []benchKey
-	jwks       map[string]*ecdsa.PublicKey
-	issuer     string
-	template   *accessClaims // the claims of a real keyward token, which the ceiling imitates
-	kid        string
-	ceilingKey *ecdsa.PrivateKey
+	template   token.Claims  // the claims of a real keyward token, which the ceiling imitates
+	lifetime   time.Duration // of keyward's access tokens
+	ceiling    *ceilingKeys
 	tokenBytes int // length of keyward's access token
 	adminToken string
 }
 
-// prepare logs in as the admin, creates the API keys, fetches the JWKS and takes one real token
-// apart, so that the ceiling signs claims of the same shape and size.
+// prepare logs in as the admin, creates the API keys and takes one real token apart, so that the
+// ceiling signs claims of the same shape and size.
 func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string, ...any)) (*setup, error) {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: newTransport(4, nil)}
 	defer c.CloseIdleConnections()
@@ -211,7 +226,7 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 	} else if status != http.StatusOK {
 		return nil, fmt.Errorf("admin login: HTTP %d: %s (a reused database needs KEYWARD_ADMIN_EMAIL and KEYWARD_ADMIN_PASSWORD of its first start)", status, clip(body))
 	}
-	var login tokenResponse
+	var login client.TokenResponse
 	if err := json.Unmarshal(body, &login); err != nil || login.AccessToken == "" {
 		return nil, fmt.Errorf("admin login: no access_token in %s", clip(body))
 	}
@@ -244,14 +259,6 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 		s.keys = append(s.keys, benchKey{id: k.ID, secret: k.Key, basic: basicAuth(k.ID, k.Key)})
 	}
 
-	status, body, err = send(ctx, c, http.MethodGet, kw.base+"/.well-known/jwks.json", "", "", nil)
-	if err != nil || status != http.StatusOK {
-		return nil, fmt.Errorf("JWKS: HTTP %d %v", status, err)
-	}
-	if s.jwks, err = parseJWKS(body); err != nil {
-		return nil, err
-	}
-
 	// One real exchange: its token is the model for the ceiling's claims.
 	k := s.keys[0]
 	status, body, err = send(ctx, c, http.MethodPost, kw.base+"/oauth/token", "application/x-www-form-urlencoded", k.basic, strings.NewReader("grant_type=client_credentials"))
@@ -260,12 +267,15 @@ func prepare(ctx context.Context, kw *keywardProc, o *options, logf func(string,
 	} else if status != http.StatusOK {
 		return nil, fmt.Errorf("first exchange: HTTP %d: %s", status, clip(body))
 	}
-	tr, claims, hdr, err := checkKeywardAnswer(body, s.jwks, k.id, time.Now())
+	tr, caller, err := checkKeywardAnswer(body, kw.tokens, k.id)
 	if err != nil {
 		return nil, fmt.Errorf("first exchange: %w", err)
 	}
-	s.issuer, s.template, s.kid, s.tokenBytes = claims.Issuer, claims, hdr.Kid, len(tr.AccessToken)
-	if s.ceilingKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+	// The middleware accepted the token for kw.base, its default audience too.
+	s.template = token.Claims{Issuer: kw.base, Subject: caller.Subject, Audience: []string{kw.base}, ClientID: caller.ClientID,
+		Scope: caller.Permissions, SessionID: caller.SessionID, Project: caller.Project}
+	s.lifetime, s.tokenBytes = time.Duration(tr.ExpiresIn)*time.Second, len(tr.AccessToken)
+	if s.ceiling, err = newCeilingKeys(ctx, s.lifetime, kw.base, kw.base); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/middleware"
 )
 
 // requestTimeout bounds one request, so that a stuck server ends the run instead of hanging it.
@@ -104,9 +107,8 @@ func (rr *roundRobin) take(w int) benchKey {
 type ceilingTarget struct {
 	url      string
 	keys     []benchKey
-	pub      *ecdsa.PublicKey
-	kid      string
-	template *accessClaims
+	tokens   *token.Verifier // of the ceiling's keyring
+	template token.Claims
 	rr       roundRobin
 	// tokenBytes is the length of the first token, to compare with keyward's.
 	tokenBytes int
@@ -127,36 +129,37 @@ func (t *ceilingTarget) answer(int, []byte) error { return nil }
 func (t *ceilingTarget) failed(context.Context, *http.Client, int) error { return nil }
 
 func (t *ceilingTarget) verify(_ int, body []byte) error {
-	var tr tokenResponse
+	var tr client.TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return fmt.Errorf("answer is not JSON: %w", err)
 	}
-	h, c, err := verifyES256(tr.AccessToken, map[string]*ecdsa.PublicKey{t.kid: t.pub})
+	c, err := t.tokens.Verify(tr.AccessToken)
 	if err != nil {
 		return fmt.Errorf("ceiling token: %w", err)
 	}
-	if h.Typ != "at+jwt" || c.Subject != t.template.Subject || c.Scope != t.template.Scope || c.ID == t.template.ID {
+	if c.Subject != t.template.Subject || !slices.Equal(c.Scope, t.template.Scope) || c.SessionID != t.template.SessionID {
 		return errors.New("the ceiling's token does not have keyward's claims")
 	}
 	t.tokenBytes = len(tr.AccessToken)
 	return nil
 }
 
-// spread gives worker w one instance of several: w mod n, so that the connections are spread
-// evenly across the instances.
-func spread(urls []string, single string, w int) string {
-	if len(urls) == 0 {
-		return single
-	}
-	return urls[w%len(urls)]
+// endpoint is one keyward instance's token endpoint and the verifier of the tokens it issues.
+type endpoint struct {
+	url    string
+	tokens *middleware.Verifier
 }
 
-// exchangeTarget sends client_credentials with HTTP Basic, keys taken round-robin.
+// endpointOf is kw's token endpoint.
+func endpointOf(kw *keywardProc) endpoint {
+	return endpoint{url: kw.base + "/oauth/token", tokens: kw.tokens}
+}
+
+// exchangeTarget sends client_credentials with HTTP Basic, keys taken round-robin. With several
+// instances, worker w keeps to instance w mod n, so the connections are spread evenly.
 type exchangeTarget struct {
-	url   string
-	urls  []string // several instances: worker w sends to urls[w mod len]; else url
+	to    []endpoint
 	keys  []benchKey
-	jwks  map[string]*ecdsa.PublicKey
 	rr    roundRobin
 	first string // the key id of worker 0's first request
 }
@@ -169,7 +172,7 @@ func (t *exchangeTarget) start(_ context.Context, _ *http.Client, n int) error {
 }
 
 func (t *exchangeTarget) request(ctx context.Context, w int) (*http.Request, error) {
-	return postForm(ctx, spread(t.urls, t.url, w), t.rr.take(w).basic, "grant_type=client_credentials")
+	return postForm(ctx, t.to[w%len(t.to)].url, t.rr.take(w).basic, "grant_type=client_credentials")
 }
 
 func (t *exchangeTarget) answer(int, []byte) error { return nil }
@@ -177,17 +180,16 @@ func (t *exchangeTarget) answer(int, []byte) error { return nil }
 func (t *exchangeTarget) failed(context.Context, *http.Client, int) error { return nil }
 
 func (t *exchangeTarget) verify(_ int, body []byte) error {
-	_, _, _, err := checkKeywardAnswer(body, t.jwks, t.first, time.Now())
+	_, _, err := checkKeywardAnswer(body, t.to[0].tokens, t.first)
 	return err
 }
 
 // refreshTarget gives each worker its own session and rotates it in a chain, always with the
-// newest refresh token: every request is a real, single-use rotation.
+// newest refresh token: every request is a real, single-use rotation. Worker w keeps to instance
+// w mod n.
 type refreshTarget struct {
-	url    string
-	urls   []string // several instances: worker w sends to urls[w mod len]; else url
+	to     []endpoint
 	keys   []benchKey
-	jwks   map[string]*ecdsa.PublicKey
 	chains []chain
 }
 
@@ -210,25 +212,25 @@ func (t *refreshTarget) start(ctx context.Context, c *http.Client, n int) error 
 
 // begin starts worker w's session with an exchange.
 func (t *refreshTarget) begin(ctx context.Context, c *http.Client, w int) error {
-	ch := &t.chains[w]
-	status, body, err := send(ctx, c, http.MethodPost, spread(t.urls, t.url, w), formContentType, ch.key.basic, strings.NewReader("grant_type=client_credentials"))
+	ch, to := &t.chains[w], t.to[w%len(t.to)]
+	status, body, err := send(ctx, c, http.MethodPost, to.url, formContentType, ch.key.basic, strings.NewReader("grant_type=client_credentials"))
 	if err != nil {
 		return fmt.Errorf("exchange to start a session: %w", err)
 	} else if status != http.StatusOK {
 		return fmt.Errorf("exchange to start a session: HTTP %d: %s", status, clip(body))
 	}
-	_, claims, _, err := checkKeywardAnswer(body, t.jwks, ch.key.id, time.Now())
+	_, caller, err := checkKeywardAnswer(body, to.tokens, ch.key.id)
 	if err != nil {
 		return fmt.Errorf("exchange to start a session: %w", err)
 	}
-	ch.sid = claims.SessionID
+	ch.sid = caller.SessionID
 	ch.refresh, _ = refreshTokenOf(body)
 	return nil
 }
 
 func (t *refreshTarget) request(ctx context.Context, w int) (*http.Request, error) {
 	// Refresh tokens are base64url or base62: nothing to escape in a form.
-	return postForm(ctx, spread(t.urls, t.url, w), "", "grant_type=refresh_token&refresh_token="+t.chains[w].refresh)
+	return postForm(ctx, t.to[w%len(t.to)].url, "", "grant_type=refresh_token&refresh_token="+t.chains[w].refresh)
 }
 
 func (t *refreshTarget) answer(w int, body []byte) error {
@@ -247,12 +249,12 @@ func (t *refreshTarget) failed(ctx context.Context, c *http.Client, w int) error
 
 func (t *refreshTarget) verify(w int, body []byte) error {
 	ch := t.chains[w]
-	tr, claims, _, err := checkKeywardAnswer(body, t.jwks, ch.key.id, time.Now())
+	tr, caller, err := checkKeywardAnswer(body, t.to[w%len(t.to)].tokens, ch.key.id)
 	if err != nil {
 		return err
 	}
-	if claims.SessionID != ch.sid {
-		return fmt.Errorf("the refreshed token belongs to session %q, not %q", claims.SessionID, ch.sid)
+	if caller.SessionID != ch.sid {
+		return fmt.Errorf("the refreshed token belongs to session %q, not %q", caller.SessionID, ch.sid)
 	}
 	if tr.RefreshToken == ch.refresh {
 		return errors.New("the refresh did not rotate the refresh token")

@@ -326,10 +326,12 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 		}
 	}()
 	var urls []string
+	var to []endpoint
 	var pids []int
 	for _, kw := range procs {
 		urls = append(urls, kw.base+"/oauth/token")
-		pids = append(pids, kw.cmd.Process.Pid)
+		to = append(to, endpointOf(kw))
+		pids = append(pids, kw.Pid())
 	}
 	kw := procs[0]
 	logf("%s: keyward ready at %s", spec.kind(), strings.Join(urls, ", "))
@@ -356,25 +358,21 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 			if ceil, err = startCeiling(setup); err != nil {
 				return sec, err
 			}
-			scenarioPIDs = []int{ceil.cmd.Process.Pid}
-			t = &ceilingTarget{url: ceil.url, keys: setup.keys, pub: &setup.ceilingKey.PublicKey, kid: setup.kid, template: setup.template}
+			scenarioPIDs = []int{ceil.Pid()}
+			t = &ceilingTarget{url: ceil.url, keys: setup.keys, tokens: setup.ceiling.verifier, template: setup.template}
 		case scenarioExchange:
-			t = &exchangeTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+			t = &exchangeTarget{to: to, keys: setup.keys}
 		case scenarioRefresh:
-			t = &refreshTarget{urls: urls, keys: setup.keys, jwks: setup.jwks}
+			t = &refreshTarget{to: to, keys: setup.keys}
 		case scenarioCeilingVerify:
 			if !first {
 				continue
 			}
-			der, err := publicDER(setup.jwks)
-			if err != nil {
+			if ceil, err = startCeilingWith(ceilingConfig{Verify: kw.base}); err != nil {
 				return sec, err
 			}
-			if ceil, err = startCeilingWith(ceilingConfig{Verify: der}); err != nil {
-				return sec, err
-			}
-			scenarioPIDs = []int{ceil.cmd.Process.Pid}
-			clients, err := apiClients(ctx, kw, setup)
+			scenarioPIDs = []int{ceil.Pid()}
+			clients, err := apiClients(ctx, kw, setup.keys)
 			if err != nil {
 				return sec, err
 			}
@@ -413,7 +411,7 @@ func measureSetup(ctx context.Context, bin, tmp string, spec setupSpec, cred cre
 		}
 		if ceil != nil {
 			// The ceiling has served its scenario; stopping it frees the cores for the next one.
-			ceil.stop()
+			ceil.Stop()
 		}
 		if err != nil {
 			return sec, fmt.Errorf("%s, scenario %s: %w", spec.kind(), name, err)
@@ -457,19 +455,19 @@ func measureMiddleware(ctx context.Context, kw *keywardProc, s *setup, o *option
 	if err != nil {
 		return nil, err
 	}
-	defer api.stop()
-	clients, err := apiClients(ctx, kw, s)
+	defer api.Stop()
+	clients, err := apiClients(ctx, kw, s.keys)
 	if err != nil {
 		return nil, err
 	}
 	logf("scenario %s: the example API at %s, %d clients, %d connections", scenarioMiddleware, api.base, len(clients), o.connections)
-	r, err := runScenario(ctx, scenarioMiddleware, &apiTarget{base: api.base, clients: clients}, o, nil, api.cmd.Process.Pid)
+	r, err := runScenario(ctx, scenarioMiddleware, &apiTarget{base: api.base, clients: clients}, o, nil, api.Pid())
 	if err != nil {
 		return nil, err
 	}
 	logf("scenario %s: %.0f requests/s, %d errors", scenarioMiddleware, r.rate(), r.errors)
 	ex.revocation, ex.revocationErr = revocationDelay(ctx, kw, api, s)
-	api.stop()
+	api.Stop()
 	logf("scenario %s: go test -bench of the middleware, for allocations", scenarioMiddleware)
 	ex.allocs, ex.allocsErr = middlewareAllocs(ctx)
 	return r, nil

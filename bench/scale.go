@@ -80,22 +80,22 @@ func measureScale(ctx context.Context, bin, tmp string, cred credentials, o *opt
 	logf("scale: %d rounds of %s per database, alternating", scaleRounds, wo.duration)
 	for round := range scaleRounds {
 		for _, r := range runs {
-			if err := resumeProc(r.kw.proc); err != nil {
+			if err := r.kw.Resume(); err != nil {
 				return nil, err
 			}
-			w, err := runScenario(ctx, "window", &exchangeTarget{url: r.kw.base + "/oauth/token", keys: r.setup.keys, jwks: r.setup.jwks}, &wo, nil, r.kw.cmd.Process.Pid)
+			w, err := runScenario(ctx, "window", &exchangeTarget{to: []endpoint{endpointOf(r.kw)}, keys: r.setup.keys}, &wo, nil, r.kw.Pid())
 			if err != nil {
 				r.kw.dumpLog(logWriter)
 				return nil, fmt.Errorf("scale, %d keys, round %d: %w", r.plan.keys+o.keys, round+1, err)
 			}
-			if err := pauseProc(r.kw.proc); err != nil {
+			if err := r.kw.Pause(); err != nil {
 				return nil, err
 			}
 			r.windows = append(r.windows, w)
 		}
 	}
 	for _, r := range runs {
-		if err := resumeProc(r.kw.proc); err != nil {
+		if err := r.kw.Resume(); err != nil {
 			return nil, err
 		}
 		r.exchange = mergeResults(fmt.Sprintf("exchange, %s keys", thousands(int64(r.plan.keys+o.keys))), r.windows)
@@ -142,7 +142,7 @@ func prepareScale(ctx context.Context, bin, tmp string, cred credentials, o *opt
 		run.kw.stop()
 		return nil, err
 	}
-	if err := pauseProc(run.kw.proc); err != nil {
+	if err := run.kw.Pause(); err != nil {
 		run.kw.stop()
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyward/keyward/bench/internal/proc"
 )
 
 // buildExampleAPI compiles examples/containers-api, the resource server the middleware scenario
@@ -36,14 +38,14 @@ func buildExampleAPI(ctx context.Context, dir string, stderr *os.File) (string, 
 
 // apiProc is the example API, following keyward's revocation feed.
 type apiProc struct {
-	*proc
+	*proc.Proc
 	base string
 }
 
 // startExampleAPI runs the example API against keyward and waits until its revocation feed is
 // connected (/healthz answers 200 only then).
 func startExampleAPI(ctx context.Context, bin, dir string, kw *keywardProc) (*apiProc, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := proc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -53,13 +55,13 @@ func startExampleAPI(ctx context.Context, bin, dir string, kw *keywardProc) (*ap
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, "--issuer", kw.base, "--addr", addr)
-	cmd.Env = childEnv()
+	cmd.Env = proc.ChildEnv()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	p, err := startProc("containers-api", cmd)
+	p, err := proc.Start("containers-api", cmd)
 	if err != nil {
 		return nil, err
 	}
-	a := &apiProc{proc: p, base: "http://" + addr}
+	a := &apiProc{Proc: p, base: "http://" + addr}
 	c := &http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(time.Minute); ; {
 		if resp, err := c.Get(a.base + "/healthz"); err == nil {
@@ -69,12 +71,12 @@ func startExampleAPI(ctx context.Context, bin, dir string, kw *keywardProc) (*ap
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			a.stop()
+			a.Stop()
 			return nil, errors.New("the example API's revocation feed did not connect within a minute")
 		}
 		select {
-		case <-a.exited:
-			return nil, fmt.Errorf("the example API exited: %v", a.err)
+		case <-a.Exited():
+			return nil, fmt.Errorf("the example API exited: %v", a.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -110,7 +112,7 @@ func revocationDelay(ctx context.Context, kw *keywardProc, api *apiProc, s *setu
 	if err != nil {
 		return 0, err
 	}
-	clients, err := apiClients(ctx, kw, &setup{keys: []benchKey{k}, jwks: s.jwks})
+	clients, err := apiClients(ctx, kw, []benchKey{k})
 	if err != nil {
 		return 0, err
 	}
@@ -176,7 +178,7 @@ func runMixed(ctx context.Context, kw *keywardProc, s *setup, o *options, loginR
 			func(ctx context.Context, _ int64) (*http.Request, error) { return loginRequest(ctx, kw) }, okStatus)
 	})
 	var err error
-	m.exchange, err = runScenario(ctx, scenarioMixed, &exchangeTarget{url: kw.base + "/oauth/token", keys: s.keys, jwks: s.jwks}, o, nil, kw.cmd.Process.Pid)
+	m.exchange, err = runScenario(ctx, scenarioMixed, &exchangeTarget{to: []endpoint{endpointOf(kw)}, keys: s.keys}, o, nil, kw.Pid())
 	wg.Wait()
 	return m, err
 }
@@ -188,7 +190,7 @@ func loginBurst(ctx context.Context, kw *keywardProc, n int) burstResult {
 	b := burstResult{n: n, kinds: map[string]int{}}
 	c := &http.Client{Timeout: 2 * time.Minute, Transport: newTransport(n, nil)}
 	defer c.CloseIdleConnections()
-	rss := sampleRSS(kw.cmd.Process.Pid, 20*time.Millisecond)
+	rss := sampleRSS(kw.Pid(), 20*time.Millisecond)
 	start := time.Now()
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,34 +11,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/bench/internal/proc"
+	"github.com/keyward/keyward/middleware"
 )
 
-// verifyHandler is the verifying ceiling: it checks one ES256 bearer token per request with
-// crypto/ecdsa, uncached, and its expiry, and answers what the example API answers for an empty
-// project. No cache, no revocation feed, no permission check: the least a resource server that
-// verifies each request can do.
+// verifyHandler is the verifying ceiling: it checks one bearer token per request through the
+// public middleware's Verifier, uncached and without the revocation feed, and answers what the
+// example API answers for an empty project. No cache, no revocation feed, no permission check:
+// the least a resource server that verifies each request can do.
 type verifyHandler struct {
-	keys map[string]*ecdsa.PublicKey
-	now  func() time.Time
-}
-
-func newVerifyHandler(der map[string][]byte, now func() time.Time) (*verifyHandler, error) {
-	h := &verifyHandler{keys: map[string]*ecdsa.PublicKey{}, now: now}
-	for kid, d := range der {
-		k, err := x509.ParsePKIXPublicKey(d)
-		if err != nil {
-			return nil, fmt.Errorf("verify key %s: %w", kid, err)
-		}
-		pub, ok := k.(*ecdsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("verify key %s is not ECDSA", kid)
-		}
-		h.keys[kid] = pub
-	}
-	if len(h.keys) == 0 {
-		return nil, errors.New("no verification key")
-	}
-	return h, nil
+	tokens *middleware.Verifier
 }
 
 func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,26 +30,12 @@ func (h *verifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no bearer token", http.StatusUnauthorized)
 		return
 	}
-	_, c, err := verifyES256(raw, h.keys)
-	if err != nil || c.Expiry <= h.now().Unix() {
+	if _, err := h.tokens.Verify(raw); err != nil {
 		http.Error(w, "invalid token", http.StatusUnauthorized)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write([]byte(`{"data":[]}`))
-}
-
-// publicDER encodes the JWKS keys for the verifying ceiling's configuration.
-func publicDER(jwks map[string]*ecdsa.PublicKey) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for kid, k := range jwks {
-		d, err := x509.MarshalPKIXPublicKey(k)
-		if err != nil {
-			return nil, err
-		}
-		out[kid] = d
-	}
-	return out, nil
 }
 
 // apiClient is one API client of the verification scenarios: a key's access token, reused on
@@ -124,31 +91,22 @@ func (t *apiTarget) verify(_ int, body []byte) error {
 }
 
 // apiClients exchanges every key once: the tokens the verification scenarios send.
-func apiClients(ctx context.Context, kw *keywardProc, s *setup) ([]apiClient, error) {
+func apiClients(ctx context.Context, kw *keywardProc, keys []benchKey) ([]apiClient, error) {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: newTransport(4, nil)}
 	defer c.CloseIdleConnections()
 	var out []apiClient
-	for _, k := range s.keys {
+	for _, k := range keys {
 		status, body, err := send(ctx, c, http.MethodPost, kw.base+"/oauth/token", formContentType, k.basic, strings.NewReader("grant_type=client_credentials"))
 		if err != nil || status != http.StatusOK {
 			return nil, fmt.Errorf("exchange for the API clients: HTTP %d %v", status, err)
 		}
-		_, claims, _, err := checkKeywardAnswer(body, s.jwks, k.id, time.Now())
+		tr, caller, err := checkKeywardAnswer(body, kw.tokens, k.id)
 		if err != nil {
 			return nil, err
 		}
-		tr, _ := tokenOf(body)
-		out = append(out, apiClient{auth: "Bearer " + tr, path: "/v1/projects/" + claims.Project + "/containers"})
+		out = append(out, apiClient{auth: "Bearer " + tr.AccessToken, path: "/v1/projects/" + caller.Project + "/containers"})
 	}
 	return out, nil
-}
-
-func tokenOf(body []byte) (string, bool) {
-	var tr tokenResponse
-	if json.Unmarshal(body, &tr) != nil || tr.AccessToken == "" {
-		return "", false
-	}
-	return tr.AccessToken, true
 }
 
 // allocsLine matches one result line of `go test -bench -benchmem`.
@@ -189,11 +147,11 @@ func middlewareAllocs(ctx context.Context) ([]benchFigure, error) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, tail(out, 20))
+		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, proc.Tail(out, 20))
 	}
 	figs := parseBenchOutput(string(out))
 	if len(figs) == 0 {
-		return nil, fmt.Errorf("go test -bench ./middleware printed no benchmark: %s", tail(out, 20))
+		return nil, fmt.Errorf("go test -bench ./middleware printed no benchmark: %s", proc.Tail(out, 20))
 	}
 	return figs, nil
 }

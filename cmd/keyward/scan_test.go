@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,105 +203,4 @@ func TestScanGit(t *testing.T) {
 	c.fails(2, "exclude each other", nil, "scan", "--git", "--staged")
 	c.dir = t.TempDir()
 	c.fails(2, "not a git repository", nil, "scan", "--git")
-}
-
-// TestScanStreamChunks cuts the input at every offset around a key, so that keys straddle the
-// boundary between two reads, and checks that the report is the same as for the whole input.
-func TestScanStreamChunks(t *testing.T) {
-	key, id := newKey(t)
-	inputs := []string{
-		"a\n" + key + "\n\nb " + lookalike(key) + " " + key,
-		key,
-		"x" + key,                              // glued to a letter: not a key
-		key + "9",                              // longer than a key: not one
-		"_" + key + "_\n" + key + "\n" + key,   // underscores are not key characters
-		strings.Repeat("kw_", 40) + "\n" + key, // many false starts
-	}
-	for _, in := range inputs {
-		want := scanReport(t, in, 1<<20)
-		for chunk := 1; chunk <= 2*apikey.Length+3; chunk++ {
-			if got := scanReport(t, in, chunk); got != want {
-				t.Fatalf("chunk %d: got\n%s\nwant\n%s", chunk, got, want)
-			}
-		}
-	}
-	if got := scanReport(t, "a\nb\n"+key, 7); got != "in:3: key id "+id+"\n" {
-		t.Errorf("line numbers across chunks: %q", got)
-	}
-}
-
-func scanReport(t testing.TB, in string, chunk int) string {
-	t.Helper()
-	defer func(old int) { scanChunk = old }(scanChunk)
-	scanChunk = chunk
-	var out bytes.Buffer
-	s := &scanner{out: &out, warn: &out}
-	s.stream("in", strings.NewReader(in), false)
-	return out.String()
-}
-
-// FuzzScanStream checks, on any input, that scanning in small chunks finds exactly what
-// apikey.Find finds in the whole input, at the right lines.
-func FuzzScanStream(f *testing.F) {
-	key, _ := newKey(f)
-	f.Add("x\n"+key+" "+lookalike(key), 5)
-	f.Add("kw_kw_"+key+"\n\n", 60)
-	f.Fuzz(func(t *testing.T, in string, chunk int) {
-		chunk = 1 + (chunk&0x7fffffff)%(3*apikey.Length)
-		var want bytes.Buffer
-		data := []byte(in)
-		for _, m := range apikey.Find(data) {
-			line := 1 + bytes.Count(data[:m.Start], newline)
-			if m.Valid {
-				fmt.Fprintf(&want, "in:%d: key id %s\n", line, m.ID)
-			} else {
-				fmt.Fprintf(&want, "in:%d: warning: %s… looks like an API key but its checksum is wrong, so it is not one\n", line, apikey.Prefix+m.ID)
-			}
-		}
-		if got := scanReport(t, in, chunk); got != want.String() {
-			t.Fatalf("chunk %d: got\n%s\nwant\n%s", chunk, got, want.String())
-		}
-	})
-}
-
-func TestPatchScanner(t *testing.T) {
-	key, id := newKey(t)
-	key2, id2 := newKey(t)
-	patch := "\x00" + strings.Repeat("a", 40) + "\n" +
-		"subject\n" +
-		"\x00\n" +
-		"\n" +
-		"diff --git a/f b/f\n" +
-		"--- a/f\n" +
-		"+++ b/f\n" +
-		"@@ -1,3 +10,4 @@ func x() {\n" +
-		" context " + key + "\n" + // context lines were added earlier: not reported here
-		"-removed " + key + "\n" +
-		"+++ added, looks like a header " + key + "\n" +
-		"\\ No newline at end of file\n" +
-		" \n" +
-		"+" + key2 + "\n" +
-		"diff --git a/gone b/gone\n" +
-		"deleted file mode 100644\n" +
-		"--- a/gone\n" +
-		"+++ /dev/null\n" +
-		"@@ -1 +0,0 @@\n" +
-		"-" + key + "\n" +
-		"diff --git \"a/t\\tab\" \"b/t\\tab\"\n" +
-		"--- \"a/t\\tab\"\n" +
-		"+++ \"b/t\\tab\"\n" +
-		"@@ -0,0 +1 @@\n" +
-		"+" + key + "\n"
-	var out bytes.Buffer
-	p := &patchScanner{s: &scanner{out: &out, warn: &out}, history: true, messages: true}
-	if err := p.scan(bufio.NewReader(strings.NewReader(patch))); err != nil {
-		t.Fatal(err)
-	}
-	c := strings.Repeat("a", 12)
-	want := c + ":f:11: key id " + id + "\n" +
-		c + ":f:13: key id " + id2 + "\n" +
-		c + ":t\tab:1: key id " + id + "\n"
-	if out.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
-	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package proc
 
 import "syscall"
 
@@ -11,9 +11,9 @@ func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// pauseProc stops a process (SIGSTOP) so that it takes no CPU at all, its timers included,
-// while another one is measured.
-func pauseProc(p *proc) error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+// Pause stops the process (SIGSTOP) so that it takes no CPU at all, its timers included, while
+// another one is measured.
+func (p *Proc) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
 
-// resumeProc lets a paused process run again (SIGCONT); a no-op for one that runs.
-func resumeProc(p *proc) error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+// Resume lets a paused process run again (SIGCONT); a no-op for one that runs.
+func (p *Proc) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }

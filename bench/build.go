@@ -6,57 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
 )
-
-// proc is a child process the bench started and must stop.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	err    error         // Wait's result, valid after exited is closed
-	once   sync.Once
-}
-
-// startProc starts cmd and watches it. The caller must call stop.
-func startProc(name string, cmd *exec.Cmd) (*proc, error) {
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// stop asks the process to shut down gracefully, then kills it if it lingers. It is idempotent.
-func (p *proc) stop() {
-	p.once.Do(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		_ = resumeProc(p) // a paused process takes its SIGTERM once it runs again
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-}
 
 // moduleRoot returns the folder of the go.mod that encloses the working directory.
 func moduleRoot(ctx context.Context) (string, error) {
@@ -77,12 +31,10 @@ func moduleRoot(ctx context.Context) (string, error) {
 const profileHook = `package main
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
 	"strconv"
-	"time"
 )
 
 func init() {
@@ -159,37 +111,4 @@ func sourceRevision(ctx context.Context) string {
 		s += " with uncommitted changes"
 	}
 	return s
-}
-
-// freeLoopbackAddr returns a loopback address whose port was free a moment ago. Another program
-// could take it before keyward binds it; keyward then fails to start and the bench says so.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
-}
-
-// childEnv is the bench's environment without any KEYWARD_* variable, plus extra: keyward reads
-// every flag from KEYWARD_<FLAG>, and a variable left in a contributor's shell must not change
-// what is measured.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KEYWARD_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
-
-// tail returns the last n lines of data.
-func tail(data []byte, n int) []byte {
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return append(bytes.Join(lines, []byte("\n")), '\n')
 }
