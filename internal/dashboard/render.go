@@ -46,11 +46,11 @@ var assetVersion = func() map[string]string {
 }()
 
 var funcs = template.FuncMap{
-	"asset": func(name string) string { return "/static/" + name + "?v=" + assetVersion[name] },
-	"when":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"day":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	"clock": func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"asset":    func(name string) string { return "/static/" + name + "?v=" + assetVersion[name] },
+	"when":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"day":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"clock":    func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"networks": clientip.FormatNetworks,
 	"slug": func(s string) string {
 		return strings.Trim(strings.Map(func(r rune) rune {
