@@ -1,6 +1,2 @@
-// Package clientip answers "which address is this request from": the TCP peer, or the address
-// that trusted reverse proxies recorded, by the rules keyward's server and middleware share.
-//
-// It depends on the standard library only, so a platform's API can use it beside keyward's
-// middleware and judge a key's networks exactly as the token endpoint does.
+// Package clientip owns the network rules keyward's server and middleware share: which address a request is from, and how lists of allowed networks are read and written.
 package clientip

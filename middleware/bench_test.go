@@ -8,6 +8,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/keyward/keyward/accesstoken"
 )
 
 // discard is a ResponseWriter that costs nothing, so benchmarks measure the middleware.
@@ -73,7 +74,7 @@ func BenchmarkGoJoseVerify(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var c wireClaims
+		var c accesstoken.Claims
 		if err := tok.Claims(pub, &c); err != nil {
 			b.Fatal(err)
 		}

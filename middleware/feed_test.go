@@ -265,11 +265,11 @@ func TestTokenCache(t *testing.T) {
 	short := is.claims(clock.Now())
 	short["exp"] = clock.Now().Add(time.Minute).Unix()
 	tok := is.mint(short, nil)
-	first, err := v.Verify(tok)
+	first, err := v.verifyCached(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := v.Verify(tok)
+	second, err := v.verifyCached(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,8 +295,8 @@ func TestTokenCache(t *testing.T) {
 
 	off := newVerifier(t, is, clock, func(c *Config) { c.CacheSize = -1 })
 	tok = is.mint(is.claims(clock.Now()), nil)
-	a, _ := off.Verify(tok)
-	b, _ := off.Verify(tok)
+	a, _ := off.verifyCached(tok)
+	b, _ := off.verifyCached(tok)
 	if a == nil || a == b || off.cache != nil {
 		t.Error("a disabled cache cached")
 	}

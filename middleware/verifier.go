@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/keyward/keyward/accesstoken"
 	"github.com/keyward/keyward/clientip"
 )
 
@@ -28,21 +29,12 @@ const (
 )
 
 const (
-	// maxTokenLength bounds what is parsed; keyward's tokens are far shorter, even with many
-	// permissions and networks.
-	maxTokenLength = 8 << 10
 	// maxFetchBytes bounds a metadata, JWKS or feed page response.
 	maxFetchBytes = 4 << 20
 	fetchTimeout  = 10 * time.Second
 	metadataPath  = "/.well-known/oauth-authorization-server"
 	feedPath      = "/v1/revocations"
-	// typAccessToken is the JWT typ of RFC 9068 access tokens.
-	typAccessToken = "at+jwt"
 )
-
-// asymmetric lists the algorithms Config.Algorithms may name: signatures with a public key, so
-// that nothing published in a JWKS can forge a token. HS256 and "none" are never accepted.
-var asymmetric = []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 
 // Config configures a Verifier. Only Issuer is required.
 type Config struct {
@@ -55,7 +47,7 @@ type Config struct {
 	// a negative value means none.
 	Leeway time.Duration
 	// Algorithms is the signature allow-list; empty means ES256, EdDSA and RS256. Only asymmetric
-	// algorithms are accepted.
+	// algorithms are accepted (accesstoken.Asymmetric).
 	Algorithms []string
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For or Forwarded header
 	// is believed, as keyward's --trusted-proxies: the client address is the right-most one not in
@@ -163,7 +155,7 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		algs = []string{"ES256", "EdDSA", "RS256"}
 	}
 	for _, a := range algs {
-		if !slices.Contains(asymmetric, a) {
+		if !accesstoken.Asymmetric(jose.SignatureAlgorithm(a)) {
 			return nil, fmt.Errorf("middleware: algorithm %q is not allowed; use asymmetric ones such as ES256, EdDSA or RS256", a)
 		}
 		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
@@ -295,8 +287,8 @@ func getJSON(ctx context.Context, hc *http.Client, url string, dst any) (http.He
 	return resp.Header, nil
 }
 
-// Caller is the verified bearer of a request's token. Callers are shared between requests that
-// carry the same token: treat them, and their slices, as read-only.
+// Caller is the verified bearer of a request's token. Each request gets its own Caller: a handler
+// may change it, and its slices, without affecting any other request.
 type Caller struct {
 	Subject     string   // "key:<id>" or "user:<id>"
 	KeyID       string   // the API key's id, for a key's token
@@ -335,20 +327,13 @@ func (c *Caller) allows(addr netip.Addr) bool {
 	return false
 }
 
-// wireClaims is the token payload.
-type wireClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.Audience     `json:"aud"`
-	Expiry    *jwt.NumericDate `json:"exp"`
-	NotBefore *jwt.NumericDate `json:"nbf"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	ID        string           `json:"jti"`
-	ClientID  string           `json:"client_id"`
-	Scope     string           `json:"scope"`
-	SessionID string           `json:"sid"`
-	Project   string           `json:"project"`
-	IPs       []string         `json:"ips"`
+// clone copies c, so that the cached Caller, shared by every request with the same token, never
+// reaches a handler.
+func (c *Caller) clone() *Caller {
+	out := *c
+	out.Permissions = slices.Clone(c.Permissions)
+	out.Networks = slices.Clone(c.Networks)
+	return &out
 }
 
 // Verify checks a raw access token: its signature and claims, and that its session and key are
@@ -362,13 +347,14 @@ func (v *Verifier) Verify(raw string) (*Caller, error) {
 	if err := v.live(c); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c.clone(), nil
 }
 
 // verifyCached returns the Caller of a token verified before and still unexpired, or verifies it.
 func (v *Verifier) verifyCached(raw string) (*Caller, error) {
-	if len(raw) > maxTokenLength {
-		return nil, invalidToken("The access token is too long.")
+	if len(raw) > accesstoken.MaxLength {
+		// Before hashing: an oversized token must cost nothing.
+		return nil, refusal(accesstoken.ErrTooLong)
 	}
 	now := v.now()
 	if v.cache == nil {
@@ -390,7 +376,7 @@ func (v *Verifier) verifyCached(raw string) (*Caller, error) {
 // cached.
 func (v *Verifier) live(c *Caller) error {
 	if !v.now().Before(c.Expiry.Add(v.leeway)) {
-		return invalidToken("The access token has expired.")
+		return refusal(accesstoken.ErrExpired)
 	}
 	if v.feed != nil && v.feed.revoked(c) {
 		return invalidToken("The access token has been revoked.")
@@ -403,136 +389,68 @@ func (v *Verifier) verify(raw string, now time.Time) (*Caller, error) {
 	if strings.HasPrefix(raw, apiKeyPrefix) {
 		return nil, v.rawKeyError()
 	}
-	if !wellFormed(raw) {
-		return nil, invalidToken("The access token is malformed.")
-	}
-	tok, err := jwt.ParseSigned(raw, v.algs)
+	t, err := accesstoken.Verify(raw, accesstoken.Options{
+		Algorithms: v.algs,
+		Key: func(kid string, alg jose.SignatureAlgorithm) (crypto.PublicKey, bool) {
+			return v.keys.lookup(kid, string(alg))
+		},
+		Issuer:   v.issuer,
+		Audience: v.audience,
+		Leeway:   v.leeway,
+		Time:     now,
+	})
 	if err != nil {
-		var alg *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &alg) {
-			return nil, invalidToken("The access token's signature algorithm is not allowed.")
-		}
-		return nil, invalidToken("The access token is malformed.")
+		return nil, refusal(err)
 	}
-	if len(tok.Headers) != 1 {
-		return nil, invalidToken("The access token is malformed.")
-	}
-	h := tok.Headers[0]
-	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
-	if !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, "application/"+typAccessToken) {
-		return nil, invalidToken("The token is not an access token (typ must be at+jwt).")
-	}
-	// No JWS extension is understood here, so any crit is unsupported (RFC 7515 §4.1.11). b64 is
-	// refused too: go-jose honours it even without crit, and it changes what the signature covers.
-	// jku, x5u, jwk and x5c are never read: keys come only from the issuer's JWKS.
-	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, invalidToken("The access token has unsupported critical headers.")
-	}
-	if _, ok := h.ExtraHeaders["b64"]; ok {
-		return nil, invalidToken("The access token has unsupported headers.")
-	}
-	if h.KeyID == "" {
-		return nil, invalidToken("The access token names no signing key (kid).")
-	}
-	key, ok := v.keys.lookup(h.KeyID, h.Algorithm)
-	if !ok {
-		return nil, invalidToken("The access token is signed by an unknown key.")
-	}
-	var wc wireClaims
-	if err := tok.Claims(key, &wc); err != nil {
-		if errors.Is(err, jose.ErrCryptoFailure) {
-			return nil, invalidToken("The access token's signature is invalid.")
-		}
-		return nil, invalidToken("The access token's claims are malformed.")
-	}
-	return v.claims(&wc, now)
+	c := &t.Claims
+	return &Caller{
+		Subject:     c.Subject,
+		KeyID:       t.KeyID,
+		UserID:      t.UserID,
+		Project:     c.Project,
+		Permissions: strings.Fields(c.Scope),
+		SessionID:   c.SessionID,
+		ClientID:    c.ClientID,
+		TokenID:     c.ID,
+		Expiry:      c.Expiry.Time().UTC(),
+		Networks:    t.Networks,
+	}, nil
 }
 
-// claims checks the payload of a token whose signature holds.
-func (v *Verifier) claims(wc *wireClaims, now time.Time) (*Caller, error) {
-	switch {
-	case wc.Issuer != v.issuer:
-		return nil, invalidToken("The access token is from another issuer.")
-	case !slices.Contains(wc.Audience, v.audience):
-		return nil, invalidToken("The access token is meant for another audience.")
-	case wc.Expiry == nil || wc.Subject == "":
-		return nil, invalidToken("The access token lacks required claims.")
-	case !now.Before(wc.Expiry.Time().Add(v.leeway)):
-		return nil, invalidToken("The access token has expired.")
-	case wc.NotBefore != nil && wc.NotBefore.Time().After(now.Add(v.leeway)):
-		return nil, invalidToken("The access token is not valid yet.")
-	case wc.IssuedAt != nil && wc.IssuedAt.Time().After(now.Add(v.leeway)):
-		return nil, invalidToken("The access token is issued in the future.")
-	}
-	c := &Caller{
-		Subject:     wc.Subject,
-		Project:     wc.Project,
-		Permissions: strings.Fields(wc.Scope),
-		SessionID:   wc.SessionID,
-		ClientID:    wc.ClientID,
-		TokenID:     wc.ID,
-		Expiry:      wc.Expiry.Time().UTC(),
-	}
-	// keyward's subjects are "key:<id>" and "user:<id>", never confusable; anything else is not
-	// one of its tokens.
-	if id, ok := strings.CutPrefix(wc.Subject, "key:"); ok && id != "" {
-		if wc.ClientID != id {
-			return nil, invalidToken("The access token's client_id does not match its subject.")
-		}
-		c.KeyID = id
-	} else if id, ok := strings.CutPrefix(wc.Subject, "user:"); ok && id != "" {
-		c.UserID = id
-	} else {
-		return nil, invalidToken("The access token's subject is neither a key nor a user.")
-	}
-	for _, s := range wc.IPs {
-		n, err := parseNetwork(s)
-		if err != nil {
-			// A restriction that cannot be read must not become no restriction.
-			return nil, invalidToken("The access token's network restriction is malformed.")
-		}
-		c.Networks = append(c.Networks, n)
-	}
-	return c, nil
+// refusals are the descriptions of accesstoken's refusals, first match wins.
+var refusals = []struct {
+	err  error
+	desc string
+}{
+	{accesstoken.ErrTooLong, "The access token is too long."},
+	{accesstoken.ErrMalformed, "The access token is malformed."},
+	{accesstoken.ErrAlgorithm, "The access token's signature algorithm is not allowed."},
+	{accesstoken.ErrType, "The token is not an access token (typ must be at+jwt)."},
+	{accesstoken.ErrCritical, "The access token has unsupported critical headers."},
+	{accesstoken.ErrUnsupportedHeader, "The access token has unsupported headers."},
+	{accesstoken.ErrNoKeyID, "The access token names no signing key (kid)."},
+	{accesstoken.ErrUnknownKey, "The access token is signed by an unknown key."},
+	{accesstoken.ErrKeyAlgorithm, "The access token's algorithm does not match its signing key."},
+	{accesstoken.ErrSignature, "The access token's signature is invalid."},
+	{accesstoken.ErrMalformedClaims, "The access token's claims are malformed."},
+	{accesstoken.ErrIssuer, "The access token is from another issuer."},
+	{accesstoken.ErrAudience, "The access token is meant for another audience."},
+	{accesstoken.ErrMissingClaim, "The access token lacks required claims."},
+	{accesstoken.ErrExpired, "The access token has expired."},
+	{accesstoken.ErrNotYetValid, "The access token is not valid yet."},
+	{accesstoken.ErrIssuedInFuture, "The access token is issued in the future."},
+	{accesstoken.ErrSubject, "The access token's subject is neither a key nor a user."},
+	{accesstoken.ErrClientID, "The access token's client_id does not match its subject."},
+	{accesstoken.ErrNetworks, "The access token's network restriction is malformed."},
 }
 
-// parseNetwork reads an address or a CIDR as keyward writes them into ips.
-func parseNetwork(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			// Client addresses are compared unmapped, so the network must be too.
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, errors.New("bad address")
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// wellFormed checks the compact serialization before any JSON is parsed: three segments of
-// unpadded base64url, so that oversized or odd input costs nothing.
-func wellFormed(raw string) bool {
-	if raw == "" {
-		return false
-	}
-	dots := 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c == '.':
-			dots++
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return false
+// refusal is the 401 for a refusal of accesstoken.Verify. Options the verifier built itself
+// cannot be misconfigured, so any other error is reported as a malformed token rather than a 5xx.
+func refusal(err error) *Error {
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return invalidToken(r.desc)
 		}
 	}
-	return dots == 2
+	return invalidToken("The access token is malformed.")
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/keyward/keyward/accesstoken"
 )
 
 // serve sends one request through v.Handler to a handler that reports the caller.
@@ -102,6 +103,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"expired beyond leeway", with(func(c map[string]any) { c["exp"] = now.Add(-31 * time.Second).Unix() }), "expired"},
 		{"no exp", with(func(c map[string]any) { delete(c, "exp") }), "lacks required claims"},
 		{"no sub", with(func(c map[string]any) { delete(c, "sub") }), "lacks required claims"},
+		{"no iat", with(func(c map[string]any) { delete(c, "iat") }), "lacks required claims"},
+		{"no jti", with(func(c map[string]any) { delete(c, "jti") }), "lacks required claims"},
 		{"not valid yet", with(func(c map[string]any) { c["nbf"] = now.Add(time.Minute).Unix() }), "not valid yet"},
 		{"issued in the future", with(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() }), "issued in the future"},
 		{"subject of another kind", with(func(c map[string]any) { c["sub"] = "svc:x" }), "neither a key nor a user"},
@@ -118,14 +121,15 @@ func TestVerifyRefuses(t *testing.T) {
 		{"jku is ignored", mintWith(t, attacker, is.claims(now), map[jose.HeaderKey]any{"jku": is.URL + "/evil-jwks"}), "signature is invalid"},
 		{"x5u is ignored", mintWith(t, attacker, is.claims(now), map[jose.HeaderKey]any{"x5u": is.URL + "/evil.pem"}), "signature is invalid"},
 		{"algorithm not allowed", mintWith(t, signingKey{kid: "k1", alg: jose.ES384, key: es384}, is.claims(now), nil), "algorithm is not allowed"},
-		{"allowed algorithm, wrong for the key", mintWith(t, signingKey{kid: "k1", alg: jose.EdDSA, key: edKey}, is.claims(now), nil), "unknown key"},
+		{"allowed algorithm, wrong for the key", mintWith(t, signingKey{kid: "k1", alg: jose.EdDSA, key: edKey}, is.claims(now), nil), "does not match its signing key"},
 		{"alg none", unsigned(t, is, now, "none", nil), "algorithm is not allowed"},
 		{"HS256 with the public key as secret", hs256WithPublicKey(t, is, now), "algorithm is not allowed"},
 		{"signature of other claims", spliceSignature(t, is, now), "signature is invalid"},
 		{"two dots only", "a.b", "malformed"},
 		{"padding", is.mint(is.claims(now), nil) + "=", "malformed"},
+		{"non-canonical trailing bits in the signature", flipUnusedBit(is.mint(is.claims(now), nil)), "malformed"},
 		{"JSON serialization", `{"payload":"e30","signatures":[]}`, "malformed"},
-		{"too long", strings.Repeat("a", maxTokenLength+1), "too long"},
+		{"too long", strings.Repeat("a", accesstoken.MaxLength+1), "too long"},
 		{"raw API key", "kw_AAAAAAAAAAAAAAAA" + strings.Repeat("b", 32) + "cccccc", "This is an API key"},
 	}
 	for _, tt := range tests {
@@ -398,4 +402,51 @@ func TestClientAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCallerIsTheRequestsOwn: requests with the same token share one cached verification, so a
+// handler that changes its Caller must not change what the next request's handler sees, nor let
+// that request in from an address the key does not allow.
+func TestCallerIsTheRequestsOwn(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	v := newVerifier(t, is, clock)
+	c := is.claims(clock.Now())
+	c["ips"] = []string{"127.0.0.1"}
+	tok := is.mint(c, nil)
+
+	tamper := v.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := FromContext(r.Context())
+		caller.Permissions[0] = "billing-manage"
+		caller.Networks[0] = netip.MustParsePrefix("0.0.0.0/0")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	w := httptest.NewRecorder()
+	tamper.ServeHTTP(w, bearerRequest(tok))
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("status %d (%s)", w.Code, w.Body)
+	}
+
+	w, got := serve(v, bearerRequest(tok))
+	if w.Code != http.StatusNoContent || got == nil {
+		t.Fatalf("status %d (%s)", w.Code, w.Body)
+	}
+	if got.Has("billing-manage") || !got.Has("containers-view") {
+		t.Errorf("the next request sees permissions %v", got.Permissions)
+	}
+	if want := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}; !slices.Equal(got.Networks, want) {
+		t.Errorf("the next request sees networks %v, want %v", got.Networks, want)
+	}
+	elsewhere := bearerRequest(tok)
+	elsewhere.RemoteAddr = "203.0.113.9:1"
+	if w, _ := serve(v, elsewhere); w.Code != http.StatusUnauthorized {
+		t.Errorf("a request from an address the key does not allow got %d", w.Code)
+	}
+}
+
+// flipUnusedBit sets an unused trailing bit of the last base64url character of tok: the decoded
+// signature is the same, so only a strict parser notices. ES256 signatures (86 characters) always
+// have unused bits.
+func flipUnusedBit(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	return tok[:len(tok)-1] + string(alphabet[strings.IndexByte(alphabet, tok[len(tok)-1])|1])
 }

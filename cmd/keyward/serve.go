@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -11,7 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/password"
 	"github.com/keyward/keyward/internal/server"
 )
@@ -34,9 +33,9 @@ func (p *prefixList) Set(v string) error {
 			parts = append(parts, part)
 		}
 	}
-	nets, err := keyward.ParseNetworks(parts)
+	nets, err := clientip.ParseNetworks(parts)
 	if err != nil {
-		return errors.New(keyward.ErrorMessage(err))
+		return err
 	}
 	*p = nets
 	return nil

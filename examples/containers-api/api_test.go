@@ -72,7 +72,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--issuer", "http://127.0.0.1:8080"}, ""},
 		{[]string{"--issuer", "http://x", "--trusted-proxies", "10.0.0.0/8, 192.168.1.1,::1"}, ""},
 		{[]string{}, "--issuer is required"},
-		{[]string{"--issuer", "http://x", "--trusted-proxies", "nope"}, "not a CIDR"},
+		{[]string{"--issuer", "http://x", "--trusted-proxies", "nope"}, "not an IP address or a CIDR"},
 		{[]string{"--issuer", "http://x", "extra"}, "unexpected argument"},
 	}
 	for _, tt := range tests {

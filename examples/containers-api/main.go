@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -45,21 +46,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.audience, "audience", "", "the tokens' aud (default: the issuer, keyward's default)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "address to listen on")
 	fs.Func("trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For/Forwarded is believed", func(s string) error {
+		var parts []string
 		for _, part := range strings.Split(s, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
+			if strings.TrimSpace(part) != "" {
+				parts = append(parts, part)
 			}
-			p, err := netip.ParsePrefix(part)
-			if err != nil {
-				a, aerr := netip.ParseAddr(part)
-				if aerr != nil {
-					return fmt.Errorf("%q is not a CIDR or an address", part)
-				}
-				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-			}
-			c.trustedProxies = append(c.trustedProxies, p.Masked())
 		}
+		nets, err := clientip.ParseNetworks(parts)
+		if err != nil {
+			return err
+		}
+		c.trustedProxies = append(c.trustedProxies, nets...)
 		return nil
 	})
 	fs.DurationVar(&c.maxStaleness, "max-staleness", 0, "refuse every request once keyward's revocation feed has been unreachable this long (0: keep serving)")

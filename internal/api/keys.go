@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/manage"
 )
 
@@ -27,7 +28,7 @@ type keyJSON struct {
 func (s *Server) keyJSON(k *keyward.APIKey) keyJSON {
 	out := keyJSON{
 		ID: k.ID, Project: k.ProjectID, Name: k.Name,
-		IPs:         nonNil(keyward.FormatNetworks(k.IPs)),
+		IPs:         nonNil(clientip.FormatNetworks(k.IPs)),
 		Permissions: s.Catalog.Filter(k.Permissions),
 		Hint:        k.Hint, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), LastUsedAt: utc(k.LastUsedAt),

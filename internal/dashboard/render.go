@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/manage"
 )
 
@@ -46,14 +46,12 @@ var assetVersion = func() map[string]string {
 }()
 
 var funcs = template.FuncMap{
-	"asset": func(name string) string { return "/static/" + name + "?v=" + assetVersion[name] },
-	"when":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"day":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	"clock": func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"networks": func(p []netip.Prefix) []string {
-		return keyward.FormatNetworks(p)
-	},
+	"asset":    func(name string) string { return "/static/" + name + "?v=" + assetVersion[name] },
+	"when":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"day":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"clock":    func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"networks": clientip.FormatNetworks,
 	"slug": func(s string) string {
 		return strings.Trim(strings.Map(func(r rune) rune {
 			if unicode.IsLetter(r) || unicode.IsDigit(r) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/clientip"
 )
 
 // Permissions the key operations need.
@@ -36,9 +37,10 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 	if err := CheckKeyName(in.Name); err != nil {
 		return nil, "", err
 	}
-	ips, err := keyward.ParseNetworks(in.IPs)
+	ips, err := clientip.ParseNetworks(in.IPs)
 	if err != nil {
-		return nil, "", onField("ips", err)
+		// clientip's messages name the bad entry and are written for the user who typed it.
+		return nil, "", fieldErr("ips", keyward.EINVALID, "%s", err)
 	}
 	perms, err := a.grantable(in.Permissions, "an API key")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -363,8 +364,8 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 	}
 	if k != nil {
 		c.ClientID = k.ID
-		for _, p := range k.IPs {
-			c.IPs = append(c.IPs, formatPrefix(p))
+		if len(k.IPs) > 0 {
+			c.IPs = clientip.FormatNetworks(k.IPs)
 		}
 	}
 	at, err := s.Minter.Mint(c)
@@ -379,14 +380,6 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 		RefreshExpiresIn: seconds(rt.ExpiresAt.Sub(now)),
 		Scope:            strings.Join(scope, " "),
 	}, nil
-}
-
-// formatPrefix prints a single address without its /32 or /128.
-func formatPrefix(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return p.Addr().String()
-	}
-	return p.String()
 }
 
 func seconds(d time.Duration) int64 {

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/keyward/keyward/accesstoken"
 )
 
 // Claims are the claims of an access token (RFC 9068 and the keyward extensions sid, project
-// and ips). They never hold a secret or an API key's name.
+// and ips), in the form the server works with; accesstoken.Claims is their wire form. They never
+// hold a secret or an API key's name.
 type Claims struct {
 	Issuer    string
 	Subject   string   // "key:<id>" or "user:<id>"
@@ -22,29 +26,19 @@ type Claims struct {
 	IPs       []string // the API key's allowed networks; empty means any address
 }
 
-// wireClaims is the JSON form of Claims.
-type wireClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  any      `json:"aud"` // string or []string
-	Expiry    int64    `json:"exp"`
-	IssuedAt  int64    `json:"iat"`
-	ID        string   `json:"jti"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Scope     string   `json:"scope,omitempty"`
-	SessionID string   `json:"sid,omitempty"`
-	Project   string   `json:"project,omitempty"`
-	IPs       []string `json:"ips,omitempty"`
-}
-
 // MarshalJSON returns the claims as they appear in the token's payload, so that introspection
 // can show exactly what a resource server sees.
 func (c *Claims) MarshalJSON() ([]byte, error) {
-	w := wireClaims{
+	return json.Marshal(c.wire())
+}
+
+func (c *Claims) wire() *accesstoken.Claims {
+	return &accesstoken.Claims{
 		Issuer:    c.Issuer,
 		Subject:   c.Subject,
-		Expiry:    c.Expiry.Unix(),
-		IssuedAt:  c.IssuedAt.Unix(),
+		Audience:  jwt.Audience(c.Audience),
+		Expiry:    jwt.NewNumericDate(c.Expiry),
+		IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 		ID:        c.ID,
 		ClientID:  c.ClientID,
 		Scope:     strings.Join(c.Scope, " "),
@@ -52,10 +46,21 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		Project:   c.Project,
 		IPs:       c.IPs,
 	}
-	if len(c.Audience) == 1 {
-		w.Audience = c.Audience[0]
-	} else {
-		w.Audience = c.Audience
+}
+
+// fromWire is the inverse of wire.
+func fromWire(w *accesstoken.Claims) *Claims {
+	return &Claims{
+		Issuer:    w.Issuer,
+		Subject:   w.Subject,
+		Audience:  []string(w.Audience),
+		Expiry:    w.Expiry.Time().UTC(),
+		IssuedAt:  w.IssuedAt.Time().UTC(),
+		ID:        w.ID,
+		ClientID:  w.ClientID,
+		Scope:     strings.Fields(w.Scope),
+		SessionID: w.SessionID,
+		Project:   w.Project,
+		IPs:       w.IPs,
 	}
-	return json.Marshal(&w)
 }

@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/accesstoken"
 	"github.com/keyward/keyward/internal/keyring"
 )
 
 // TypeAccessToken is the JWS typ of keyward's access tokens (RFC 9068 §2.1).
-const TypeAccessToken = "at+jwt"
+const TypeAccessToken = accesstoken.Type
 
 // jtiChars random base62 characters make a jti of about 131 bits.
 const jtiChars = 22

@@ -16,6 +16,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/accesstoken"
 	"github.com/keyward/keyward/internal/keyring"
 )
 
@@ -133,6 +134,10 @@ func TestVerifyForgeries(t *testing.T) {
 		{"no audience", craft(t, header(), payload("aud", nil), "ES256", ours), "audience"},
 		{"no sub", craft(t, header(), payload("sub", nil), "ES256", ours), "required"},
 		{"no jti", craft(t, header(), payload("jti", nil), "ES256", ours), "required"},
+		{"subject of another kind", craft(t, header(), payload("sub", "svc:x"), "ES256", ours), "neither a key nor a user"},
+		{"user subject without id", craft(t, header(), payload("sub", "user:"), "ES256", ours), "neither a key nor a user"},
+		{"key subject, another client_id", craft(t, header(), payload("sub", "key:AbCdEfGhIjKlMnOp"), "ES256", ours), "client_id does not match"},
+		{"malformed ips", craft(t, header(), payload("ips", []string{"10.0.0.0/8", "not-an-ip"}), "ES256", ours), "network restriction is malformed"},
 		{"payload not an object", signBytes(t, parts[0], []byte(`["x"]`), ours), "claims"},
 		{"JSON serialization", `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`, "Malformed"},
 		{"four segments", valid + "." + parts[2], "Malformed"},
@@ -140,7 +145,7 @@ func TestVerifyForgeries(t *testing.T) {
 		{"leading space", " " + valid, "Malformed"},
 		{"standard base64 alphabet", valid[:len(valid)-2] + "+" + valid[len(valid)-1:], "Malformed"},
 		{"non-canonical trailing bits", nonCanonical(valid), "Malformed"},
-		{"oversized", craft(t, header(), payload("pad", strings.Repeat("x", MaxTokenLength)), "ES256", ours), "Malformed"},
+		{"oversized", craft(t, header(), payload("pad", strings.Repeat("x", accesstoken.MaxLength)), "ES256", ours), "Malformed"},
 		{"empty", "", "Malformed"},
 		{"dots only", "..", "Malformed"},
 		{"empty header", "." + parts[1] + "." + parts[2], "Malformed"},

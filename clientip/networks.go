@@ -1,6 +1,8 @@
-package keyward
+package clientip
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,10 +16,11 @@ const MaxNetworks = 100
 // Surrounding spaces are trimmed; IPv4-mapped IPv6 becomes IPv4, so that it compares as IPv4;
 // repeated networks are kept once, in first-seen order. Empty entries, zones, prefixes with
 // host bits set (ambiguous: a typo or a misunderstanding) and more than MaxNetworks entries are
-// rejected with a *Error EINVALID that names the entry. An empty list gives nil.
+// rejected with an error whose message names the entry and is safe to show the user who wrote
+// it. An empty list gives nil.
 func ParseNetworks(list []string) ([]netip.Prefix, error) {
 	if len(list) > MaxNetworks {
-		return nil, Errorf(EINVALID, "At most %d networks are allowed; got %d.", MaxNetworks, len(list))
+		return nil, fmt.Errorf("At most %d networks are allowed; got %d.", MaxNetworks, len(list))
 	}
 	var out []netip.Prefix
 	seen := make(map[netip.Prefix]bool, len(list))
@@ -36,25 +39,25 @@ func ParseNetworks(list []string) ([]netip.Prefix, error) {
 
 func parseNetwork(s string) (netip.Prefix, error) {
 	if s == "" {
-		return netip.Prefix{}, Errorf(EINVALID, "The network list has an empty entry.")
+		return netip.Prefix{}, errors.New("The network list has an empty entry.")
 	}
 	if strings.ContainsRune(s, '%') {
-		return netip.Prefix{}, Errorf(EINVALID, "%s: zoned addresses (with %%) are not allowed.", quote(s))
+		return netip.Prefix{}, fmt.Errorf("%s: zoned addresses (with %%) are not allowed.", quote(s))
 	}
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return netip.Prefix{}, Errorf(EINVALID, "%s is not an IP address or a CIDR network.", quote(s))
+			return netip.Prefix{}, fmt.Errorf("%s is not an IP address or a CIDR network.", quote(s))
 		}
 		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, Errorf(EINVALID, "%s is not an IP address or a CIDR network.", quote(s))
+		return netip.Prefix{}, fmt.Errorf("%s is not an IP address or a CIDR network.", quote(s))
 	}
 	if m := p.Masked(); m != p {
-		return netip.Prefix{}, Errorf(EINVALID, "%s has host bits set; did you mean %s?", p, m)
+		return netip.Prefix{}, fmt.Errorf("%s has host bits set; did you mean %s?", p, m)
 	}
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
