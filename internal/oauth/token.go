@@ -122,8 +122,9 @@ func (s *Server) keyFailed(ctx context.Context, req *tokenRequest, id, projectID
 }
 
 // authenticateKey checks an API key presented as client credentials. Failures are counted per
-// address and per key id and address before the answer goes out.
-func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keyward.APIKey, error) {
+// address and per key id and address before the answer goes out. cached allows the key cache,
+// which is safe only when a write transaction that checks the key follows (see keyCache).
+func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest, cached bool) (*keyward.APIKey, error) {
 	c := req.client
 	ipKey := req.ip.String()
 	if c.Secret == "" {
@@ -148,7 +149,13 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 	if c.ID != "" && c.ID != id {
 		return nil, fail("client_id does not match the key", "")
 	}
-	k, err := s.apiKey(ctx, id)
+	var k *keyward.APIKey
+	var err error
+	if cached {
+		k, err = s.apiKey(ctx, id)
+	} else {
+		k, err = s.Store.APIKey(ctx, id)
+	}
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, fail("unknown or deleted key", "")
 	} else if err != nil {
@@ -164,7 +171,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 }
 
 func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	k, err := s.authenticateKey(ctx, req)
+	k, err := s.authenticateKey(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
