@@ -6,13 +6,14 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
 
 // refresh rotates a refresh token: the old one is spent exactly once, a new pair of the same
 // session is issued, and the credential behind the session is checked again.
-func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
 	raw := req.form["refresh_token"]
 	if raw == "" {
 		return nil, invalidRequest("The refresh_token parameter is missing.")

@@ -11,18 +11,9 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/token"
 )
-
-// tokenResponse is the RFC 6749 §5.1 success body, with refresh_expires_in as Keycloak names it.
-type tokenResponse struct {
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-	Scope            string `json:"scope"`
-}
 
 // firstPartyClientID is the client_id of user tokens: the password grant is used only by
 // keyward's own CLI and dashboard, which are not registered clients.
@@ -53,7 +44,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, grant *string) (*tokenResponse, error) {
+func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, grant *string) (*client.TokenResponse, error) {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return nil, err
@@ -170,7 +161,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest, cached 
 	return k, nil
 }
 
-func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
 	k, err := s.authenticateKey(ctx, req, true)
 	if err != nil {
 		return nil, err
@@ -227,7 +218,7 @@ func effectiveScope(held, narrowed []string) []string {
 	return keyward.Intersect(held, narrowed)
 }
 
-func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
 	if req.client.Present {
 		return nil, invalidRequest("The password grant takes no client authentication.")
 	}
@@ -312,7 +303,7 @@ func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.P
 }
 
 // startSession stores a new session with its first refresh token and mints the pair.
-func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*tokenResponse, error) {
+func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*client.TokenResponse, error) {
 	id, err := keyward.NewSessionID(req.now, s.Rand)
 	if err != nil {
 		return nil, serverError(err)
@@ -355,7 +346,7 @@ func (s *Server) accessExpiry(sess *keyward.Session, now time.Time) time.Time {
 }
 
 // issue mints the access token of sess and builds the response.
-func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *keyward.APIKey, refresh string, rt *keyward.RefreshToken) (*tokenResponse, error) {
+func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *keyward.APIKey, refresh string, rt *keyward.RefreshToken) (*client.TokenResponse, error) {
 	exp := s.accessExpiry(sess, now)
 	c := &token.Claims{
 		Issuer:    s.Issuer,
@@ -378,7 +369,7 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return &tokenResponse{
+	return &client.TokenResponse{
 		AccessToken:      at,
 		TokenType:        "Bearer",
 		ExpiresIn:        seconds(exp.Sub(now)),
