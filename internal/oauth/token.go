@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -226,33 +227,18 @@ func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*client.
 	if username == "" || password == "" {
 		return nil, invalidRequest("The username and password parameters are required.")
 	}
-	email := strings.ToLower(username)
-	ipKey := req.ip.String()
-	if err := throttle(blocked(s.ByIP, ipKey), blocked(s.ByUser, "user:"+email)); err != nil {
-		return nil, err
-	}
-	fail := func(reason string) error {
-		s.ByIP.Fail(ipKey)
-		s.ByUser.Fail("user:" + email)
-		s.audit(ctx, &keyward.AuditEvent{At: req.now, Action: keyward.AuditLoginFailed, Target: email, IP: ipKey, Detail: reason})
-		return invalidGrant("The email address or password is wrong.")
-	}
-	u, err := s.Store.UserByEmail(ctx, email)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		s.Passwords.VerifyDummy(ctx, password)
-		return nil, fail("unknown user")
-	} else if err != nil {
-		return nil, storeError(err)
-	}
-	ok, err := s.Passwords.Verify(ctx, u.PasswordHash, password)
-	if err != nil {
+	attempt := &authn.Attempt{Email: username, Password: password, IP: req.ip}
+	u, err := s.login().Password(ctx, attempt)
+	var wait *authn.Throttled
+	switch {
+	case errors.As(err, &wait):
+		return nil, throttled(wait.RetryAfter)
+	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
+		return nil, invalidGrant(authn.WrongCredentials)
+	case errors.Is(err, authn.ErrPasswordCheck):
 		return nil, serverError(err)
-	}
-	if !ok {
-		return nil, fail("wrong password")
-	}
-	if u.Disabled {
-		return nil, fail("disabled user")
+	case err != nil:
+		return nil, storeError(err)
 	}
 	sess := &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	var held []string
@@ -272,9 +258,13 @@ func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*client.
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: "user:" + u.ID, Action: keyward.AuditLogin,
-		Target: "user:" + u.ID, IP: ipKey})
+	s.login().Succeeded(ctx, attempt, u, sess.ProjectID)
 	return resp, nil
+}
+
+// login is the password check the dashboard shares.
+func (s *Server) login() authn.Login {
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
 }
 
 // membership resolves a project by id or name and returns the user's permissions in it; a
