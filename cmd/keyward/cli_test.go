@@ -135,15 +135,9 @@ type (
 	}
 	// keyOut is the client package's Key: decoding with unknown fields refused proves the CLI's
 	// --json output and the typed client agree on the API's key shape.
-	keyOut   = client.Key
-	tokenOut struct {
-		AccessToken      string `json:"access_token"`
-		TokenType        string `json:"token_type"`
-		ExpiresIn        int64  `json:"expires_in"`
-		RefreshToken     string `json:"refresh_token"`
-		RefreshExpiresIn int64  `json:"refresh_expires_in"`
-		Scope            string `json:"scope"`
-	}
+	keyOut = client.Key
+	// tokenOut is the token endpoint's answer, which the CLI prints as it came.
+	tokenOut = client.TokenResponse
 )
 
 func startServer(t *testing.T) *kwtest.Server {

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -100,44 +101,77 @@ func looksLikeKey(raw string) bool {
 	return apikey.LooksLike(raw) || strings.HasPrefix(raw, apikey.Prefix)
 }
 
-// Bearer authenticates a raw access token: its signature and claims, then its session (active, and
-// belonging to the token's subject), then the credential (an enabled user, or an unexpired key
-// that still exists).
+// Bearer authenticates a raw access token: its signature and claims, then its session and
+// credential as Live checks them.
 func (a *Authenticator) Bearer(ctx context.Context, raw string) (*Principal, error) {
 	claims, err := a.Tokens.Verify(raw)
 	if err != nil || claims == nil || claims.SessionID == "" {
 		return nil, unauthorized(badToken)
 	}
-	now := a.Now()
 	sess, err := a.Store.Session(ctx, claims.SessionID)
 	if err != nil {
 		return nil, notFoundAs(err, unauthorized(badToken))
 	}
-	if !sess.Active(now) || sess.Subject() != claims.Subject {
+	if sess.Subject() != claims.Subject {
 		return nil, unauthorized(badToken)
 	}
-	p := &Principal{Subject: claims.Subject, Session: sess, Claims: claims}
+	p, err := Live(ctx, a.Store, sess, a.Now())
+	if errors.As(err, new(*NotLive)) {
+		return nil, unauthorized(badToken)
+	} else if err != nil {
+		return nil, err
+	}
+	p.Claims = claims
+	return p, nil
+}
+
+// Credentials reads the credential behind a session.
+type Credentials interface {
+	UserByID(ctx context.Context, id string) (*keyward.User, error)
+	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
+}
+
+// NotLive is the error of a session that may no longer be used. Reason says why, for the audit
+// log and the revocation record; callers show the user one answer for every reason.
+type NotLive struct{ Reason string }
+
+func (e *NotLive) Error() string { return "session no longer valid: " + e.Reason }
+
+// Live is the one check that a session's credential may still act at now: the session is neither
+// revoked nor past its absolute lifetime, and its credential is an enabled user that still
+// exists, or a key of the session's project that still exists and has not expired. It returns
+// the principal without claims, a *NotLive when the session is over, or the store's error.
+//
+// Whether the caller's address is allowed depends on the request, and is Principal.AllowsIP.
+func Live(ctx context.Context, c Credentials, sess *keyward.Session, now time.Time) (*Principal, error) {
+	if !sess.Active(now) {
+		return nil, &NotLive{"session ended"}
+	}
+	p := &Principal{Subject: sess.Subject(), Session: sess}
 	switch sess.Kind {
 	case keyward.SessionUser:
-		u, err := a.Store.UserByID(ctx, sess.UserID)
+		u, err := c.UserByID(ctx, sess.UserID)
 		if err != nil {
-			return nil, notFoundAs(err, unauthorized(badToken))
+			return nil, notFoundAs(err, &NotLive{"user deleted"})
 		}
 		if u.Disabled {
-			return nil, unauthorized(badToken)
+			return nil, &NotLive{"user disabled"}
 		}
 		p.User = u
 	case keyward.SessionKey:
-		k, err := a.Store.APIKey(ctx, sess.KeyID)
+		k, err := c.APIKey(ctx, sess.KeyID)
 		if err != nil {
-			return nil, notFoundAs(err, unauthorized(badToken))
+			return nil, notFoundAs(err, &NotLive{"key deleted"})
 		}
-		if k.Expired(now) || k.ProjectID != sess.ProjectID {
-			return nil, unauthorized(badToken)
+		if k.Expired(now) {
+			return nil, &NotLive{"key expired"}
+		}
+		if k.ProjectID != sess.ProjectID {
+			return nil, &NotLive{"key of another project"}
 		}
 		p.Key = k
 	default:
-		return nil, unauthorized(badToken)
+		return nil, &NotLive{"unknown session kind"}
 	}
 	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
 )
 
@@ -27,17 +28,11 @@ type Store interface {
 }
 
 // Passwords checks passwords against stored hashes.
-type Passwords interface {
-	Verify(ctx context.Context, encoded, password string) (bool, error)
-	VerifyDummy(ctx context.Context, password string)
-}
+type Passwords = authn.Passwords
 
 // Limiter throttles failed attempts by key. The server hands the dashboard the token endpoint's
 // limiters, so that guesses spread over both doors count against one budget.
-type Limiter interface {
-	Blocked(key string) (retryAfter time.Duration, blocked bool)
-	Fail(key string)
-}
+type Limiter = authn.Limiter
 
 // Default session lifetimes (OWASP ASVS 3.3: an idle timeout, and an absolute one that activity
 // cannot extend).

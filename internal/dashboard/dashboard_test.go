@@ -259,6 +259,37 @@ func TestLoginThrottleSharedWithTokenEndpoint(t *testing.T) {
 	e.login("ada@example.com", "ada password 12345")
 }
 
+// TestLoginSameAddressesAtBothDoors: the dashboard and the token endpoint's password grant take
+// an address exactly as user creation stored it, in any letter case, and refuse the same
+// variants; one door that trimmed spaces while the other did not would let an address sign in
+// at one and not the other.
+func TestLoginSameAddressesAtBothDoors(t *testing.T) {
+	e := start(t)
+	e.user("ada@example.com", "ada password 12345")
+	for _, tt := range []struct {
+		email string
+		ok    bool
+	}{
+		{"ada@example.com", true},
+		{"ADA@Example.COM", true},
+		{" ada@example.com", false},
+		{"ada@example.com ", false},
+		{"ada@example.com\u00a0", false},
+		{"ada@example.co", false},
+	} {
+		email := tt.email
+		dash := e.do(request{method: "POST", path: "/login", form: url.Values{"email": {email}, "password": {"ada password 12345"}}})
+		tok := e.do(request{method: "POST", path: "/oauth/token",
+			form: url.Values{"grant_type": {"password"}, "username": {email}, "password": {"ada password 12345"}}})
+		if got := dash.Status == http.StatusSeeOther; got != tt.ok {
+			t.Errorf("dashboard login as %q: HTTP %d, want success %t", email, dash.Status, tt.ok)
+		}
+		if got := tok.Status == http.StatusOK; got != tt.ok {
+			t.Errorf("password grant as %q: HTTP %d, want success %t", email, tok.Status, tt.ok)
+		}
+	}
+}
+
 func TestLoginRedirectStaysOnSite(t *testing.T) {
 	e := start(t)
 	for next, want := range map[string]string{

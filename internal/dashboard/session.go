@@ -1,9 +1,9 @@
 package dashboard
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -158,56 +158,37 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// login checks an email and password exactly as the token endpoint's password grant does: the
-// same throttling keys, the same dummy hash for unknown users, the same single answer for every
-// failure, and an audit event either way.
+// login signs a person in with authn.Login, the password check the token endpoint's password
+// grant uses, and starts a web session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	form, err := parseForm(r)
 	if err != nil {
 		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(form.get("email")))
-	pw := form.get("password")
-	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Email: email, Next: localPath(form.get("next"))}
-	if email == "" || pw == "" {
+	attempt := &authn.Attempt{Email: form.get("email"), Password: form.get("password"), IP: s.clientIP(r), Via: "dashboard"}
+	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Email: attempt.Email, Next: localPath(form.get("next"))}
+	if attempt.Email == "" || attempt.Password == "" {
 		page.Error = "Enter your email address and password."
 		s.render(w, r, http.StatusBadRequest, "login", page)
 		return nil
 	}
 	ctx := r.Context()
-	ip := s.clientIP(r)
-	ipKey, userKey := ip.String(), "user:"+email
-	if wait := s.blocked(ipKey, userKey); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
+	login := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	u, err := login.Password(ctx, attempt)
+	var wait *authn.Throttled
+	switch {
+	case errors.As(err, &wait):
+		secs := int((wait.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		page.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs)
 		s.render(w, r, http.StatusTooManyRequests, "login", page)
 		return nil
-	}
-	fail := func(reason string) error {
-		s.ByIP.Fail(ipKey)
-		s.ByUser.Fail(userKey)
-		s.auditLogin(ctx, &keyward.AuditEvent{Action: keyward.AuditLoginFailed, Target: email, IP: ipKey, Detail: "dashboard: " + reason})
-		page.Error = "The email address or password is wrong."
+	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
+		page.Error = authn.WrongCredentials
 		s.render(w, r, http.StatusUnauthorized, "login", page)
 		return nil
-	}
-	u, err := s.Store.UserByEmail(ctx, email)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		s.Passwords.VerifyDummy(ctx, pw)
-		return fail("unknown user")
-	} else if err != nil {
+	case err != nil:
 		return err
-	}
-	ok, err := s.Passwords.Verify(ctx, u.PasswordHash, pw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fail("wrong password")
-	}
-	if u.Disabled {
-		return fail("disabled user")
 	}
 	// A fresh secret at every login, and any session the browser brought is ended: a secret
 	// planted before login (session fixation) never becomes a signed-in one.
@@ -222,35 +203,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now()
 	ws := &keyward.WebSession{Hash: hash[:], UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.MaxAge)}
 	if err := s.Store.CreateWebSession(ctx, ws); keyward.ErrorCode(err) == keyward.EREVOKED {
-		return fail("disabled user")
+		_ = login.Failed(ctx, attempt, "disabled user")
+		page.Error = authn.WrongCredentials
+		s.render(w, r, http.StatusUnauthorized, "login", page)
+		return nil
 	} else if err != nil {
 		return err
 	}
-	s.auditLogin(ctx, &keyward.AuditEvent{Actor: "user:" + u.ID, Action: keyward.AuditLogin, Target: "user:" + u.ID, IP: ipKey, Detail: "dashboard"})
+	login.Succeeded(ctx, attempt, u, "")
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 	return nil
-}
-
-// blocked returns how long the caller must wait, 0 when neither counter is exhausted.
-func (s *Server) blocked(ipKey, userKey string) time.Duration {
-	var worst time.Duration
-	for _, c := range []struct {
-		l   Limiter
-		key string
-	}{{s.ByIP, ipKey}, {s.ByUser, userKey}} {
-		if after, b := c.l.Blocked(c.key); b {
-			worst = max(worst, after, time.Second)
-		}
-	}
-	return worst
-}
-
-func (s *Server) auditLogin(ctx context.Context, e *keyward.AuditEvent) {
-	e.At = s.Now()
-	if err := s.Store.AppendAudit(ctx, e); err != nil {
-		s.Logger.ErrorContext(ctx, "audit event lost", "action", e.Action, "err", err)
-	}
 }
 
 // cookie returns the session cookie with value; maxAge < 0 deletes it. Without Max-Age it ends

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/client"
 )
 
 // Client speaks keyward's HTTP contract (SPEC §4–§6) to a server at URL: an httptest server, or
@@ -126,15 +128,8 @@ func (c *Client) TokenRequest(t testing.TB, form url.Values, opts ...RequestOpti
 	return c.PostForm(t, "/oauth/token", form.Encode(), opts...)
 }
 
-// Token is a successful token response (RFC 6749 §5.1 with refresh_expires_in).
-type Token struct {
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-	Scope            string `json:"scope"`
-}
+// Token is a successful token response, as the server encodes it.
+type Token = client.TokenResponse
 
 // RequireToken checks that r is a successful token response and decodes it.
 func RequireToken(t testing.TB, r *Response) *Token {

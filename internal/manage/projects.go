@@ -125,7 +125,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, in UserInput) (*keyw
 }
 
 // NormalizeEmail accepts a bare address (no display name, no comments) of at most 254 bytes and
-// returns it lower-cased, as the store compares emails.
+// returns it in the form sign-ins look it up in (authn.CanonicalEmail).
 func NormalizeEmail(raw string) (string, error) {
 	bad := fieldErr("email", keyward.EINVALID, "Enter a plain email address such as ada@example.com.")
 	if raw == "" || len(raw) > 254 {
@@ -135,5 +135,5 @@ func NormalizeEmail(raw string) (string, error) {
 	if err != nil || addr.Name != "" || addr.Address != raw || strings.ContainsAny(raw, " \t\r\n<>\"") {
 		return "", bad
 	}
-	return strings.ToLower(raw), nil
+	return authn.CanonicalEmail(raw), nil
 }

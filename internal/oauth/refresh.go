@@ -2,15 +2,18 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
 
 // refresh rotates a refresh token: the old one is spent exactly once, a new pair of the same
 // session is issued, and the credential behind the session is checked again.
-func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
 	raw := req.form["refresh_token"]
 	if raw == "" {
 		return nil, invalidRequest("The refresh_token parameter is missing.")
@@ -50,7 +53,7 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	// Client authentication is optional here; when sent it must be valid and name the key the
 	// session belongs to, checked before anything is spent.
 	if req.client.Present {
-		k, err := s.authenticateKey(ctx, req)
+		k, err := s.authenticateKey(ctx, req, true)
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +75,9 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 		sess, err := session()
 		if err != nil {
 			return nil, err
+		}
+		if !sess.Active(req.now) {
+			return nil, unknown() // what spending the token would answer
 		}
 		held, _, err := s.recheck(ctx, req, sess)
 		if err != nil {
@@ -127,9 +133,10 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*tokenResponse
 	return s.issue(req.now, sess, scope, k, next, rt)
 }
 
-// recheck reads the session's credential again: a deleted or expired key, a disabled user, a
-// lost membership or an address no longer allowed ends the session. It returns the current
-// permissions, so a refreshed token carries what the credential holds now.
+// recheck reads the session's credential again, as authn.Live does for every use of a session,
+// and its membership: a deleted or expired key, a disabled user, a lost membership or an address
+// no longer allowed ends the session. It returns the current permissions, so a refreshed token
+// carries what the credential holds now.
 func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.Session) ([]string, *keyward.APIKey, error) {
 	end := func(reason string, e *Error) ([]string, *keyward.APIKey, error) {
 		if err := s.Store.RevokeSession(context.WithoutCancel(ctx), sess.ID, reason, req.now); err != nil {
@@ -140,16 +147,14 @@ func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.S
 		return nil, nil, e
 	}
 	gone := invalidGrant("The credential behind this refresh token is no longer valid; authenticate again.")
-	if sess.Kind == keyward.SessionKey {
-		k, err := s.apiKey(ctx, sess.KeyID)
-		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return end("key deleted", gone)
-		} else if err != nil {
-			return nil, nil, storeError(err)
-		}
-		if k.Expired(req.now) {
-			return end("key expired", gone)
-		}
+	p, err := authn.Live(ctx, cachedCredentials{s}, sess, req.now)
+	var dead *authn.NotLive
+	if errors.As(err, &dead) {
+		return end(dead.Reason, gone)
+	} else if err != nil {
+		return nil, nil, storeError(err)
+	}
+	if k := p.Key; k != nil {
 		if !k.AllowsIP(req.ip) {
 			return end("address not allowed", oauthError(http.StatusBadRequest, errUnauthorizedClient,
 				"This API key may not be used from your address; the session has ended."))
@@ -159,23 +164,26 @@ func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.S
 		}
 		return s.Catalog.Filter(k.Permissions), k, nil
 	}
-	u, err := s.Store.UserByID(ctx, sess.UserID)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return end("user deleted", gone)
-	} else if err != nil {
-		return nil, nil, storeError(err)
-	}
-	if u.Disabled {
-		return end("user disabled", gone)
-	}
 	if sess.ProjectID == "" {
 		return nil, nil, nil
 	}
-	m, err := s.Store.Member(ctx, sess.ProjectID, u.ID)
+	m, err := s.Store.Member(ctx, sess.ProjectID, p.User.ID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return end("membership removed", gone)
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}
 	return s.Catalog.Filter(m.Permissions), nil, nil
+}
+
+// cachedCredentials reads keys through the key cache: a refresh spends its token in a write
+// transaction that fails once the key is deleted, so a cached copy cannot hide a deletion.
+type cachedCredentials struct{ s *Server }
+
+func (c cachedCredentials) UserByID(ctx context.Context, id string) (*keyward.User, error) {
+	return c.s.Store.UserByID(ctx, id)
+}
+
+func (c cachedCredentials) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	return c.s.apiKey(ctx, id)
 }

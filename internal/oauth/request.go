@@ -68,7 +68,7 @@ func parseFormBody(body string) (form, error) {
 	f := make(form, len(values))
 	for k, vs := range values {
 		if len(vs) != 1 {
-			return nil, invalidRequest("The parameter " + quoteParam(k) + " appears more than once.")
+			return nil, invalidRequest(repeated(k))
 		}
 		if !cleanText(k) || !cleanText(vs[0]) {
 			return nil, invalidRequest("Parameters must be valid UTF-8 without control characters.")
@@ -78,12 +78,27 @@ func parseFormBody(body string) (form, error) {
 	return f, nil
 }
 
-// quoteParam shows a parameter name in an error only when it is short and printable.
-func quoteParam(k string) string {
-	if len(k) > 40 || !cleanText(k) {
-		return "(unnamed)"
+// repeatedParams are the descriptions of a repeated parameter keyward knows. A description
+// never echoes a name from the request: RFC 6749 §5.2 allows only printable ASCII without '"'
+// and '\\' there, and reflecting input invites injection into whatever shows it.
+var repeatedParams = map[string]string{
+	"grant_type":      "The grant_type parameter is repeated.",
+	"client_id":       "The client_id parameter is repeated.",
+	"client_secret":   "The client_secret parameter is repeated.",
+	"scope":           "The scope parameter is repeated.",
+	"username":        "The username parameter is repeated.",
+	"password":        "The password parameter is repeated.",
+	"project":         "The project parameter is repeated.",
+	"refresh_token":   "The refresh_token parameter is repeated.",
+	"token":           "The token parameter is repeated.",
+	"token_type_hint": "The token_type_hint parameter is repeated.",
+}
+
+func repeated(name string) string {
+	if d, ok := repeatedParams[name]; ok {
+		return d
 	}
-	return `"` + k + `"`
+	return "A parameter is repeated."
 }
 
 func cleanText(s string) bool {

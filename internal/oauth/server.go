@@ -40,16 +40,10 @@ type Verifier interface {
 }
 
 // Passwords checks passwords against stored hashes.
-type Passwords interface {
-	Verify(ctx context.Context, encoded, password string) (bool, error)
-	VerifyDummy(ctx context.Context, password string)
-}
+type Passwords = authn.Passwords
 
 // Limiter throttles failed attempts by key.
-type Limiter interface {
-	Blocked(key string) (retryAfter time.Duration, blocked bool)
-	Fail(key string)
-}
+type Limiter = authn.Limiter
 
 // KeyToucher records that a key was used; it may batch the writes.
 type KeyToucher interface {

@@ -11,19 +11,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/clientip"
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
-
-// tokenResponse is the RFC 6749 §5.1 success body, with refresh_expires_in as Keycloak names it.
-type tokenResponse struct {
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
-	Scope            string `json:"scope"`
-}
 
 // firstPartyClientID is the client_id of user tokens: the password grant is used only by
 // keyward's own CLI and dashboard, which are not registered clients.
@@ -54,7 +46,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, grant *string) (*tokenResponse, error) {
+func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, grant *string) (*client.TokenResponse, error) {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return nil, err
@@ -123,8 +115,9 @@ func (s *Server) keyFailed(ctx context.Context, req *tokenRequest, id, projectID
 }
 
 // authenticateKey checks an API key presented as client credentials. Failures are counted per
-// address and per key id and address before the answer goes out.
-func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keyward.APIKey, error) {
+// address and per key id and address before the answer goes out. cached allows the key cache,
+// which is safe only when a write transaction that checks the key follows (see keyCache).
+func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest, cached bool) (*keyward.APIKey, error) {
 	c := req.client
 	ipKey := req.ip.String()
 	if c.Secret == "" {
@@ -149,7 +142,13 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 	if c.ID != "" && c.ID != id {
 		return nil, fail("client_id does not match the key", "")
 	}
-	k, err := s.apiKey(ctx, id)
+	var k *keyward.APIKey
+	var err error
+	if cached {
+		k, err = s.apiKey(ctx, id)
+	} else {
+		k, err = s.Store.APIKey(ctx, id)
+	}
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, fail("unknown or deleted key", "")
 	} else if err != nil {
@@ -164,8 +163,8 @@ func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest) (*keywa
 	return k, nil
 }
 
-func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	k, err := s.authenticateKey(ctx, req)
+func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
+	k, err := s.authenticateKey(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +220,7 @@ func effectiveScope(held, narrowed []string) []string {
 	return keyward.Intersect(held, narrowed)
 }
 
-func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
+func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
 	if req.client.Present {
 		return nil, invalidRequest("The password grant takes no client authentication.")
 	}
@@ -229,33 +228,18 @@ func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*tokenRe
 	if username == "" || password == "" {
 		return nil, invalidRequest("The username and password parameters are required.")
 	}
-	email := strings.ToLower(username)
-	ipKey := req.ip.String()
-	if err := throttle(blocked(s.ByIP, ipKey), blocked(s.ByUser, "user:"+email)); err != nil {
-		return nil, err
-	}
-	fail := func(reason string) error {
-		s.ByIP.Fail(ipKey)
-		s.ByUser.Fail("user:" + email)
-		s.audit(ctx, &keyward.AuditEvent{At: req.now, Action: keyward.AuditLoginFailed, Target: email, IP: ipKey, Detail: reason})
-		return invalidGrant("The email address or password is wrong.")
-	}
-	u, err := s.Store.UserByEmail(ctx, email)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		s.Passwords.VerifyDummy(ctx, password)
-		return nil, fail("unknown user")
-	} else if err != nil {
-		return nil, storeError(err)
-	}
-	ok, err := s.Passwords.Verify(ctx, u.PasswordHash, password)
-	if err != nil {
+	attempt := &authn.Attempt{Email: username, Password: password, IP: req.ip}
+	u, err := s.login().Password(ctx, attempt)
+	var wait *authn.Throttled
+	switch {
+	case errors.As(err, &wait):
+		return nil, throttled(wait.RetryAfter)
+	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
+		return nil, invalidGrant(authn.WrongCredentials)
+	case errors.Is(err, authn.ErrPasswordCheck):
 		return nil, serverError(err)
-	}
-	if !ok {
-		return nil, fail("wrong password")
-	}
-	if u.Disabled {
-		return nil, fail("disabled user")
+	case err != nil:
+		return nil, storeError(err)
 	}
 	sess := &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	var held []string
@@ -275,9 +259,13 @@ func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*tokenRe
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: "user:" + u.ID, Action: keyward.AuditLogin,
-		Target: "user:" + u.ID, IP: ipKey})
+	s.login().Succeeded(ctx, attempt, u, sess.ProjectID)
 	return resp, nil
+}
+
+// login is the password check the dashboard shares.
+func (s *Server) login() authn.Login {
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
 }
 
 // membership resolves a project by id or name and returns the user's permissions in it; a
@@ -306,7 +294,7 @@ func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.P
 }
 
 // startSession stores a new session with its first refresh token and mints the pair.
-func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*tokenResponse, error) {
+func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*client.TokenResponse, error) {
 	id, err := keyward.NewSessionID(req.now, s.Rand)
 	if err != nil {
 		return nil, serverError(err)
@@ -349,7 +337,7 @@ func (s *Server) accessExpiry(sess *keyward.Session, now time.Time) time.Time {
 }
 
 // issue mints the access token of sess and builds the response.
-func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *keyward.APIKey, refresh string, rt *keyward.RefreshToken) (*tokenResponse, error) {
+func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *keyward.APIKey, refresh string, rt *keyward.RefreshToken) (*client.TokenResponse, error) {
 	exp := s.accessExpiry(sess, now)
 	c := &token.Claims{
 		Issuer:    s.Issuer,
@@ -372,7 +360,7 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return &tokenResponse{
+	return &client.TokenResponse{
 		AccessToken:      at,
 		TokenType:        "Bearer",
 		ExpiresIn:        seconds(exp.Sub(now)),

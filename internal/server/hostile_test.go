@@ -365,3 +365,63 @@ func testTenantIsolation(t *testing.T, s *kwtest.Server, admin string) {
 		t.Errorf("bob's project list: %s", r)
 	}
 }
+
+// TestErrorDescriptionsNeverReflectInput: RFC 6749 §5.2 allows only printable ASCII without '"'
+// and '\' in error_description, and an answer that echoes a caller's parameter names or values
+// can carry markup or forged text to whoever displays it. Every error of the three form
+// endpoints stays in that set and contains none of what was sent.
+func TestErrorDescriptionsNeverReflectInput(t *testing.T) {
+	s := kwtest.Start(t, unthrottled)
+	admin := s.AdminToken(t)
+	k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "target", Permissions: []string{"images-view"}})
+	hostile := []string{`evil"name`, `back\slash`, "ünïcödé-ñame", "<img src=x onerror=alert(1)>", "zq_injected_zq", "☃", `"}{"x":"`}
+
+	var bodies []string
+	for _, h := range hostile {
+		e := url.QueryEscape(h)
+		bodies = append(bodies,
+			e+"=1&"+e+"=2", // a repeated unknown name
+			"grant_type=client_credentials&"+e+"=1&"+e+"=1", // after a valid one
+			"grant_type="+e,
+			"grant_type=client_credentials&client_secret="+e,
+			"grant_type=client_credentials&client_id="+e+"&client_secret="+url.QueryEscape(k.Key),
+			"grant_type=client_credentials&client_secret="+url.QueryEscape(k.Key)+"&scope="+e,
+			"grant_type=password&username="+e+"&password="+e,
+			"grant_type=password&username="+url.QueryEscape(kwtest.AdminEmail)+"&password="+url.QueryEscape(kwtest.AdminPassword)+"&project="+e,
+			"grant_type=refresh_token&refresh_token="+e,
+			"token="+e,
+			"token="+e+"&token="+e,
+			"token=x&token_type_hint="+e,
+		)
+	}
+	basic := func(h string) kwtest.RequestOption { return kwtest.Basic(h, h) }
+	seen := 0
+	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+		for _, body := range bodies {
+			for _, opts := range [][]kwtest.RequestOption{nil, {basic(hostile[0])}, {kwtest.Bearer(url.QueryEscape(hostile[4]))}} {
+				r := s.PostForm(t, path, body, opts...)
+				kwtest.RequireNoServerError(t, r)
+				if r.Status < 400 {
+					continue
+				}
+				var e kwtest.OAuthError
+				r.JSON(t, &e)
+				seen++
+				for _, c := range e.Description {
+					if c != 0x20 && c != 0x21 && (c < 0x23 || c > 0x5B) && (c < 0x5D || c > 0x7E) {
+						t.Errorf("POST %s %q: error_description has %q, outside RFC 6749 §5.2's set: %q", path, body, c, e.Description)
+						break
+					}
+				}
+				for _, h := range hostile {
+					if strings.Contains(e.Description, h) {
+						t.Errorf("POST %s %q: error_description echoes %q: %q", path, body, h, e.Description)
+					}
+				}
+			}
+		}
+	}
+	if seen < len(bodies) {
+		t.Fatalf("only %d error answers; the check would pass vacuously", seen)
+	}
+}

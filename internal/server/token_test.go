@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -311,6 +312,44 @@ func TestTokenFlow(t *testing.T) {
 		kwtest.RequireProblem(t, s.API(t, http.MethodGet, "/v1/me", tok.AccessToken, nil), http.StatusUnauthorized)
 		// Deleting it again is 404: it is gone, not hidden.
 		kwtest.RequireProblem(t, s.API(t, http.MethodDelete, "/v1/projects/default/api-keys/"+k.ID, admin, nil), http.StatusNotFound)
+	})
+
+	t.Run("a deleted key no longer authenticates to introspection, with Basic or in the form", func(t *testing.T) {
+		t.Parallel()
+		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deleted-introspector", Permissions: []string{"images-view"}})
+		target := s.Exchange(t, s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "introspected-later", Permissions: []string{"images-view"}}).Key)
+		form := url.Values{"token": {target.AccessToken}, "client_id": {k.ID}, "client_secret": {k.Key}}.Encode()
+		// Used once before deletion, as a resource server would.
+		kwtest.RequireActive(t, s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Key)))
+		kwtest.RequireActive(t, s.PostForm(t, "/oauth/introspect", form))
+		s.DeleteKey(t, admin, "default", k.ID)
+
+		r := s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Key))
+		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+			t.Errorf("401 after Basic without a Basic challenge: %q", r.Header.Get("WWW-Authenticate"))
+		}
+		kwtest.RequireOAuthError(t, s.PostForm(t, "/oauth/introspect", form), http.StatusUnauthorized, "invalid_client")
+	})
+
+	t.Run("introspection applies every check /v1 applies to the token's session", func(t *testing.T) {
+		t.Parallel()
+		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "moved-session", Permissions: []string{"images-view"}})
+		tok := s.Exchange(t, k.Key)
+		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
+		// A session that no longer matches its key's project (only a damaged or tampered
+		// database has one) authenticates nothing.
+		db, err := sql.Open("sqlite", strings.TrimPrefix(s.Config.DB, "sqlite:")+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		_, c := kwtest.DecodeJWT(t, tok.AccessToken)
+		if _, err := db.Exec("UPDATE sessions SET project_id = $1 WHERE id = $2", other.ID, c["sid"]); err != nil {
+			t.Fatal(err)
+		}
+		kwtest.RequireProblem(t, s.API(t, http.MethodGet, "/v1/me", tok.AccessToken, nil), http.StatusUnauthorized)
+		kwtest.RequireInactive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 	})
 
 	t.Run("the password grant without project carries no permissions; with project it carries the membership", func(t *testing.T) {
