@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -170,14 +169,4 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, f *web.Failur
 	})
 }
 
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	if s.ClientIP != nil {
-		return s.ClientIP(r).Unmap()
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, _ := netip.ParseAddr(host)
-	return addr.Unmap()
-}
+func (s *Server) clientIP(r *http.Request) netip.Addr { return web.ClientIP(s.ClientIP, r) }

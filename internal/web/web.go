@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 )
 
 // HandlerFunc is a handler that returns its failure instead of writing it, so that the status,
@@ -131,4 +133,13 @@ func (s *Surface) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// ClientIP returns the request's client address as resolve finds it (nil: the TCP peer),
+// unmapped, so that an IPv4 client compares equal to its networks whichever socket it came in on.
+func ClientIP(resolve func(*http.Request) netip.Addr, r *http.Request) netip.Addr {
+	if resolve == nil {
+		resolve = clientip.Resolver{}.ClientIP
+	}
+	return resolve(r).Unmap()
 }
