@@ -5,23 +5,20 @@ import (
 	"fmt"
 )
 
-// Error codes. Each boundary (OAuth, management API, dashboard) maps them to its own wire format
-// in exactly one place.
+// Error codes. Each boundary maps them to its wire format in exactly one place: internal/oauth to
+// RFC 6749 errors, internal/web to the HTTP statuses of the management API and the dashboard.
 const (
-	ECONFLICT       = "conflict"       // a unique name is taken, or a compare-and-swap lost
-	EINTERNAL       = "internal"       // a bug or an unavailable dependency; details are logged, never shown
-	EINVALID        = "invalid"        // the input is malformed or breaks a rule
-	ENOTFOUND       = "not_found"      // the object does not exist, or the caller may not know it does
-	EUNAUTHORIZED   = "unauthorized"   // no credential, or a bad one
-	EFORBIDDEN      = "forbidden"      // a valid credential without the permission
-	EUNAVAILABLE    = "unavailable"    // a dependency is down; retrying later may succeed
-	ETOOMANY        = "too_many"       // rate limited
-	EREFRESHREUSED  = "refresh_reused" // a consumed refresh token was presented again; its session is now revoked
-	EEXPIRED        = "expired"        // the object existed but its lifetime is over
-	EREVOKED        = "revoked"        // the object was revoked
-	EIPNOTALLOWED   = "ip_not_allowed" // the request's client IP is outside an API key's networks
-	ESCOPE          = "scope"          // a requested scope exceeds what the credential holds
-	ENOTIMPLEMENTED = "not_implemented"
+	ECONFLICT      = "conflict"       // a unique name is taken, or a compare-and-swap lost
+	EINTERNAL      = "internal"       // a bug or an unavailable dependency; details are logged, never shown
+	EINVALID       = "invalid"        // the input is malformed or breaks a rule
+	ENOTFOUND      = "not_found"      // the object does not exist, or the caller may not know it does
+	EUNAUTHORIZED  = "unauthorized"   // no credential, or a bad one
+	EFORBIDDEN     = "forbidden"      // a valid credential without the permission
+	EUNAVAILABLE   = "unavailable"    // a dependency is down; retrying later may succeed
+	ETOOMANY       = "too_many"       // too many failed attempts; retry after a while
+	EREFRESHREUSED = "refresh_reused" // a consumed refresh token was presented again; its session is now revoked
+	EEXPIRED       = "expired"        // the object existed but its lifetime is over
+	EREVOKED       = "revoked"        // the object was revoked
 )
 
 // Error is the domain error: a code for machines and a message that is always safe to show a user.

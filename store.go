@@ -22,7 +22,8 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*User, error) // email compared case-insensitively
 	CountUsers(ctx context.Context) (int, error)
 	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions
-	// and deletes their dashboard logins, in one transaction.
+	// and deletes their dashboard logins, in one transaction. No endpoint calls it yet: it is the
+	// verb user management will build on, and the tests use it to disable a user.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
 	// CreateProject creates p and makes creator a member with creator.Permissions, atomically,
@@ -92,8 +93,6 @@ type Store interface {
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	// DeleteWebSession ends one login (logout); deleting an unknown login succeeds.
 	DeleteWebSession(ctx context.Context, hash []byte) error
-	// DeleteUserWebSessions ends every dashboard login of a user and returns how many there were.
-	DeleteUserWebSessions(ctx context.Context, userID string) (int, error)
 
 	// Revocations returns up to limit feed entries with Seq > after, oldest first. Once a reader
 	// has seen entry n, no entry below n can appear later (there may be gaps). limit <= 0 is

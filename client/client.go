@@ -88,9 +88,7 @@ func (c *Client) Me(ctx context.Context) (*Me, error) {
 
 // Permissions returns the server's permission catalog. It needs no token.
 func (c *Client) Permissions(ctx context.Context) ([]Permission, error) {
-	var out struct {
-		Data []Permission `json:"data"`
-	}
+	var out List[Permission]
 	if err := c.do(ctx, http.MethodGet, "/v1/permissions", nil, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -108,9 +106,7 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, 
 
 // Projects lists the projects the caller belongs to, with its permissions in each.
 func (c *Client) Projects(ctx context.Context) ([]Project, error) {
-	var out struct {
-		Data []Project `json:"data"`
-	}
+	var out List[Project]
 	if err := c.do(ctx, http.MethodGet, "/v1/projects", nil, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -120,9 +116,7 @@ func (c *Client) Projects(ctx context.Context) ([]Project, error) {
 // CreateProject creates a project; the caller (a user) becomes a member with every permission.
 func (c *Client) CreateProject(ctx context.Context, name string) (*Project, error) {
 	var out Project
-	body := struct {
-		Name string `json:"name"`
-	}{name}
+	body := CreateProjectRequest{Name: name}
 	if err := c.do(ctx, http.MethodPost, "/v1/projects", nil, body, &out, http.StatusCreated); err != nil {
 		return nil, err
 	}
@@ -140,9 +134,7 @@ func (c *Client) Project(ctx context.Context, project string) (*Project, error) 
 
 // Members lists a project's members.
 func (c *Client) Members(ctx context.Context, project string) ([]Member, error) {
-	var out struct {
-		Data []Member `json:"data"`
-	}
+	var out List[Member]
 	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/members", nil, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -152,9 +144,7 @@ func (c *Client) Members(ctx context.Context, project string) ([]Member, error) 
 // PutMember adds a user (by id or email address) to a project or replaces their permissions.
 func (c *Client) PutMember(ctx context.Context, project, user string, permissions []string) (*Member, error) {
 	var out Member
-	body := struct {
-		Permissions []string `json:"permissions"`
-	}{permissions}
+	body := PutMemberRequest{Permissions: permissions}
 	path := projectPath(project) + "/members/" + url.PathEscape(user)
 	if err := c.do(ctx, http.MethodPut, path, nil, body, &out, http.StatusOK, http.StatusCreated); err != nil {
 		return nil, err
@@ -170,9 +160,7 @@ func (c *Client) RemoveMember(ctx context.Context, project, user string) error {
 
 // Keys lists a project's API keys, without their secrets.
 func (c *Client) Keys(ctx context.Context, project string) ([]Key, error) {
-	var out struct {
-		Data []Key `json:"data"`
-	}
+	var out List[Key]
 	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/api-keys", nil, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}

@@ -1,16 +1,21 @@
 package client
 
-import "time"
+import (
+	"time"
 
-// The types below mirror the JSON of the management API field for field, so that marshaling a
-// decoded value gives back what the server sent. Nullable fields are pointers.
+	"github.com/keyward/keyward"
+)
+
+// The types below are the JSON of the management API: the server encodes them, so that
+// marshaling a decoded value gives back what the server sent. Nullable fields are pointers.
+
+// List is the envelope of every collection, leaving room for paging fields.
+type List[T any] struct {
+	Data []T `json:"data"`
+}
 
 // Permission is one entry of the server's permission catalog.
-type Permission struct {
-	Name        string `json:"name"`
-	Group       string `json:"group"`
-	Description string `json:"description"`
-}
+type Permission = keyward.Permission
 
 // User is a person who signs in with an email address and a password.
 type User struct {
@@ -28,6 +33,11 @@ type CreateUserRequest struct {
 	Admin    bool   `json:"admin,omitempty"`
 }
 
+// CreateProjectRequest is the body of CreateProject.
+type CreateProjectRequest struct {
+	Name string `json:"name"`
+}
+
 // Project is a tenant, with the caller's permissions in it.
 type Project struct {
 	ID          string    `json:"id"`
@@ -42,6 +52,11 @@ type Member struct {
 	Email       string    `json:"email"`
 	Permissions []string  `json:"permissions"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+// PutMemberRequest is the body of PutMember.
+type PutMemberRequest struct {
+	Permissions []string `json:"permissions"`
 }
 
 // Key is an API key as lists show it. Secret is set only in the answer to CreateKey: the server

@@ -151,12 +151,12 @@ func TestCrashRecovery(t *testing.T) {
 					return
 				}
 				var k kwtest.Key
-				if err := json.Unmarshal(r.Body, &k); err != nil || k.Key == "" {
+				if err := json.Unmarshal(r.Body, &k); err != nil || k.Secret == "" {
 					t.Errorf("create key answered %s", r)
 					return
 				}
 				mu.Lock()
-				keys = append(keys, k.Key)
+				keys = append(keys, k.Secret)
 				created++
 				mu.Unlock()
 			}

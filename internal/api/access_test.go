@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
 // TestRevocationTakesEffectAtOnce: a token stops working on the next request after its session
@@ -125,7 +126,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("beta's key was touched through alpha: %v", err)
 	}
 	// And a key sees only its own project in the listings.
-	var projects list[projectJSON]
+	var projects client.List[client.Project]
 	e.do(req{method: "GET", path: "/v1/projects", token: e.keyToken(keyA)}).expect(t, http.StatusOK).decode(t, &projects)
 	if len(projects.Data) != 1 || projects.Data[0].ID != pa.ID {
 		t.Errorf("key lists %+v, want only its project", projects.Data)

@@ -3,26 +3,10 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/manage"
 )
-
-type auditJSON struct {
-	ID      int64     `json:"id"`
-	Project string    `json:"project"`
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Action  string    `json:"action"`
-	Target  string    `json:"target"`
-	IP      string    `json:"ip"`
-	Detail  string    `json:"detail"`
-}
-
-type auditPage struct {
-	Data []auditJSON `json:"data"`
-	Next *string     `json:"next"` // the before= of the next (older) page; null on the last page
-}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
 	q, err := query(r, "limit", "before")
@@ -47,13 +31,13 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	page := auditPage{Data: make([]auditJSON, 0, len(events))}
+	page := client.AuditPage{Data: make([]client.AuditEvent, 0, len(events))}
 	if next != 0 {
 		cursor := strconv.FormatInt(next, 10)
 		page.Next = &cursor
 	}
 	for _, e := range events {
-		page.Data = append(page.Data, auditJSON{
+		page.Data = append(page.Data, client.AuditEvent{
 			ID: e.ID, Project: e.ProjectID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Detail: e.Detail,
 		})
 	}

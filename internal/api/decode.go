@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/web"
 )
 
 const (
@@ -39,7 +39,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkContentType(r.Header); err != nil {
 		return err
 	}
-	tooLarge := &statusError{http.StatusRequestEntityTooLarge, fmt.Sprintf("The body is larger than %d bytes.", maxBody)}
+	tooLarge := web.Errorf(http.StatusRequestEntityTooLarge, "The body is larger than %d bytes.", maxBody)
 	if r.ContentLength > maxBody {
 		return tooLarge
 	}
@@ -55,7 +55,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 }
 
 func checkContentType(h http.Header) error {
-	unsupported := &statusError{http.StatusUnsupportedMediaType, "Send the body as Content-Type: application/json."}
+	unsupported := web.Errorf(http.StatusUnsupportedMediaType, "Send the body as Content-Type: application/json.")
 	values := h.Values("Content-Type")
 	if len(values) != 1 {
 		return unsupported
@@ -66,7 +66,7 @@ func checkContentType(h http.Header) error {
 	}
 	for k, v := range params {
 		if k != "charset" || !strings.EqualFold(v, "utf-8") {
-			return &statusError{http.StatusUnsupportedMediaType, "The body must be UTF-8 JSON: the only parameter accepted is charset=utf-8."}
+			return web.Errorf(http.StatusUnsupportedMediaType, "The body must be UTF-8 JSON: the only parameter accepted is charset=utf-8.")
 		}
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/web"
 )
 
 func TestAudit(t *testing.T) {
@@ -21,13 +23,13 @@ func TestAudit(t *testing.T) {
 	owner := e.user("owner@example.com", false)
 	e.project("shop", owner, nil)
 	tok := e.userToken(owner, "")
-	var created keyJSON
+	var created client.Key
 	e.do(req{method: "POST", path: "/v1/projects/shop/api-keys", token: tok, body: map[string]any{"name": "ci", "permissions": []string{"images-view"}}, remote: "203.0.113.9:1234"}).
 		expect(t, http.StatusCreated).decode(t, &created)
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/" + created.ID, token: tok, remote: "203.0.113.9:1234"}).expect(t, http.StatusNoContent)
 	e.do(req{method: "PUT", path: "/v1/projects/shop/members/owner@example.com", token: tok, body: map[string]any{"permissions": e.srv.Catalog.Names()}}).expect(t, http.StatusOK)
 
-	var page auditPage
+	var page client.AuditPage
 	e.do(req{method: "GET", path: "/v1/projects/shop/audit", token: tok}).expect(t, http.StatusOK).decode(t, &page)
 	var actions []string
 	for _, ev := range page.Data {
@@ -49,7 +51,7 @@ func TestAudit(t *testing.T) {
 	var ids []int64
 	path := "/v1/projects/shop/audit?limit=1"
 	for range len(page.Data) + 1 {
-		var p auditPage
+		var p client.AuditPage
 		e.do(req{method: "GET", path: path, token: tok}).expect(t, http.StatusOK).decode(t, &p)
 		for _, ev := range p.Data {
 			ids = append(ids, ev.ID)
@@ -81,7 +83,7 @@ func TestRevocationFeed(t *testing.T) {
 	k, _ := e.apiKey(p, "ci", "containers-view")
 	_, keySession := e.session(&keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: p.ID}, nil)
 
-	var page revocationPage
+	var page client.RevocationPage
 	e.do(req{method: "GET", path: "/v1/revocations"}).expect(t, http.StatusOK).decode(t, &page)
 	if len(page.Data) != 0 || page.Cursor != "0" {
 		t.Fatalf("empty feed %+v", page)
@@ -101,7 +103,7 @@ func TestRevocationFeed(t *testing.T) {
 	}
 }
 
-func containsRevocation(data []revocationJSON, id string) bool {
+func containsRevocation(data []client.Revocation, id string) bool {
 	for _, r := range data {
 		if r.ID == id && (r.Type == keyward.RevokedSession || r.Type == keyward.RevokedKey) {
 			return true
@@ -206,7 +208,7 @@ func TestRevocationStream(t *testing.T) {
 	// A deletion made after the stream started reaches it.
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/" + k1.ID, token: ownerTok}).expect(t, http.StatusNoContent)
 	first := next(t, events, func(ev sseEvent) bool { return ev.id != "" })
-	var rev revocationJSON
+	var rev client.Revocation
 	if err := json.Unmarshal([]byte(first.data), &rev); err != nil {
 		t.Fatalf("event data %q: %v", first.data, err)
 	}
@@ -224,7 +226,7 @@ func TestRevocationStream(t *testing.T) {
 
 	// A reconnecting client resumes after Last-Event-ID: it gets the next deletion and nothing
 	// from before.
-	var page revocationPage
+	var page client.RevocationPage
 	e.do(req{method: "GET", path: "/v1/revocations"}).expect(t, http.StatusOK).decode(t, &page)
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/" + k2.ID, token: ownerTok}).expect(t, http.StatusNoContent)
 	ctx2, cancel2 := context.WithCancel(context.Background())
@@ -286,15 +288,14 @@ func TestProblems(t *testing.T) {
 		{keyward.Errorf(keyward.EFORBIDDEN, "m"), 403},
 		{keyward.Errorf(keyward.ENOTFOUND, "m"), 404},
 		{keyward.Errorf(keyward.ECONFLICT, "m"), 409},
-		{keyward.Errorf(keyward.ETOOMANY, "m"), 429},
 		{keyward.Errorf(keyward.EUNAVAILABLE, "m"), 503},
 		{fmt.Errorf("wrapped: %w", keyward.Errorf(keyward.ENOTFOUND, "m")), 404},
 		{keyward.Errorf(keyward.EREFRESHREUSED, "m"), 500},
-		{&statusError{http.StatusRequestEntityTooLarge, "m"}, 413},
+		{web.Errorf(http.StatusRequestEntityTooLarge, "m"), 413},
 		{errors.New("sql: connection to 10.0.0.5 refused, password=hunter2"), 500},
 	} {
 		w := httptest.NewRecorder()
-		e.srv.fail(w, httptest.NewRequest("GET", "/v1/me", nil), tt.err)
+		e.srv.web.Fail(w, httptest.NewRequest("GET", "/v1/me", nil), tt.err)
 		resp := &response{status: w.Code, header: w.Result().Header, body: w.Body.Bytes()}
 		if resp.status != tt.status {
 			t.Errorf("%v: status %d, want %d", tt.err, resp.status, tt.status)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
@@ -205,12 +206,12 @@ func (r *response) decode(t *testing.T, v any) {
 	}
 }
 
-func (r *response) problem(t *testing.T) problem {
+func (r *response) problem(t *testing.T) client.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.body)
 	}
-	var p problem
+	var p client.Problem
 	r.decode(t, &p)
 	if p.Status != r.status || p.Type == "" || p.Title == "" || p.Detail == "" {
 		t.Fatalf("incomplete problem %s for status %d", r.body, r.status)

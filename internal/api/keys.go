@@ -5,28 +5,14 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/manage"
 )
 
-// keyJSON is an API key on the wire. Key, the secret, is set only in the creation response.
-type keyJSON struct {
-	ID          string     `json:"id"`
-	Project     string     `json:"project"`
-	Name        string     `json:"name"`
-	IPs         []string   `json:"ips"`
-	Permissions []string   `json:"permissions"`
-	Hint        string     `json:"hint"`
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	LastUsedIP  *string    `json:"last_used_ip"`
-	Key         string     `json:"key,omitempty"`
-}
-
-func (s *Server) keyJSON(k *keyward.APIKey) keyJSON {
-	out := keyJSON{
+// keyOut is k on the wire. The secret is set only in the creation response, by the caller.
+func (s *Server) keyOut(k *keyward.APIKey) client.Key {
+	out := client.Key{
 		ID: k.ID, Project: k.ProjectID, Name: k.Name,
 		IPs:         nonNil(clientip.FormatNetworks(k.IPs)),
 		Permissions: s.Catalog.Filter(k.Permissions),
@@ -39,6 +25,8 @@ func (s *Server) keyJSON(k *keyward.APIKey) keyJSON {
 	return out
 }
 
+// createKeyRequest is client.CreateKeyRequest as the server reads it: expires_at as a string, so
+// that a malformed time is refused with a message about that field rather than about the JSON.
 type createKeyRequest struct {
 	Name        string   `json:"name"`
 	IPs         []string `json:"ips"`
@@ -63,8 +51,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	out := s.keyJSON(k)
-	out.Key = secret
+	out := s.keyOut(k)
+	out.Secret = secret
 	w.Header().Set("Location", "/v1/projects/"+a.Project.ID+"/api-keys/"+k.ID)
 	return writeJSON(w, http.StatusCreated, out)
 }
@@ -77,11 +65,11 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a *manage.Acce
 	if err != nil {
 		return err
 	}
-	data := make([]keyJSON, 0, len(keys))
+	data := make([]client.Key, 0, len(keys))
 	for _, k := range keys {
-		data = append(data, s.keyJSON(k))
+		data = append(data, s.keyOut(k))
 	}
-	return writeJSON(w, http.StatusOK, list[keyJSON]{Data: data})
+	return writeJSON(w, http.StatusOK, client.List[client.Key]{Data: data})
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -89,7 +77,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request, a *manage.Access
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.keyJSON(k))
+	return writeJSON(w, http.StatusOK, s.keyOut(k))
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -98,11 +86,6 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// list is the envelope of every collection, leaving room for paging fields.
-type list[T any] struct {
-	Data []T `json:"data"`
 }
 
 func nonNil[T any](s []T) []T {

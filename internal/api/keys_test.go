@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 )
 
 func TestCreateKeyValidation(t *testing.T) {
@@ -64,23 +65,23 @@ func TestKeySecretShownOnce(t *testing.T) {
 	owner := e.user("owner@example.com", false)
 	e.project("shop", owner, nil)
 	tok := e.userToken(owner, "")
-	var created keyJSON
+	var created client.Key
 	e.do(req{method: "POST", path: "/v1/projects/shop/api-keys", token: tok, body: map[string]any{"name": "ci", "permissions": []string{"images-view"}}}).
 		expect(t, http.StatusCreated).decode(t, &created)
-	if !strings.HasPrefix(created.Key, apikey.Prefix) || created.Hint != created.Key[len(created.Key)-4:] {
-		t.Fatalf("created key %q with hint %q", created.Key, created.Hint)
+	if !strings.HasPrefix(created.Secret, apikey.Prefix) || created.Hint != created.Secret[len(created.Secret)-4:] {
+		t.Fatalf("created key %q with hint %q", created.Secret, created.Hint)
 	}
 	stored, err := e.store.APIKey(e.ctx, created.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(stored.SecretHash, apikey.Hash(created.Key)) {
+	if !bytes.Equal(stored.SecretHash, apikey.Hash(created.Secret)) {
 		t.Error("the stored hash is not the hash of the returned key")
 	}
 	if created.CreatedBy != "user:"+owner.ID || created.Project == "" || created.ExpiresAt != nil || created.LastUsedAt != nil {
 		t.Errorf("created key metadata %+v", created)
 	}
-	secretPart := created.Key[len(apikey.Prefix)+16 : len(created.Key)-6]
+	secretPart := created.Secret[len(apikey.Prefix)+16 : len(created.Secret)-6]
 	for _, path := range []string{"/v1/projects/shop/api-keys", "/v1/projects/shop/api-keys/" + created.ID, "/v1/projects/shop/audit"} {
 		resp := e.do(req{method: "GET", path: path, token: tok}).expect(t, http.StatusOK)
 		for _, leak := range []string{secretPart, hex.EncodeToString(stored.SecretHash), `"key"`} {
@@ -104,7 +105,7 @@ func TestDeleteKey(t *testing.T) {
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/" + k.ID, token: tok}).expect(t, http.StatusNotFound).problem(t)
 	e.do(req{method: "GET", path: "/v1/projects/shop/api-keys/" + k.ID, token: tok}).expect(t, http.StatusNotFound)
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/not-a-key-id", token: tok}).expect(t, http.StatusNotFound)
-	var keys list[keyJSON]
+	var keys client.List[client.Key]
 	e.do(req{method: "GET", path: "/v1/projects/shop/api-keys", token: tok}).expect(t, http.StatusOK).decode(t, &keys)
 	if len(keys.Data) != 0 {
 		t.Errorf("deleted key still listed: %+v", keys.Data)

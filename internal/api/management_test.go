@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
 func TestMembers(t *testing.T) {
@@ -17,7 +18,7 @@ func TestMembers(t *testing.T) {
 	tok := e.userToken(owner, "")
 	base := "/v1/projects/shop/members/"
 
-	var m memberJSON
+	var m client.Member
 	e.do(req{method: "PUT", path: base + "ADA@example.com", token: tok, body: map[string]any{"permissions": []string{"images-view", "containers-view", "images-view"}}}).
 		expect(t, http.StatusCreated).decode(t, &m)
 	if m.User != ada.ID || m.Email != "ada@example.com" || strings.Join(m.Permissions, " ") != "containers-view images-view" {
@@ -27,7 +28,7 @@ func TestMembers(t *testing.T) {
 	if strings.Join(m.Permissions, " ") != "dns-view" {
 		t.Errorf("changed member %+v", m)
 	}
-	var members list[memberJSON]
+	var members client.List[client.Member]
 	e.do(req{method: "GET", path: "/v1/projects/shop/members", token: tok}).expect(t, http.StatusOK).decode(t, &members)
 	if len(members.Data) != 2 || members.Data[0].Email != "ada@example.com" {
 		t.Errorf("members %+v", members.Data)
@@ -115,7 +116,7 @@ func TestCreateProject(t *testing.T) {
 			e.do(req{method: "POST", path: "/v1/projects", token: tok, body: map[string]any{"name": tt.name}}).expect(t, tt.status)
 		})
 	}
-	var projects list[projectJSON]
+	var projects client.List[client.Project]
 	e.do(req{method: "GET", path: "/v1/projects", token: tok}).expect(t, http.StatusOK).decode(t, &projects)
 	if len(projects.Data) != 3 {
 		t.Errorf("projects %+v", projects.Data)
@@ -126,7 +127,7 @@ func TestMe(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("ada@example.com", false)
 	p := e.project("shop", u, []string{"containers-view", "api-keys-view"})
-	var me meJSON
+	var me client.Me
 	e.do(req{method: "GET", path: "/v1/me", token: e.userToken(u, "")}).expect(t, http.StatusOK).decode(t, &me)
 	if me.Kind != "user" || me.Subject != "user:"+u.ID || me.User == nil || me.Key != nil || len(me.Projects) != 1 ||
 		strings.Join(me.Projects[0].Permissions, " ") != "api-keys-view containers-view" {
@@ -142,7 +143,7 @@ func TestMe(t *testing.T) {
 
 func TestPermissionCatalog(t *testing.T) {
 	e := newEnv(t)
-	var perms list[keyward.Permission]
+	var perms client.List[client.Permission]
 	e.do(req{method: "GET", path: "/v1/permissions"}).expect(t, http.StatusOK).decode(t, &perms)
 	if !slices.Equal(perms.Data, e.srv.Catalog.All()) {
 		t.Errorf("catalog %+v", perms.Data)

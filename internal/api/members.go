@@ -2,21 +2,14 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/manage"
 )
 
-type memberJSON struct {
-	User        string    `json:"user"`
-	Email       string    `json:"email"`
-	Permissions []string  `json:"permissions"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-func (s *Server) memberJSON(m *keyward.Member) memberJSON {
-	return memberJSON{User: m.UserID, Email: m.Email, Permissions: s.Catalog.Filter(m.Permissions), CreatedAt: m.CreatedAt.UTC()}
+func (s *Server) memberOut(m *keyward.Member) client.Member {
+	return client.Member{User: m.UserID, Email: m.Email, Permissions: s.Catalog.Filter(m.Permissions), CreatedAt: m.CreatedAt.UTC()}
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -27,20 +20,16 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.A
 	if err != nil {
 		return err
 	}
-	data := make([]memberJSON, 0, len(members))
+	data := make([]client.Member, 0, len(members))
 	for _, m := range members {
-		data = append(data, s.memberJSON(m))
+		data = append(data, s.memberOut(m))
 	}
-	return writeJSON(w, http.StatusOK, list[memberJSON]{Data: data})
-}
-
-type putMemberRequest struct {
-	Permissions []string `json:"permissions"`
+	return writeJSON(w, http.StatusOK, client.List[client.Member]{Data: data})
 }
 
 // putMember adds a user to the project (201) or replaces their permissions (200).
 func (s *Server) putMember(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	var req putMemberRequest
+	var req client.PutMemberRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -52,7 +41,7 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if created {
 		status = http.StatusCreated
 	}
-	return writeJSON(w, status, s.memberJSON(m))
+	return writeJSON(w, status, s.memberOut(m))
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request, a *manage.Access) error {

@@ -2,64 +2,33 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
 )
 
-type projectJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	CreatedAt   time.Time `json:"created_at"`
-	Permissions []string  `json:"permissions"` // the caller's, in this project
+func projectOut(p *keyward.Project, perms []string) client.Project {
+	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms)}
 }
 
-func projectOut(p *keyward.Project, perms []string) projectJSON {
-	return projectJSON{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms)}
-}
-
-type userJSON struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Admin     bool      `json:"admin"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func userOut(u *keyward.User) *userJSON {
-	return &userJSON{ID: u.ID, Email: u.Email, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC()}
-}
-
-type meJSON struct {
-	Subject  string        `json:"subject"`
-	Kind     string        `json:"kind"` // "user" or "key"
-	User     *userJSON     `json:"user"`
-	Key      *keyJSON      `json:"key"`
-	Session  sessionJSON   `json:"session"`
-	Projects []projectJSON `json:"projects"`
-}
-
-type sessionJSON struct {
-	ID        string    `json:"id"`
-	Project   *string   `json:"project"` // the project the token is narrowed to
-	Scope     []string  `json:"scope"`   // null: not narrowed by scope
-	ExpiresAt time.Time `json:"expires_at"`
+func userOut(u *keyward.User) *client.User {
+	return &client.User{ID: u.ID, Email: u.Email, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC()}
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	out := meJSON{Subject: p.Subject, Session: sessionJSON{
+	out := client.Me{Subject: p.Subject, Session: client.Session{
 		ID: p.Session.ID, Scope: p.Session.Scope, ExpiresAt: p.Session.ExpiresAt.UTC(),
 	}}
 	if p.Session.ProjectID != "" {
 		out.Session.Project = &p.Session.ProjectID
 	}
 	if p.Key != nil {
-		k := s.keyJSON(p.Key)
+		k := s.keyOut(p.Key)
 		out.Kind, out.Key = keyward.SessionKey, &k
 	} else {
 		out.Kind, out.User = keyward.SessionUser, userOut(p.User)
@@ -73,12 +42,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p *authn.Principal) 
 }
 
 // visibleProjects lists the caller's projects with the caller's permissions in each.
-func (s *Server) visibleProjects(r *http.Request, p *authn.Principal) ([]projectJSON, error) {
+func (s *Server) visibleProjects(r *http.Request, p *authn.Principal) ([]client.Project, error) {
 	projects, err := s.mgr.Projects(r.Context(), s.caller(r, p))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]projectJSON, 0, len(projects))
+	out := make([]client.Project, 0, len(projects))
 	for _, a := range projects {
 		out = append(out, projectOut(a.Project, a.Perms))
 	}
@@ -89,7 +58,7 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, list[keyward.Permission]{Data: s.Catalog.All()})
+	return writeJSON(w, http.StatusOK, client.List[client.Permission]{Data: s.Catalog.All()})
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
@@ -100,7 +69,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, p *authn.P
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, list[projectJSON]{Data: projects})
+	return writeJSON(w, http.StatusOK, client.List[client.Project]{Data: projects})
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -110,16 +79,12 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	return writeJSON(w, http.StatusOK, projectOut(a.Project, a.Perms))
 }
 
-type createProjectRequest struct {
-	Name string `json:"name"`
-}
-
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
 	// Refused before the body is read, so a key learns it may not create projects whatever it sends.
 	if err := manage.RequireFullUser(p, "create projects"); err != nil {
 		return err
 	}
-	var req createProjectRequest
+	var req client.CreateProjectRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -131,17 +96,11 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authn.
 	return writeJSON(w, http.StatusCreated, projectOut(a.Project, a.Perms))
 }
 
-type createUserRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Admin    bool   `json:"admin"`
-}
-
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
 	if err := manage.RequireAdmin(p, "create users"); err != nil {
 		return err
 	}
-	var req createUserRequest
+	var req client.CreateUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}

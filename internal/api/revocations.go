@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
 const (
@@ -19,17 +20,8 @@ const (
 	defaultFeedHeartbeat = 15 * time.Second
 )
 
-type revocationJSON struct {
-	Cursor    string    `json:"cursor"`
-	Type      string    `json:"type"` // "session" or "key"
-	ID        string    `json:"id"`
-	Project   *string   `json:"project"`
-	RevokedAt time.Time `json:"revoked_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-func revocationOut(e keyward.Revocation) revocationJSON {
-	out := revocationJSON{
+func revocationOut(e keyward.Revocation) client.Revocation {
+	out := client.Revocation{
 		Cursor: strconv.FormatInt(e.Seq, 10), Type: e.Kind, ID: e.ID,
 		RevokedAt: e.RevokedAt.UTC(), ExpiresAt: e.ExpiresAt.UTC(),
 	}
@@ -37,11 +29,6 @@ func revocationOut(e keyward.Revocation) revocationJSON {
 		out.Project = &e.ProjectID
 	}
 	return out
-}
-
-type revocationPage struct {
-	Data   []revocationJSON `json:"data"`
-	Cursor string           `json:"cursor"` // pass as after= next time; unchanged when data is empty
 }
 
 // revocations serves the feed verifiers follow: a page of entries after the cursor, or with
@@ -71,7 +58,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := revocationPage{Data: make([]revocationJSON, 0, len(entries)), Cursor: strconv.FormatInt(after, 10)}
+	page := client.RevocationPage{Data: make([]client.Revocation, 0, len(entries)), Cursor: strconv.FormatInt(after, 10)}
 	for _, e := range entries {
 		page.Data = append(page.Data, revocationOut(e))
 		page.Cursor = strconv.FormatInt(e.Seq, 10)

@@ -3,18 +3,18 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 // Passwords hashes new passwords (argon2id in production). The rules a new password must meet
@@ -44,6 +44,7 @@ type Server struct {
 
 	heartbeat time.Duration // between SSE comments; 0: 15 s (tests shorten it)
 	mgr       *manage.Service
+	web       *web.Surface
 }
 
 // route is one operation of the API. The table is the single list of what is served: Handler
@@ -84,11 +85,15 @@ func (s *Server) Handler() http.Handler {
 			Now: s.Now, Rand: s.Rand, Logger: s.logger(),
 		}
 	}
+	s.web = &web.Surface{Name: "management API", Headers: web.APIHeaders(), Render: renderProblem, Logger: s.logger()}
+	if s.Store != nil {
+		s.web.Ping = s.Store.Ping
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.web.Secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // it sets the path values; Handler alone does not
@@ -101,13 +106,13 @@ func (s *Server) Handler() http.Handler {
 		switch probe.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			s.fail(w, r, &statusError{http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; use %s.", r.Method, probe.header.Get("Allow"))})
+			s.web.Fail(w, r, web.Errorf(http.StatusMethodNotAllowed, "%s is not allowed here; use %s.", r.Method, probe.header.Get("Allow")))
 		case http.StatusNotFound:
-			s.fail(w, r, &statusError{http.StatusNotFound, "There is no such API path."})
+			s.web.Fail(w, r, web.Errorf(http.StatusNotFound, "There is no such API path."))
 		default:
 			h.ServeHTTP(w, r)
 		}
-	})
+	}))
 }
 
 // headerRecorder captures what the mux's fallback handlers would answer, without a body.
@@ -129,19 +134,8 @@ func (h *headerRecorder) WriteHeader(status int) {
 	}
 }
 
-// handlerFunc is a handler that returns its error for the one wrapper that renders errors.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Responses carry secrets (a new key) or tenant data: no cache may keep them.
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if err := h(w, r); err != nil {
-			s.fail(w, r, err)
-		}
-	})
-}
+// handle serves a handler that needs no credential.
+func (s *Server) handle(h web.HandlerFunc) http.Handler { return s.web.Handle(h) }
 
 // authedFunc is a handler for an authenticated caller.
 type authedFunc func(w http.ResponseWriter, r *http.Request, p *authn.Principal) error
@@ -184,85 +178,19 @@ func (s *Server) caller(r *http.Request, p *authn.Principal) manage.Caller {
 	return manage.Caller{Principal: p, IP: s.clientIP(r)}
 }
 
-// statusError is an HTTP-level failure that has no domain code (wrong media type, body too large,
-// wrong method).
-type statusError struct {
-	status int
-	detail string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.detail) }
-
-// problem is an RFC 9457 problem detail. The type is about:blank, so the title is the status's
-// reason phrase and the detail is a safe, specific sentence.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-}
-
-// fail renders err. This is the only place where error codes become HTTP statuses.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, detail := http.StatusInternalServerError, "Internal error."
-	var se *statusError
-	if errors.As(err, &se) {
-		status, detail = se.status, se.detail
-	} else {
-		switch keyward.ErrorCode(err) {
-		case keyward.EINVALID:
-			status = http.StatusBadRequest
-		case keyward.EUNAUTHORIZED:
-			status = http.StatusUnauthorized
-		case keyward.EFORBIDDEN:
-			status = http.StatusForbidden
-		case keyward.ENOTFOUND:
-			status = http.StatusNotFound
-		case keyward.ECONFLICT:
-			status = http.StatusConflict
-		case keyward.ETOOMANY:
-			status = http.StatusTooManyRequests
-		case keyward.EUNAVAILABLE:
-			status = http.StatusServiceUnavailable
-		}
-		if status != http.StatusInternalServerError {
-			detail = keyward.ErrorMessage(err)
-		} else if s.databaseDown(r.Context()) {
-			status, detail = http.StatusServiceUnavailable, "The database is unavailable; retry shortly."
-		}
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "2")
-	}
-	if status >= 500 {
-		s.logger().ErrorContext(r.Context(), "management API request failed",
-			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	}
-	if status == http.StatusUnauthorized {
+// renderProblem writes an RFC 9457 problem detail. The type is about:blank, so the title is the
+// status's reason phrase and the detail is the failure's safe, specific sentence.
+func renderProblem(w http.ResponseWriter, r *http.Request, f *web.Failure) {
+	if f.Status == http.StatusUnauthorized {
 		challenge := `Bearer realm="keyward"`
 		if len(r.Header.Values("Authorization")) > 0 {
 			challenge += `, error="invalid_token"`
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Del("Content-Length")
-	writeBody(w, status, "application/problem+json", problem{
-		Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail,
+	_ = writeBody(w, f.Status, "application/problem+json", client.Problem{
+		Type: "about:blank", Title: http.StatusText(f.Status), Status: f.Status, Detail: f.Message,
 	})
-}
-
-// databaseDown reports whether the store fails to answer a ping. An internal error while the
-// database cannot be reached is an outage, not a bug: the client gets 503 and should retry.
-func (s *Server) databaseDown(ctx context.Context) bool {
-	if s.Store == nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	return s.Store.Ping(ctx) != nil
 }
 
 // writeJSON answers with v as JSON.
@@ -290,14 +218,4 @@ func (s *Server) logger() *slog.Logger {
 	return s.Logger
 }
 
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	if s.ClientIP != nil {
-		return s.ClientIP(r).Unmap()
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, _ := netip.ParseAddr(host)
-	return addr.Unmap()
-}
+func (s *Server) clientIP(r *http.Request) netip.Addr { return web.ClientIP(s.ClientIP, r) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 )
 
 // TestTour walks every route once on its successful path, the way the dashboard and the CLI use
@@ -21,14 +22,14 @@ func TestTour(t *testing.T) {
 	e.do(req{method: "GET", path: "/v1/permissions"}).expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: "/v1/openapi.json"}).expect(t, http.StatusOK)
 
-	var user userJSON
+	var user client.User
 	e.do(req{method: "POST", path: "/v1/users", token: tok, body: map[string]any{"email": "Ada@Example.com", "password": "correct horse battery"}}).
 		expect(t, http.StatusCreated).decode(t, &user)
 	if user.Email != "ada@example.com" || user.Admin || !strings.HasPrefix(user.ID, keyward.PrefixUser) {
 		t.Errorf("created user %+v", user)
 	}
 
-	var project projectJSON
+	var project client.Project
 	resp := e.do(req{method: "POST", path: "/v1/projects", token: tok, body: map[string]any{"name": "web-shop"}}).expect(t, http.StatusCreated)
 	resp.decode(t, &project)
 	if resp.header.Get("Location") != "/v1/projects/"+project.ID {
@@ -48,13 +49,13 @@ func TestTour(t *testing.T) {
 		expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: base + "/members", token: tok}).expect(t, http.StatusOK)
 
-	var created keyJSON
+	var created client.Key
 	expires := e.clock.Now().Add(24 * time.Hour).Format(time.RFC3339)
 	e.do(req{method: "POST", path: base + "/api-keys", token: tok, body: map[string]any{
 		"name": "CI deploy", "ips": []string{"10.0.0.0/8", "2001:db8::1"}, "permissions": []string{"images-manage", "containers-view"}, "expires_at": expires,
 	}}).expect(t, http.StatusCreated).decode(t, &created)
-	if id, err := apikey.Parse(created.Key); err != nil || id != created.ID {
-		t.Errorf("the key %q does not parse to its id %q: %v", created.Key, created.ID, err)
+	if id, err := apikey.Parse(created.Secret); err != nil || id != created.ID {
+		t.Errorf("the key %q does not parse to its id %q: %v", created.Secret, created.ID, err)
 	}
 	if got := strings.Join(created.Permissions, " "); got != "containers-view images-manage" {
 		t.Errorf("permissions %q, want catalog order", got)

@@ -87,7 +87,7 @@ func TestInstancesActAsOneService(t *testing.T) {
 	key := a.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "shared", Permissions: []string{"images-view"}})
 
 	t.Run("a key created on A exchanges on B", func(t *testing.T) {
-		tok := b.Exchange(t, key.Key)
+		tok := b.Exchange(t, key.Secret)
 		kwtest.RequireActive(t, a.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		if r := a.API(t, http.MethodGet, "/v1/me", tok.AccessToken, nil); r.Status != http.StatusOK {
 			t.Errorf("B's access token on A's API: %s", r)
@@ -95,13 +95,13 @@ func TestInstancesActAsOneService(t *testing.T) {
 	})
 
 	t.Run("B's session refreshes on A, and back", func(t *testing.T) {
-		tok := b.Exchange(t, key.Key)
+		tok := b.Exchange(t, key.Secret)
 		next := kwtest.RequireToken(t, a.Refresh(t, tok.RefreshToken))
 		kwtest.RequireToken(t, b.Refresh(t, next.RefreshToken))
 	})
 
 	t.Run("a refresh token spent on A is refused on B, which revokes the session", func(t *testing.T) {
-		tok := b.Exchange(t, key.Key)
+		tok := b.Exchange(t, key.Secret)
 		next := kwtest.RequireToken(t, a.Refresh(t, tok.RefreshToken))
 		kwtest.RequireOAuthError(t, b.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
 		kwtest.RequireOAuthError(t, a.Refresh(t, next.RefreshToken), http.StatusBadRequest, "invalid_grant")
@@ -111,7 +111,7 @@ func TestInstancesActAsOneService(t *testing.T) {
 	t.Run("20 races of one refresh token sent to both instances at once each have one winner", func(t *testing.T) {
 		wins := map[string]int{}
 		for i := range 20 {
-			tok := ins[i%2].Exchange(t, key.Key)
+			tok := ins[i%2].Exchange(t, key.Secret)
 			got := race(t, tok.RefreshToken, a, b)
 			var ok, refused []string
 			for name, r := range got {
@@ -134,7 +134,7 @@ func TestInstancesActAsOneService(t *testing.T) {
 
 	t.Run("a deletion on B ends the key's sessions on A at once", func(t *testing.T) {
 		doomed := a.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "doomed", Permissions: []string{"images-view"}})
-		tok := a.Exchange(t, doomed.Key)
+		tok := a.Exchange(t, doomed.Secret)
 		follower := follow(t, a, "")
 		mw := resourceServer(t, a)
 		if _, err := mw.Verify(tok.AccessToken); err != nil {
@@ -145,7 +145,7 @@ func TestInstancesActAsOneService(t *testing.T) {
 		kwtest.RequireOAuthError(t, a.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
 		kwtest.RequireInactive(t, a.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		kwtest.RequireProblem(t, a.API(t, http.MethodGet, "/v1/me", tok.AccessToken, nil), http.StatusUnauthorized)
-		r := a.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(doomed.ID, doomed.Key))
+		r := a.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(doomed.ID, doomed.Secret))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 
 		// A follower of A's revocation feed learns of the deletion made through B.
@@ -169,13 +169,13 @@ func TestInstancesActAsOneService(t *testing.T) {
 		}
 	})
 
-	before := a.Exchange(t, key.Key)
+	before := a.Exchange(t, key.Secret)
 	t.Run("killing A leaves B serving", func(t *testing.T) {
 		a.Kill()
 		if err := b.WaitReady(5 * time.Second); err != nil {
 			t.Fatalf("B after A died: %v", err)
 		}
-		tok := b.Exchange(t, key.Key)
+		tok := b.Exchange(t, key.Secret)
 		kwtest.RequireToken(t, b.Refresh(t, tok.RefreshToken))
 		kwtest.RequireToken(t, b.Refresh(t, before.RefreshToken)) // a session A started
 		kwtest.RequireActive(t, b.Introspect(t, before.AccessToken, kwtest.Bearer(admin)))

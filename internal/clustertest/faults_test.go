@@ -83,7 +83,7 @@ func TestDatabaseFaults(t *testing.T) {
 	key := c.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "faulty", Permissions: []string{"images-view"}})
 
 	t.Run("down while serving: 503 everywhere, then recovery without a restart", func(t *testing.T) {
-		tok := c.Exchange(t, key.Key)
+		tok := c.Exchange(t, key.Secret)
 		proxy.Cut()
 		restored := false
 		defer func() {
@@ -104,7 +104,7 @@ func TestDatabaseFaults(t *testing.T) {
 				t.Errorf("%s: 503 without Retry-After", what)
 			}
 		}
-		r := c.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(key.ID, key.Key))
+		r := c.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(key.ID, key.Secret))
 		kwtest.RequireOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 		requireUnavailable("exchange", r)
 		r = c.Refresh(t, tok.RefreshToken)
@@ -126,14 +126,14 @@ func TestDatabaseFaults(t *testing.T) {
 		}
 		// Nothing was spent while the database was down: the refresh token still works, once.
 		kwtest.RequireToken(t, c.Refresh(t, tok.RefreshToken))
-		c.Exchange(t, key.Key)
+		c.Exchange(t, key.Secret)
 		c.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "after-outage", Permissions: []string{"images-view"}})
 	})
 
 	t.Run("a connection cut mid-refresh leaves the old state or the new one, never both or neither", func(t *testing.T) {
 		outcomes := map[string]int{}
 		for after := 0; after < 20; after++ {
-			tok := c.Exchange(t, key.Key)
+			tok := c.Exchange(t, key.Secret)
 			fired := proxy.CutInTransaction(after)
 			r := c.Refresh(t, tok.RefreshToken)
 			var cut bool

@@ -95,8 +95,8 @@ func TestRotationAcrossInstances(t *testing.T) {
 	// signer returns the kid both servers sign with; they must agree.
 	signer := func(stage string) string {
 		t.Helper()
-		ha, _ := kwtest.DecodeJWT(t, a.Exchange(t, key.Key).AccessToken)
-		hb, _ := kwtest.DecodeJWT(t, b.Exchange(t, key.Key).AccessToken)
+		ha, _ := kwtest.DecodeJWT(t, a.Exchange(t, key.Secret).AccessToken)
+		hb, _ := kwtest.DecodeJWT(t, b.Exchange(t, key.Secret).AccessToken)
 		if ha["kid"] != hb["kid"] {
 			t.Fatalf("%s: A signs with %v, B with %v", stage, ha["kid"], hb["kid"])
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 // Store is the part of keyward.Store the dashboard reads and writes itself; project operations
@@ -25,6 +25,7 @@ type Store interface {
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	DeleteWebSession(ctx context.Context, hash []byte) error
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
+	Ping(ctx context.Context) error // after an internal error: is the database down?
 }
 
 // Passwords checks passwords against stored hashes.
@@ -60,12 +61,9 @@ type Server struct {
 	Now         func() time.Time
 	Rand        io.Reader
 	Logger      *slog.Logger // optional; nil: discard
-}
 
-// csp allows the dashboard's own script and style sheet and nothing else: no inline script or
-// style, no plugins, no framing, forms posting only back here.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	web *web.Surface
+}
 
 // Handler returns the dashboard. It expects to be mounted at "/" and answers every path it does
 // not know with an HTML 404.
@@ -79,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.web = &web.Surface{Name: "dashboard", Headers: web.PageHeaders(), Render: s.errorPage, Logger: s.Logger, Ping: s.Store.Ping}
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /{$}", s.page(s.home))
@@ -103,8 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/audit", s.inProject(s.audit))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, _ := s.session(r) // for the page header only; a 404 needs no sign-in
-		s.fail(w, r, v, keyward.Errorf(keyward.ENOTFOUND, "There is no page at this address."))
-		return nil
+		return inVisit(v, keyward.Errorf(keyward.ENOTFOUND, "There is no page at this address."))
 	}))
 
 	// Every state change is a POST, and a POST from another site is refused whatever cookies it
@@ -113,95 +111,57 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keyward.Errorf(keyward.EFORBIDDEN, "This form was sent from another site, so it was refused. Open keyward and try again from there.")
 	}))
-	return s.secure(csrf.Handler(mux))
+	return s.web.Secure(csrf.Handler(mux))
 }
 
-// secure sets the headers every dashboard response carries.
-func (s *Server) secure(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// handlerFunc is a handler that returns its error to the one wrapper that renders errors.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Pages show tenant data and, once, a key's secret: no cache may keep them.
-		w.Header().Set("Cache-Control", "no-store")
+// handle serves h and renders its error as a page. A POST's body is bounded before h reads it.
+func (s *Server) handle(h web.HandlerFunc) http.Handler {
+	return s.web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		}
-		if err := h(w, r); err != nil {
-			s.fail(w, r, nil, err)
-		}
+		return h(w, r)
 	})
 }
 
-// status maps an error code to an HTTP status; it is the only place that does.
-func status(err error) int {
-	switch keyward.ErrorCode(err) {
-	case keyward.EINVALID:
-		return http.StatusBadRequest
-	case keyward.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case keyward.EFORBIDDEN:
-		return http.StatusForbidden
-	case keyward.ENOTFOUND:
-		return http.StatusNotFound
-	case keyward.ECONFLICT:
-		return http.StatusConflict
-	case keyward.ETOOMANY:
-		return http.StatusTooManyRequests
-	case keyward.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// visitError is an error that happened in a visit, which the error page's header shows.
+type visitError struct {
+	visit *visit
+	err   error
 }
 
-// fail renders err as an error page; v, when not nil, is the visit it happened in, for the page's
-// header. Internal errors are logged and shown as a generic sentence.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
-	code := status(err)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		code, err = http.StatusRequestEntityTooLarge, keyward.Errorf(keyward.EINVALID, "The form is too large.")
+func (e *visitError) Error() string { return e.err.Error() }
+func (e *visitError) Unwrap() error { return e.err }
+
+// inVisit attaches v (nil: none) to err.
+func inVisit(v *visit, err error) error {
+	if err == nil || v == nil {
+		return err
 	}
-	if code >= 500 {
-		s.Logger.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return &visitError{visit: v, err: err}
+}
+
+// errorPage renders a failure as a page, with the signed-in person's header when it happened in a
+// visit.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, f *web.Failure) {
+	var v *visit
+	var ve *visitError
+	if errors.As(f.Err, &ve) {
+		v = ve.visit
 	}
 	titles := map[int]string{
 		http.StatusNotFound:        "Page not found",
 		http.StatusForbidden:       "Not allowed",
 		http.StatusTooManyRequests: "Too many attempts",
 	}
-	title, ok := titles[code]
+	title, ok := titles[f.Status]
 	if !ok {
-		title = http.StatusText(code)
+		title = http.StatusText(f.Status)
 	}
-	s.render(w, r, code, "error", &errorPage{
+	s.render(w, r, f.Status, "error", &errorPage{
 		pageBase: pageBase{Title: title, Visit: v},
-		Status:   code, Message: keyward.ErrorMessage(err),
+		Status:   f.Status, Message: f.Message,
 	})
 }
 
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	if s.ClientIP != nil {
-		return s.ClientIP(r).Unmap()
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, _ := netip.ParseAddr(host)
-	return addr.Unmap()
-}
+func (s *Server) clientIP(r *http.Request) netip.Addr { return web.ClientIP(s.ClientIP, r) }

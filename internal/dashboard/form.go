@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 // maxForm bounds a form body; the largest legitimate one (a key with a long IP list) is a few
@@ -28,7 +29,7 @@ func parseForm(r *http.Request) (form, error) {
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return form{}, err
+			return form{}, web.Errorf(http.StatusRequestEntityTooLarge, "The form is too large.")
 		}
 		return form{}, keyward.Errorf(keyward.EINVALID, "The form could not be read.")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 type keysPage struct {
@@ -105,7 +106,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
-		s.render(w, r, status(err), "key-form", page)
+		s.render(w, r, web.Status(err), "key-form", page)
 		return nil
 	}
 	s.render(w, r, http.StatusCreated, "key-created", &keyCreatedPage{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 type membersPage struct {
@@ -73,7 +74,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, v *visit, a *
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
-		return s.showMembers(w, r, a, status(err), page, perms)
+		return s.showMembers(w, r, a, web.Status(err), page, perms)
 	}
 	http.Redirect(w, r, projectURL(a.Project, "members")+"?added", http.StatusSeeOther)
 	return nil
@@ -139,7 +140,7 @@ func (s *Server) changeMember(w http.ResponseWriter, r *http.Request, v *visit, 
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
-		s.render(w, r, status(err), "member", page)
+		s.render(w, r, web.Status(err), "member", page)
 		return nil
 	}
 	http.Redirect(w, r, projectURL(a.Project, "members")+"?saved", http.StatusSeeOther)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/web"
 )
 
 type projectsPage struct {
@@ -42,7 +43,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, v *visit)
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
-		return s.showProjects(w, r, v, status(err), page)
+		return s.showProjects(w, r, v, web.Status(err), page)
 	}
 	http.Redirect(w, r, projectURL(a.Project, "api-keys"), http.StatusSeeOther)
 	return nil

@@ -113,10 +113,7 @@ func (s *Server) page(h pageFunc) http.Handler {
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return nil
 		}
-		if err := h(w, r, v); err != nil {
-			s.fail(w, r, v, err)
-		}
-		return nil
+		return inVisit(v, h(w, r, v))
 	})
 }
 

@@ -210,10 +210,7 @@ func (c *Client) API(t testing.TB, method, path, bearer string, body any, opts .
 }
 
 // Project is a project as /v1 shows it.
-type Project struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
+type Project = client.Project
 
 // CreateProject creates a project as the token's user and fails the test unless it gets 201.
 func (c *Client) CreateProject(t testing.TB, bearer, name string) *Project {
@@ -231,11 +228,7 @@ func (c *Client) CreateProject(t testing.TB, bearer, name string) *Project {
 }
 
 // User is a user as /v1 shows it.
-type User struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Admin bool   `json:"admin"`
-}
+type User = client.User
 
 // CreateUser creates a user with the admin's token and fails the test unless it gets 201.
 func (c *Client) CreateUser(t testing.TB, adminToken, email, password string) *User {
@@ -253,27 +246,10 @@ func (c *Client) CreateUser(t testing.TB, adminToken, email, password string) *U
 }
 
 // KeyRequest is the body of POST /v1/projects/{project}/api-keys.
-type KeyRequest struct {
-	Name        string   `json:"name"`
-	IPs         []string `json:"ips,omitempty"`
-	Permissions []string `json:"permissions"`
-	ExpiresAt   string   `json:"expires_at,omitempty"`
-}
+type KeyRequest = client.CreateKeyRequest
 
-// Key is an API key as /v1 shows it; Key (the secret) is set only in the creation response.
-type Key struct {
-	ID          string     `json:"id"`
-	Project     string     `json:"project"`
-	Name        string     `json:"name"`
-	IPs         []string   `json:"ips"`
-	Permissions []string   `json:"permissions"`
-	Hint        string     `json:"hint"`
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	Key         string     `json:"key"`
-}
+// Key is an API key as /v1 shows it; Secret is set only in the creation response.
+type Key = client.Key
 
 // CreateKeyResponse posts req and returns the raw response.
 func (c *Client) CreateKeyResponse(t testing.TB, bearer, project string, req KeyRequest) *Response {
@@ -290,7 +266,7 @@ func (c *Client) CreateKey(t testing.TB, bearer, project string, req KeyRequest)
 	}
 	var k Key
 	r.JSON(t, &k)
-	if k.ID == "" || k.Key == "" {
+	if k.ID == "" || k.Secret == "" {
 		t.Fatalf("create key %q answered %s", req.Name, r)
 	}
 	return &k
@@ -306,13 +282,7 @@ func (c *Client) DeleteKey(t testing.TB, bearer, project, id string) {
 }
 
 // AuditEvent is one entry of a project's audit log.
-type AuditEvent struct {
-	Action string `json:"action"`
-	Actor  string `json:"actor"`
-	Target string `json:"target"`
-	IP     string `json:"ip"`
-	Detail string `json:"detail"`
-}
+type AuditEvent = client.AuditEvent
 
 // Audit returns the newest events of a project's audit log.
 func (c *Client) Audit(t testing.TB, bearer, project string) []AuditEvent {
@@ -321,9 +291,7 @@ func (c *Client) Audit(t testing.TB, bearer, project string) []AuditEvent {
 	if r.Status != http.StatusOK {
 		t.Fatalf("audit of %q: %s", project, r)
 	}
-	var page struct {
-		Data []AuditEvent `json:"data"`
-	}
+	var page client.AuditPage
 	r.JSON(t, &page)
 	return page.Data
 }

@@ -24,7 +24,7 @@ func benchKeys(b *testing.B, s *kwtest.Server, n int) []string {
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = s.CreateKey(b, admin, "default", kwtest.KeyRequest{Name: fmt.Sprintf("bench-%d", i),
-			Permissions: []string{"containers-view"}}).Key
+			Permissions: []string{"containers-view"}}).Secret
 	}
 	return keys
 }

@@ -30,11 +30,11 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 	t.Run("a refresh from outside the key's networks is refused and ends the session", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "fenced", Permissions: []string{"images-view"}, IPs: []string{"203.0.113.0/24"}})
-		tok := s.Exchange(t, k.Key, kwtest.From("203.0.113.5"))
+		tok := s.Exchange(t, k.Secret, kwtest.From("203.0.113.5"))
 		kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken, kwtest.From("198.51.100.1")), http.StatusBadRequest, "unauthorized_client")
 		kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken, kwtest.From("203.0.113.5")), http.StatusBadRequest, "invalid_grant")
 		kwtest.RequireInactive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
-		s.Exchange(t, k.Key, kwtest.From("203.0.113.6"))
+		s.Exchange(t, k.Secret, kwtest.From("203.0.113.6"))
 	})
 
 	t.Run("a refreshed user token carries the membership's current permissions; removal ends the session", func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 		s.CreateUser(t, admin, "frank@keyward.test", pw)
 		putMember(t, s, admin, "default", "erin@keyward.test", "images-view")
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "watched", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		member := s.Login(t, "erin@keyward.test", pw, "").AccessToken
 		stranger := s.Login(t, "frank@keyward.test", pw, "").AccessToken
 		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(member)))
@@ -97,7 +97,7 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 	t.Run("key creation, deletion and failed exchanges are audited in the key's project", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "audited", Permissions: []string{"images-view"}})
-		wrong := kwtest.WrongSecret(t, k.Key)
+		wrong := kwtest.WrongSecret(t, k.Secret)
 		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, wrong), kwtest.From("198.51.100.23"))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		s.DeleteKey(t, admin, "default", k.ID)
@@ -109,7 +109,7 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 					t.Errorf("failed exchange audited with address %q, want the client's", e.IP)
 				}
 			}
-			if strings.Contains(e.Detail, wrong) || strings.Contains(e.Detail, k.Key) {
+			if strings.Contains(e.Detail, wrong) || strings.Contains(e.Detail, k.Secret) {
 				t.Errorf("an audit event contains a secret: %+v", e)
 			}
 		}
@@ -123,7 +123,7 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 	t.Run("the revocation feed lists a deleted key and a revoked session", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "in-the-feed", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		_, c := kwtest.DecodeJWT(t, tok.AccessToken)
 		s.DeleteKey(t, admin, "default", k.ID)
 		var page struct {
@@ -173,7 +173,7 @@ func TestClientAddress(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := append([]kwtest.RequestOption{kwtest.Basic(tc.k.ID, tc.k.Key)}, tc.hdr...)
+			opts := append([]kwtest.RequestOption{kwtest.Basic(tc.k.ID, tc.k.Secret)}, tc.hdr...)
 			r := tc.s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, opts...)
 			if tc.ok {
 				kwtest.RequireToken(t, r)

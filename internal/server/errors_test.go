@@ -23,17 +23,17 @@ func TestTokenErrors(t *testing.T) {
 	deleted := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deleted", Permissions: []string{"images-view"}})
 	s.DeleteKey(t, admin, "default", deleted.ID)
 
-	spent := s.Exchange(t, k.Key)
+	spent := s.Exchange(t, k.Secret)
 	kwtest.RequireToken(t, s.Refresh(t, spent.RefreshToken))
-	revoked := s.Exchange(t, k.Key)
+	revoked := s.Exchange(t, k.Secret)
 	if r := s.Revoke(t, revoked.RefreshToken); r.Status != http.StatusOK {
 		t.Fatalf("revoke: %s", r)
 	}
-	live := s.Exchange(t, k.Key)
+	live := s.Exchange(t, k.Secret)
 
-	badChecksum := k.Key[:len(k.Key)-1] + "A"
-	if strings.HasSuffix(k.Key, "A") {
-		badChecksum = k.Key[:len(k.Key)-1] + "B"
+	badChecksum := k.Secret[:len(k.Secret)-1] + "A"
+	if strings.HasSuffix(k.Secret, "A") {
+		badChecksum = k.Secret[:len(k.Secret)-1] + "B"
 	}
 
 	const form = "application/x-www-form-urlencoded"
@@ -51,43 +51,43 @@ func TestTokenErrors(t *testing.T) {
 	rows := []row{
 		// 400 invalid_request: malformed request, missing or duplicated parameter, wrong content type.
 		{name: "malformed percent-encoding", body: cc + "&client_secret=%zz", status: 400, code: "invalid_request"},
-		{name: "semicolon as separator", body: cc + ";client_secret=" + k.Key, status: 400, code: "invalid_request"},
+		{name: "semicolon as separator", body: cc + ";client_secret=" + k.Secret, status: 400, code: "invalid_request"},
 		{name: "empty body", body: "", status: 400, code: "invalid_request"},
-		{name: "missing grant_type", body: "client_secret=" + k.Key, status: 400, code: "invalid_request"},
-		{name: "empty grant_type", body: "grant_type=&client_secret=" + k.Key, status: 400, code: "invalid_request"},
+		{name: "missing grant_type", body: "client_secret=" + k.Secret, status: 400, code: "invalid_request"},
+		{name: "empty grant_type", body: "grant_type=&client_secret=" + k.Secret, status: 400, code: "invalid_request"},
 		{name: "missing refresh_token", body: "grant_type=refresh_token", status: 400, code: "invalid_request"},
 		{name: "missing password", body: "grant_type=password&username=" + url.QueryEscape(kwtest.AdminEmail), status: 400, code: "invalid_request"},
 		{name: "missing username", body: "grant_type=password&password=x", status: 400, code: "invalid_request"},
-		{name: "duplicated grant_type", body: cc + "&" + cc + "&client_secret=" + k.Key, status: 400, code: "invalid_request"},
-		{name: "duplicated client_secret", body: cc + "&client_secret=" + k.Key + "&client_secret=" + k.Key, status: 400, code: "invalid_request"},
-		{name: "duplicated scope", body: cc + "&client_secret=" + k.Key + "&scope=images-view&scope=images-view", status: 400, code: "invalid_request"},
+		{name: "duplicated grant_type", body: cc + "&" + cc + "&client_secret=" + k.Secret, status: 400, code: "invalid_request"},
+		{name: "duplicated client_secret", body: cc + "&client_secret=" + k.Secret + "&client_secret=" + k.Secret, status: 400, code: "invalid_request"},
+		{name: "duplicated scope", body: cc + "&client_secret=" + k.Secret + "&scope=images-view&scope=images-view", status: 400, code: "invalid_request"},
 		{name: "duplicated refresh_token", body: "grant_type=refresh_token&refresh_token=" + live.RefreshToken + "&refresh_token=" + live.RefreshToken, status: 400, code: "invalid_request"},
-		{name: "JSON content type", ctype: "application/json", body: `{"grant_type":"client_credentials","client_secret":"` + k.Key + `"}`, status: 400, code: "invalid_request"},
-		{name: "no content type", ctype: "-", body: cc + "&client_secret=" + k.Key, status: 400, code: "invalid_request"},
-		{name: "text/plain content type", ctype: "text/plain", body: cc + "&client_secret=" + k.Key, status: 400, code: "invalid_request"},
+		{name: "JSON content type", ctype: "application/json", body: `{"grant_type":"client_credentials","client_secret":"` + k.Secret + `"}`, status: 400, code: "invalid_request"},
+		{name: "no content type", ctype: "-", body: cc + "&client_secret=" + k.Secret, status: 400, code: "invalid_request"},
+		{name: "text/plain content type", ctype: "text/plain", body: cc + "&client_secret=" + k.Secret, status: 400, code: "invalid_request"},
 		{name: "multipart content type", ctype: "multipart/form-data; boundary=x", body: "--x--", status: 400, code: "invalid_request"},
-		{name: "key in the query string", path: "/oauth/token?client_secret=" + k.Key, body: cc, status: 400, code: "invalid_request"},
+		{name: "key in the query string", path: "/oauth/token?client_secret=" + k.Secret, body: cc, status: 400, code: "invalid_request"},
 		{name: "password in the query string", path: "/oauth/token?username=a%40b.c&password=x", body: "grant_type=password", status: 400, code: "invalid_request"},
 		{name: "refresh token in the query string", path: "/oauth/token?refresh_token=" + live.RefreshToken, body: "grant_type=refresh_token", status: 400, code: "invalid_request"},
-		{name: "Basic and client_secret together", body: cc + "&client_secret=" + k.Key, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, k.Key)}, status: 400, code: "invalid_request"},
-		{name: "Basic and another client_id in the body", body: cc + "&client_id=" + other.ID, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, k.Key)}, status: 400, code: "invalid_request"},
-		{name: "two Authorization headers", body: cc, opts: []kwtest.RequestOption{kwtest.RawBasic(k.ID + ":" + k.Key), kwtest.RawBasic(k.ID + ":" + k.Key)}, status: 400, code: "invalid_request"},
+		{name: "Basic and client_secret together", body: cc + "&client_secret=" + k.Secret, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, k.Secret)}, status: 400, code: "invalid_request"},
+		{name: "Basic and another client_id in the body", body: cc + "&client_id=" + other.ID, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, k.Secret)}, status: 400, code: "invalid_request"},
+		{name: "two Authorization headers", body: cc, opts: []kwtest.RequestOption{kwtest.RawBasic(k.ID + ":" + k.Secret), kwtest.RawBasic(k.ID + ":" + k.Secret)}, status: 400, code: "invalid_request"},
 
 		// 401 invalid_client: unknown, deleted, expired or malformed key; bad client authentication.
 		{name: "no client authentication", body: cc, status: 401, code: "invalid_client"},
 		{name: "client_id without a secret", body: cc + "&client_id=" + k.ID, status: 401, code: "invalid_client"},
 		{name: "unknown key, Basic", body: cc, opts: []kwtest.RequestOption{kwtest.Basic("", kwtest.UnknownKey(t))}, status: 401, code: "invalid_client", basic: true},
 		{name: "unknown key, form", body: cc + "&client_secret=" + kwtest.UnknownKey(t), status: 401, code: "invalid_client"},
-		{name: "deleted key, Basic", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(deleted.ID, deleted.Key)}, status: 401, code: "invalid_client", basic: true},
-		{name: "deleted key, form", body: cc + "&client_secret=" + deleted.Key, status: 401, code: "invalid_client"},
+		{name: "deleted key, Basic", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(deleted.ID, deleted.Secret)}, status: 401, code: "invalid_client", basic: true},
+		{name: "deleted key, form", body: cc + "&client_secret=" + deleted.Secret, status: 401, code: "invalid_client"},
 		{name: "malformed key, Basic", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, "kw_short")}, status: 401, code: "invalid_client", basic: true},
 		{name: "malformed key, form", body: cc + "&client_secret=hunter2", status: 401, code: "invalid_client"},
 		{name: "key with a wrong checksum", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, badChecksum)}, status: 401, code: "invalid_client", basic: true},
-		{name: "right key id, wrong secret", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Key))}, status: 401, code: "invalid_client", basic: true},
-		{name: "client_id of another key", body: cc + "&client_id=" + other.ID + "&client_secret=" + k.Key, status: 401, code: "invalid_client"},
-		{name: "Basic id of another key", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(other.ID, k.Key)}, status: 401, code: "invalid_client", basic: true},
+		{name: "right key id, wrong secret", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Secret))}, status: 401, code: "invalid_client", basic: true},
+		{name: "client_id of another key", body: cc + "&client_id=" + other.ID + "&client_secret=" + k.Secret, status: 401, code: "invalid_client"},
+		{name: "Basic id of another key", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(other.ID, k.Secret)}, status: 401, code: "invalid_client", basic: true},
 		{name: "Basic not base64", body: cc, opts: []kwtest.RequestOption{kwtest.Header("Authorization", "Basic !!!")}, status: 401, code: "invalid_client", basic: true},
-		{name: "Basic without colon", body: cc, opts: []kwtest.RequestOption{kwtest.RawBasic(k.Key)}, status: 401, code: "invalid_client", basic: true},
+		{name: "Basic without colon", body: cc, opts: []kwtest.RequestOption{kwtest.RawBasic(k.Secret)}, status: 401, code: "invalid_client", basic: true},
 		{name: "Bearer on the token endpoint", body: cc, opts: []kwtest.RequestOption{kwtest.Bearer(live.AccessToken)}, status: 401, code: "invalid_client"},
 
 		// 400 invalid_grant: wrong password, unknown user, bad/expired/reused/revoked refresh token.
@@ -99,23 +99,23 @@ func TestTokenErrors(t *testing.T) {
 		{name: "revoked refresh token", body: "grant_type=refresh_token&refresh_token=" + revoked.RefreshToken, status: 400, code: "invalid_grant"},
 		{name: "reused refresh token", body: "grant_type=refresh_token&refresh_token=" + spent.RefreshToken, status: 400, code: "invalid_grant"},
 		{name: "refresh token with another key's credentials", body: "grant_type=refresh_token&refresh_token=" + live.RefreshToken,
-			opts: []kwtest.RequestOption{kwtest.Basic(other.ID, other.Key)}, status: 400, code: "invalid_grant"},
+			opts: []kwtest.RequestOption{kwtest.Basic(other.ID, other.Secret)}, status: 400, code: "invalid_grant"},
 
 		// 400 unauthorized_client: a valid key used from outside its networks.
-		{name: "key outside its networks", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(fenced.ID, fenced.Key), kwtest.From("198.51.100.7")}, status: 400, code: "unauthorized_client"},
-		{name: "key outside its networks, IPv6", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(fenced.ID, fenced.Key), kwtest.From("2001:db8:2::1")}, status: 400, code: "unauthorized_client"},
-		{name: "key from loopback, outside its networks", body: cc + "&client_secret=" + fenced.Key, status: 400, code: "unauthorized_client"},
+		{name: "key outside its networks", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(fenced.ID, fenced.Secret), kwtest.From("198.51.100.7")}, status: 400, code: "unauthorized_client"},
+		{name: "key outside its networks, IPv6", body: cc, opts: []kwtest.RequestOption{kwtest.Basic(fenced.ID, fenced.Secret), kwtest.From("2001:db8:2::1")}, status: 400, code: "unauthorized_client"},
+		{name: "key from loopback, outside its networks", body: cc + "&client_secret=" + fenced.Secret, status: 400, code: "unauthorized_client"},
 
 		// 400 unsupported_grant_type.
-		{name: "authorization_code grant", body: "grant_type=authorization_code&code=x&client_secret=" + k.Key, status: 400, code: "unsupported_grant_type"},
+		{name: "authorization_code grant", body: "grant_type=authorization_code&code=x&client_secret=" + k.Secret, status: 400, code: "unsupported_grant_type"},
 		{name: "implicit-style grant", body: "grant_type=token", status: 400, code: "unsupported_grant_type"},
 		{name: "JWT bearer grant", body: "grant_type=" + url.QueryEscape("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=x", status: 400, code: "unsupported_grant_type"},
-		{name: "grant type in another case", body: "grant_type=CLIENT_CREDENTIALS&client_secret=" + k.Key, status: 400, code: "unsupported_grant_type"},
+		{name: "grant type in another case", body: "grant_type=CLIENT_CREDENTIALS&client_secret=" + k.Secret, status: 400, code: "unsupported_grant_type"},
 
 		// 400 invalid_scope: more than the credential holds.
-		{name: "scope beyond the key", body: cc + "&client_secret=" + k.Key + "&scope=containers-manage", status: 400, code: "invalid_scope"},
-		{name: "scope partly beyond the key", body: cc + "&client_secret=" + k.Key + "&scope=images-view+billing-manage", status: 400, code: "invalid_scope"},
-		{name: "scope outside the catalog", body: cc + "&client_secret=" + k.Key + "&scope=root", status: 400, code: "invalid_scope"},
+		{name: "scope beyond the key", body: cc + "&client_secret=" + k.Secret + "&scope=containers-manage", status: 400, code: "invalid_scope"},
+		{name: "scope partly beyond the key", body: cc + "&client_secret=" + k.Secret + "&scope=images-view+billing-manage", status: 400, code: "invalid_scope"},
+		{name: "scope outside the catalog", body: cc + "&client_secret=" + k.Secret + "&scope=root", status: 400, code: "invalid_scope"},
 		{name: "user scope without project", body: url.Values{"grant_type": {"password"}, "username": {kwtest.AdminEmail}, "password": {kwtest.AdminPassword}, "scope": {"images-view"}}.Encode(), status: 400, code: "invalid_scope"},
 	}
 	for _, tc := range rows {
@@ -143,10 +143,10 @@ func TestTokenErrors(t *testing.T) {
 	// The rows above changed nothing they should not have: the good key and its live session work.
 	t.Run("controls", func(t *testing.T) {
 		t.Parallel()
-		s.Exchange(t, fenced.Key, kwtest.From("203.0.113.9"))
-		s.Exchange(t, fenced.Key, kwtest.From("::ffff:203.0.113.10"))
-		s.Exchange(t, fenced.Key, kwtest.From("2001:db8:1::7"))
-		s.Exchange(t, k.Key)
+		s.Exchange(t, fenced.Secret, kwtest.From("203.0.113.9"))
+		s.Exchange(t, fenced.Secret, kwtest.From("::ffff:203.0.113.10"))
+		s.Exchange(t, fenced.Secret, kwtest.From("2001:db8:1::7"))
+		s.Exchange(t, k.Secret)
 	})
 }
 
@@ -159,21 +159,21 @@ func TestExpiry(t *testing.T) {
 	t0 := s.Clock.Now()
 	k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "long-lived", Permissions: []string{"images-view"}})
 	short := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "short-lived", Permissions: []string{"images-view"},
-		ExpiresAt: t0.Add(time.Hour).UTC().Format(time.RFC3339)})
-	a, b := s.Exchange(t, k.Key), s.Exchange(t, k.Key)
-	e := s.Exchange(t, short.Key)
+		ExpiresAt: new(t0.Add(time.Hour).Truncate(time.Second))})
+	a, b := s.Exchange(t, k.Secret), s.Exchange(t, k.Secret)
+	e := s.Exchange(t, short.Secret)
 	if e.ExpiresIn != 3600 || e.RefreshExpiresIn != 3600 {
 		t.Errorf("a key expiring in 1h: expires_in %d refresh_expires_in %d, want both bounded to 3600", e.ExpiresIn, e.RefreshExpiresIn)
 	}
 	if r := s.CreateKeyResponse(t, admin, "default", kwtest.KeyRequest{Name: "past", Permissions: []string{"images-view"},
-		ExpiresAt: t0.Add(-time.Minute).UTC().Format(time.RFC3339)}); r.Status != http.StatusBadRequest {
+		ExpiresAt: new(t0.Add(-time.Minute).Truncate(time.Second))}); r.Status != http.StatusBadRequest {
 		t.Errorf("a key expiring in the past: want 400, got %s", r)
 	}
 
 	s.Clock.Advance(time.Hour + time.Second) // 1:00:01
 	t.Run("an expired key neither exchanges nor refreshes", func(t *testing.T) {
 		kwtest.RequireActive(t, s.Introspect(t, a.AccessToken, kwtest.Bearer(admin)))
-		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(short.ID, short.Key))
+		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(short.ID, short.Secret))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		kwtest.RequireOAuthError(t, s.Refresh(t, e.RefreshToken), http.StatusBadRequest, "invalid_grant")
 		kwtest.RequireInactive(t, s.Introspect(t, e.AccessToken, kwtest.Bearer(admin)))
@@ -221,7 +221,7 @@ func TestExpiry(t *testing.T) {
 	t.Run("a session ends at its maximum age however often it was refreshed", func(t *testing.T) {
 		kwtest.RequireOAuthError(t, s.Refresh(t, a3.RefreshToken), http.StatusBadRequest, "invalid_grant")
 		// The key itself still works: a new exchange starts a new session.
-		s.Exchange(t, k.Key)
+		s.Exchange(t, k.Secret)
 	})
 }
 
@@ -237,7 +237,7 @@ func TestThrottling(t *testing.T) {
 	throttledAt := 0
 	var last *kwtest.Response
 	for i := 1; i <= 30; i++ {
-		last = s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Key)), kwtest.From(attacker))
+		last = s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Secret)), kwtest.From(attacker))
 		if last.Status == http.StatusTooManyRequests {
 			throttledAt = i
 			break
@@ -253,10 +253,10 @@ func TestThrottling(t *testing.T) {
 	requireThrottled(t, last)
 
 	t.Run("the key's owner at another address still exchanges", func(t *testing.T) {
-		s.Exchange(t, k.Key, kwtest.From(owner))
+		s.Exchange(t, k.Secret, kwtest.From(owner))
 	})
 	t.Run("the throttled address stays throttled, whatever it sends", func(t *testing.T) {
-		requireThrottled(t, s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Key)), kwtest.From(attacker)))
+		requireThrottled(t, s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Secret)), kwtest.From(attacker)))
 		requireThrottled(t, s.TokenRequest(t, url.Values{"grant_type": {"password"}, "username": {"x@keyward.test"}, "password": {"y-long-enough"}}, kwtest.From(attacker)))
 	})
 	t.Run("guessing one user's password from many addresses is throttled per username", func(t *testing.T) {
@@ -284,7 +284,7 @@ func TestThrottling(t *testing.T) {
 	})
 	t.Run("throttling ends as time passes", func(t *testing.T) {
 		s.Clock.Advance(2 * time.Minute)
-		r := s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Key)), kwtest.From(attacker))
+		r := s.TokenRequest(t, guess, kwtest.Basic(k.ID, kwtest.WrongSecret(t, k.Secret)), kwtest.From(attacker))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		s.Login(t, kwtest.AdminEmail, kwtest.AdminPassword, "", kwtest.From("192.0.2.200"))
 	})

@@ -34,26 +34,26 @@ func TestHostileInput(t *testing.T) {
 		}
 		const form = "application/x-www-form-urlencoded"
 		cases := []req{
-			{"JSON body as JSON", "application/json", `{"grant_type":"client_credentials","client_secret":"` + k.Key + `"}`},
-			{"JSON body as a form", form, `{"grant_type":"client_credentials","client_secret":"` + k.Key + `"}`},
+			{"JSON body as JSON", "application/json", `{"grant_type":"client_credentials","client_secret":"` + k.Secret + `"}`},
+			{"JSON body as a form", form, `{"grant_type":"client_credentials","client_secret":"` + k.Secret + `"}`},
 			{"JSON array", "application/json", `[1,2,3]`},
 			{"XML", "application/xml", `<grant_type>client_credentials</grant_type>`},
-			{"oversized body", form, "grant_type=client_credentials&client_secret=" + k.Key + "&scope=" + strings.Repeat("images-view+", 8_000)},
-			{"oversized parameter name", form, strings.Repeat("a", 20_000) + "=1&grant_type=client_credentials&client_secret=" + k.Key},
-			{"many parameters", form, "grant_type=client_credentials&client_secret=" + k.Key + strings.Repeat("&x=1", 3000)},
+			{"oversized body", form, "grant_type=client_credentials&client_secret=" + k.Secret + "&scope=" + strings.Repeat("images-view+", 8_000)},
+			{"oversized parameter name", form, strings.Repeat("a", 20_000) + "=1&grant_type=client_credentials&client_secret=" + k.Secret},
+			{"many parameters", form, "grant_type=client_credentials&client_secret=" + k.Secret + strings.Repeat("&x=1", 3000)},
 			{"binary body", form, "\x00\x01\x02\xff\xfe"},
 			{"unbalanced percent", form, "grant_type=%"},
-			{"scope with a thousand unknown entries", form, "grant_type=client_credentials&client_secret=" + k.Key + "&scope=" + strings.Repeat("root+", 1000)},
+			{"scope with a thousand unknown entries", form, "grant_type=client_credentials&client_secret=" + k.Secret + "&scope=" + strings.Repeat("root+", 1000)},
 		}
 		for _, p := range []string{"grant_type", "client_secret", "client_id", "username", "password", "refresh_token", "scope", "project"} {
 			for what, bad := range map[string]string{"NUL byte": "%00", "invalid UTF-8": "%FF", "newline": "%0A", "escape": "%1B", "overlong slash": "%C0%AF"} {
-				f := url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Key}}
+				f := url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Secret}}
 				body := f.Encode()
 				if p == "grant_type" || p == "client_secret" {
 					f.Del(p)
 					body = f.Encode()
 				}
-				good := map[string]string{"grant_type": "client_credentials", "client_secret": k.Key, "client_id": k.ID,
+				good := map[string]string{"grant_type": "client_credentials", "client_secret": k.Secret, "client_id": k.ID,
 					"username": url.QueryEscape(kwtest.AdminEmail), "password": "x", "refresh_token": "x", "scope": "images-view", "project": "default"}[p]
 				cases = append(cases, req{what + " in " + p, form, body + "&" + p + "=" + good + bad})
 			}
@@ -69,7 +69,7 @@ func TestHostileInput(t *testing.T) {
 			}
 		}
 		// Basic credentials carrying control characters or invalid UTF-8 once decoded.
-		for _, payload := range []string{k.ID + ":" + k.Key + "%00", k.ID + ":%FF" + k.Key, k.ID + "\x00:" + k.Key, ":" + strings.Repeat("x", 8000)} {
+		for _, payload := range []string{k.ID + ":" + k.Secret + "%00", k.ID + ":%FF" + k.Secret, k.ID + "\x00:" + k.Secret, ":" + strings.Repeat("x", 8000)} {
 			r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.RawBasic(payload))
 			kwtest.RequireNoServerError(t, r)
 			if r.Status != http.StatusUnauthorized && r.Status != http.StatusBadRequest {
@@ -177,7 +177,7 @@ func testForgedTokens(t *testing.T, s *kwtest.Server, admin string, k *kwtest.Ke
 	genuine := strings.Split(admin, ".")
 	header, claims := kwtest.DecodeJWT(t, admin)
 	kid, _ := header["kid"].(string)
-	keyTok := s.Exchange(t, k.Key)
+	keyTok := s.Exchange(t, k.Secret)
 
 	// The server's public key, in every form an algorithm-confusion attack might use as an HMAC key.
 	var set struct {
@@ -277,7 +277,7 @@ func testForgedTokens(t *testing.T, s *kwtest.Server, admin string, k *kwtest.Ke
 		"x5u to the attacker":               signed(with(map[string]any{"x5u": evil.URL, "kid": "attacker"}), claims, byAttacker),
 		"JWE-shaped":                        genuine[0] + "." + genuine[1] + "." + genuine[2] + ".x.y",
 		"dots":                              "..",
-		"API key as bearer":                 k.Key,
+		"API key as bearer":                 k.Secret,
 	}
 	for name, tok := range forged {
 		r := s.API(t, http.MethodGet, "/v1/me", tok, nil)
@@ -299,7 +299,7 @@ func testForgedTokens(t *testing.T, s *kwtest.Server, admin string, k *kwtest.Ke
 		t.Errorf("the admin's genuine token stopped working: %s", r)
 	}
 	// The raw key gets advice to exchange it first.
-	p := kwtest.RequireProblem(t, s.API(t, http.MethodGet, "/v1/me", k.Key, nil), http.StatusUnauthorized)
+	p := kwtest.RequireProblem(t, s.API(t, http.MethodGet, "/v1/me", k.Secret, nil), http.StatusUnauthorized)
 	if !strings.Contains(strings.ToLower(p.Detail), "exchange") {
 		t.Errorf("a raw API key as bearer: the problem does not say to exchange it: %q", p.Detail)
 	}
@@ -313,7 +313,7 @@ func testTenantIsolation(t *testing.T, s *kwtest.Server, admin string) {
 	def := project(t, s, admin, "default")
 	adminKey := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "cross-admin", Permissions: []string{"api-keys-view", "api-keys-manage", "audit-view"}})
 	bobKey := s.CreateKey(t, bob, "bobs", kwtest.KeyRequest{Name: "cross-bob", Permissions: []string{"api-keys-view", "api-keys-manage", "audit-view"}})
-	adminKeyTok := s.Exchange(t, adminKey.Key).AccessToken
+	adminKeyTok := s.Exchange(t, adminKey.Secret).AccessToken
 	bobNarrowed := s.Login(t, bobEmail, bobPassword, "bobs").AccessToken
 
 	type probe struct{ method, path string }
@@ -331,7 +331,7 @@ func testTenantIsolation(t *testing.T, s *kwtest.Server, admin string) {
 		{http.MethodGet, "/v1/projects/no-such-project"},
 		{http.MethodGet, "/v1/projects/prj_0000000000000000/api-keys"},
 	}
-	for who, tok := range map[string]string{"bob": bob, "bob narrowed to bobs": bobNarrowed, "bob's key": s.Exchange(t, bobKey.Key).AccessToken} {
+	for who, tok := range map[string]string{"bob": bob, "bob narrowed to bobs": bobNarrowed, "bob's key": s.Exchange(t, bobKey.Secret).AccessToken} {
 		for _, p := range intoDefault {
 			r := s.API(t, p.method, p.path, tok, nil)
 			if r.Status != http.StatusNotFound {
@@ -353,8 +353,8 @@ func testTenantIsolation(t *testing.T, s *kwtest.Server, admin string) {
 		}
 	}
 	// Both keys survived every attempt.
-	s.Exchange(t, adminKey.Key)
-	s.Exchange(t, bobKey.Key)
+	s.Exchange(t, adminKey.Secret)
+	s.Exchange(t, bobKey.Secret)
 	// A user narrowed to one project does not see the others in the list.
 	var list struct {
 		Data []kwtest.Project `json:"data"`
@@ -384,8 +384,8 @@ func TestErrorDescriptionsNeverReflectInput(t *testing.T) {
 			"grant_type=client_credentials&"+e+"=1&"+e+"=1", // after a valid one
 			"grant_type="+e,
 			"grant_type=client_credentials&client_secret="+e,
-			"grant_type=client_credentials&client_id="+e+"&client_secret="+url.QueryEscape(k.Key),
-			"grant_type=client_credentials&client_secret="+url.QueryEscape(k.Key)+"&scope="+e,
+			"grant_type=client_credentials&client_id="+e+"&client_secret="+url.QueryEscape(k.Secret),
+			"grant_type=client_credentials&client_secret="+url.QueryEscape(k.Secret)+"&scope="+e,
 			"grant_type=password&username="+e+"&password="+e,
 			"grant_type=password&username="+url.QueryEscape(kwtest.AdminEmail)+"&password="+url.QueryEscape(kwtest.AdminPassword)+"&project="+e,
 			"grant_type=refresh_token&refresh_token="+e,

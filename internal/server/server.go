@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/internal/web"
 )
 
 // Server is one running keyward instance.
@@ -231,12 +232,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // withCommon adds what every response needs: security headers, a request log without secrets,
 // and recovery from panics (a panic is a bug: the client gets a 500, the log the stack).
 func (s *Server) withCommon(next http.Handler, m *metrics, resolver clientip.Resolver) http.Handler {
+	common := web.CommonHeaders()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
+		web.SetHeaders(h, common)
 		if strings.HasPrefix(s.cfg.Issuer, "https://") {
 			h.Set("Strict-Transport-Security", "max-age=63072000")
 		}

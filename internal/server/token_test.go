@@ -51,7 +51,7 @@ func TestTokenFlow(t *testing.T) {
 		const name = "ci-runner-Qz7xW"
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: name, Permissions: []string{"containers-view", "images-view"}})
 		md := s.Metadata(t)
-		cfg := clientcredentials.Config{ClientID: k.ID, ClientSecret: k.Key, TokenURL: md.TokenEndpoint}
+		cfg := clientcredentials.Config{ClientID: k.ID, ClientSecret: k.Secret, TokenURL: md.TokenEndpoint}
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, s.HTTP.Client())
 		tok, err := cfg.Token(ctx)
 		if err != nil {
@@ -110,8 +110,8 @@ func TestTokenFlow(t *testing.T) {
 		}
 		header, payload := kwtest.DecodeJWT(t, tok.AccessToken)
 		everything, _ := json.Marshal([]any{header, payload})
-		secret := strings.TrimPrefix(k.Key, "kw_")[16:]
-		for _, leak := range []string{name, k.Key, secret, k.Key[len(k.Key)-12:]} {
+		secret := strings.TrimPrefix(k.Secret, "kw_")[16:]
+		for _, leak := range []string{name, k.Secret, secret, k.Secret[len(k.Secret)-12:]} {
 			if strings.Contains(string(everything), leak) || strings.Contains(tok.AccessToken, leak) {
 				t.Errorf("the access token contains %q (the key's name or secret): %s", leak, everything)
 			}
@@ -121,7 +121,7 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("the key list shows the id and hint, never the secret", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "listed", Permissions: []string{"images-view"}})
-		if k.Hint != k.Key[len(k.Key)-4:] {
+		if k.Hint != k.Secret[len(k.Secret)-4:] {
 			t.Errorf("hint %q, want the key's last four characters", k.Hint)
 		}
 		for _, path := range []string{"/v1/projects/default/api-keys", "/v1/projects/default/api-keys/" + k.ID} {
@@ -129,7 +129,7 @@ func TestTokenFlow(t *testing.T) {
 			if r.Status != http.StatusOK || !strings.Contains(string(r.Body), k.ID) || !strings.Contains(string(r.Body), k.Hint) {
 				t.Errorf("GET %s: want the key with its hint, got %s", path, r)
 			}
-			if strings.Contains(string(r.Body), k.Key[3:len(k.Key)-6]) || strings.Contains(string(r.Body), `"key":`) {
+			if strings.Contains(string(r.Body), k.Secret[3:len(k.Secret)-6]) || strings.Contains(string(r.Body), `"key":`) {
 				t.Errorf("GET %s shows the secret: %s", path, r)
 			}
 		}
@@ -139,7 +139,7 @@ func TestTokenFlow(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "restricted", Permissions: []string{"dns-view"},
 			IPs: []string{"127.0.0.1", "203.0.113.0/24", "2001:db8::/32"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		_, claims := kwtest.DecodeJWT(t, tok.AccessToken)
 		got, _ := json.Marshal(claims["ips"])
 		if string(got) != `["127.0.0.1","203.0.113.0/24","2001:db8::/32"]` {
@@ -150,7 +150,7 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("the token response has the documented lifetimes, type and cache headers", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "lifetimes", Permissions: []string{"images-view", "containers-view"}})
-		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Key))
+		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Secret))
 		tok := kwtest.RequireToken(t, r)
 		kwtest.RequireNoStore(t, r)
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -177,11 +177,11 @@ func TestTokenFlow(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "auth-methods", Permissions: []string{"images-view"}})
 		for name, r := range map[string]*kwtest.Response{
-			"Basic":                  s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Key)),
-			"form with client_id":    s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {k.ID}, "client_secret": {k.Key}}),
-			"key alone in the form":  s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Key}}),
-			"Basic with empty id":    s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic("", k.Key)),
-			"scope narrowed in form": s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Key}, "scope": {"images-view"}}),
+			"Basic":                  s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Secret)),
+			"form with client_id":    s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {k.ID}, "client_secret": {k.Secret}}),
+			"key alone in the form":  s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Secret}}),
+			"Basic with empty id":    s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic("", k.Secret)),
+			"scope narrowed in form": s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "client_secret": {k.Secret}, "scope": {"images-view"}}),
 		} {
 			if r.Status != http.StatusOK {
 				t.Errorf("%s: %s", name, r)
@@ -198,7 +198,7 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("a refresh token works once; its reuse revokes the whole session and is audited", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "rotation", Permissions: []string{"images-view"}})
-		first := s.Exchange(t, k.Key)
+		first := s.Exchange(t, k.Secret)
 		second := kwtest.RequireToken(t, s.Refresh(t, first.RefreshToken))
 		if second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
 			t.Fatal("refresh did not rotate the tokens")
@@ -230,13 +230,13 @@ func TestTokenFlow(t *testing.T) {
 			t.Errorf("no %s event for session %s in the project's audit log", keyward.AuditRefreshReused, sid)
 		}
 		// The key itself is fine: a new exchange starts a new session.
-		s.Exchange(t, k.Key)
+		s.Exchange(t, k.Secret)
 	})
 
 	t.Run("a refresh's scope parameter narrows the new access token, or is invalid_scope without spending anything", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "refresh-scope", Permissions: []string{"images-view", "dns-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		refresh := func(refreshToken, scope string) *kwtest.Response {
 			return s.TokenRequest(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "scope": {scope}})
 		}
@@ -251,16 +251,16 @@ func TestTokenFlow(t *testing.T) {
 		t.Parallel()
 		mine := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "refresh-owner", Permissions: []string{"images-view"}})
 		theirs := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "refresh-stranger", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, mine.Key)
-		kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken, kwtest.Basic(theirs.ID, theirs.Key)), http.StatusBadRequest, "invalid_grant")
+		tok := s.Exchange(t, mine.Secret)
+		kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken, kwtest.Basic(theirs.ID, theirs.Secret)), http.StatusBadRequest, "invalid_grant")
 		// Nothing was spent by the refused attempt.
-		kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken, kwtest.Basic(mine.ID, mine.Key)))
+		kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken, kwtest.Basic(mine.ID, mine.Secret)))
 	})
 
 	t.Run("of 50 concurrent refreshes with one token exactly one succeeds", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "race", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()
 		const n = 50
 		var (
@@ -298,11 +298,11 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("deleting a key ends its exchange, its refresh tokens and its access tokens at once", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "doomed", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		s.DeleteKey(t, admin, "default", k.ID)
 
-		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Key))
+		r := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Secret))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
 			t.Errorf("401 after Basic without a Basic challenge: %q", r.Header.Get("WWW-Authenticate"))
@@ -399,19 +399,19 @@ func TestTokenFlow(t *testing.T) {
 		mine := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "introspected", Permissions: []string{"images-view"}, IPs: []string{"127.0.0.0/8"}})
 		peer := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "introspector", Permissions: []string{"images-view"}})
 		foreign := s.CreateKey(t, admin, "other", kwtest.KeyRequest{Name: "foreign", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, mine.Key)
-		foreignTok := s.Exchange(t, foreign.Key)
+		tok := s.Exchange(t, mine.Secret)
+		foreignTok := s.Exchange(t, foreign.Secret)
 
 		r := s.Introspect(t, tok.AccessToken)
 		if r.Status != http.StatusUnauthorized || strings.Contains(string(r.Body), "active") {
 			t.Errorf("unauthenticated introspection: want 401, got %s", r)
 		}
-		kwtest.RequireInactive(t, s.Introspect(t, tok.AccessToken, kwtest.Basic(foreign.ID, foreign.Key)))
+		kwtest.RequireInactive(t, s.Introspect(t, tok.AccessToken, kwtest.Basic(foreign.ID, foreign.Secret)))
 		kwtest.RequireInactive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(foreignTok.AccessToken)))
-		r = s.Introspect(t, tok.AccessToken, kwtest.Basic(peer.ID, kwtest.WrongSecret(t, peer.Key)))
+		r = s.Introspect(t, tok.AccessToken, kwtest.Basic(peer.ID, kwtest.WrongSecret(t, peer.Secret)))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 
-		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Basic(peer.ID, peer.Key)))
+		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Basic(peer.ID, peer.Secret)))
 		in := kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		_, c := kwtest.DecodeJWT(t, tok.AccessToken)
 		if in.Sub != "key:"+mine.ID || in.ClientID != mine.ID || in.Scope != "images-view" || in.Project != def.ID ||
@@ -424,8 +424,8 @@ func TestTokenFlow(t *testing.T) {
 
 		// A key restricted to networks introspects only from them, like every other use of it.
 		fenced := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "fenced-introspector", Permissions: []string{"images-view"}, IPs: []string{"203.0.113.0/24"}})
-		fencedTok := s.Exchange(t, fenced.Key, kwtest.From("203.0.113.9"))
-		for name, auth := range map[string]kwtest.RequestOption{"Basic": kwtest.Basic(fenced.ID, fenced.Key), "Bearer": kwtest.Bearer(fencedTok.AccessToken)} {
+		fencedTok := s.Exchange(t, fenced.Secret, kwtest.From("203.0.113.9"))
+		for name, auth := range map[string]kwtest.RequestOption{"Basic": kwtest.Basic(fenced.ID, fenced.Secret), "Bearer": kwtest.Bearer(fencedTok.AccessToken)} {
 			kwtest.RequireOAuthError(t, s.Introspect(t, tok.AccessToken, auth, kwtest.From("198.51.100.1")), http.StatusBadRequest, "unauthorized_client")
 			if in := kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, auth, kwtest.From("203.0.113.9"))); in.Sub != "key:"+mine.ID {
 				t.Errorf("%s from an allowed address: %+v", name, in)
@@ -436,8 +436,8 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("revoking a refresh token or an access token ends the session (RFC 7009)", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "revoked", Permissions: []string{"images-view"}})
-		a := s.Exchange(t, k.Key)
-		b := s.Exchange(t, k.Key)
+		a := s.Exchange(t, k.Secret)
+		b := s.Exchange(t, k.Secret)
 		r := s.Revoke(t, a.RefreshToken)
 		if r.Status != http.StatusOK {
 			t.Fatalf("revoke a refresh token: %s", r)
@@ -458,7 +458,7 @@ func TestTokenFlow(t *testing.T) {
 			}
 		}
 		// Other sessions of the key live on.
-		s.Exchange(t, k.Key)
+		s.Exchange(t, k.Secret)
 	})
 
 	t.Run("metadata and JWKS describe the server", func(t *testing.T) {
@@ -548,7 +548,7 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("another project's key and its tokens stay within their project", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "other", kwtest.KeyRequest{Name: "other-key", Permissions: []string{"api-keys-view", "api-keys-manage"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		_, c := kwtest.DecodeJWT(t, tok.AccessToken)
 		if c["project"] != other.ID {
 			t.Errorf("project claim %v, want %s", c["project"], other.ID)
@@ -566,21 +566,21 @@ func TestSecretsAreNotLogged(t *testing.T) {
 	s := kwtest.Start(t, unthrottled, kwtest.WithConfig(func(c *server.Config) { c.LogLevel = "debug" }))
 	admin := s.AdminToken(t)
 	k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "logged", Permissions: []string{"images-view"}})
-	tok := s.Exchange(t, k.Key)
+	tok := s.Exchange(t, k.Secret)
 	next := kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken))
 	s.Refresh(t, tok.RefreshToken) // reuse, audited and logged
-	wrong := kwtest.WrongSecret(t, k.Key)
+	wrong := kwtest.WrongSecret(t, k.Secret)
 	s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, wrong))
 	s.TokenRequest(t, url.Values{"grant_type": {"password"}, "username": {kwtest.AdminEmail}, "password": {"guess-Zx81-wrong"}})
 	s.DeleteKey(t, admin, "default", k.ID)
-	s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Key))
+	s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(k.ID, k.Secret))
 
 	logs := s.Logs()
 	if len(logs) == 0 {
 		t.Fatal("the server logged nothing at debug level; this test proves nothing")
 	}
 	for what, secret := range map[string]string{
-		"key": k.Key, "guessed key": wrong, "refresh token": tok.RefreshToken, "next refresh token": next.RefreshToken,
+		"key": k.Secret, "guessed key": wrong, "refresh token": tok.RefreshToken, "next refresh token": next.RefreshToken,
 		"access token": tok.AccessToken, "admin password": kwtest.AdminPassword, "wrong password": "guess-Zx81-wrong",
 	} {
 		if strings.Contains(logs, secret) {
@@ -598,7 +598,7 @@ func TestSigningAlgorithms(t *testing.T) {
 			s := kwtest.Start(t, kwtest.WithConfig(func(c *server.Config) { c.SigningAlg = tc.alg }))
 			admin := s.AdminToken(t)
 			k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "alg", Permissions: []string{"images-view"}})
-			tok := s.Exchange(t, k.Key)
+			tok := s.Exchange(t, k.Secret)
 			md := s.Metadata(t)
 			ctx := context.Background()
 			set, err := jwk.Fetch(ctx, md.JWKSURI, jwk.WithHTTPClient(s.HTTP.Client()))

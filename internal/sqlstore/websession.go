@@ -81,13 +81,3 @@ func (db *DB) DeleteWebSession(ctx context.Context, hash []byte) error {
 	}
 	return nil
 }
-
-// DeleteUserWebSessions deletes every login of a user.
-func (db *DB) DeleteUserWebSessions(ctx context.Context, userID string) (int, error) {
-	res, err := db.w.ExecContext(ctx, "DELETE FROM web_sessions WHERE user_id = $1", userID)
-	if err != nil {
-		return 0, fmt.Errorf("delete user web sessions: %w", err)
-	}
-	n, err := rowsAffected(res)
-	return int(n), err
-}
