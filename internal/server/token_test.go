@@ -317,14 +317,14 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("a deleted key no longer authenticates to introspection, with Basic or in the form", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deleted-introspector", Permissions: []string{"images-view"}})
-		target := s.Exchange(t, s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "introspected-later", Permissions: []string{"images-view"}}).Key)
-		form := url.Values{"token": {target.AccessToken}, "client_id": {k.ID}, "client_secret": {k.Key}}.Encode()
+		target := s.Exchange(t, s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "introspected-later", Permissions: []string{"images-view"}}).Secret)
+		form := url.Values{"token": {target.AccessToken}, "client_id": {k.ID}, "client_secret": {k.Secret}}.Encode()
 		// Used once before deletion, as a resource server would.
-		kwtest.RequireActive(t, s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Key)))
+		kwtest.RequireActive(t, s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Secret)))
 		kwtest.RequireActive(t, s.PostForm(t, "/oauth/introspect", form))
 		s.DeleteKey(t, admin, "default", k.ID)
 
-		r := s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Key))
+		r := s.Introspect(t, target.AccessToken, kwtest.Basic(k.ID, k.Secret))
 		kwtest.RequireOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
 			t.Errorf("401 after Basic without a Basic challenge: %q", r.Header.Get("WWW-Authenticate"))
@@ -335,7 +335,7 @@ func TestTokenFlow(t *testing.T) {
 	t.Run("introspection applies every check /v1 applies to the token's session", func(t *testing.T) {
 		t.Parallel()
 		k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "moved-session", Permissions: []string{"images-view"}})
-		tok := s.Exchange(t, k.Key)
+		tok := s.Exchange(t, k.Secret)
 		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		// A session that no longer matches its key's project (only a damaged or tampered
 		// database has one) authenticates nothing.
