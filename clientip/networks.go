@@ -1,7 +1,6 @@
 package clientip
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -20,7 +19,7 @@ const MaxNetworks = 100
 // it. An empty list gives nil.
 func ParseNetworks(list []string) ([]netip.Prefix, error) {
 	if len(list) > MaxNetworks {
-		return nil, fmt.Errorf("At most %d networks are allowed; got %d.", MaxNetworks, len(list))
+		return nil, networkErrorf("At most %d networks are allowed; got %d.", MaxNetworks, len(list))
 	}
 	var out []netip.Prefix
 	seen := make(map[netip.Prefix]bool, len(list))
@@ -39,30 +38,40 @@ func ParseNetworks(list []string) ([]netip.Prefix, error) {
 
 func parseNetwork(s string) (netip.Prefix, error) {
 	if s == "" {
-		return netip.Prefix{}, errors.New("The network list has an empty entry.")
+		return netip.Prefix{}, networkErrorf("The network list has an empty entry.")
 	}
 	if strings.ContainsRune(s, '%') {
-		return netip.Prefix{}, fmt.Errorf("%s: zoned addresses (with %%) are not allowed.", quote(s))
+		return netip.Prefix{}, networkErrorf("%s: zoned addresses (with %%) are not allowed.", quote(s))
 	}
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%s is not an IP address or a CIDR network.", quote(s))
+			return netip.Prefix{}, networkErrorf("%s is not an IP address or a CIDR network.", quote(s))
 		}
 		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%s is not an IP address or a CIDR network.", quote(s))
+		return netip.Prefix{}, networkErrorf("%s is not an IP address or a CIDR network.", quote(s))
 	}
 	if m := p.Masked(); m != p {
-		return netip.Prefix{}, fmt.Errorf("%s has host bits set; did you mean %s?", p, m)
+		return netip.Prefix{}, networkErrorf("%s has host bits set; did you mean %s?", p, m)
 	}
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
 	return p, nil
+}
+
+// NetworkError is why a network list was refused: a sentence that names the entry, safe to show
+// the person who wrote it.
+type NetworkError struct{ message string }
+
+func (e *NetworkError) Error() string { return e.message }
+
+func networkErrorf(format string, args ...any) error {
+	return &NetworkError{message: fmt.Sprintf(format, args...)}
 }
 
 // quote makes an entry safe and short enough to repeat in a message shown to a user.

@@ -105,11 +105,14 @@ func (m *Main) connect(ctx context.Context) (*remote, error) {
 	return &remote{Client: c, server: server, login: true}, nil
 }
 
+// loginAgain is the advice added when the stored login was refused.
+const loginAgain = "Run 'keyward login' again."
+
 // explain is the package-level explain, with advice when the stored login was refused.
 func (r *remote) explain(err error) error {
 	var problem *client.Problem
 	if r.login && errors.As(err, &problem) && problem.Status == http.StatusUnauthorized {
-		return fmt.Errorf("%v Run 'keyward login' again.", explain(err, r.server))
+		return fmt.Errorf("%v %s", explain(err, r.server), loginAgain)
 	}
 	return explain(err, r.server)
 }

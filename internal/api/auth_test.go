@@ -89,8 +89,13 @@ func es256(t *testing.T, key *ecdsa.PrivateKey) func([]byte) []byte {
 }
 
 func jwk(pub *ecdsa.PublicKey, kid string) map[string]any {
-	b := func(i *big.Int) string { return base64.RawURLEncoding.EncodeToString(i.FillBytes(make([]byte, 32))) }
-	return map[string]any{"kty": "EC", "crv": "P-256", "x": b(pub.X), "y": b(pub.Y), "kid": kid, "alg": "ES256", "use": "sig"}
+	// Bytes is the uncompressed point: 0x04, then x and y of 32 bytes each.
+	raw, err := pub.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	b := base64.RawURLEncoding.EncodeToString
+	return map[string]any{"kty": "EC", "crv": "P-256", "x": b(raw[1:33]), "y": b(raw[33:]), "kid": kid, "alg": "ES256", "use": "sig"}
 }
 
 // TestForgedTokens: every classic JWT forgery is a 401 problem, never a 5xx, never a success.

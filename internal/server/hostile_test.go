@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -167,10 +166,12 @@ func hs256(secret []byte, input string) string {
 }
 
 func publicJWK(pub *ecdsa.PublicKey, kid string) map[string]any {
-	x, y := make([]byte, 32), make([]byte, 32)
-	pub.X.FillBytes(x)
-	pub.Y.FillBytes(y)
-	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y), "kid": kid, "alg": "ES256", "use": "sig"}
+	// Bytes is the uncompressed point: 0x04, then x and y of 32 bytes each.
+	raw, err := pub.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64url(raw[1:33]), "y": b64url(raw[33:]), "kid": kid, "alg": "ES256", "use": "sig"}
 }
 
 func testForgedTokens(t *testing.T, s *kwtest.Server, admin string, k *kwtest.Key) {
@@ -192,7 +193,10 @@ func testForgedTokens(t *testing.T, s *kwtest.Server, admin string, k *kwtest.Ke
 	rawJWK := raw.Keys[0]
 	x, _ := base64.RawURLEncoding.DecodeString(set.Keys[0]["x"])
 	y, _ := base64.RawURLEncoding.DecodeString(set.Keys[0]["y"])
-	serverPub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+	serverPub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatalf("server public key: %v", err)
+	}
 	der, err := x509.MarshalPKIXPublicKey(serverPub)
 	if err != nil {
 		t.Fatalf("server public key: %v", err)
