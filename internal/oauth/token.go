@@ -167,8 +167,7 @@ func blockedFor(l Limiter, key string) time.Duration {
 	return max(after, time.Second)
 }
 
-// keyAt is the throttling key of a key id used from an address: someone guessing at one address
-// cannot lock the key's owner out at another.
+// keyAt is the ByKeyIP key of a key id used from an address.
 func keyAt(id, ipKey string) string { return "key:" + id + "@" + ipKey }
 
 // refuse counts a *refusal against the request's throttling keys and records its audit event,
