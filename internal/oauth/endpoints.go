@@ -149,14 +149,17 @@ func (s *Server) introspectionCaller(ctx context.Context, r *http.Request, f for
 	if !apikey.LooksLike(client.Secret) {
 		return nil, invalidClient("The client credentials are not valid.", client.Basic)
 	}
-	ip := s.ClientIP(r)
-	// Read from the store, not the key cache: no write transaction follows to notice that the
-	// key was deleted since it was cached.
-	k, err := s.authenticateKey(ctx, &tokenRequest{form: f, client: client, ip: ip, now: s.Now()}, false)
-	if err != nil {
+	req := newRequest(f, client, s.ClientIP(r), s.Now())
+	if err := s.throttle(req); err != nil {
 		return nil, err
 	}
-	if !k.AllowsIP(ip) {
+	// Read from the store, not the key cache: no write transaction follows to notice that the
+	// key was deleted since it was cached.
+	k, err := s.authenticateKey(ctx, req, false)
+	if err != nil {
+		return nil, s.refuse(ctx, req, err)
+	}
+	if !k.AllowsIP(req.ip) {
 		return nil, keyOutsideNetworks()
 	}
 	return &caller{keyPrj: k.ProjectID}, nil

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -10,9 +9,6 @@ import (
 
 // maxCachedKeys bounds the key cache: about half a kilobyte each.
 const maxCachedKeys = 10_000
-
-// errKeyGone: the key a session was to be started with no longer exists.
-var errKeyGone = errors.New("api key deleted")
 
 // keyCache remembers API keys read from the store, so that exchanges and refreshes do not read
 // their key on every request (a read is about a sixth of an exchange on SQLite).

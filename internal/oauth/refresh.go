@@ -6,113 +6,98 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
 
-// refresh rotates a refresh token: the old one is spent exactly once, a new pair of the same
-// session is issued, and the credential behind the session is checked again.
-func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
+// refreshGrant rotates a refresh token (RFC 6749 §6): the token is spent exactly once, a new
+// pair of the same session is issued, and the credential behind the session is checked again.
+type refreshGrant struct{}
+
+// refreshToken is a presented refresh token.
+type refreshToken struct {
+	sessionID string // "" for a token of the earlier format, found by its hash
+	hash      []byte
+	malformed bool
+}
+
+func (refreshGrant) check(s *Server, req *request) error {
 	raw := req.form["refresh_token"]
 	if raw == "" {
-		return nil, invalidRequest("The refresh_token parameter is missing.")
+		return invalidRequest("The refresh_token parameter is missing.")
 	}
-	ipKey := req.ip.String()
-	if err := throttle(blocked(s.ByIP, ipKey)); err != nil {
-		return nil, err
-	}
-	bad := func(description string) error {
-		s.ByIP.Fail(ipKey)
-		return invalidGrant(description)
+	if !req.client.Present && req.client.ID != "" {
+		return invalidRequest("client_id without a client secret authenticates nothing; send the refresh token alone or with the API key.")
 	}
 	sid, ok := token.ParseRefreshToken(raw)
-	if !ok {
-		return nil, bad("The refresh token is malformed.")
+	req.refresh = refreshToken{sessionID: sid, malformed: !ok}
+	if ok {
+		req.refresh.hash = token.HashRefreshToken(raw)
 	}
-	hash := token.HashRefreshToken(raw)
-	unknown := func() error { return bad("The refresh token is unknown, expired, revoked or already used.") }
-	// session reads the session the token belongs to, once, for the checks below that need it
-	// before the token is spent (a token of the earlier format names no session and is found by
-	// its hash).
-	var known *keyward.Session
-	session := func() (*keyward.Session, error) {
-		if known != nil {
-			return known, nil
-		}
-		sess, err := s.Store.RefreshTokenSession(ctx, sid, hash)
-		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, unknown()
-		} else if err != nil {
-			return nil, storeError(err)
-		}
-		known = sess
-		return sess, nil
-	}
+	return nil
+}
 
-	// Client authentication is optional here; when sent it must be valid and name the key the
-	// session belongs to, checked before anything is spent.
-	if req.client.Present {
-		k, err := s.authenticateKey(ctx, req, true)
-		if err != nil {
-			return nil, err
-		}
-		sess, err := session()
-		if err != nil {
-			return nil, err
-		}
-		if sess.Kind != keyward.SessionKey || sess.KeyID != k.ID {
-			return nil, bad("The refresh token was not issued to this client.")
-		}
-	} else if req.client.ID != "" {
-		return nil, invalidRequest("client_id without a client secret authenticates nothing; send the refresh token alone or with the API key.")
-	}
+func unknownRefreshToken() *refusal {
+	return failedAttempt(invalidGrant("The refresh token is unknown, expired, revoked or already used."))
+}
 
-	// A scope parameter may narrow the new access token (RFC 6749 §6), never widen it. It is
-	// checked before the token is spent, so a client that asks too much keeps its session.
-	var narrowed []string
-	if _, asked := req.form["scope"]; asked {
-		sess, err := session()
-		if err != nil {
-			return nil, err
-		}
+// identify checks, before the token is spent, what must hold first: that it was issued to the
+// key the client authenticated with, and what the credential holds, when a scope was asked. It
+// reads the session only then (or to find the session of a token of the earlier format).
+func (refreshGrant) identify(ctx context.Context, s *Server, req *request) (*subject, error) {
+	t := &req.refresh
+	if t.malformed {
+		return nil, failedAttempt(invalidGrant("The refresh token is malformed."))
+	}
+	sub := &subject{}
+	if req.key == nil && !req.scopeAsked && t.sessionID != "" {
+		return sub, nil
+	}
+	sess, err := s.Store.RefreshTokenSession(ctx, t.sessionID, t.hash)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, unknownRefreshToken()
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+	sub.session = sess
+	if req.key != nil && (sess.Kind != keyward.SessionKey || sess.KeyID != req.key.ID) {
+		return nil, failedAttempt(invalidGrant("The refresh token was not issued to this client."))
+	}
+	if req.scopeAsked {
 		if !sess.Active(req.now) {
-			return nil, unknown() // what spending the token would answer
+			return nil, unknownRefreshToken() // what spending the token would answer
 		}
 		held, _, err := s.recheck(ctx, req, sess)
 		if err != nil {
 			return nil, err
 		}
-		if narrowed, err = requestedScope(req.form, effectiveScope(held, sess.Scope)); err != nil {
-			return nil, err
-		}
+		sub.held = effectiveScope(held, sess.Scope)
 	}
+	return sub, nil
+}
 
+// commit spends the token, storing its successor in the same transaction, and checks the
+// credential again: the new access token carries what it holds now.
+func (refreshGrant) commit(ctx context.Context, s *Server, req *request, sub *subject, narrowed []string) ([]string, error) {
+	sid := req.refresh.sessionID
 	if sid == "" {
-		// The successor names its session, so an earlier-format token's must be known first.
-		sess, err := session()
-		if err != nil {
-			return nil, err
-		}
-		sid = sess.ID
+		sid = sub.session.ID // identify read it: the successor names its session
 	}
-	// The next token is made before the old one is spent, so that spending and storing its
-	// successor happen in one transaction.
 	probe := &keyward.Session{ID: sid, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	next, rt, err := s.newRefreshToken(probe, req.now)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.Store.ConsumeRefreshToken(ctx, sid, hash, req.now, rt)
+	sess, err := s.Store.ConsumeRefreshToken(ctx, sid, req.refresh.hash, req.now, rt)
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EREFRESHREUSED:
-		s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: sess.Subject(),
-			Action: keyward.AuditRefreshReused, Target: "session:" + sess.ID, IP: ipKey,
-			Detail: "a spent refresh token was presented again; the session is revoked"})
-		return nil, bad("The refresh token was already used; its session is now revoked.")
+		return nil, &refusal{answer: invalidGrant("The refresh token was already used; its session is now revoked."),
+			counted: true, event: &keyward.AuditEvent{ProjectID: sess.ProjectID, Actor: sess.Subject(),
+				Action: keyward.AuditRefreshReused, Target: "session:" + sess.ID,
+				Detail: "a spent refresh token was presented again; the session is revoked"}}
 	case keyward.ENOTFOUND, keyward.EEXPIRED, keyward.EREVOKED:
-		return nil, unknown()
+		return nil, unknownRefreshToken()
 	default:
 		return nil, storeError(err)
 	}
@@ -120,31 +105,30 @@ func (s *Server) refresh(ctx context.Context, req *tokenRequest) (*client.TokenR
 	if rt.ExpiresAt.After(sess.ExpiresAt) {
 		rt.ExpiresAt = sess.ExpiresAt
 	}
-
 	held, k, err := s.recheck(ctx, req, sess)
 	if err != nil {
 		return nil, err
 	}
+	sub.session, sub.key, sub.refresh, sub.rt = sess, k, next, rt
 	// The narrowing applies to this access token only: the session keeps its scope (RFC 6749 §6).
 	scope := effectiveScope(held, sess.Scope)
 	if narrowed != nil {
 		scope = keyward.Intersect(scope, narrowed)
 	}
-	return s.issue(req.now, sess, scope, k, next, rt)
+	return scope, nil
 }
 
 // recheck reads the session's credential again, as authn.Live does for every use of a session,
 // and its membership: a deleted or expired key, a disabled user, a lost membership or an address
 // no longer allowed ends the session. It returns the current permissions, so a refreshed token
 // carries what the credential holds now.
-func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.Session) ([]string, *keyward.APIKey, error) {
+func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Session) ([]string, *keyward.APIKey, error) {
 	end := func(reason string, e *Error) ([]string, *keyward.APIKey, error) {
 		if err := s.Store.RevokeSession(context.WithoutCancel(ctx), sess.ID, reason, req.now); err != nil {
 			return nil, nil, storeError(err)
 		}
-		s.audit(ctx, &keyward.AuditEvent{ProjectID: sess.ProjectID, At: req.now, Actor: sess.Subject(),
-			Action: keyward.AuditSessionRevoked, Target: "session:" + sess.ID, IP: req.ip.String(), Detail: reason})
-		return nil, nil, e
+		return nil, nil, &refusal{answer: e, event: &keyward.AuditEvent{ProjectID: sess.ProjectID,
+			Actor: sess.Subject(), Action: keyward.AuditSessionRevoked, Target: "session:" + sess.ID, Detail: reason}}
 	}
 	gone := invalidGrant("The credential behind this refresh token is no longer valid; authenticate again.")
 	p, err := authn.Live(ctx, cachedCredentials{s}, sess, req.now)
@@ -158,9 +142,6 @@ func (s *Server) recheck(ctx context.Context, req *tokenRequest, sess *keyward.S
 		if !k.AllowsIP(req.ip) {
 			return end("address not allowed", oauthError(http.StatusBadRequest, errUnauthorizedClient,
 				"This API key may not be used from your address; the session has ended."))
-		}
-		if s.Touch != nil {
-			s.Touch.Touch(k.ID, req.now, req.ip)
 		}
 		return s.Catalog.Filter(k.Permissions), k, nil
 	}

@@ -5,10 +5,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
 )
 
 // maxFormBytes bounds a token-endpoint body: the largest legitimate one (a refresh token plus a
@@ -27,6 +32,40 @@ type clientAuth struct {
 	ID, Secret string
 	Basic      bool // sent as HTTP Basic (a failure must then carry WWW-Authenticate)
 	Present    bool
+}
+
+// request is a request to the token endpoint (or introspection, for its client authentication),
+// parsed once: what every grant and phase reads.
+type request struct {
+	grantType string
+	form      form
+	client    clientAuth
+	// keyID is the id of the API key sent as the client secret, when the secret is a well-formed
+	// key; the key's failures are throttled and counted per key id and address.
+	keyID string
+	// key is the API key the client authenticated with, once the driver has checked it.
+	key *keyward.APIKey
+	// scope is the scope parameter split into names; scopeAsked tells an absent parameter from
+	// an empty one.
+	scope      []string
+	scopeAsked bool
+	refresh    refreshToken // the refresh_token parameter, read by the refresh grant
+	ip         netip.Addr
+	ipKey      string // ip as the key of per-address throttling and of audit events
+	now        time.Time
+}
+
+func newRequest(f form, c clientAuth, ip netip.Addr, now time.Time) *request {
+	req := &request{grantType: f["grant_type"], form: f, client: c, ip: ip, ipKey: ip.String(), now: now}
+	if c.Secret != "" {
+		if id, err := apikey.Parse(c.Secret); err == nil {
+			req.keyID = id
+		}
+	}
+	if raw, ok := f["scope"]; ok {
+		req.scope, req.scopeAsked = strings.Fields(raw), true
+	}
+	return req
 }
 
 // parseForm reads and validates the request body strictly: POST, the form content type, no

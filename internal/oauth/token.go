@@ -2,18 +2,14 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/clientip"
-	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -21,13 +17,60 @@ import (
 // keyward's own CLI and dashboard, which are not registered clients.
 const firstPartyClientID = "keyward"
 
-// tokenRequest is what every grant shares once the body is parsed.
-type tokenRequest struct {
-	form   form
-	client clientAuth
-	ip     netip.Addr
-	now    time.Time
+// A grant is one grant_type of the token endpoint. It says only what is particular to it; the
+// driver (Server.token) runs the phases every grant shares, in order, so that a grant cannot
+// skip one: throttling, client authentication, scope, the session's start or rotation, the
+// token, and the record of the outcome.
+type grant interface {
+	// check refuses a request the grant cannot take as sent (a missing parameter, client
+	// authentication where it has no place). Nothing has been looked up or counted yet.
+	check(s *Server, req *request) error
+	// identify finds the credential the request presents and what it holds now. req.key is the
+	// API key the client authenticated with, if it sent one. A *refusal is counted and audited.
+	identify(ctx context.Context, s *Server, req *request) (*subject, error)
+	// commit stores what the token rests on once the requested scope (narrowed: nil when none
+	// was asked) is known to lie within sub.held: a new session, or the rotation of the
+	// presented refresh token. It fills in sub's session and refresh token and returns the
+	// access token's scope.
+	commit(ctx context.Context, s *Server, req *request, sub *subject, narrowed []string) ([]string, error)
 }
+
+// grants are the supported grant types by grant_type; unsupportedGrant lists them.
+var grants = map[string]grant{
+	"client_credentials": clientCredentials{},
+	"password":           passwordGrant{},
+	"refresh_token":      refreshGrant{},
+}
+
+const unsupportedGrant = "Supported grant types: client_credentials, password, refresh_token."
+
+// subject is a credential as a grant found it.
+type subject struct {
+	held []string // the permissions it holds now: a requested scope must lie within them
+	key  *keyward.APIKey
+	// session is the session the token belongs to: to be started (no id yet) or continued.
+	session *keyward.Session
+	refresh string // the new refresh token, and its stored form, set by commit
+	rt      *keyward.RefreshToken
+	// succeeded, when set, records the grant's own success once the token is issued.
+	succeeded func(ctx context.Context, sess *keyward.Session)
+}
+
+// refusal is a grant's refusal of a credential; refuse counts it and records its event.
+type refusal struct {
+	answer *Error
+	// counted: a failed attempt, counted against the address, and against the key id at the
+	// address when keyID is set, so that guessing is throttled.
+	counted bool
+	keyID   string
+	event   *keyward.AuditEvent // recorded with the request's time and address; nil: none
+}
+
+func (r *refusal) Error() string { return r.answer.Error() }
+func (r *refusal) Unwrap() error { return r.answer }
+
+// failedAttempt is a counted refusal that is not audited (a malformed or unknown token).
+func failedAttempt(answer *Error) *refusal { return &refusal{answer: answer, counted: true} }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -46,170 +89,117 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, grant *string) (*client.TokenResponse, error) {
+// token is the driver: every phase of every grant, once and in this order.
+func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request, name *string) (*client.TokenResponse, error) {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := clientAuthentication(r, f)
+	c, err := clientAuthentication(r, f)
 	if err != nil {
 		return nil, err
 	}
-	req := &tokenRequest{form: f, client: client, ip: s.ClientIP(r), now: s.Now()}
-	gt, ok := f["grant_type"]
-	if !ok || gt == "" {
+	req := newRequest(f, c, s.ClientIP(r), s.Now())
+	if req.grantType == "" {
 		return nil, invalidRequest("The grant_type parameter is missing.")
 	}
-	switch gt {
-	case "client_credentials":
-		*grant = gt
-		return s.clientCredentials(ctx, req)
-	case "password":
-		*grant = gt
-		if !s.PasswordGrant {
-			return nil, oauthError(http.StatusBadRequest, errUnsupportedGrantType, "The password grant is disabled on this server.")
-		}
-		return s.passwordGrant(ctx, req)
-	case "refresh_token":
-		*grant = gt
-		return s.refresh(ctx, req)
+	g, ok := grants[req.grantType]
+	if !ok {
+		return nil, oauthError(http.StatusBadRequest, errUnsupportedGrantType, unsupportedGrant)
 	}
-	return nil, oauthError(http.StatusBadRequest, errUnsupportedGrantType, "Supported grant types: client_credentials, password, refresh_token.")
-}
-
-// throttle answers 429 when any of the keys is blocked.
-func throttle(checks ...func() (time.Duration, bool)) error {
-	var worst time.Duration
-	for _, c := range checks {
-		if after, blocked := c(); blocked && after > worst {
-			worst = after
-		}
-	}
-	if worst > 0 {
-		return throttled(worst)
-	}
-	return nil
-}
-
-func blocked(l Limiter, key string) func() (time.Duration, bool) {
-	return func() (time.Duration, bool) {
-		after, b := l.Blocked(key)
-		if b && after < time.Second {
-			after = time.Second
-		}
-		return after, b
-	}
-}
-
-// keyFailed counts a failed key authentication against the address (and the key id with the
-// address, when there is an id), records it, and returns the answer, which never says why.
-func (s *Server) keyFailed(ctx context.Context, req *tokenRequest, id, projectID, reason string) error {
-	ipKey := req.ip.String()
-	s.ByIP.Fail(ipKey)
-	if id != "" {
-		s.ByKeyIP.Fail("key:" + id + "@" + ipKey)
-	}
-	s.audit(ctx, &keyward.AuditEvent{ProjectID: projectID, At: req.now, Action: keyward.AuditExchangeFailed,
-		Target: "key:" + id, IP: ipKey, Detail: reason})
-	return invalidClient("The API key is unknown, deleted, expired or malformed.", req.client.Basic)
-}
-
-// authenticateKey checks an API key presented as client credentials. Failures are counted per
-// address and per key id and address before the answer goes out. cached allows the key cache,
-// which is safe only when a write transaction that checks the key follows (see keyCache).
-func (s *Server) authenticateKey(ctx context.Context, req *tokenRequest, cached bool) (*keyward.APIKey, error) {
-	c := req.client
-	ipKey := req.ip.String()
-	if c.Secret == "" {
-		return nil, invalidClient("Client authentication is required: send the API key as the client secret.", c.Basic)
-	}
-	id, perr := apikey.Parse(c.Secret)
-	keyIP := "key:" + id + "@" + ipKey
-	checks := []func() (time.Duration, bool){blocked(s.ByIP, ipKey)}
-	if perr == nil {
-		checks = append(checks, blocked(s.ByKeyIP, keyIP))
-	}
-	if err := throttle(checks...); err != nil {
+	*name = req.grantType
+	if err := g.check(s, req); err != nil {
 		return nil, err
 	}
-	fail := func(reason string, projectID string) error {
-		return s.keyFailed(ctx, req, id, projectID, reason)
+	if err := s.throttle(req); err != nil {
+		return nil, err
 	}
-	if perr != nil {
-		id = ""
-		return nil, fail("malformed key", "")
+	if req.client.Present {
+		if req.key, err = s.authenticateKey(ctx, req, true); err != nil {
+			return nil, s.refuse(ctx, req, err)
+		}
 	}
-	if c.ID != "" && c.ID != id {
-		return nil, fail("client_id does not match the key", "")
+	sub, err := g.identify(ctx, s, req)
+	if err != nil {
+		return nil, s.refuse(ctx, req, err)
 	}
-	var k *keyward.APIKey
-	var err error
-	if cached {
-		k, err = s.apiKey(ctx, id)
-	} else {
-		k, err = s.Store.APIKey(ctx, id)
-	}
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, fail("unknown or deleted key", "")
-	} else if err != nil {
-		return nil, storeError(err)
-	}
-	if subtle.ConstantTimeCompare(k.SecretHash, apikey.Hash(c.Secret)) != 1 {
-		return nil, fail("wrong secret", k.ProjectID)
-	}
-	if k.Expired(req.now) {
-		return nil, fail("expired key", k.ProjectID)
-	}
-	return k, nil
-}
-
-func (s *Server) clientCredentials(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
-	k, err := s.authenticateKey(ctx, req, true)
+	// The scope is checked before anything is stored or spent, so a client that asks too much
+	// keeps its session.
+	narrowed, err := requestedScope(req, sub.held)
 	if err != nil {
 		return nil, err
 	}
-	if !k.AllowsIP(req.ip) {
-		s.ByIP.Fail(req.ip.String())
-		s.audit(ctx, &keyward.AuditEvent{ProjectID: k.ProjectID, At: req.now, Actor: "key:" + k.ID,
-			Action: keyward.AuditExchangeFailed, Target: "key:" + k.ID, IP: req.ip.String(), Detail: "address not allowed"})
-		return nil, oauthError(http.StatusBadRequest, errUnauthorizedClient, "This API key may not be used from your address.")
+	scope, err := g.commit(ctx, s, req, sub, narrowed)
+	if err != nil {
+		return nil, s.refuse(ctx, req, err)
 	}
-	held := s.Catalog.Filter(k.Permissions)
-	scope, err := requestedScope(req.form, held)
+	resp, err := s.issue(req.now, sub, scope)
 	if err != nil {
 		return nil, err
 	}
-	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID, Scope: scope,
-		CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
-	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
-		sess.ExpiresAt = *k.ExpiresAt
+	if sub.key != nil && s.Touch != nil {
+		s.Touch.Touch(sub.key.ID, req.now, req.ip)
 	}
-	resp, err := s.startSession(ctx, req, sess, effectiveScope(held, scope), k)
-	if errors.Is(err, errKeyGone) {
-		// Deleted since it was read (or cached): the same answer as a key read after deletion.
-		s.cachedKeys.drop(k.ID)
-		return nil, s.keyFailed(ctx, req, k.ID, "", "unknown or deleted key")
-	} else if err != nil {
-		return nil, err
-	}
-	if s.Touch != nil {
-		s.Touch.Touch(k.ID, req.now, req.ip)
+	if sub.succeeded != nil {
+		sub.succeeded(ctx, sub.session)
 	}
 	return resp, nil
 }
 
-// requestedScope parses the optional scope parameter: nil when absent (the whole credential),
+// throttle answers 429 while the address, or the presented key id at the address, has too many
+// recent failures.
+func (s *Server) throttle(req *request) error {
+	wait := blockedFor(s.ByIP, req.ipKey)
+	if req.keyID != "" {
+		wait = max(wait, blockedFor(s.ByKeyIP, keyAt(req.keyID, req.ipKey)))
+	}
+	if wait > 0 {
+		return throttled(wait)
+	}
+	return nil
+}
+
+func blockedFor(l Limiter, key string) time.Duration {
+	after, blocked := l.Blocked(key)
+	if !blocked {
+		return 0
+	}
+	return max(after, time.Second)
+}
+
+// keyAt is the ByKeyIP key of a key id used from an address.
+func keyAt(id, ipKey string) string { return "key:" + id + "@" + ipKey }
+
+// refuse counts a *refusal against the request's throttling keys and records its audit event,
+// and returns the answer; any other error passes through.
+func (s *Server) refuse(ctx context.Context, req *request, err error) error {
+	var r *refusal
+	if !errors.As(err, &r) {
+		return err
+	}
+	if r.counted {
+		s.ByIP.Fail(req.ipKey)
+		if r.keyID != "" {
+			s.ByKeyIP.Fail(keyAt(r.keyID, req.ipKey))
+		}
+	}
+	if r.event != nil {
+		r.event.At, r.event.IP = req.now, req.ipKey
+		s.audit(ctx, r.event)
+	}
+	return r.answer
+}
+
+// requestedScope checks the optional scope parameter: nil when absent (the whole credential),
 // else a subset of held in catalog order; anything else is invalid_scope.
-func requestedScope(f form, held []string) ([]string, error) {
-	raw, ok := f["scope"]
-	if !ok {
+func requestedScope(req *request, held []string) ([]string, error) {
+	if !req.scopeAsked {
 		return nil, nil
 	}
-	names := strings.Fields(raw)
-	if !keyward.Subset(names, held) {
+	if !keyward.Subset(req.scope, held) {
 		return nil, oauthError(http.StatusBadRequest, errInvalidScope, "The requested scope exceeds the credential's permissions.")
 	}
-	return keyward.Intersect(held, names), nil
+	return keyward.Intersect(held, req.scope), nil
 }
 
 // effectiveScope is what a token carries: the held permissions, narrowed when the session asked.
@@ -220,97 +210,38 @@ func effectiveScope(held, narrowed []string) []string {
 	return keyward.Intersect(held, narrowed)
 }
 
-func (s *Server) passwordGrant(ctx context.Context, req *tokenRequest) (*client.TokenResponse, error) {
-	if req.client.Present {
-		return nil, invalidRequest("The password grant takes no client authentication.")
-	}
-	username, password := req.form["username"], req.form["password"]
-	if username == "" || password == "" {
-		return nil, invalidRequest("The username and password parameters are required.")
-	}
-	attempt := &authn.Attempt{Email: username, Password: password, IP: req.ip}
-	u, err := s.login().Password(ctx, attempt)
-	var wait *authn.Throttled
-	switch {
-	case errors.As(err, &wait):
-		return nil, throttled(wait.RetryAfter)
-	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
-		return nil, invalidGrant(authn.WrongCredentials)
-	case errors.Is(err, authn.ErrPasswordCheck):
-		return nil, serverError(err)
-	case err != nil:
-		return nil, storeError(err)
-	}
-	sess := &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
-	var held []string
-	if ref, ok := req.form["project"]; ok {
-		p, perms, err := s.membership(ctx, u.ID, ref)
-		if err != nil {
-			return nil, err
-		}
-		sess.ProjectID, held = p.ID, perms
-	}
-	scope, err := requestedScope(req.form, held)
-	if err != nil {
+// startsSession is the commit of a grant that starts a session: the session's scope is the one
+// requested.
+type startsSession struct{}
+
+func (startsSession) commit(ctx context.Context, s *Server, req *request, sub *subject, narrowed []string) ([]string, error) {
+	sub.session.Scope = narrowed
+	if err := s.startSession(ctx, req, sub); err != nil {
 		return nil, err
 	}
-	sess.Scope = scope
-	resp, err := s.startSession(ctx, req, sess, effectiveScope(held, scope), nil)
-	if err != nil {
-		return nil, err
-	}
-	s.login().Succeeded(ctx, attempt, u, sess.ProjectID)
-	return resp, nil
+	return effectiveScope(sub.held, narrowed), nil
 }
 
-// login is the password check the dashboard shares.
-func (s *Server) login() authn.Login {
-	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
-}
-
-// membership resolves a project by id or name and returns the user's permissions in it; a
-// project that does not exist and one the user is not a member of are the same answer.
-func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.Project, []string, error) {
-	notMember := oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
-	var p *keyward.Project
-	var err error
-	if strings.HasPrefix(ref, keyward.PrefixProject) {
-		p, err = s.Store.ProjectByID(ctx, ref)
-	} else {
-		p, err = s.Store.ProjectByName(ctx, ref)
-	}
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, nil, notMember
-	} else if err != nil {
-		return nil, nil, storeError(err)
-	}
-	m, err := s.Store.Member(ctx, p.ID, userID)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, nil, notMember
-	} else if err != nil {
-		return nil, nil, storeError(err)
-	}
-	return p, s.Catalog.Filter(m.Permissions), nil
-}
-
-// startSession stores a new session with its first refresh token and mints the pair.
-func (s *Server) startSession(ctx context.Context, req *tokenRequest, sess *keyward.Session, scope []string, k *keyward.APIKey) (*client.TokenResponse, error) {
+// startSession stores sub's new session with its first refresh token.
+func (s *Server) startSession(ctx context.Context, req *request, sub *subject) error {
+	sess := sub.session
 	id, err := keyward.NewSessionID(req.now, s.Rand)
 	if err != nil {
-		return nil, serverError(err)
+		return serverError(err)
 	}
 	sess.ID = id
-	refresh, rt, err := s.newRefreshToken(sess, req.now)
-	if err != nil {
-		return nil, err
+	if sub.refresh, sub.rt, err = s.newRefreshToken(sess, req.now); err != nil {
+		return err
 	}
-	if err := s.Store.CreateSession(ctx, sess, rt); err != nil {
-		if k != nil && keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			return nil, errKeyGone
+	if err := s.Store.CreateSession(ctx, sess, sub.rt); err != nil {
+		if k := sub.key; k != nil && keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			// Deleted since it was read (or cached): the same answer as a key read after deletion.
+			s.cachedKeys.drop(k.ID)
+			return keyRefusal(req, k.ID, "", "unknown or deleted key")
 		}
-		return nil, storeError(err)
+		return storeError(err)
 	}
-	return s.issue(req.now, sess, scope, k, refresh, rt)
+	return nil
 }
 
 // newRefreshToken makes the refresh token paired with an access token issued at now: it expires
@@ -336,8 +267,9 @@ func (s *Server) accessExpiry(sess *keyward.Session, now time.Time) time.Time {
 	return exp
 }
 
-// issue mints the access token of sess and builds the response.
-func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *keyward.APIKey, refresh string, rt *keyward.RefreshToken) (*client.TokenResponse, error) {
+// issue mints the access token of sub's session and builds the response.
+func (s *Server) issue(now time.Time, sub *subject, scope []string) (*client.TokenResponse, error) {
+	sess := sub.session
 	exp := s.accessExpiry(sess, now)
 	c := &token.Claims{
 		Issuer:    s.Issuer,
@@ -350,7 +282,7 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 		SessionID: sess.ID,
 		Project:   sess.ProjectID,
 	}
-	if k != nil {
+	if k := sub.key; k != nil {
 		c.ClientID = k.ID
 		if len(k.IPs) > 0 {
 			c.IPs = clientip.FormatNetworks(k.IPs)
@@ -364,8 +296,8 @@ func (s *Server) issue(now time.Time, sess *keyward.Session, scope []string, k *
 		AccessToken:      at,
 		TokenType:        "Bearer",
 		ExpiresIn:        seconds(exp.Sub(now)),
-		RefreshToken:     refresh,
-		RefreshExpiresIn: seconds(rt.ExpiresAt.Sub(now)),
+		RefreshToken:     sub.refresh,
+		RefreshExpiresIn: seconds(sub.rt.ExpiresAt.Sub(now)),
 		Scope:            strings.Join(scope, " "),
 	}, nil
 }

@@ -1,0 +1,168 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/authn"
+)
+
+// clientCredentials exchanges an API key for a session of the key (RFC 6749 §4.4).
+type clientCredentials struct{ startsSession }
+
+func (clientCredentials) check(s *Server, req *request) error {
+	if req.client.Secret == "" {
+		return keyRequired(req.client.Basic)
+	}
+	return nil
+}
+
+func (clientCredentials) identify(ctx context.Context, s *Server, req *request) (*subject, error) {
+	k := req.key
+	if !k.AllowsIP(req.ip) {
+		return nil, &refusal{answer: keyOutsideNetworks(), counted: true, event: &keyward.AuditEvent{
+			ProjectID: k.ProjectID, Actor: "key:" + k.ID, Action: keyward.AuditExchangeFailed,
+			Target: "key:" + k.ID, Detail: "address not allowed"}}
+	}
+	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID,
+		CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
+	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = *k.ExpiresAt
+	}
+	return &subject{held: s.Catalog.Filter(k.Permissions), key: k, session: sess}, nil
+}
+
+// passwordGrant signs a person in (RFC 6749 §4.3), for keyward's own CLI and dashboard.
+type passwordGrant struct{ startsSession }
+
+func (passwordGrant) check(s *Server, req *request) error {
+	if !s.PasswordGrant {
+		return oauthError(http.StatusBadRequest, errUnsupportedGrantType, "The password grant is disabled on this server.")
+	}
+	if req.client.Present {
+		return invalidRequest("The password grant takes no client authentication.")
+	}
+	if req.form["username"] == "" || req.form["password"] == "" {
+		return invalidRequest("The username and password parameters are required.")
+	}
+	return nil
+}
+
+// identify signs in through authn.Login, the one home of password sign-ins (the dashboard's
+// too), which throttles them per user, and counts and audits their failures and successes.
+func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*subject, error) {
+	attempt := &authn.Attempt{Email: req.form["username"], Password: req.form["password"], IP: req.ip}
+	login := s.login()
+	u, err := login.Password(ctx, attempt)
+	var wait *authn.Throttled
+	switch {
+	case errors.As(err, &wait):
+		return nil, throttled(wait.RetryAfter)
+	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
+		return nil, invalidGrant(authn.WrongCredentials)
+	case errors.Is(err, authn.ErrPasswordCheck):
+		return nil, serverError(err)
+	case err != nil:
+		return nil, storeError(err)
+	}
+	sub := &subject{
+		session: &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)},
+		succeeded: func(ctx context.Context, sess *keyward.Session) {
+			login.Succeeded(ctx, attempt, u, sess.ProjectID)
+		},
+	}
+	if ref, ok := req.form["project"]; ok {
+		p, perms, err := s.membership(ctx, u.ID, ref)
+		if err != nil {
+			return nil, err
+		}
+		sub.session.ProjectID, sub.held = p.ID, perms
+	}
+	return sub, nil
+}
+
+// login is the password check the dashboard shares.
+func (s *Server) login() authn.Login {
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+}
+
+// membership resolves a project by id or name and returns the user's permissions in it; a
+// project that does not exist and one the user is not a member of are the same answer.
+func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.Project, []string, error) {
+	notMember := oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
+	var p *keyward.Project
+	var err error
+	if strings.HasPrefix(ref, keyward.PrefixProject) {
+		p, err = s.Store.ProjectByID(ctx, ref)
+	} else {
+		p, err = s.Store.ProjectByName(ctx, ref)
+	}
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, nil, notMember
+	} else if err != nil {
+		return nil, nil, storeError(err)
+	}
+	m, err := s.Store.Member(ctx, p.ID, userID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, nil, notMember
+	} else if err != nil {
+		return nil, nil, storeError(err)
+	}
+	return p, s.Catalog.Filter(m.Permissions), nil
+}
+
+// authenticateKey checks the API key a request presents as its client secret, after the
+// request passed throttle. Its refusals go through refuse. cached allows the key cache, which is
+// safe only when a write transaction that checks the key follows (see keyCache).
+func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool) (*keyward.APIKey, error) {
+	c := req.client
+	if c.Secret == "" {
+		return nil, keyRequired(c.Basic)
+	}
+	id := req.keyID
+	if id == "" {
+		return nil, keyRefusal(req, "", "", "malformed key")
+	}
+	if c.ID != "" && c.ID != id {
+		return nil, keyRefusal(req, id, "", "client_id does not match the key")
+	}
+	var k *keyward.APIKey
+	var err error
+	if cached {
+		k, err = s.apiKey(ctx, id)
+	} else {
+		k, err = s.Store.APIKey(ctx, id)
+	}
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, keyRefusal(req, id, "", "unknown or deleted key")
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+	if subtle.ConstantTimeCompare(k.SecretHash, apikey.Hash(c.Secret)) != 1 {
+		return nil, keyRefusal(req, id, k.ProjectID, "wrong secret")
+	}
+	if k.Expired(req.now) {
+		return nil, keyRefusal(req, id, k.ProjectID, "expired key")
+	}
+	return k, nil
+}
+
+func keyRequired(basic bool) *Error {
+	return invalidClient("Client authentication is required: send the API key as the client secret.", basic)
+}
+
+// keyRefusal is a failed key authentication; its answer never says why.
+func keyRefusal(req *request, id, projectID, reason string) *refusal {
+	return &refusal{
+		answer:  invalidClient("The API key is unknown, deleted, expired or malformed.", req.client.Basic),
+		counted: true,
+		keyID:   id,
+		event: &keyward.AuditEvent{ProjectID: projectID, Action: keyward.AuditExchangeFailed,
+			Target: "key:" + id, Detail: reason},
+	}
+}
