@@ -66,7 +66,7 @@ func newEnv(t *testing.T) *env {
 	logs := &testlog.Buffer{}
 	srv := &Server{
 		Store:   store,
-		Auth:    &authn.Authenticator{Store: store, Tokens: verifier, Catalog: catalog, Now: clk.Now},
+		Auth:    &authn.Authenticator{Store: store, Tokens: verifier, Now: clk.Now},
 		Catalog: catalog, Passwords: fakePasswords{}, Now: clk.Now, Rand: rand.Reader,
 		Logger:   newTestLogger(logs),
 		FeedPoll: 10 * time.Millisecond,

@@ -81,7 +81,7 @@ func (s *Server) Handler() http.Handler {
 	s.mgr = s.Manage
 	if s.mgr == nil {
 		s.mgr = &manage.Service{
-			Store: s.Store, Auth: s.Auth, Catalog: s.Catalog, Passwords: s.Passwords,
+			Store: s.Store, Catalog: s.Catalog, Passwords: s.Passwords,
 			Now: s.Now, Rand: s.Rand, Logger: s.logger(),
 		}
 	}

@@ -14,15 +14,10 @@ import (
 	"github.com/keyward/keyward/internal/token"
 )
 
-// Store is the part of keyward.Store that authentication and authorization read.
+// Store is the part of keyward.Store that authentication reads.
 type Store interface {
+	Credentials
 	Session(ctx context.Context, id string) (*keyward.Session, error)
-	UserByID(ctx context.Context, id string) (*keyward.User, error)
-	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
-	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
-	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
-	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
-	ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Project, error)
 }
 
 // TokenVerifier checks an access token's signature and claims.
@@ -53,14 +48,14 @@ func (p *Principal) Narrowed() bool {
 	return p.Key != nil || p.Session.ProjectID != ""
 }
 
-// Authenticator turns bearer access tokens into principals and answers what a principal may do
-// in a project. Every call re-reads the session and the credential, so revoking a session,
-// deleting a key or disabling a user takes effect on the next request, not when the token expires.
+// Authenticator turns bearer access tokens into principals; what a principal may do is
+// internal/manage's question. Every call re-reads the session and the credential, so revoking a
+// session, deleting a key or disabling a user takes effect on the next request, not when the
+// token expires.
 type Authenticator struct {
-	Store   Store
-	Tokens  TokenVerifier
-	Catalog *keyward.Catalog
-	Now     func() time.Time
+	Store  Store
+	Tokens TokenVerifier
+	Now    func() time.Time
 }
 
 // One message for every way a token can be bad, so that a caller learns nothing about which
@@ -184,99 +179,3 @@ func notFoundAs(err error, replacement error) error {
 	}
 	return err
 }
-
-// Permissions returns what p may do in project, in catalog order. A project p cannot see is
-// ENOTFOUND, whether or not it exists.
-//
-// A user holds the membership's permissions; a key holds its own, and only in its own project. A
-// session's scope (nil: everything) narrows either, and so does a user token narrowed to a project,
-// which sees that project only.
-func (a *Authenticator) Permissions(ctx context.Context, p *Principal, project *keyward.Project) ([]string, error) {
-	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", project.ID)
-	if p.Session.ProjectID != "" && p.Session.ProjectID != project.ID {
-		return nil, hidden
-	}
-	var held []string
-	switch {
-	case p.Key != nil:
-		if p.Key.ProjectID != project.ID {
-			return nil, hidden
-		}
-		held = p.Key.Permissions
-	case p.User != nil:
-		m, err := a.Store.Member(ctx, project.ID, p.User.ID)
-		if err != nil {
-			return nil, notFoundAs(err, hidden)
-		}
-		held = m.Permissions
-	default:
-		return nil, hidden
-	}
-	if p.Session.Scope != nil {
-		held = keyward.Intersect(held, p.Session.Scope)
-	}
-	return a.Catalog.Filter(held), nil
-}
-
-// ResolveProject finds the project ref names (an id such as "prj_…" or a project name) and returns
-// it with p's permissions there. ENOTFOUND when it does not exist and equally when p cannot see
-// it, so that probing never reveals another tenant's projects.
-func (a *Authenticator) ResolveProject(ctx context.Context, p *Principal, ref string) (*keyward.Project, []string, error) {
-	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
-	var (
-		project *keyward.Project
-		err     error
-	)
-	switch {
-	case strings.HasPrefix(ref, keyward.PrefixProject):
-		project, err = a.Store.ProjectByID(ctx, ref)
-	case ValidProjectName(ref):
-		project, err = a.Store.ProjectByName(ctx, ref)
-	default:
-		return nil, nil, hidden
-	}
-	if err != nil {
-		return nil, nil, notFoundAs(err, hidden)
-	}
-	perms, err := a.Permissions(ctx, p, project)
-	if err != nil {
-		return nil, nil, notFoundAs(err, hidden)
-	}
-	return project, perms, nil
-}
-
-// Projects lists the projects p can see, by name: a user's memberships (only the one project when
-// the token was narrowed to it), or a key's own project.
-func (a *Authenticator) Projects(ctx context.Context, p *Principal) ([]*keyward.Project, error) {
-	if p.Key != nil {
-		project, err := a.Store.ProjectByID(ctx, p.Key.ProjectID)
-		if err != nil {
-			// The key outlived its project only if the store lost a cascade; show nothing.
-			return nil, notFoundAs(err, nil)
-		}
-		return []*keyward.Project{project}, nil
-	}
-	if p.User == nil {
-		return nil, nil
-	}
-	all, err := a.Store.ProjectsForUser(ctx, p.User.ID)
-	if err != nil {
-		return nil, err
-	}
-	if p.Session.ProjectID == "" {
-		return all, nil
-	}
-	out := make([]*keyward.Project, 0, 1)
-	for _, project := range all {
-		if project.ID == p.Session.ProjectID {
-			out = append(out, project)
-		}
-	}
-	return out, nil
-}
-
-var projectName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// ValidProjectName reports whether name is a project name: a lower-case DNS-label-like slug of at
-// most 63 characters.
-func ValidProjectName(name string) bool { return projectName.MatchString(name) }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { store.Close() })
 	f := &fixture{t: t, ctx: ctx, now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), store: store, toks: tokens{}}
-	f.auth = &Authenticator{Store: store, Tokens: f.toks, Catalog: keyward.DefaultCatalog(), Now: func() time.Time { return f.now }}
+	f.auth = &Authenticator{Store: store, Tokens: f.toks, Now: func() time.Time { return f.now }}
 	return f
 }
 
@@ -248,7 +247,7 @@ func FuzzFromRequest(f *testing.F) {
 	for _, s := range []string{"Bearer abc", "bearer  a.b.c", "Basic x", "Bearer kw_abc", "Bearer", "", "Bearer \x00", "BEARER a=b"} {
 		f.Add(s)
 	}
-	auth := &Authenticator{Tokens: tokens{}, Catalog: keyward.DefaultCatalog(), Now: time.Now}
+	auth := &Authenticator{Tokens: tokens{}, Now: time.Now}
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("GET", "/v1/me", nil)
 		r.Header = http.Header{"Authorization": {header}}
@@ -257,113 +256,4 @@ func FuzzFromRequest(f *testing.F) {
 			t.Fatalf("FromRequest(%q) = %v, %v", header, p, err)
 		}
 	})
-}
-
-func TestPermissions(t *testing.T) {
-	f := newFixture(t)
-	ada := f.user("ada@example.com")
-	bob := f.user("bob@example.com")
-	shop := f.project("shop", ada, "containers-view", "containers-manage", "api-keys-view")
-	blog := f.project("blog", bob, "dns-view")
-	if err := f.store.PutMember(f.ctx, &keyward.Member{ProjectID: blog.ID, UserID: ada.ID, Permissions: []string{"dns-view", "retired-permission"}, CreatedAt: f.now, UpdatedAt: f.now}); err != nil {
-		t.Fatal(err)
-	}
-	shopKey := f.key(shop, nil, "containers-view", "api-keys-view", "retired-permission")
-
-	principal := func(raw string) *Principal {
-		p, err := f.auth.Bearer(f.ctx, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	adaFull := principal(f.token(&keyward.Session{Kind: keyward.SessionUser, UserID: ada.ID}))
-	adaShop := principal(f.token(&keyward.Session{Kind: keyward.SessionUser, UserID: ada.ID, ProjectID: shop.ID}))
-	adaScoped := principal(f.token(&keyward.Session{Kind: keyward.SessionUser, UserID: ada.ID, ProjectID: shop.ID, Scope: []string{"containers-view", "billing-view"}}))
-	bobFull := principal(f.token(&keyward.Session{Kind: keyward.SessionUser, UserID: bob.ID}))
-	key := principal(f.token(&keyward.Session{Kind: keyward.SessionKey, KeyID: shopKey.ID, ProjectID: shop.ID}))
-	keyScoped := principal(f.token(&keyward.Session{Kind: keyward.SessionKey, KeyID: shopKey.ID, ProjectID: shop.ID, Scope: []string{"api-keys-view"}}))
-	keyEmptyScope := principal(f.token(&keyward.Session{Kind: keyward.SessionKey, KeyID: shopKey.ID, ProjectID: shop.ID, Scope: []string{}}))
-
-	tests := []struct {
-		name    string
-		p       *Principal
-		project *keyward.Project
-		want    []string // nil: ENOTFOUND
-	}{
-		{"member", adaFull, shop, []string{"api-keys-view", "containers-view", "containers-manage"}},
-		{"member of a second project; retired permissions dropped", adaFull, blog, []string{"dns-view"}},
-		{"not a member", bobFull, shop, nil},
-		{"narrowed to this project", adaShop, shop, []string{"api-keys-view", "containers-view", "containers-manage"}},
-		{"narrowed to another project", adaShop, blog, nil},
-		{"scope narrows a user", adaScoped, shop, []string{"containers-view"}},
-		{"key in its project (catalog order)", key, shop, []string{"api-keys-view", "containers-view"}},
-		{"key in another project", key, blog, nil},
-		{"scope narrows a key", keyScoped, shop, []string{"api-keys-view"}},
-		{"empty scope is nothing", keyEmptyScope, shop, []string{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.auth.Permissions(f.ctx, tt.p, tt.project)
-			if tt.want == nil {
-				if keyward.ErrorCode(err) != keyward.ENOTFOUND {
-					t.Fatalf("Permissions = %v, %v; want ENOTFOUND", got, err)
-				}
-				return
-			}
-			if err != nil || !slices.Equal(got, tt.want) {
-				t.Errorf("Permissions = %v, %v; want %v", got, err, tt.want)
-			}
-		})
-	}
-
-	// ResolveProject: visible by id and by name; invisible and nonexistent read the same.
-	for _, ref := range []string{shop.ID, "shop"} {
-		got, perms, err := f.auth.ResolveProject(f.ctx, key, ref)
-		if err != nil || got.ID != shop.ID || len(perms) != 2 {
-			t.Errorf("ResolveProject(%q) = %v, %v, %v", ref, got, perms, err)
-		}
-	}
-	_, _, hidden := f.auth.ResolveProject(f.ctx, key, "blog")
-	_, _, missing := f.auth.ResolveProject(f.ctx, key, "blag")
-	if keyward.ErrorCode(hidden) != keyward.ENOTFOUND || keyward.ErrorCode(missing) != keyward.ENOTFOUND ||
-		strings.Replace(keyward.ErrorMessage(hidden), "blog", "blag", 1) != keyward.ErrorMessage(missing) {
-		t.Errorf("hidden %v and missing %v differ", hidden, missing)
-	}
-	for _, ref := range []string{"", "Shop", "prj_", "shop/../blog", strings.Repeat("a", 64)} {
-		if _, _, err := f.auth.ResolveProject(f.ctx, adaFull, ref); keyward.ErrorCode(err) != keyward.ENOTFOUND {
-			t.Errorf("ResolveProject(%q) = %v", ref, err)
-		}
-	}
-
-	// Projects lists what each caller can see.
-	for _, tt := range []struct {
-		p    *Principal
-		want []string
-	}{
-		{adaFull, []string{"blog", "shop"}},
-		{adaShop, []string{"shop"}},
-		{key, []string{"shop"}},
-		{bobFull, []string{"blog"}},
-	} {
-		ps, err := f.auth.Projects(f.ctx, tt.p)
-		var names []string
-		for _, p := range ps {
-			names = append(names, p.Name)
-		}
-		if err != nil || !slices.Equal(names, tt.want) {
-			t.Errorf("Projects(%s) = %v, %v; want %v", tt.p.Subject, names, err, tt.want)
-		}
-	}
-}
-
-func TestValidProjectName(t *testing.T) {
-	for name, want := range map[string]bool{
-		"a": true, "web-shop": true, "a1-b2": true, strings.Repeat("a", 63): true,
-		"": false, "-a": false, "a-": false, "A": false, "a_b": false, "a.b": false, strings.Repeat("a", 64): false, "prj_x": false,
-	} {
-		if got := ValidProjectName(name); got != want {
-			t.Errorf("ValidProjectName(%q) = %v", name, got)
-		}
-	}
 }

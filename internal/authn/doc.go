@@ -1,2 +1,2 @@
-// Package authn decides who is calling keyward's HTTP APIs and what they may do in each project.
+// Package authn decides who is calling keyward: a bearer access token, a password, or a session whose credential must still be live.
 package authn

@@ -18,8 +18,8 @@ import (
 // Store is the part of keyward.Store the dashboard reads and writes itself; project operations
 // go through manage.
 type Store interface {
+	authn.Credentials // what authn.Live reads to decide whether a web session's user may still act
 	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
-	UserByID(ctx context.Context, id string) (*keyward.User, error)
 	CreateWebSession(ctx context.Context, ws *keyward.WebSession) error
 	WebSession(ctx context.Context, hash []byte) (*keyward.WebSession, error)
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error

@@ -65,18 +65,19 @@ func (s *Server) session(r *http.Request) (*visit, error) {
 		return nil, err
 	}
 	now := s.Now()
-	if !now.Before(ws.ExpiresAt) || now.Sub(ws.LastSeenAt) >= s.IdleTimeout {
+	if now.Sub(ws.LastSeenAt) >= s.IdleTimeout {
 		return nil, nil
 	}
-	u, err := s.Store.UserByID(ctx, ws.UserID)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+	// Not a stored OAuth session: it carries no project narrowing and no scope, so the person
+	// acts with their memberships' permissions, read again on every request. Past that, a web
+	// session ends as a token's does: at its absolute timeout, or once its user is disabled or
+	// gone. (Disabling also deletes the user's logins; Live covers a login read just before.)
+	sess := &keyward.Session{Kind: keyward.SessionUser, UserID: ws.UserID, CreatedAt: ws.CreatedAt, ExpiresAt: ws.ExpiresAt}
+	p, err := authn.Live(ctx, s.Store, sess, now)
+	if errors.As(err, new(*authn.NotLive)) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
-	}
-	if u.Disabled {
-		// Disabling deletes the user's logins; this covers a login read just before that.
-		return nil, nil
 	}
 	if now.Sub(ws.LastSeenAt) >= touchEvery {
 		if err := s.Store.TouchWebSession(ctx, ws.Hash, now); keyward.ErrorCode(err) == keyward.ENOTFOUND {
@@ -85,14 +86,7 @@ func (s *Server) session(r *http.Request) (*visit, error) {
 			return nil, err
 		}
 	}
-	p := &authn.Principal{
-		Subject: "user:" + u.ID,
-		User:    u,
-		// Not a stored OAuth session: it carries no project narrowing and no scope, so the
-		// person acts with their memberships' permissions, read again on every request.
-		Session: &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: ws.CreatedAt, ExpiresAt: ws.ExpiresAt},
-	}
-	return &visit{User: u, Caller: manage.Caller{Principal: p, IP: s.clientIP(r)}, hash: ws.Hash}, nil
+	return &visit{User: p.User, Caller: manage.Caller{Principal: p, IP: s.clientIP(r)}, hash: ws.Hash}, nil
 }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *visit) error

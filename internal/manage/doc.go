@@ -1,2 +1,2 @@
-// Package manage owns project management operations with their authorization rules, shared by the API and the dashboard.
+// Package manage owns who may do what in a project, and the project management operations that apply it, shared by the API, the dashboard and the token endpoint.
 package manage

@@ -16,11 +16,12 @@ import (
 
 // Store is the part of keyward.Store that management operations read and write.
 type Store interface {
+	Directory
+	ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Project, error)
 	CreateUser(ctx context.Context, u *keyward.User) error
 	UserByID(ctx context.Context, id string) (*keyward.User, error)
 	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
 	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error
-	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
 	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
 	PutMember(ctx context.Context, m *keyward.Member) error
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
@@ -42,7 +43,6 @@ type Passwords interface {
 // here, so the API and the dashboard cannot drift apart.
 type Service struct {
 	Store     Store
-	Auth      *authn.Authenticator
 	Catalog   *keyward.Catalog
 	Passwords Passwords // needed by CreateUser only
 	Now       func() time.Time
@@ -69,12 +69,15 @@ type Access struct {
 // Open resolves ref (a project id or name) for c. A project that does not exist and one c cannot
 // see are the same ENOTFOUND, so that probing never reveals another tenant's projects.
 func (s *Service) Open(ctx context.Context, c Caller, ref string) (*Access, error) {
-	project, perms, err := s.Auth.ResolveProject(ctx, c.Principal, ref)
+	project, perms, err := s.authz().ResolveProject(ctx, c.Principal, ref)
 	if err != nil {
 		return nil, err
 	}
 	return &Access{Project: project, Perms: perms, svc: s, caller: c}, nil
 }
+
+// authz is the service's view of the rules every door shares.
+func (s *Service) authz() Authorizer { return Authorizer{Store: s.Store, Catalog: s.Catalog} }
 
 // Caller returns who holds the access.
 func (a *Access) Caller() Caller { return a.caller }

@@ -35,10 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, store: store, now: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)}
 	catalog := keyward.DefaultCatalog()
 	clock := func() time.Time { return f.now }
-	f.svc = &manage.Service{
-		Store: store, Auth: &authn.Authenticator{Store: store, Catalog: catalog, Now: clock},
-		Catalog: catalog, Passwords: plainHasher{}, Now: clock, Rand: rand.Reader,
-	}
+	f.svc = &manage.Service{Store: store, Catalog: catalog, Passwords: plainHasher{}, Now: clock, Rand: rand.Reader}
 	return f
 }
 

@@ -10,17 +10,33 @@ import (
 	"github.com/keyward/keyward/internal/password"
 )
 
-// Projects lists the projects c can see, by name, each with c's permissions there.
+// Projects lists the projects c can see, by name, each with c's permissions there: a user's
+// memberships (only the one project when the token was narrowed to it), or a key's own project.
 func (s *Service) Projects(ctx context.Context, c Caller) ([]*Access, error) {
-	projects, err := s.Auth.Projects(ctx, c.Principal)
-	if err != nil {
-		return nil, err
+	p := c.Principal
+	var projects []*keyward.Project
+	switch {
+	case p.Key != nil:
+		project, err := s.Store.ProjectByID(ctx, p.Key.ProjectID)
+		switch {
+		case err == nil:
+			projects = []*keyward.Project{project}
+		case keyward.ErrorCode(err) != keyward.ENOTFOUND:
+			return nil, err
+		}
+		// Otherwise the key outlived its project, which happens only if the store lost a
+		// cascade: show nothing.
+	case p.User != nil:
+		var err error
+		if projects, err = s.Store.ProjectsForUser(ctx, p.User.ID); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*Access, 0, len(projects))
 	for _, project := range projects {
-		perms, err := s.Auth.Permissions(ctx, c.Principal, project)
+		perms, err := s.authz().Permissions(ctx, p, project.ID)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-			continue // the membership ended between the two reads
+			continue // not visible to a narrowed token, or the membership ended between the two reads
 		} else if err != nil {
 			return nil, err
 		}
@@ -59,7 +75,7 @@ func (s *Service) CreateProject(ctx context.Context, c Caller, name string) (*Ac
 	if err := RequireFullUser(p, "create projects"); err != nil {
 		return nil, err
 	}
-	if !authn.ValidProjectName(name) {
+	if !ValidProjectName(name) {
 		return nil, fieldErr("name", keyward.EINVALID, "A project name is 1 to 63 lower-case letters, digits and inner hyphens, such as \"web-shop\".")
 	}
 	now := s.Now()

@@ -5,11 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/manage"
 )
 
 // clientCredentials exchanges an API key for a session of the key (RFC 6749 §4.4).
@@ -77,9 +77,13 @@ func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*su
 		},
 	}
 	if ref, ok := req.form["project"]; ok {
-		p, perms, err := s.membership(ctx, u.ID, ref)
-		if err != nil {
-			return nil, err
+		// Not narrowed yet, so the user holds their membership's permissions there.
+		who := &authn.Principal{Subject: sub.session.Subject(), Session: sub.session, User: u}
+		p, perms, err := s.authz().ResolveProject(ctx, who, ref)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
+		} else if err != nil {
+			return nil, storeError(err)
 		}
 		sub.session.ProjectID, sub.held = p.ID, perms
 	}
@@ -91,29 +95,9 @@ func (s *Server) login() authn.Login {
 	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
 }
 
-// membership resolves a project by id or name and returns the user's permissions in it; a
-// project that does not exist and one the user is not a member of are the same answer.
-func (s *Server) membership(ctx context.Context, userID, ref string) (*keyward.Project, []string, error) {
-	notMember := oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
-	var p *keyward.Project
-	var err error
-	if strings.HasPrefix(ref, keyward.PrefixProject) {
-		p, err = s.Store.ProjectByID(ctx, ref)
-	} else {
-		p, err = s.Store.ProjectByName(ctx, ref)
-	}
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, nil, notMember
-	} else if err != nil {
-		return nil, nil, storeError(err)
-	}
-	m, err := s.Store.Member(ctx, p.ID, userID)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, nil, notMember
-	} else if err != nil {
-		return nil, nil, storeError(err)
-	}
-	return p, s.Catalog.Filter(m.Permissions), nil
+// authz answers what a user may do in a project, as /v1 and the dashboard answer it.
+func (s *Server) authz() manage.Authorizer {
+	return manage.Authorizer{Store: s.Store, Catalog: s.Catalog}
 }
 
 // authenticateKey checks the API key a request presents as its client secret, after the

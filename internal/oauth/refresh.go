@@ -148,13 +148,13 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 	if sess.ProjectID == "" {
 		return nil, nil, nil
 	}
-	m, err := s.Store.Member(ctx, sess.ProjectID, p.User.ID)
+	held, err := s.authz().Permissions(ctx, p, sess.ProjectID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return end("membership removed", gone)
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}
-	return s.Catalog.Filter(m.Permissions), nil, nil
+	return held, nil, nil
 }
 
 // cachedCredentials reads keys through the key cache: a refresh spends its token in a write

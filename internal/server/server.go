@@ -160,7 +160,7 @@ func (s *Server) buildHandler() http.Handler {
 	resolver := clientip.Resolver{Trusted: cfg.TrustedProxies}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: 30 * time.Second, Now: cfg.Now}
 	minter := &token.Minter{Keys: s.keys, Now: cfg.Now, Rand: cfg.Rand}
-	auth := &authn.Authenticator{Store: s.store, Tokens: verifier, Catalog: s.catalog, Now: cfg.Now}
+	auth := &authn.Authenticator{Store: s.store, Tokens: verifier, Now: cfg.Now}
 	hasher := password.NewHasher(password.DefaultParams, cfg.MaxConcurrentHashes)
 	limiter := func() *ratelimit.Limiter {
 		return ratelimit.New(cfg.FailedAttemptsPerMinute, cfg.FailedAttemptsPerMinute, cfg.Now)
@@ -171,7 +171,7 @@ func (s *Server) buildHandler() http.Handler {
 	// dashboard's sign-in form.
 	byIP, byUser := limiter(), limiter()
 	mgr := &manage.Service{
-		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
+		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
 
 	oauthSrv := &oauth.Server{

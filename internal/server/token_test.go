@@ -390,6 +390,13 @@ func TestTokenFlow(t *testing.T) {
 		if r.Status != http.StatusBadRequest || strings.Contains(string(r.Body), "access_token") {
 			t.Errorf("unknown project: want 400 without a token, got %s", r)
 		}
+		// A project the user is not a member of reads exactly as one that does not exist.
+		s.CreateUser(t, admin, "outsider@example.com", "outsider password 12345")
+		outside := s.TokenRequest(t, url.Values{"grant_type": {"password"}, "username": {"outsider@example.com"},
+			"password": {"outsider password 12345"}, "project": {"default"}})
+		if outside.Status != r.Status || string(outside.Body) != string(r.Body) {
+			t.Errorf("project of others: got %s, want the unknown project's %s", outside, r)
+		}
 		// The email is case-insensitive.
 		s.Login(t, strings.ToUpper(kwtest.AdminEmail), kwtest.AdminPassword, "")
 	})

@@ -56,8 +56,8 @@ type surfaces struct {
 func newSurfaces(store *failingStore) surfaces {
 	catalog := keyward.DefaultCatalog()
 	clock := func() time.Time { return now }
-	auth := &authn.Authenticator{Store: store, Catalog: catalog, Now: clock}
-	mgr := &manage.Service{Store: store, Auth: auth, Catalog: catalog, Now: clock}
+	auth := &authn.Authenticator{Store: store, Now: clock}
+	mgr := &manage.Service{Store: store, Catalog: catalog, Now: clock}
 	a := &api.Server{Store: store, Auth: auth, Catalog: catalog, Manage: mgr, Now: clock}
 	d := &dashboard.Server{Store: store, Manage: mgr, Catalog: catalog, Now: clock}
 	return surfaces{api: a.Handler(), dashboard: d.Handler()}

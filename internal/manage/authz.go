@@ -1,0 +1,100 @@
+package manage
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/authn"
+)
+
+// Directory is the part of keyward.Store that authorization reads.
+type Directory interface {
+	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
+	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
+}
+
+// Authorizer answers what an identified caller may do in a project. The API, the dashboard and
+// the token endpoint all ask it, so a permission means the same at every door. It reads the
+// store on every call: a membership removed or changed takes effect on the next request.
+type Authorizer struct {
+	Store   Directory
+	Catalog *keyward.Catalog
+}
+
+// Permissions returns what p may do in the project projectID, in catalog order. A project p
+// cannot see is ENOTFOUND, whether or not it exists.
+//
+// A user holds the membership's permissions; a key holds its own, and only in its own project. A
+// session's scope (nil: everything) narrows either, and so does a user token narrowed to a project,
+// which sees that project only.
+func (a Authorizer) Permissions(ctx context.Context, p *authn.Principal, projectID string) ([]string, error) {
+	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", projectID)
+	if p.Session.ProjectID != "" && p.Session.ProjectID != projectID {
+		return nil, hidden
+	}
+	var held []string
+	switch {
+	case p.Key != nil:
+		if p.Key.ProjectID != projectID {
+			return nil, hidden
+		}
+		held = p.Key.Permissions
+	case p.User != nil:
+		m, err := a.Store.Member(ctx, projectID, p.User.ID)
+		if err != nil {
+			return nil, notFoundAs(err, hidden)
+		}
+		held = m.Permissions
+	default:
+		return nil, hidden
+	}
+	if p.Session.Scope != nil {
+		held = keyward.Intersect(held, p.Session.Scope)
+	}
+	return a.Catalog.Filter(held), nil
+}
+
+// ResolveProject finds the project ref names (an id such as "prj_…" or a project name) and returns
+// it with p's permissions there. ENOTFOUND when it does not exist and equally when p cannot see
+// it, so that probing never reveals another tenant's projects.
+func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref string) (*keyward.Project, []string, error) {
+	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
+	var (
+		project *keyward.Project
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(ref, keyward.PrefixProject):
+		project, err = a.Store.ProjectByID(ctx, ref)
+	case ValidProjectName(ref):
+		project, err = a.Store.ProjectByName(ctx, ref)
+	default:
+		return nil, nil, hidden
+	}
+	if err != nil {
+		return nil, nil, notFoundAs(err, hidden)
+	}
+	perms, err := a.Permissions(ctx, p, project.ID)
+	if err != nil {
+		return nil, nil, notFoundAs(err, hidden)
+	}
+	return project, perms, nil
+}
+
+// notFoundAs replaces ENOTFOUND with replacement and passes every other error through, so that a
+// database outage is reported as one and not as a missing project.
+func notFoundAs(err error, replacement error) error {
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return replacement
+	}
+	return err
+}
+
+var projectName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidProjectName reports whether name is a project name: a lower-case DNS-label-like slug of at
+// most 63 characters.
+func ValidProjectName(name string) bool { return projectName.MatchString(name) }
