@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -202,21 +203,29 @@ func TestJWKSRefetchOnUnknownKid(t *testing.T) {
 		t.Fatalf("%d JWKS fetches at start", n)
 	}
 	// A rotation the verifier has not seen: the token's kid triggers one refetch, even when many
-	// requests carry it at once.
+	// requests carry it at once. The request that starts it waits for it; the others may be
+	// refused meanwhile rather than queue behind it.
 	clock.Advance(DefaultJWKSMinRefresh)
 	is.rotate("k2")
 	tok := is.mint(is.claims(clock.Now()), nil)
 	var wg sync.WaitGroup
+	var accepted atomic.Int32
 	for range 20 {
 		wg.Go(func() {
-			if _, err := v.Verify(tok); err != nil {
-				t.Errorf("Verify after rotation: %v", err)
+			if _, err := v.Verify(tok); err == nil {
+				accepted.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if n := is.fetches(); n != 2 {
 		t.Fatalf("%d JWKS fetches; want one refetch for the new kid", n)
+	}
+	if accepted.Load() == 0 {
+		t.Fatal("no request with the new kid was accepted, not even the one that refetched")
+	}
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("Verify after the refetch: %v", err)
 	}
 
 	// Forged kids cannot make the verifier fetch more than once per JWKSMinRefresh.
@@ -236,6 +245,70 @@ func TestJWKSRefetchOnUnknownKid(t *testing.T) {
 	v.Verify(forge("f5"))
 	if n := is.fetches(); n != 3 {
 		t.Fatalf("%d JWKS fetches; want exactly one more after 10 s", n)
+	}
+}
+
+// TestJWKSHangStallsNoRequest: while the issuer's JWKS hangs on a refetch, requests with another
+// unknown kid are refused at once instead of queueing behind it, and requests with known kids
+// are served.
+func TestJWKSHangStallsNoRequest(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	// A refetch that outlasts the test, so that it is certainly still in flight below.
+	v := newVerifier(t, is, clock, func(c *Config) { c.JWKSRefetchTimeout = time.Hour })
+	known := is.mint(is.claims(clock.Now()), nil)
+	forged := func(kid string) string {
+		return mintWith(t, is.newKey(kid), is.claims(clock.Now()), nil)
+	}
+	release := make(chan struct{})
+	is.mu.Lock()
+	is.jwksHang = release
+	is.mu.Unlock()
+	defer close(release)
+	clock.Advance(DefaultJWKSMinRefresh)
+
+	first := make(chan int, 1)
+	go func() {
+		w, _ := serve(v, bearerRequest(forged("k2")))
+		first <- w.Code
+	}()
+	eventually(t, "the refetch reaching the issuer", func() bool { return is.fetches() == 2 })
+
+	inFlight := func() bool {
+		v.keys.mu.Lock()
+		defer v.keys.mu.Unlock()
+		return v.keys.inflight != nil
+	}
+	for _, tt := range []struct {
+		name, token string
+		status      int
+	}{
+		{"unknown kid", forged("k3"), http.StatusUnauthorized},
+		{"known kid", known, http.StatusNoContent},
+	} {
+		done := make(chan int, 1)
+		go func() {
+			w, _ := serve(v, bearerRequest(tt.token))
+			done <- w.Code
+		}()
+		select {
+		case code := <-done:
+			if code != tt.status {
+				t.Errorf("%s: status %d; want %d", tt.name, code, tt.status)
+			}
+			if !inFlight() {
+				t.Errorf("%s: the request waited for the hung refetch to end", tt.name)
+			}
+		case <-time.After(30 * time.Second): // only turns a hang into a failure
+			t.Fatalf("%s: the request waits for the hung JWKS", tt.name)
+		}
+	}
+	if n := is.fetches(); n != 2 {
+		t.Errorf("%d JWKS fetches; the requests during the refetch must cause none", n)
+	}
+	select {
+	case code := <-first:
+		t.Errorf("the request that refetches answered %d before the JWKS did", code)
+	default:
 	}
 }
 

@@ -33,6 +33,7 @@ type testIssuer struct {
 	changed     chan struct{} // closed and replaced when entries change or streams must drop
 	feedDown    bool          // the feed answers 503
 	jwksDown    bool          // the JWKS answers 503
+	jwksHang    chan struct{} // when set, the JWKS answers only once it is closed
 	lastEventID []string      // Last-Event-ID of each stream request
 	generation  int           // streams of an older generation end
 }
@@ -76,6 +77,11 @@ func (is *testIssuer) metadata(w http.ResponseWriter, r *http.Request) {
 func (is *testIssuer) jwks(w http.ResponseWriter, r *http.Request) {
 	is.mu.Lock()
 	is.jwksFetches++
+	if hang := is.jwksHang; hang != nil {
+		is.mu.Unlock()
+		<-hang
+		is.mu.Lock()
+	}
 	if is.jwksDown {
 		is.mu.Unlock()
 		http.Error(w, "down", http.StatusServiceUnavailable)

@@ -25,6 +25,10 @@ const (
 	DefaultLeeway         = 30 * time.Second
 	DefaultCacheSize      = 10000
 	DefaultJWKSMinRefresh = 10 * time.Second
+	// DefaultJWKSRefetchTimeout bounds the JWKS refetch for an unknown kid, which the request
+	// that caused it waits for: short, because a request is waiting, yet ample for an issuer that
+	// answers at all.
+	DefaultJWKSRefetchTimeout = 3 * time.Second
 )
 
 const (
@@ -71,6 +75,10 @@ type Config struct {
 	// kid, so that a flood of forged kids cannot turn into a flood of fetches; zero means
 	// DefaultJWKSMinRefresh (10 s).
 	JWKSMinRefresh time.Duration
+	// JWKSRefetchTimeout bounds that fetch; zero means DefaultJWKSRefetchTimeout (3 s). Only the
+	// request that started it waits for it: others with unknown kids are refused meanwhile, and
+	// requests with known kids never wait.
+	JWKSRefetchTimeout time.Duration
 	// MaxStaleness makes the verifier fail closed: once the revocation feed has been unreachable
 	// for longer than this, every request is refused with 503 until it is back. Zero means fail
 	// open: tokens keep being accepted (FeedStatus reports the outage), so that an outage of the
@@ -178,7 +186,11 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 	if minRefresh <= 0 {
 		minRefresh = DefaultJWKSMinRefresh
 	}
-	v.keys = &keySet{url: m.JWKSURI, hc: v.hc, algs: v.algs, minRefresh: minRefresh, now: v.now, log: v.log}
+	refetchTimeout := c.JWKSRefetchTimeout
+	if refetchTimeout <= 0 {
+		refetchTimeout = DefaultJWKSRefetchTimeout
+	}
+	v.keys = &keySet{url: m.JWKSURI, hc: v.hc, algs: v.algs, minRefresh: minRefresh, refetchTimeout: refetchTimeout, now: v.now, log: v.log}
 	if err := v.keys.fetch(ctx); err != nil {
 		return nil, err
 	}
