@@ -372,8 +372,8 @@ type FeedStatus struct {
 	Connected bool
 	// Since is when Connected last changed (or when the Verifier started).
 	Since time.Time
-	// Stale is how long the verifier has been disconnected, zero while connected. With
-	// Config.MaxStaleness, requests are refused once it is exceeded.
+	// Stale is how long the verifier has been disconnected, zero while connected. Unless
+	// Config.FailOpen is set, requests are refused once it exceeds Config.MaxStaleness.
 	Stale time.Duration
 	// Cursor is the position in the feed up to which every revocation is known.
 	Cursor int64
@@ -403,8 +403,17 @@ func (f *feed) status() FeedStatus {
 	return s
 }
 
-// stale reports whether the feed has been out of sync for longer than limit.
-func (f *feed) stale(limit time.Duration) bool {
-	down := f.down.Load()
-	return down != 0 && f.now().Sub(time.Unix(0, down)) > limit
+// check refuses a token when the feed has been out of sync for longer than maxStaleness (zero:
+// never, the verifier fails open), or when its session or key is revoked.
+func (f *feed) check(c *Caller, maxStaleness time.Duration) error {
+	if maxStaleness > 0 {
+		if down := f.down.Load(); down != 0 && f.now().Sub(time.Unix(0, down)) > maxStaleness {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+				Description: "Tokens cannot be checked for revocation right now; retry shortly."}
+		}
+	}
+	if f.revoked(c) {
+		return invalidToken("The access token has been revoked.")
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bufio"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -83,35 +84,79 @@ func TestRevocationFeedReconnects(t *testing.T) {
 	}
 }
 
-func TestFailClosedAfterMaxStaleness(t *testing.T) {
+// TestFailClosedByDefault: once the feed has been unreachable for longer than MaxStaleness
+// (DefaultMaxStaleness unless set), requests get 503 with Retry-After until it is back; only an
+// explicit FailOpen keeps accepting tokens.
+func TestFailClosedByDefault(t *testing.T) {
 	is, clock := newTestIssuer(t), newTestClock()
-	v := newVerifier(t, is, clock, func(c *Config) { c.MaxStaleness = 30 * time.Second })
-	open := newVerifier(t, is, clock)
+	byDefault := newVerifier(t, is, clock)
+	bounded := newVerifier(t, is, clock, func(c *Config) { c.MaxStaleness = 30 * time.Second })
+	open := newVerifier(t, is, clock, func(c *Config) { c.FailOpen = true })
+	all := []*Verifier{byDefault, bounded, open}
 	tok := is.mint(is.claims(clock.Now()), nil)
-	eventually(t, "connecting", func() bool { return v.FeedStatus().Connected && open.FeedStatus().Connected })
+	eventually(t, "connecting", func() bool {
+		return byDefault.FeedStatus().Connected && bounded.FeedStatus().Connected && open.FeedStatus().Connected
+	})
 
 	is.setFeedDown(true)
-	eventually(t, "noticing the outage", func() bool { return !v.FeedStatus().Connected && !open.FeedStatus().Connected })
+	eventually(t, "noticing the outage", func() bool {
+		return !byDefault.FeedStatus().Connected && !bounded.FeedStatus().Connected && !open.FeedStatus().Connected
+	})
+	refused := func(v *Verifier) bool {
+		w, _ := serve(v, bearerRequest(tok))
+		switch w.Code {
+		case http.StatusNoContent:
+			return false
+		case http.StatusServiceUnavailable:
+			if w.Header().Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			return true
+		}
+		t.Fatalf("status %d (%s)", w.Code, w.Body)
+		return false
+	}
 	clock.Advance(29 * time.Second)
-	if w, _ := serve(v, bearerRequest(tok)); w.Code != 204 {
-		t.Fatalf("status %d within the staleness bound", w.Code)
+	for _, v := range all {
+		if refused(v) {
+			t.Fatal("refused within every staleness bound")
+		}
 	}
 	clock.Advance(2 * time.Second)
-	w, _ := serve(v, bearerRequest(tok))
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("status %d (%s); want 503 with Retry-After once stale", w.Code, w.Body)
+	if !refused(bounded) || refused(byDefault) || refused(open) {
+		t.Fatal("after 31 s, want only the verifier with MaxStaleness 30 s to refuse")
 	}
-	if st := v.FeedStatus(); st.Stale < 30*time.Second {
+	clock.Advance(DefaultMaxStaleness - 30*time.Second)
+	if !refused(byDefault) {
+		t.Fatalf("the default refused nothing after %v without revocations", DefaultMaxStaleness+time.Second)
+	}
+	var e *Error
+	if _, err := byDefault.Verify(tok); !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		t.Errorf("Verify while stale: %v; want a 503 *Error", err)
+	}
+	clock.Advance(time.Hour - DefaultMaxStaleness - 2*time.Second) // the token lives an hour
+	if refused(open) {
+		t.Error("FailOpen refused a token during an outage")
+	}
+	if st := bounded.FeedStatus(); st.Stale < 30*time.Second {
 		t.Errorf("status %+v", st)
 	}
-	if w, _ := serve(open, bearerRequest(tok)); w.Code != 204 {
-		t.Errorf("the fail-open default refused a token during an outage: %d", w.Code)
-	}
+
 	is.setFeedDown(false)
-	eventually(t, "recovering", func() bool {
-		w, _ := serve(v, bearerRequest(tok))
-		return w.Code == 204
-	})
+	eventually(t, "recovering", func() bool { return !refused(byDefault) && !refused(bounded) })
+}
+
+func TestStalenessConfig(t *testing.T) {
+	is := newTestIssuer(t)
+	for _, c := range []Config{
+		{Issuer: is.URL, MaxStaleness: -time.Second},
+		{Issuer: is.URL, MaxStaleness: time.Minute, FailOpen: true},
+	} {
+		if v, err := New(t.Context(), c); err == nil {
+			v.Close()
+			t.Errorf("New accepted MaxStaleness %v with FailOpen %v", c.MaxStaleness, c.FailOpen)
+		}
+	}
 }
 
 func TestRevocationsAreForgottenAfterExpiry(t *testing.T) {

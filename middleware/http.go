@@ -82,13 +82,9 @@ func (v *Verifier) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate checks a request: feed freshness, the Authorization header, the token, the
-// revocations and the client address.
+// authenticate checks a request: the Authorization header, the token, the revocations (and the
+// feed's freshness) and the client address.
 func (v *Verifier) authenticate(r *http.Request) (*Caller, error) {
-	if v.feed != nil && v.maxStaleness > 0 && v.feed.stale(v.maxStaleness) {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-			Description: "Tokens cannot be checked for revocation right now; retry shortly."}
-	}
 	raw, err := bearerToken(r)
 	if err != nil {
 		return nil, err
