@@ -20,13 +20,15 @@ func TestDependencies(t *testing.T) {
 	var n int
 	for _, pkg := range strings.Fields(string(out)) {
 		n++
-		// clientip is keyward's own standard-library-only resolver, shared so that the server and
-		// the middleware judge a client's address by the same rules.
+		// clientip and revocation are keyward's own standard-library-only packages, shared so
+		// that the server and the middleware judge a client's address, and name revoked sessions
+		// and keys, by the same rules.
 		if pkg == "github.com/keyward/keyward/middleware" || pkg == "github.com/keyward/keyward/clientip" ||
+			pkg == "github.com/keyward/keyward/revocation" ||
 			strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4") {
 			continue
 		}
-		t.Errorf("middleware depends on %s; only the standard library, go-jose and keyward/clientip are allowed", pkg)
+		t.Errorf("middleware depends on %s; only the standard library, go-jose, keyward/clientip and keyward/revocation are allowed", pkg)
 	}
 	if n == 0 {
 		t.Fatal("go list listed nothing; the check would pass vacuously")

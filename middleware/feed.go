@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/revocation"
 )
 
 const (
@@ -35,13 +37,7 @@ const (
 	catchUpPages = 10000
 )
 
-// Revocation kinds in the feed.
-const (
-	revokedSession = "session"
-	revokedKey     = "key"
-)
-
-// revocationJSON is one entry of the feed.
+// revocationJSON is one entry of the feed; ID is a revocation.Name.
 type revocationJSON struct {
 	Cursor    string    `json:"cursor"`
 	Type      string    `json:"type"`
@@ -54,8 +50,9 @@ type revocationPage struct {
 	Cursor string           `json:"cursor"`
 }
 
-// revocations is an immutable snapshot of what is revoked: session and key ids, each with the
-// time after which every token it concerns has expired. Requests read it without a lock.
+// revocations is an immutable snapshot of what is revoked: the feed's names of sessions and keys,
+// each with the time after which every token it concerns has expired. Requests read it without a
+// lock.
 type revocations struct {
 	sessions map[string]time.Time
 	keys     map[string]time.Time
@@ -91,17 +88,35 @@ func newFeed(url string, hc *http.Client, now func() time.Time, log *slog.Logger
 	return f
 }
 
+// feedNames are a caller's session and key ids as the feed names them (revocation.Name),
+// computed once per verified token: the Caller is cached, the hashing need not be repeated on
+// every request.
+type feedNames struct {
+	session, key, client string // "" when the token has no such claim
+}
+
+func namesOf(c *Caller) feedNames {
+	var n feedNames
+	if c.SessionID != "" {
+		n.session = revocation.Name(revocation.Session, c.SessionID)
+	}
+	if c.KeyID != "" {
+		n.key = revocation.Name(revocation.Key, c.KeyID)
+	}
+	if c.ClientID != "" && c.ClientID != c.KeyID {
+		n.client = revocation.Name(revocation.Key, c.ClientID)
+	}
+	return n
+}
+
 // revoked reports whether the caller's session or key is revoked.
 func (f *feed) revoked(c *Caller) bool {
 	r := f.state.Load()
-	if _, ok := r.sessions[c.SessionID]; ok && c.SessionID != "" {
-		return true
-	}
-	if _, ok := r.keys[c.KeyID]; ok && c.KeyID != "" {
-		return true
-	}
-	_, ok := r.keys[c.ClientID]
-	return ok && c.ClientID != ""
+	n := c.feedNames
+	_, session := r.sessions[n.session]
+	_, key := r.keys[n.key]
+	_, client := r.keys[n.client]
+	return session && n.session != "" || key && n.key != "" || client && n.client != ""
 }
 
 // apply adds entries to the revoked set, copying it so that readers never see a half-made one.
@@ -116,11 +131,17 @@ func (f *feed) apply(entries []revocationJSON) {
 		if e.ID == "" || f.forgettable(e.ExpiresAt, now) {
 			continue
 		}
+		name := e.ID
+		if len(name) != revocation.NameLength {
+			// An issuer from before the feed was hashed publishes raw ids, which are never 22
+			// characters long; naming them here keeps its revocations effective.
+			name = revocation.Name(e.Type, e.ID)
+		}
 		switch e.Type {
-		case revokedSession:
-			next.sessions[e.ID] = e.ExpiresAt
-		case revokedKey:
-			next.keys[e.ID] = e.ExpiresAt
+		case revocation.Session:
+			next.sessions[name] = e.ExpiresAt
+		case revocation.Key:
+			next.keys[name] = e.ExpiresAt
 		}
 	}
 	f.state.Store(next)

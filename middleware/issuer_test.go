@@ -16,6 +16,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keyward/keyward/revocation"
 )
 
 // testIssuer is a stand-in for a keyward server: metadata, a JWKS and a revocation feed (JSON
@@ -113,8 +115,13 @@ func (is *testIssuer) rotate(kid string) {
 	is.keys = append([]signingKey{k}, is.keys...)
 }
 
-// revoke appends a feed entry.
+// revoke appends a feed entry for a session or key id, named as keyward's feed names it.
 func (is *testIssuer) revoke(typ, id string, expires time.Time) {
+	is.revokeAs(typ, revocation.Name(typ, id), expires)
+}
+
+// revokeAs appends a feed entry with the id exactly as given.
+func (is *testIssuer) revokeAs(typ, id string, expires time.Time) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	seq := len(is.entries) + 1

@@ -337,6 +337,8 @@ type Caller struct {
 	Expiry      time.Time
 	// Networks are the key's allowed networks; empty means any address.
 	Networks []netip.Prefix
+
+	feedNames feedNames // how the revocation feed would name its session and key
 }
 
 // Has reports whether the token carries every one of perms.
@@ -401,17 +403,27 @@ func (v *Verifier) verifyCached(raw string) (*Caller, error) {
 	}
 	now := v.now()
 	if v.cache == nil {
-		return v.verify(raw, now)
+		return v.verifyNamed(raw, now)
 	}
 	key := cacheKey(raw)
 	if c, ok := v.cache.get(key, now, v.leeway); ok {
 		return c, nil
 	}
-	c, err := v.verify(raw, now)
+	c, err := v.verifyNamed(raw, now)
 	if err != nil {
 		return nil, err
 	}
 	v.cache.put(key, c, now, v.leeway)
+	return c, nil
+}
+
+// verifyNamed verifies a token and names its caller for the revocation feed, once.
+func (v *Verifier) verifyNamed(raw string, now time.Time) (*Caller, error) {
+	c, err := v.verify(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	c.feedNames = namesOf(c)
 	return c, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/revocation"
 )
 
 const (
@@ -19,24 +20,20 @@ const (
 	defaultFeedHeartbeat = 15 * time.Second
 )
 
+// revocationJSON is what a verifier needs to match a token it holds, and no more: the feed is
+// unauthenticated, so it names sessions and keys by one-way hashes and says nothing of projects.
 type revocationJSON struct {
 	Cursor    string    `json:"cursor"`
 	Type      string    `json:"type"` // "session" or "key"
-	ID        string    `json:"id"`
-	Project   *string   `json:"project"`
-	RevokedAt time.Time `json:"revoked_at"`
+	ID        string    `json:"id"`   // revocation.Name of the session or key id
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
 func revocationOut(e keyward.Revocation) revocationJSON {
-	out := revocationJSON{
-		Cursor: strconv.FormatInt(e.Seq, 10), Type: e.Kind, ID: e.ID,
-		RevokedAt: e.RevokedAt.UTC(), ExpiresAt: e.ExpiresAt.UTC(),
+	return revocationJSON{
+		Cursor: strconv.FormatInt(e.Seq, 10), Type: e.Kind, ID: revocation.Name(e.Kind, e.ID),
+		ExpiresAt: e.ExpiresAt.UTC(),
 	}
-	if e.ProjectID != "" {
-		out.Project = &e.ProjectID
-	}
-	return out
 }
 
 type revocationPage struct {
