@@ -22,10 +22,11 @@ import (
 	"github.com/keyward/keyward/revocation"
 )
 
+// idleTimeout ends a stream that has sent nothing, not even keyward's 15-second heartbeat, for
+// this long: the connection is dead without either side being told. A variable for tests.
+var idleTimeout = 45 * time.Second
+
 const (
-	// idleTimeout ends a stream that has sent nothing, not even keyward's 15-second heartbeat,
-	// for this long: the connection is dead without either side being told.
-	idleTimeout = 45 * time.Second
 	// Reconnection backoff: quick at first (keyward asks for a reconnection within a second),
 	// doubling up to maxBackoff while the issuer stays unreachable, with jitter so that many
 	// verifiers do not reconnect in step.
@@ -248,19 +249,28 @@ func (f *feed) stream(ctx context.Context) error {
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 	req.Header.Set("Last-Event-ID", from)
+	// A stream silent for longer than idleTimeout is cut, so a dead connection is noticed; the
+	// timer runs from the request on, so that a server that accepts the connection but never
+	// answers cannot hold the follower forever either.
+	idle := time.AfterFunc(idleTimeout, cancel)
+	defer idle.Stop()
+	silent := func(err error) error {
+		if ctx.Err() != nil && !idle.Stop() {
+			return errors.New("the revocation feed was silent for too long")
+		}
+		return err
+	}
 	resp, err := f.hc.Do(req)
 	if err != nil {
-		return err
+		return silent(err)
 	}
 	defer resp.Body.Close()
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
 		return fmt.Errorf("the revocation feed answered %s (%s), not an event stream", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	f.setConnected(true, nil)
+	idle.Reset(idleTimeout)
 
-	// A stream silent for longer than idleTimeout is cut, so a dead connection is noticed.
-	idle := time.AfterFunc(idleTimeout, cancel)
-	defer idle.Stop()
 	r := bufio.NewReaderSize(resp.Body, 4096)
 	var (
 		ev      sseEvent
@@ -270,10 +280,7 @@ func (f *feed) stream(ctx context.Context) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
-			if ctx.Err() != nil && !idle.Stop() {
-				return errors.New("the revocation feed was silent for too long")
-			}
-			return err
+			return silent(err)
 		}
 		idle.Reset(idleTimeout)
 		if !ev.feed(line) {

@@ -91,6 +91,24 @@ func TestRevocationFeedReconnects(t *testing.T) {
 // TestFailClosedByDefault: once the feed has been unreachable for longer than MaxStaleness
 // (DefaultMaxStaleness unless set), requests get 503 with Retry-After until it is back; only an
 // explicit FailOpen keeps accepting tokens.
+// TestRevocationFeedHangingServer: a server that accepts the stream's connection and never
+// answers does not hold the verifier forever; it reconnects and gets the stream.
+func TestRevocationFeedHangingServer(t *testing.T) {
+	saved := idleTimeout
+	t.Cleanup(func() { idleTimeout = saved }) // after the verifier's Cleanup has stopped it
+	idleTimeout = 200 * time.Millisecond      // the bound under test, not a measurement
+	is, clock := newTestIssuer(t), newTestClock()
+	is.mu.Lock()
+	is.feedMute = true
+	is.mu.Unlock()
+	v := newVerifier(t, is, clock)
+	eventually(t, "opening the stream", func() bool { n, _ := is.streamCount(); return n > 0 })
+	is.mu.Lock()
+	is.feedMute = false
+	is.mu.Unlock()
+	eventually(t, "reconnecting after a stream that never answered", func() bool { return v.FeedStatus().Connected })
+}
+
 func TestFailClosedByDefault(t *testing.T) {
 	is, clock := newTestIssuer(t), newTestClock()
 	byDefault := newVerifier(t, is, clock)

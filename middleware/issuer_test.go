@@ -34,6 +34,7 @@ type testIssuer struct {
 	entries     []revocationJSON
 	changed     chan struct{} // closed and replaced when entries change or streams must drop
 	feedDown    bool          // the feed answers 503
+	feedMute    bool          // the stream never answers, as a server that accepts and hangs
 	jwksDown    bool          // the JWKS answers 503
 	jwksHang    chan struct{} // when set, the JWKS answers only once it is closed
 	lastEventID []string      // Last-Event-ID of each stream request
@@ -183,8 +184,12 @@ func (is *testIssuer) revocations(w http.ResponseWriter, r *http.Request) {
 	}
 	is.mu.Lock()
 	is.lastEventID = append(is.lastEventID, r.Header.Get("Last-Event-ID"))
-	generation := is.generation
+	generation, mute := is.generation, is.feedMute
 	is.mu.Unlock()
+	if mute {
+		<-r.Context().Done()
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "retry: 1000\n: test feed\n\n")
