@@ -126,13 +126,12 @@ type AuditPage struct {
 	Next *string      `json:"next"` // nil on the last page
 }
 
-// Revocation is one entry of the revocation feed: a revoked session, or a deleted key.
+// Revocation is one entry of the revocation feed: a revoked session, or a deleted key. The feed
+// is public, so it names them only by revocation.Name of their id.
 type Revocation struct {
 	Cursor    string    `json:"cursor"`
-	Type      string    `json:"type"` // "session" or "key"
-	ID        string    `json:"id"`   // the session id (sid) or key id (client_id)
-	Project   *string   `json:"project"`
-	RevokedAt time.Time `json:"revoked_at"`
+	Type      string    `json:"type"`       // "session" or "key"
+	ID        string    `json:"id"`         // revocation.Name(Type, the session id (sid) or key id (client_id))
 	ExpiresAt time.Time `json:"expires_at"` // every token affected has expired by then
 }
 

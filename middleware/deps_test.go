@@ -20,15 +20,17 @@ func TestDependencies(t *testing.T) {
 	var n int
 	for _, pkg := range strings.Fields(string(out)) {
 		n++
-		// clientip and accesstoken are keyward's own public packages, shared so that the server and
-		// the middleware judge a client's address and a token by the same rules. Their own
-		// dependencies are listed here too, so this also keeps them light.
+		// clientip, accesstoken and revocation are keyward's own public packages, shared so that
+		// the server and the middleware judge a client's address and a token, and name revoked
+		// sessions and keys, by the same rules. Their own dependencies are listed here too, so
+		// this also keeps them light.
 		switch {
 		case pkg == "github.com/keyward/keyward/middleware", pkg == "github.com/keyward/keyward/clientip",
-			pkg == "github.com/keyward/keyward/accesstoken", strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4"):
+			pkg == "github.com/keyward/keyward/accesstoken", pkg == "github.com/keyward/keyward/revocation",
+			strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4"):
 			continue
 		}
-		t.Errorf("middleware depends on %s; only the standard library, go-jose, keyward/clientip and keyward/accesstoken are allowed", pkg)
+		t.Errorf("middleware depends on %s; only the standard library, go-jose, keyward/clientip, keyward/accesstoken and keyward/revocation are allowed", pkg)
 	}
 	if n == 0 {
 		t.Fatal("go list listed nothing; the check would pass vacuously")

@@ -4,7 +4,10 @@
 // offline (signature with an algorithm allow-list, typ at+jwt, no unknown crit, iss, aud, exp and
 // nbf with a small leeway), follows the issuer's revocation feed so that a deleted key's or
 // revoked session's tokens are refused within a second, and checks the request's client address
-// against the networks a key is restricted to. Handlers find the caller with FromContext:
+// against the networks a key is restricted to. RequirePermission guards a route with the
+// permissions it needs and, when its pattern has a {project} wildcard, with the project: a token
+// of another project, or of none, is refused there (RequireProject does the same for a wildcard
+// of another name). Handlers find the caller with FromContext:
 //
 //	v, err := middleware.New(ctx, middleware.Config{Issuer: "https://auth.example.com"})
 //	if err != nil {
@@ -18,8 +21,11 @@
 //
 // Refusals follow RFC 6750: 401 with WWW-Authenticate: Bearer error="invalid_token" for a
 // missing, malformed, expired, revoked or foreign token (a raw API key gets advice to exchange it
-// first), 400 invalid_request for a malformed Authorization header, and 403 insufficient_scope
-// with the missing permissions in scope= from RequirePermission.
+// first), 400 invalid_request for a malformed Authorization header, 403 insufficient_scope from
+// RequirePermission (with the missing permissions in scope=) and RequireProject, and 503
+// temporarily_unavailable once the revocation feed has been unreachable for longer than
+// Config.MaxStaleness (unless Config.FailOpen). A JWKS refetch for an unknown kid is rate-limited
+// and bounded, and no other request waits for it.
 //
 // Verifying an ES256 signature costs tens to hundreds of microseconds, so a token verified once is kept in a
 // bounded cache until it expires, keyed by its SHA-256; revocation, expiry and the client address

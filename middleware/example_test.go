@@ -19,7 +19,8 @@ import (
 )
 
 // A platform API accepts keyward access tokens: the Verifier checks every request, and
-// RequirePermission guards each route with the permission it needs.
+// RequirePermission guards each route with the permission it needs and, where the path has a
+// {project}, with the project the token is bound to.
 func Example() {
 	issuer, token := exampleIssuer() // keyward's URL, and an access token it issued
 
@@ -33,18 +34,19 @@ func Example() {
 	mux.Handle("GET /v1/projects/{project}/containers", middleware.RequirePermission("containers-view")(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller, _ := middleware.FromContext(r.Context())
-			if caller.Project != r.PathValue("project") {
-				http.Error(w, "not your project", http.StatusForbidden)
-				return
-			}
 			fmt.Fprintf(w, "containers of %s, for %s\n", caller.Project, caller.Subject)
 		})))
 	api := v.Handler(mux)
 
-	for _, auth := range []string{"Bearer " + token, "", "Bearer kw_AAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbcccccc"} {
-		r := httptest.NewRequest("GET", "/v1/projects/prj_1/containers", nil)
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
+	for _, req := range []struct{ project, auth string }{
+		{"prj_1", "Bearer " + token},
+		{"prj_2", "Bearer " + token}, // the token is prj_1's
+		{"prj_1", ""},
+		{"prj_1", "Bearer kw_AAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbcccccc"},
+	} {
+		r := httptest.NewRequest("GET", "/v1/projects/"+req.project+"/containers", nil)
+		if req.auth != "" {
+			r.Header.Set("Authorization", req.auth)
 		}
 		w := httptest.NewRecorder()
 		api.ServeHTTP(w, r)
@@ -52,6 +54,7 @@ func Example() {
 	}
 	// Output:
 	// 200 containers of prj_1, for key:AAAAAAAAAAAAAAAA
+	// 403 {"error":"insufficient_scope","error_description":"The access token is for another project than the one in the path (paths take the project id)."}
 	// 401 {"error_description":"This API needs an access token: send Authorization: Bearer <token>."}
 	// 401 {"error":"invalid_token","error_description":"This is an API key, not an access token. Exchange it first at https://auth.example/oauth/token (grant_type=client_credentials, the key as HTTP Basic credentials) and send the access_token as the bearer token."}
 }
@@ -69,6 +72,24 @@ func ExampleRequirePermission() {
 	h.ServeHTTP(w, r.WithContext(middleware.NewContext(r.Context(), viewer)))
 	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
 	// Output: 403 Bearer error="insufficient_scope", error_description="The access token lacks a permission this needs: containers-manage.", scope="containers-manage"
+}
+
+// RequireProject binds a route whose project wildcard has another name than {project}.
+func ExampleRequireProject() {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/tenants/{tenant}/invoices", middleware.RequireProject("tenant")(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "invoices") })))
+
+	key := &middleware.Caller{Subject: "key:AAAAAAAAAAAAAAAA", Project: "prj_1"}
+	for _, path := range []string{"/v1/tenants/prj_1/invoices", "/v1/tenants/prj_2/invoices"} {
+		r := httptest.NewRequest("GET", path, nil)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r.WithContext(middleware.NewContext(r.Context(), key)))
+		fmt.Println(w.Code)
+	}
+	// Output:
+	// 200
+	// 403
 }
 
 // A readiness check can report whether revocations are arriving.

@@ -18,12 +18,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/revocation"
 )
 
+// idleTimeout ends a stream that has sent nothing, not even keyward's 15-second heartbeat, for
+// this long: the connection is dead without either side being told. A variable for tests.
+var idleTimeout = 45 * time.Second
+
 const (
-	// idleTimeout ends a stream that has sent nothing, not even keyward's 15-second heartbeat,
-	// for this long: the connection is dead without either side being told.
-	idleTimeout = 45 * time.Second
 	// Reconnection backoff: quick at first (keyward asks for a reconnection within a second),
 	// doubling up to maxBackoff while the issuer stays unreachable, with jitter so that many
 	// verifiers do not reconnect in step.
@@ -35,13 +38,7 @@ const (
 	catchUpPages = 10000
 )
 
-// Revocation kinds in the feed.
-const (
-	revokedSession = "session"
-	revokedKey     = "key"
-)
-
-// revocationJSON is one entry of the feed.
+// revocationJSON is one entry of the feed; ID is a revocation.Name.
 type revocationJSON struct {
 	Cursor    string    `json:"cursor"`
 	Type      string    `json:"type"`
@@ -54,8 +51,9 @@ type revocationPage struct {
 	Cursor string           `json:"cursor"`
 }
 
-// revocations is an immutable snapshot of what is revoked: session and key ids, each with the
-// time after which every token it concerns has expired. Requests read it without a lock.
+// revocations is an immutable snapshot of what is revoked: the feed's names of sessions and keys,
+// each with the time after which every token it concerns has expired. Requests read it without a
+// lock.
 type revocations struct {
 	sessions map[string]time.Time
 	keys     map[string]time.Time
@@ -91,17 +89,35 @@ func newFeed(url string, hc *http.Client, now func() time.Time, log *slog.Logger
 	return f
 }
 
+// feedNames are a caller's session and key ids as the feed names them (revocation.Name),
+// computed once per verified token: the Caller is cached, the hashing need not be repeated on
+// every request.
+type feedNames struct {
+	session, key, client string // "" when the token has no such claim
+}
+
+func namesOf(c *Caller) feedNames {
+	var n feedNames
+	if c.SessionID != "" {
+		n.session = revocation.Name(revocation.Session, c.SessionID)
+	}
+	if c.KeyID != "" {
+		n.key = revocation.Name(revocation.Key, c.KeyID)
+	}
+	if c.ClientID != "" && c.ClientID != c.KeyID {
+		n.client = revocation.Name(revocation.Key, c.ClientID)
+	}
+	return n
+}
+
 // revoked reports whether the caller's session or key is revoked.
 func (f *feed) revoked(c *Caller) bool {
 	r := f.state.Load()
-	if _, ok := r.sessions[c.SessionID]; ok && c.SessionID != "" {
-		return true
-	}
-	if _, ok := r.keys[c.KeyID]; ok && c.KeyID != "" {
-		return true
-	}
-	_, ok := r.keys[c.ClientID]
-	return ok && c.ClientID != ""
+	n := c.feedNames
+	_, session := r.sessions[n.session]
+	_, key := r.keys[n.key]
+	_, client := r.keys[n.client]
+	return session && n.session != "" || key && n.key != "" || client && n.client != ""
 }
 
 // apply adds entries to the revoked set, copying it so that readers never see a half-made one.
@@ -116,11 +132,17 @@ func (f *feed) apply(entries []revocationJSON) {
 		if e.ID == "" || f.forgettable(e.ExpiresAt, now) {
 			continue
 		}
+		name := e.ID
+		if len(name) != revocation.NameLength {
+			// An issuer from before the feed was hashed publishes raw ids, which are never 22
+			// characters long; naming them here keeps its revocations effective.
+			name = revocation.Name(e.Type, e.ID)
+		}
 		switch e.Type {
-		case revokedSession:
-			next.sessions[e.ID] = e.ExpiresAt
-		case revokedKey:
-			next.keys[e.ID] = e.ExpiresAt
+		case revocation.Session:
+			next.sessions[name] = e.ExpiresAt
+		case revocation.Key:
+			next.keys[name] = e.ExpiresAt
 		}
 	}
 	f.state.Store(next)
@@ -227,19 +249,28 @@ func (f *feed) stream(ctx context.Context) error {
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 	req.Header.Set("Last-Event-ID", from)
+	// A stream silent for longer than idleTimeout is cut, so a dead connection is noticed; the
+	// timer runs from the request on, so that a server that accepts the connection but never
+	// answers cannot hold the follower forever either.
+	idle := time.AfterFunc(idleTimeout, cancel)
+	defer idle.Stop()
+	silent := func(err error) error {
+		if ctx.Err() != nil && !idle.Stop() {
+			return errors.New("the revocation feed was silent for too long")
+		}
+		return err
+	}
 	resp, err := f.hc.Do(req)
 	if err != nil {
-		return err
+		return silent(err)
 	}
 	defer resp.Body.Close()
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
 		return fmt.Errorf("the revocation feed answered %s (%s), not an event stream", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	f.setConnected(true, nil)
+	idle.Reset(idleTimeout)
 
-	// A stream silent for longer than idleTimeout is cut, so a dead connection is noticed.
-	idle := time.AfterFunc(idleTimeout, cancel)
-	defer idle.Stop()
 	r := bufio.NewReaderSize(resp.Body, 4096)
 	var (
 		ev      sseEvent
@@ -249,10 +280,7 @@ func (f *feed) stream(ctx context.Context) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
-			if ctx.Err() != nil && !idle.Stop() {
-				return errors.New("the revocation feed was silent for too long")
-			}
-			return err
+			return silent(err)
 		}
 		idle.Reset(idleTimeout)
 		if !ev.feed(line) {
@@ -372,8 +400,8 @@ type FeedStatus struct {
 	Connected bool
 	// Since is when Connected last changed (or when the Verifier started).
 	Since time.Time
-	// Stale is how long the verifier has been disconnected, zero while connected. With
-	// Config.MaxStaleness, requests are refused once it is exceeded.
+	// Stale is how long the verifier has been disconnected, zero while connected. Unless
+	// Config.FailOpen is set, requests are refused once it exceeds Config.MaxStaleness.
 	Stale time.Duration
 	// Cursor is the position in the feed up to which every revocation is known.
 	Cursor int64
@@ -403,8 +431,17 @@ func (f *feed) status() FeedStatus {
 	return s
 }
 
-// stale reports whether the feed has been out of sync for longer than limit.
-func (f *feed) stale(limit time.Duration) bool {
-	down := f.down.Load()
-	return down != 0 && f.now().Sub(time.Unix(0, down)) > limit
+// check refuses a token when the feed has been out of sync for longer than maxStaleness (zero:
+// never, the verifier fails open), or when its session or key is revoked.
+func (f *feed) check(c *Caller, maxStaleness time.Duration) error {
+	if maxStaleness > 0 {
+		if down := f.down.Load(); down != 0 && f.now().Sub(time.Unix(0, down)) > maxStaleness {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+				Description: "Tokens cannot be checked for revocation right now; retry shortly."}
+		}
+	}
+	if f.revoked(c) {
+		return invalidToken("The access token has been revoked.")
+	}
+	return nil
 }

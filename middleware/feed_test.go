@@ -2,9 +2,11 @@ package middleware
 
 import (
 	"bufio"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -47,9 +49,13 @@ func TestRevocationFeed(t *testing.T) {
 	sessionTok := token("ses_gone", "KEEPKEEPKEEPKEEP")
 	is.revoke("session", "ses_gone", now.Add(time.Hour))
 	eventually(t, "refusing the revoked session's token", func() bool { return refused(sessionTok) })
+	// An issuer from before the feed was hashed publishes raw ids; they still count.
+	legacyTok := token("ses_legacy", "KEEPKEEPKEEPKEEP")
+	is.revokeAs("session", "ses_legacy", now.Add(time.Hour))
+	eventually(t, "refusing a session revoked by its raw id", func() bool { return refused(legacyTok) })
 
 	st := v.FeedStatus()
-	if !st.Following || !st.Connected || st.Cursor != 5 || st.Revoked != 5 || st.Stale != 0 {
+	if !st.Following || !st.Connected || st.Cursor != 6 || st.Revoked != 6 || st.Stale != 0 {
 		t.Errorf("status %+v", st)
 	}
 }
@@ -82,35 +88,97 @@ func TestRevocationFeedReconnects(t *testing.T) {
 	}
 }
 
-func TestFailClosedAfterMaxStaleness(t *testing.T) {
+// TestFailClosedByDefault: once the feed has been unreachable for longer than MaxStaleness
+// (DefaultMaxStaleness unless set), requests get 503 with Retry-After until it is back; only an
+// explicit FailOpen keeps accepting tokens.
+// TestRevocationFeedHangingServer: a server that accepts the stream's connection and never
+// answers does not hold the verifier forever; it reconnects and gets the stream.
+func TestRevocationFeedHangingServer(t *testing.T) {
+	saved := idleTimeout
+	t.Cleanup(func() { idleTimeout = saved }) // after the verifier's Cleanup has stopped it
+	idleTimeout = 200 * time.Millisecond      // the bound under test, not a measurement
 	is, clock := newTestIssuer(t), newTestClock()
-	v := newVerifier(t, is, clock, func(c *Config) { c.MaxStaleness = 30 * time.Second })
-	open := newVerifier(t, is, clock)
+	is.mu.Lock()
+	is.feedMute = true
+	is.mu.Unlock()
+	v := newVerifier(t, is, clock)
+	eventually(t, "opening the stream", func() bool { n, _ := is.streamCount(); return n > 0 })
+	is.mu.Lock()
+	is.feedMute = false
+	is.mu.Unlock()
+	eventually(t, "reconnecting after a stream that never answered", func() bool { return v.FeedStatus().Connected })
+}
+
+func TestFailClosedByDefault(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	byDefault := newVerifier(t, is, clock)
+	bounded := newVerifier(t, is, clock, func(c *Config) { c.MaxStaleness = 30 * time.Second })
+	open := newVerifier(t, is, clock, func(c *Config) { c.FailOpen = true })
+	all := []*Verifier{byDefault, bounded, open}
 	tok := is.mint(is.claims(clock.Now()), nil)
-	eventually(t, "connecting", func() bool { return v.FeedStatus().Connected && open.FeedStatus().Connected })
+	eventually(t, "connecting", func() bool {
+		return byDefault.FeedStatus().Connected && bounded.FeedStatus().Connected && open.FeedStatus().Connected
+	})
 
 	is.setFeedDown(true)
-	eventually(t, "noticing the outage", func() bool { return !v.FeedStatus().Connected && !open.FeedStatus().Connected })
+	eventually(t, "noticing the outage", func() bool {
+		return !byDefault.FeedStatus().Connected && !bounded.FeedStatus().Connected && !open.FeedStatus().Connected
+	})
+	refused := func(v *Verifier) bool {
+		w, _ := serve(v, bearerRequest(tok))
+		switch w.Code {
+		case http.StatusNoContent:
+			return false
+		case http.StatusServiceUnavailable:
+			if w.Header().Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			return true
+		}
+		t.Fatalf("status %d (%s)", w.Code, w.Body)
+		return false
+	}
 	clock.Advance(29 * time.Second)
-	if w, _ := serve(v, bearerRequest(tok)); w.Code != 204 {
-		t.Fatalf("status %d within the staleness bound", w.Code)
+	for _, v := range all {
+		if refused(v) {
+			t.Fatal("refused within every staleness bound")
+		}
 	}
 	clock.Advance(2 * time.Second)
-	w, _ := serve(v, bearerRequest(tok))
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("status %d (%s); want 503 with Retry-After once stale", w.Code, w.Body)
+	if !refused(bounded) || refused(byDefault) || refused(open) {
+		t.Fatal("after 31 s, want only the verifier with MaxStaleness 30 s to refuse")
 	}
-	if st := v.FeedStatus(); st.Stale < 30*time.Second {
+	clock.Advance(DefaultMaxStaleness - 30*time.Second)
+	if !refused(byDefault) {
+		t.Fatalf("the default refused nothing after %v without revocations", DefaultMaxStaleness+time.Second)
+	}
+	var e *Error
+	if _, err := byDefault.Verify(tok); !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		t.Errorf("Verify while stale: %v; want a 503 *Error", err)
+	}
+	clock.Advance(time.Hour - DefaultMaxStaleness - 2*time.Second) // the token lives an hour
+	if refused(open) {
+		t.Error("FailOpen refused a token during an outage")
+	}
+	if st := bounded.FeedStatus(); st.Stale < 30*time.Second {
 		t.Errorf("status %+v", st)
 	}
-	if w, _ := serve(open, bearerRequest(tok)); w.Code != 204 {
-		t.Errorf("the fail-open default refused a token during an outage: %d", w.Code)
-	}
+
 	is.setFeedDown(false)
-	eventually(t, "recovering", func() bool {
-		w, _ := serve(v, bearerRequest(tok))
-		return w.Code == 204
-	})
+	eventually(t, "recovering", func() bool { return !refused(byDefault) && !refused(bounded) })
+}
+
+func TestStalenessConfig(t *testing.T) {
+	is := newTestIssuer(t)
+	for _, c := range []Config{
+		{Issuer: is.URL, MaxStaleness: -time.Second},
+		{Issuer: is.URL, MaxStaleness: time.Minute, FailOpen: true},
+	} {
+		if v, err := New(t.Context(), c); err == nil {
+			v.Close()
+			t.Errorf("New accepted MaxStaleness %v with FailOpen %v", c.MaxStaleness, c.FailOpen)
+		}
+	}
 }
 
 func TestRevocationsAreForgottenAfterExpiry(t *testing.T) {
@@ -202,21 +270,29 @@ func TestJWKSRefetchOnUnknownKid(t *testing.T) {
 		t.Fatalf("%d JWKS fetches at start", n)
 	}
 	// A rotation the verifier has not seen: the token's kid triggers one refetch, even when many
-	// requests carry it at once.
+	// requests carry it at once. The request that starts it waits for it; the others may be
+	// refused meanwhile rather than queue behind it.
 	clock.Advance(DefaultJWKSMinRefresh)
 	is.rotate("k2")
 	tok := is.mint(is.claims(clock.Now()), nil)
 	var wg sync.WaitGroup
+	var accepted atomic.Int32
 	for range 20 {
 		wg.Go(func() {
-			if _, err := v.Verify(tok); err != nil {
-				t.Errorf("Verify after rotation: %v", err)
+			if _, err := v.Verify(tok); err == nil {
+				accepted.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if n := is.fetches(); n != 2 {
 		t.Fatalf("%d JWKS fetches; want one refetch for the new kid", n)
+	}
+	if accepted.Load() == 0 {
+		t.Fatal("no request with the new kid was accepted, not even the one that refetched")
+	}
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("Verify after the refetch: %v", err)
 	}
 
 	// Forged kids cannot make the verifier fetch more than once per JWKSMinRefresh.
@@ -236,6 +312,70 @@ func TestJWKSRefetchOnUnknownKid(t *testing.T) {
 	v.Verify(forge("f5"))
 	if n := is.fetches(); n != 3 {
 		t.Fatalf("%d JWKS fetches; want exactly one more after 10 s", n)
+	}
+}
+
+// TestJWKSHangStallsNoRequest: while the issuer's JWKS hangs on a refetch, requests with another
+// unknown kid are refused at once instead of queueing behind it, and requests with known kids
+// are served.
+func TestJWKSHangStallsNoRequest(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	// A refetch that outlasts the test, so that it is certainly still in flight below.
+	v := newVerifier(t, is, clock, func(c *Config) { c.JWKSRefetchTimeout = time.Hour })
+	known := is.mint(is.claims(clock.Now()), nil)
+	forged := func(kid string) string {
+		return mintWith(t, is.newKey(kid), is.claims(clock.Now()), nil)
+	}
+	release := make(chan struct{})
+	is.mu.Lock()
+	is.jwksHang = release
+	is.mu.Unlock()
+	defer close(release)
+	clock.Advance(DefaultJWKSMinRefresh)
+
+	first := make(chan int, 1)
+	go func() {
+		w, _ := serve(v, bearerRequest(forged("k2")))
+		first <- w.Code
+	}()
+	eventually(t, "the refetch reaching the issuer", func() bool { return is.fetches() == 2 })
+
+	inFlight := func() bool {
+		v.keys.mu.Lock()
+		defer v.keys.mu.Unlock()
+		return v.keys.inflight != nil
+	}
+	for _, tt := range []struct {
+		name, token string
+		status      int
+	}{
+		{"unknown kid", forged("k3"), http.StatusUnauthorized},
+		{"known kid", known, http.StatusNoContent},
+	} {
+		done := make(chan int, 1)
+		go func() {
+			w, _ := serve(v, bearerRequest(tt.token))
+			done <- w.Code
+		}()
+		select {
+		case code := <-done:
+			if code != tt.status {
+				t.Errorf("%s: status %d; want %d", tt.name, code, tt.status)
+			}
+			if !inFlight() {
+				t.Errorf("%s: the request waited for the hung refetch to end", tt.name)
+			}
+		case <-time.After(30 * time.Second): // only turns a hang into a failure
+			t.Fatalf("%s: the request waits for the hung JWKS", tt.name)
+		}
+	}
+	if n := is.fetches(); n != 2 {
+		t.Errorf("%d JWKS fetches; the requests during the refetch must cause none", n)
+	}
+	select {
+	case code := <-first:
+		t.Errorf("the request that refetches answered %d before the JWKS did", code)
+	default:
 	}
 }
 

@@ -82,13 +82,9 @@ func (v *Verifier) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate checks a request: feed freshness, the Authorization header, the token, the
-// revocations and the client address.
+// authenticate checks a request: the Authorization header, the token, the revocations (and the
+// feed's freshness) and the client address.
 func (v *Verifier) authenticate(r *http.Request) (*Caller, error) {
-	if v.feed != nil && v.maxStaleness > 0 && v.feed.stale(v.maxStaleness) {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-			Description: "Tokens cannot be checked for revocation right now; retry shortly."}
-	}
 	raw, err := bearerToken(r)
 	if err != nil {
 		return nil, err
@@ -159,11 +155,43 @@ func isB64Token(s string) bool {
 	return true
 }
 
+// projectWildcard is the path wildcard RequirePermission binds to the caller's project.
+const projectWildcard = "project"
+
 // RequirePermission returns middleware that lets a request through only when its caller (set by
-// Handler) holds every one of perms; otherwise it answers 403 insufficient_scope with the
-// permissions in scope=, as RFC 6750 §3.1 asks. Place it inside Verifier.Handler.
+// Handler) holds every one of perms, and, on a route whose pattern has a {project} wildcard, only
+// when the token is bound to exactly that project, as RequireProject("project") does: so a key
+// of one project cannot act on another's paths. A missing permission gets 403 insufficient_scope
+// with the permissions in scope=, as RFC 6750 §3.1 asks. Place it inside Verifier.Handler, on
+// routes of an http.ServeMux (which sets the request's Pattern).
 func RequirePermission(perms ...string) func(http.Handler) http.Handler {
 	scope := strings.Join(perms, " ")
+	return guard(func(c *Caller, r *http.Request) *Error {
+		if hasWildcard(r.Pattern, projectWildcard) {
+			if e := checkProject(c, r, projectWildcard); e != nil {
+				return e
+			}
+		}
+		if !c.Has(perms...) {
+			return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Scope: scope,
+				Description: "The access token lacks a permission this needs: " + scope + "."}
+		}
+		return nil
+	})
+}
+
+// RequireProject returns middleware that lets a request through only when its caller's token is
+// bound to the project named by the path wildcard, for routes that do not call it {project}
+// (RequirePermission checks {project} by itself). A token of another project, or of none (a
+// user's token not narrowed to a project), gets 403 insufficient_scope: the token is valid, but
+// grants nothing here (RFC 6750 §3.1). Paths must carry the project's id, the token's project
+// claim. Place it inside Verifier.Handler.
+func RequireProject(wildcard string) func(http.Handler) http.Handler {
+	return guard(func(c *Caller, r *http.Request) *Error { return checkProject(c, r, wildcard) })
+}
+
+// guard runs check on the caller of each request, and refuses it with the Error check returns.
+func guard(check func(*Caller, *http.Request) *Error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := FromContext(r.Context())
@@ -171,14 +199,31 @@ func RequirePermission(perms ...string) func(http.Handler) http.Handler {
 				writeError(w, "", &Error{Status: http.StatusUnauthorized, Description: "This API needs an access token: send Authorization: Bearer <token>."})
 				return
 			}
-			if !c.Has(perms...) {
-				writeError(w, "", &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Scope: scope,
-					Description: "The access token lacks a permission this needs: " + scope + "."})
+			if e := check(c, r); e != nil {
+				writeError(w, "", e)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// checkProject refuses a caller whose token is not bound to the project in the path.
+func checkProject(c *Caller, r *http.Request, wildcard string) *Error {
+	switch path := r.PathValue(wildcard); {
+	case c.Project == "":
+		return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+			Description: "The access token is not bound to a project; use an API key's token, or log in for the project."}
+	case c.Project != path:
+		return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+			Description: "The access token is for another project than the one in the path (paths take the project id)."}
+	}
+	return nil
+}
+
+// hasWildcard reports whether a ServeMux pattern has the wildcard {name} or {name...}.
+func hasWildcard(pattern, name string) bool {
+	return strings.Contains(pattern, "{"+name+"}") || strings.Contains(pattern, "{"+name+"...}")
 }
 
 func (v *Verifier) writeError(w http.ResponseWriter, err error) {

@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keyward/keyward/internal/fakeclock"
+	"github.com/keyward/keyward/revocation"
 )
 
 // testIssuer is a stand-in for a keyward server: metadata, a JWKS and a revocation feed (JSON
@@ -34,7 +35,9 @@ type testIssuer struct {
 	entries     []revocationJSON
 	changed     chan struct{} // closed and replaced when entries change or streams must drop
 	feedDown    bool          // the feed answers 503
+	feedMute    bool          // the stream never answers, as a server that accepts and hangs
 	jwksDown    bool          // the JWKS answers 503
+	jwksHang    chan struct{} // when set, the JWKS answers only once it is closed
 	lastEventID []string      // Last-Event-ID of each stream request
 	generation  int           // streams of an older generation end
 }
@@ -78,6 +81,11 @@ func (is *testIssuer) metadata(w http.ResponseWriter, r *http.Request) {
 func (is *testIssuer) jwks(w http.ResponseWriter, r *http.Request) {
 	is.mu.Lock()
 	is.jwksFetches++
+	if hang := is.jwksHang; hang != nil {
+		is.mu.Unlock()
+		<-hang
+		is.mu.Lock()
+	}
 	if is.jwksDown {
 		is.mu.Unlock()
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -109,8 +117,13 @@ func (is *testIssuer) rotate(kid string) {
 	is.keys = append([]signingKey{k}, is.keys...)
 }
 
-// revoke appends a feed entry.
+// revoke appends a feed entry for a session or key id, named as keyward's feed names it.
 func (is *testIssuer) revoke(typ, id string, expires time.Time) {
+	is.revokeAs(typ, revocation.Name(typ, id), expires)
+}
+
+// revokeAs appends a feed entry with the id exactly as given.
+func (is *testIssuer) revokeAs(typ, id string, expires time.Time) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	seq := len(is.entries) + 1
@@ -172,8 +185,12 @@ func (is *testIssuer) revocations(w http.ResponseWriter, r *http.Request) {
 	}
 	is.mu.Lock()
 	is.lastEventID = append(is.lastEventID, r.Header.Get("Last-Event-ID"))
-	generation := is.generation
+	generation, mute := is.generation, is.feedMute
 	is.mu.Unlock()
+	if mute {
+		<-r.Context().Done()
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "retry: 1000\n: test feed\n\n")

@@ -46,8 +46,10 @@ type keySet struct {
 	hc         *http.Client
 	algs       []jose.SignatureAlgorithm
 	minRefresh time.Duration
-	now        func() time.Time
-	log        *slog.Logger
+	// refetchTimeout bounds the refetch a request with an unknown kid waits for.
+	refetchTimeout time.Duration
+	now            func() time.Time
+	log            *slog.Logger
 
 	keys atomic.Pointer[map[string]verificationKey]
 
@@ -58,8 +60,10 @@ type keySet struct {
 	inflight  chan struct{} // closed when the fetch in flight ends
 }
 
-// lookup returns the key for kid, usable with alg. An unknown kid causes one rate-limited
-// refetch, which concurrent lookups wait for instead of fetching again.
+// lookup returns the key for kid, usable with alg. A known kid never waits. An unknown kid
+// causes one rate-limited refetch, bounded by refetchTimeout, which only the request that started
+// it waits for: other requests with unknown kids are refused at once rather than queued behind
+// it, so that a hung issuer cannot stall them, and a flood of forged kids costs one fetch.
 func (s *keySet) lookup(kid string, alg string) (any, bool) {
 	if k, ok := (*s.keys.Load())[kid]; ok {
 		return k.key, k.alg == alg
@@ -69,48 +73,55 @@ func (s *keySet) lookup(kid string, alg string) (any, bool) {
 		s.mu.Unlock()
 		return k.key, k.alg == alg
 	}
-	if wait := s.inflight; wait != nil {
-		s.mu.Unlock()
-		<-wait
-	} else if s.now().Sub(s.lastFetch) < s.minRefresh {
+	if s.inflight != nil || s.now().Sub(s.lastFetch) < s.minRefresh {
 		s.mu.Unlock()
 		return nil, false
-	} else {
-		s.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
-		err := s.fetch(ctx)
-		cancel()
-		if err != nil {
-			s.log.Warn("keyward JWKS refetch for an unknown kid failed", "err", err)
-		}
+	}
+	done := s.begin()
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), s.refetchTimeout)
+	err := s.run(ctx, done)
+	cancel()
+	if err != nil {
+		s.log.Warn("keyward JWKS refetch for an unknown kid failed", "err", err)
 	}
 	k, ok := (*s.keys.Load())[kid]
 	return k.key, ok && k.alg == alg
 }
 
-// fetch replaces the key set with the issuer's current one; only one fetch runs at a time. A
-// failed fetch keeps the keys already known.
+// fetch replaces the key set with the issuer's current one. When a fetch is in flight already,
+// it waits for that one (or for ctx) instead. A failed fetch keeps the keys already known.
 func (s *keySet) fetch(ctx context.Context) error {
 	s.mu.Lock()
 	if wait := s.inflight; wait != nil {
 		s.mu.Unlock()
-		<-wait
-		return nil
+		select {
+		case <-wait:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	done := s.begin()
+	s.mu.Unlock()
+	return s.run(ctx, done)
+}
+
+// begin marks a fetch in flight; s.mu must be held, and run must follow.
+func (s *keySet) begin() chan struct{} {
 	done := make(chan struct{})
 	s.inflight = done
 	s.lastFetch = s.now()
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inflight = nil
-		s.mu.Unlock()
-		close(done)
-	}()
+	return done
+}
 
+// run does the fetch that begin marked, and ends it.
+func (s *keySet) run(ctx context.Context, done chan struct{}) error {
 	keys, age, err := s.get(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.inflight = nil
+	close(done)
 	s.failed = err != nil
 	if err != nil {
 		return err

@@ -26,6 +26,16 @@ const (
 	DefaultLeeway         = 30 * time.Second
 	DefaultCacheSize      = 10000
 	DefaultJWKSMinRefresh = 10 * time.Second
+	// DefaultJWKSRefetchTimeout bounds the JWKS refetch for an unknown kid, which the request
+	// that caused it waits for: short, because a request is waiting, yet ample for an issuer that
+	// answers at all.
+	DefaultJWKSRefetchTimeout = 3 * time.Second
+	// DefaultMaxStaleness is how long the revocation feed may be unreachable before requests are
+	// refused: long enough to ride out a restart or a rolling deploy of keyward (the verifier
+	// reconnects within ten seconds of its return and catches up on what it missed), short
+	// enough that a key deleted during an outage is not honoured for long, when its tokens would
+	// otherwise live for hours.
+	DefaultMaxStaleness = 2 * time.Minute
 )
 
 const (
@@ -63,12 +73,20 @@ type Config struct {
 	// kid, so that a flood of forged kids cannot turn into a flood of fetches; zero means
 	// DefaultJWKSMinRefresh (10 s).
 	JWKSMinRefresh time.Duration
-	// MaxStaleness makes the verifier fail closed: once the revocation feed has been unreachable
-	// for longer than this, every request is refused with 503 until it is back. Zero means fail
-	// open: tokens keep being accepted (FeedStatus reports the outage), so that an outage of the
-	// authorization server does not take the API down, at the price of not learning revocations
-	// during it.
+	// JWKSRefetchTimeout bounds that fetch; zero means DefaultJWKSRefetchTimeout (3 s). Only the
+	// request that started it waits for it: others with unknown kids are refused meanwhile, and
+	// requests with known kids never wait.
+	JWKSRefetchTimeout time.Duration
+	// MaxStaleness is how long the revocation feed may be unreachable before every request is
+	// refused with 503 and Retry-After, until it is back: the verifier fails closed, because
+	// during an outage it cannot learn that a key was deleted. Zero means DefaultMaxStaleness
+	// (2 minutes).
 	MaxStaleness time.Duration
+	// FailOpen keeps accepting tokens however long the feed is unreachable (FeedStatus reports
+	// the outage), so that an outage of the authorization server does not take the API down, at
+	// the price of honouring deleted keys and revoked sessions until it ends. It excludes
+	// MaxStaleness.
+	FailOpen bool
 	// SkipRevocationFeed does not follow the revocation feed: tokens of deleted keys and revoked
 	// sessions are then accepted until they expire. For issuers without a feed and for tests.
 	SkipRevocationFeed bool
@@ -87,7 +105,7 @@ type Verifier struct {
 	tokenEndpoint    string // for the advice given to a raw API key
 	leeway           time.Duration
 	algs             []jose.SignatureAlgorithm
-	maxStaleness     time.Duration
+	maxStaleness     time.Duration // zero: fail open
 	realm            string
 	proxies          clientip.Resolver
 	now              func() time.Time
@@ -118,6 +136,9 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.MaxStaleness < 0 || c.FailOpen && c.MaxStaleness != 0 {
+		return nil, errors.New("middleware: MaxStaleness must be positive, and is meaningless with FailOpen")
+	}
 	v := &Verifier{
 		issuer:       c.Issuer,
 		audience:     c.Audience,
@@ -137,6 +158,9 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		v.leeway = DefaultLeeway
 	case v.leeway < 0:
 		v.leeway = 0
+	}
+	if v.maxStaleness == 0 && !c.FailOpen {
+		v.maxStaleness = DefaultMaxStaleness
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -170,7 +194,11 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 	if minRefresh <= 0 {
 		minRefresh = DefaultJWKSMinRefresh
 	}
-	v.keys = &keySet{url: m.JWKSURI, hc: v.hc, algs: v.algs, minRefresh: minRefresh, now: v.now, log: v.log}
+	refetchTimeout := c.JWKSRefetchTimeout
+	if refetchTimeout <= 0 {
+		refetchTimeout = DefaultJWKSRefetchTimeout
+	}
+	v.keys = &keySet{url: m.JWKSURI, hc: v.hc, algs: v.algs, minRefresh: minRefresh, refetchTimeout: refetchTimeout, now: v.now, log: v.log}
 	if err := v.keys.fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -301,6 +329,8 @@ type Caller struct {
 	Expiry      time.Time
 	// Networks are the key's allowed networks; empty means any address.
 	Networks []netip.Prefix
+
+	feedNames feedNames // how the revocation feed would name its session and key
 }
 
 // Has reports whether the token carries every one of perms.
@@ -337,7 +367,8 @@ func (c *Caller) clone() *Caller {
 }
 
 // Verify checks a raw access token: its signature and claims, and that its session and key are
-// not revoked. It does not check the client address (Handler does, knowing the request). Every
+// not revoked, which it cannot tell once the revocation feed is stale beyond MaxStaleness (503,
+// unless FailOpen). It does not check the client address (Handler does, knowing the request). Every
 // failure is an *Error.
 func (v *Verifier) Verify(raw string) (*Caller, error) {
 	c, err := v.verifyCached(raw)
@@ -358,13 +389,13 @@ func (v *Verifier) verifyCached(raw string) (*Caller, error) {
 	}
 	now := v.now()
 	if v.cache == nil {
-		return v.verify(raw, now)
+		return v.verifyNamed(raw, now)
 	}
 	key := cacheKey(raw)
 	if c, ok := v.cache.get(key, now, v.leeway); ok {
 		return c, nil
 	}
-	c, err := v.verify(raw, now)
+	c, err := v.verifyNamed(raw, now)
 	if err != nil {
 		return nil, err
 	}
@@ -372,14 +403,24 @@ func (v *Verifier) verifyCached(raw string) (*Caller, error) {
 	return c, nil
 }
 
-// live refuses a token whose session or key was revoked, or whose lifetime ended since it was
-// cached.
+// verifyNamed verifies a token and names its caller for the revocation feed, once.
+func (v *Verifier) verifyNamed(raw string, now time.Time) (*Caller, error) {
+	c, err := v.verify(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	c.feedNames = namesOf(c)
+	return c, nil
+}
+
+// live refuses a token whose lifetime ended since it was cached, or that the revocation feed
+// refuses.
 func (v *Verifier) live(c *Caller) error {
 	if !v.now().Before(c.Expiry.Add(v.leeway)) {
 		return refusal(accesstoken.ErrExpired)
 	}
-	if v.feed != nil && v.feed.revoked(c) {
-		return invalidToken("The access token has been revoked.")
+	if v.feed != nil {
+		return v.feed.check(c, v.maxStaleness)
 	}
 	return nil
 }

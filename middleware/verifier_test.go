@@ -365,6 +365,63 @@ func TestRequirePermission(t *testing.T) {
 	}
 }
 
+// TestRequirePermissionBindsProject runs the README's handler chain: a key of one project holding
+// the permission must not act on another project's path.
+func TestRequirePermissionBindsProject(t *testing.T) {
+	is, clock := newTestIssuer(t), newTestClock()
+	v := newVerifier(t, is, clock)
+	create := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) }
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/projects/{project}/containers",
+		RequirePermission("containers-manage")(http.HandlerFunc(create)))
+	mux.Handle("GET /v1/tenants/{tenant}/containers",
+		RequireProject("tenant")(http.HandlerFunc(create)))
+	mux.Handle("GET /v1/containers", RequirePermission("containers-manage")(http.HandlerFunc(create)))
+	api := v.Handler(mux)
+
+	token := func(project string) string {
+		c := is.claims(clock.Now())
+		c["scope"] = "containers-manage"
+		if project == "" {
+			c["sub"], c["client_id"] = "user:usr_1", "keyward"
+			delete(c, "project")
+		} else {
+			c["project"] = project
+		}
+		return is.mint(c, nil)
+	}
+	tests := []struct {
+		name, method, path, project string
+		status                      int
+		says                        string
+	}{
+		{"own project", "POST", "/v1/projects/prj_a/containers", "prj_a", 201, ""},
+		{"another project", "POST", "/v1/projects/prj_b/containers", "prj_a", 403, "another project"},
+		{"a project's name, not its id", "POST", "/v1/projects/a/containers", "prj_a", 403, "another project"},
+		{"token without a project", "POST", "/v1/projects/prj_a/containers", "", 403, "not bound to a project"},
+		{"other wildcard, own project", "GET", "/v1/tenants/prj_a/containers", "prj_a", 201, ""},
+		{"other wildcard, another project", "GET", "/v1/tenants/prj_b/containers", "prj_a", 403, "another project"},
+		{"other wildcard, no project", "GET", "/v1/tenants/prj_a/containers", "", 403, "not bound to a project"},
+		{"route without a project", "GET", "/v1/containers", "", 201, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, tt.path, nil)
+			r.RemoteAddr = "127.0.0.1:1"
+			r.Header.Set("Authorization", "Bearer "+token(tt.project))
+			w := httptest.NewRecorder()
+			api.ServeHTTP(w, r)
+			if w.Code != tt.status {
+				t.Fatalf("status %d (%s); want %d", w.Code, w.Body, tt.status)
+			}
+			if got := w.Header().Get("WWW-Authenticate"); tt.status == 403 &&
+				(!strings.Contains(got, `error="insufficient_scope"`) || !strings.Contains(got, tt.says)) {
+				t.Errorf("WWW-Authenticate %q; want insufficient_scope saying %q", got, tt.says)
+			}
+		})
+	}
+}
+
 func TestClientAddress(t *testing.T) {
 	is, clock := newTestIssuer(t), newTestClock()
 	v := newVerifier(t, is, clock, func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })

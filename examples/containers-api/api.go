@@ -30,34 +30,18 @@ func newStore(now func() time.Time) *store {
 }
 
 // routes returns the API's routes, each guarded by the permission it needs. The caller must come
-// from middleware.Verifier.Handler.
+// from middleware.Verifier.Handler. RequirePermission also refuses a token of another project,
+// or of none (a user's token not narrowed to a project), because the patterns name {project}.
+// Tokens carry the project's id, not its name, so paths take the id (prj_…): resolving a name
+// would need a call to keyward on every request, and the point of the token is that the API
+// never needs one.
 func routes(s *store) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/projects/{project}/containers",
-		middleware.RequirePermission("containers-view")(inProject(http.HandlerFunc(s.list))))
+		middleware.RequirePermission("containers-view")(http.HandlerFunc(s.list)))
 	mux.Handle("POST /v1/projects/{project}/containers",
-		middleware.RequirePermission("containers-manage")(inProject(http.HandlerFunc(s.create))))
+		middleware.RequirePermission("containers-manage")(http.HandlerFunc(s.create)))
 	return mux
-}
-
-// inProject refuses a token of another project. Tokens carry the project's id, not its name, so
-// paths take the id (prj_…): resolving a name would need a call to keyward on every request, and
-// the point of the token is that the API never needs one. A user's token that was not narrowed to
-// a project has no project claim and is refused too.
-func inProject(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, ok := middleware.FromContext(r.Context())
-		switch {
-		case !ok:
-			writeError(w, http.StatusUnauthorized, "This API needs an access token.")
-		case c.Project == "":
-			writeError(w, http.StatusForbidden, "This token is not bound to a project; get one for a project (an API key's, or a login with the project parameter).")
-		case c.Project != r.PathValue("project"):
-			writeError(w, http.StatusForbidden, "This token belongs to project "+c.Project+", not to the project in the path (paths take the project id).")
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
 }
 
 func (s *store) list(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ type config struct {
 	issuer, audience, addr string
 	trustedProxies         []netip.Prefix
 	maxStaleness           time.Duration
+	failOpen               bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -59,7 +60,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.trustedProxies = append(c.trustedProxies, nets...)
 		return nil
 	})
-	fs.DurationVar(&c.maxStaleness, "max-staleness", 0, "refuse every request once keyward's revocation feed has been unreachable this long (0: keep serving)")
+	fs.DurationVar(&c.maxStaleness, "max-staleness", 0, "refuse every request once keyward's revocation feed has been unreachable this long (0: the middleware's default, 2m)")
+	fs.BoolVar(&c.failOpen, "fail-open", false, "keep accepting tokens however long the revocation feed is unreachable (deleted keys are honoured meanwhile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	v, err := middleware.New(startCtx, middleware.Config{
 		Issuer: c.issuer, Audience: c.audience, TrustedProxies: c.trustedProxies,
-		MaxStaleness: c.maxStaleness, Realm: "containers-api", Logger: log,
+		MaxStaleness: c.maxStaleness, FailOpen: c.failOpen, Realm: "containers-api", Logger: log,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/web"
+	"github.com/keyward/keyward/revocation"
 )
 
 func TestAudit(t *testing.T) {
@@ -89,9 +90,16 @@ func TestRevocationFeed(t *testing.T) {
 		t.Fatalf("empty feed %+v", page)
 	}
 	e.do(req{method: "DELETE", path: "/v1/projects/shop/api-keys/" + k.ID, token: e.userToken(owner, "")}).expect(t, http.StatusNoContent)
-	e.do(req{method: "GET", path: "/v1/revocations?after=0"}).expect(t, http.StatusOK).decode(t, &page)
-	if !containsRevocation(page.Data, keySession.ID) {
-		t.Fatalf("the deleted key's session is not in the feed: %+v", page.Data)
+	resp := e.do(req{method: "GET", path: "/v1/revocations?after=0"}).expect(t, http.StatusOK)
+	resp.decode(t, &page)
+	if !containsRevocation(page.Data, keyward.RevokedSession, keySession.ID) || !containsRevocation(page.Data, keyward.RevokedKey, k.ID) {
+		t.Fatalf("the deleted key and its session are not in the feed: %+v", page.Data)
+	}
+	// The feed is public: it must not tell whose sessions and keys end.
+	for _, private := range []string{p.ID, keySession.ID, k.ID, "revoked_at"} {
+		if strings.Contains(string(resp.body), private) {
+			t.Errorf("the feed shows %q: %s", private, resp.body)
+		}
 	}
 	last := page.Cursor
 	e.do(req{method: "GET", path: "/v1/revocations?after=" + last}).expect(t, http.StatusOK).decode(t, &page)
@@ -103,9 +111,11 @@ func TestRevocationFeed(t *testing.T) {
 	}
 }
 
-func containsRevocation(data []client.Revocation, id string) bool {
+// containsRevocation reports whether the feed names the session or key id of kind, as a
+// verifier holding a token with that id would look for it.
+func containsRevocation(data []client.Revocation, kind, id string) bool {
 	for _, r := range data {
-		if r.ID == id && (r.Type == keyward.RevokedSession || r.Type == keyward.RevokedKey) {
+		if r.Type == kind && r.ID == revocation.Name(kind, id) {
 			return true
 		}
 	}
@@ -215,10 +225,17 @@ func TestRevocationStream(t *testing.T) {
 	if rev.Cursor != first.id {
 		t.Errorf("event id %q, cursor in data %q", first.id, rev.Cursor)
 	}
-	for rev.ID != s1.ID {
-		ev := next(t, events, func(ev sseEvent) bool { return ev.id != "" })
+	for ev := first; ; ev = next(t, events, func(ev sseEvent) bool { return ev.id != "" }) {
 		if err := json.Unmarshal([]byte(ev.data), &rev); err != nil {
 			t.Fatal(err)
+		}
+		for _, private := range []string{s1.ID, k1.ID, p.ID} {
+			if strings.Contains(ev.data, private) {
+				t.Errorf("the stream shows %q: %s", private, ev.data)
+			}
+		}
+		if containsRevocation([]client.Revocation{rev}, keyward.RevokedSession, s1.ID) {
+			break
 		}
 	}
 	cancel()
@@ -237,7 +254,7 @@ func TestRevocationStream(t *testing.T) {
 	if err := json.Unmarshal([]byte(ev.data), &rev); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := strconv.ParseInt(ev.id, 10, 64); n <= mustInt(t, page.Cursor) || (rev.ID != s2.ID && rev.ID != k2.ID) {
+	if n, _ := strconv.ParseInt(ev.id, 10, 64); n <= mustInt(t, page.Cursor) || !containsRevocation([]client.Revocation{rev}, keyward.RevokedSession, s2.ID) && !containsRevocation([]client.Revocation{rev}, keyward.RevokedKey, k2.ID) {
 		t.Errorf("first event after resuming from %s: id %s, %+v; want the second key's revocation", page.Cursor, ev.id, rev)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/revocation"
 )
 
 const (
@@ -20,15 +21,13 @@ const (
 	defaultFeedHeartbeat = 15 * time.Second
 )
 
+// revocationOut is what a verifier needs to match a token it holds, and no more: the feed is
+// unauthenticated, so it names sessions and keys by one-way hashes and says nothing of projects.
 func revocationOut(e keyward.Revocation) client.Revocation {
-	out := client.Revocation{
-		Cursor: strconv.FormatInt(e.Seq, 10), Type: e.Kind, ID: e.ID,
-		RevokedAt: e.RevokedAt.UTC(), ExpiresAt: e.ExpiresAt.UTC(),
+	return client.Revocation{
+		Cursor: strconv.FormatInt(e.Seq, 10), Type: e.Kind, ID: revocation.Name(e.Kind, e.ID),
+		ExpiresAt: e.ExpiresAt.UTC(),
 	}
-	if e.ProjectID != "" {
-		out.Project = &e.ProjectID
-	}
-	return out
 }
 
 // revocations serves the feed verifiers follow: a page of entries after the cursor, or with

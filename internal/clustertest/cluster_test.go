@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/proctest"
 	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/revocation"
 )
 
 func TestMain(m *testing.M) {
@@ -284,7 +285,7 @@ func (f *follower) waitFor(kind, id string, since time.Time, limit time.Duration
 			if !ok {
 				return 0, errString("the revocation stream ended")
 			}
-			if e.Type == kind && e.ID == id {
+			if e.Type == kind && e.ID == revocation.Name(kind, id) {
 				return e.at.Sub(since), nil
 			}
 		case <-timeout:

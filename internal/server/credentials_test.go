@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/revocation"
 )
 
 func putMember(t *testing.T, s *kwtest.Server, bearer, project, user string, perms ...string) {
@@ -133,10 +134,11 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 			} `json:"data"`
 		}
 		s.Do(t, http.MethodGet, "/v1/revocations", nil).JSON(t, &page)
+		sid, _ := c["sid"].(string)
 		var key, session bool
 		for _, e := range page.Data {
-			key = key || e.Type == keyward.RevokedKey && e.ID == k.ID
-			session = session || e.Type == keyward.RevokedSession && e.ID == c["sid"]
+			key = key || e.Type == keyward.RevokedKey && e.ID == revocation.Name(keyward.RevokedKey, k.ID)
+			session = session || e.Type == keyward.RevokedSession && e.ID == revocation.Name(keyward.RevokedSession, sid)
 		}
 		if !key || !session {
 			t.Errorf("feed has the key: %t, its session: %t", key, session)
