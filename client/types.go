@@ -140,3 +140,21 @@ type RevocationPage struct {
 	Data   []Revocation `json:"data"`
 	Cursor string       `json:"cursor"` // pass as after next time; unchanged when Data is empty
 }
+
+// Metadata is the RFC 8414 authorization server metadata, at
+// /.well-known/oauth-authorization-server.
+type Metadata struct {
+	Issuer                                 string   `json:"issuer"`
+	TokenEndpoint                          string   `json:"token_endpoint"`
+	JWKSURI                                string   `json:"jwks_uri"`
+	RevocationEndpoint                     string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+	GrantTypesSupported                    []string `json:"grant_types_supported"`
+	ResponseTypesSupported                 []string `json:"response_types_supported"`
+	ScopesSupported                        []string `json:"scopes_supported"`
+	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
+	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
+	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
+}

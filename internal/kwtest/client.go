@@ -296,17 +296,8 @@ func (c *Client) Audit(t testing.TB, bearer, project string) []AuditEvent {
 	return page.Data
 }
 
-// Metadata is the part of the RFC 8414 document the tests read.
-type Metadata struct {
-	Issuer                string   `json:"issuer"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	JWKSURI               string   `json:"jwks_uri"`
-	RevocationEndpoint    string   `json:"revocation_endpoint"`
-	IntrospectionEndpoint string   `json:"introspection_endpoint"`
-	GrantTypesSupported   []string `json:"grant_types_supported"`
-	AuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
-	ScopesSupported       []string `json:"scopes_supported"`
-}
+// Metadata is the RFC 8414 document.
+type Metadata = client.Metadata
 
 // Metadata fetches /.well-known/oauth-authorization-server.
 func (c *Client) Metadata(t testing.TB) *Metadata {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
@@ -200,23 +201,6 @@ func (s *Server) mayIntrospect(ctx context.Context, who *caller, c *token.Claims
 	return false
 }
 
-// metadata is the RFC 8414 authorization server metadata.
-type metadata struct {
-	Issuer                                 string   `json:"issuer"`
-	TokenEndpoint                          string   `json:"token_endpoint"`
-	JWKSURI                                string   `json:"jwks_uri"`
-	RevocationEndpoint                     string   `json:"revocation_endpoint"`
-	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
-	GrantTypesSupported                    []string `json:"grant_types_supported"`
-	ResponseTypesSupported                 []string `json:"response_types_supported"`
-	ScopesSupported                        []string `json:"scopes_supported"`
-	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
-	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
-	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
-	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
-	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
-}
-
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	base := strings.TrimSuffix(s.Issuer, "/")
 	grants := []string{"client_credentials", "refresh_token"}
@@ -225,7 +209,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")
-	writeBody(w, metadata{
+	writeBody(w, client.Metadata{
 		Issuer:                                 s.Issuer,
 		TokenEndpoint:                          base + "/oauth/token",
 		JWKSURI:                                base + "/.well-known/jwks.json",

@@ -482,8 +482,8 @@ func TestTokenFlow(t *testing.T) {
 			}
 		}
 		for _, m := range []string{"client_secret_basic", "client_secret_post"} {
-			if !slices.Contains(md.AuthMethodsSupported, m) {
-				t.Errorf("token_endpoint_auth_methods_supported lacks %s: %v", m, md.AuthMethodsSupported)
+			if !slices.Contains(md.TokenEndpointAuthMethodsSupported, m) {
+				t.Errorf("token_endpoint_auth_methods_supported lacks %s: %v", m, md.TokenEndpointAuthMethodsSupported)
 			}
 		}
 		if !slices.Equal(md.ScopesSupported, keyward.DefaultCatalog().Names()) {
