@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/token"
@@ -181,7 +182,7 @@ type fakeKeyward struct {
 // newFakeKeyward serves a fake keyward on 127.0.0.1 and returns it with its token endpoint.
 func newFakeKeyward(t *testing.T, keys []benchKey) (*fakeKeyward, endpoint) {
 	t.Helper()
-	kr, err := keyring.New(context.Background(), &memoryKeys{}, keyring.Config{})
+	kr, err := keyring.New(context.Background(), keyring.NewMemoryStore(keyward.SigningKeySet{}), keyring.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

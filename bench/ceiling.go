@@ -48,7 +48,7 @@ type ceilingKeys struct {
 // given lifetime from issuer to audience.
 func newCeilingKeys(ctx context.Context, lifetime time.Duration, issuer, audience string) (*ceilingKeys, error) {
 	ttl := max(lifetime, keyring.DefaultTokenTTL)
-	store := &memoryKeys{}
+	store := keyring.NewMemoryStore(keyward.SigningKeySet{})
 	kr, err := keyring.New(ctx, store, keyring.Config{TokenTTL: ttl})
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ type ceilingHandler struct {
 }
 
 func newCeilingHandler(ctx context.Context, cfg ceilingConfig, now func() time.Time) (*ceilingHandler, error) {
-	store := &memoryKeys{set: keyward.SigningKeySet{Version: 1, Keys: cfg.Keys}}
+	store := keyring.NewMemoryStore(keyward.SigningKeySet{Version: 1, Keys: cfg.Keys})
 	kr, err := keyring.New(ctx, store, keyring.Config{TokenTTL: cfg.TokenTTL, RequireExisting: true, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("ceiling keys: %w", err)

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
-	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/middleware"
 )
@@ -81,26 +79,4 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
-}
-
-// memoryKeys is a keyring.Store in memory: the signing ceiling's keys live as long as the run.
-type memoryKeys struct {
-	mu  sync.Mutex
-	set keyward.SigningKeySet
-}
-
-func (s *memoryKeys) LoadSigningKeys(context.Context) (keyward.SigningKeySet, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.set, nil
-}
-
-func (s *memoryKeys) ReplaceSigningKeys(_ context.Context, v int64, keys []keyward.SigningKey) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v != s.set.Version {
-		return 0, keyward.Errorf(keyward.ECONFLICT, "Signing keys changed.")
-	}
-	s.set = keyward.SigningKeySet{Version: v + 1, Keys: keys}
-	return s.set.Version, nil
 }
