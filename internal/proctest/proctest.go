@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +30,21 @@ var (
 // Build compiles the main package pkg (an import path, or a path relative to the module root
 // such as "./cmd/keyward") once per process and returns the executable's path. Clean removes
 // what it built.
-func Build(pkg string) (string, error) {
+func Build(pkg string) (string, error) { return BuildWith(pkg, nil) }
+
+// BuildWith is Build with extra source files compiled into pkg: extra maps a file name in the
+// package's folder to its content, handed to go build through -overlay, so that code meant for
+// one measurement (a profiling hook) never lands in the repository. Each distinct set of files
+// is built once per process.
+func BuildWith(pkg string, extra map[string]string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if bin, ok := built[pkg]; ok {
+	key := pkg
+	names := slices.Sorted(maps.Keys(extra))
+	for _, name := range names {
+		key += "\x00" + name + "\x00" + extra[name]
+	}
+	if bin, ok := built[key]; ok {
 		return bin, nil
 	}
 	out, err := exec.Command("go", "env", "GOMOD").Output()
@@ -47,14 +60,52 @@ func Build(pkg string) (string, error) {
 			return "", err
 		}
 	}
-	bin := filepath.Join(buildDir, fmt.Sprintf("bin%d-%s", len(built), filepath.Base(pkg)))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Dir = filepath.Dir(gomod)
+	n := len(built)
+	bin := filepath.Join(buildDir, fmt.Sprintf("bin%d-%s", n, filepath.Base(pkg)))
+	root := filepath.Dir(gomod)
+	args := []string{"build", "-o", bin}
+	if len(extra) > 0 {
+		if !strings.HasPrefix(pkg, "./") {
+			return "", fmt.Errorf("build %s with extra files: name the package by its folder, ./…", pkg)
+		}
+		overlay, err := writeOverlay(filepath.Join(buildDir, fmt.Sprintf("overlay%d", n)), filepath.Join(root, pkg), names, extra)
+		if err != nil {
+			return "", err
+		}
+		args = append(args, "-overlay", overlay)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
-	built[pkg] = bin
+	built[key] = bin
 	return bin, nil
+}
+
+// writeOverlay writes each extra file into dir and the -overlay document that places it in the
+// package folder pkgDir, and returns the document's path.
+func writeOverlay(dir, pkgDir string, names []string, extra map[string]string) (string, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", err
+	}
+	replace := map[string]string{}
+	for i, name := range names {
+		if filepath.Base(name) != name {
+			return "", fmt.Errorf("extra file %q: a name in the package folder, not a path", name)
+		}
+		src := filepath.Join(dir, fmt.Sprintf("%d.go", i))
+		if err := os.WriteFile(src, []byte(extra[name]), 0o600); err != nil {
+			return "", err
+		}
+		replace[filepath.Join(pkgDir, name)] = src
+	}
+	doc, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "overlay.json")
+	return path, os.WriteFile(path, doc, 0o600)
 }
 
 // Clean deletes everything Build made; call it from TestMain after the tests ran.
@@ -79,6 +130,9 @@ type Spec struct {
 	// Ready is the message of the log line whose addr attribute is the bound address, and
 	// Health the path polled until it answers 200 once that address is known.
 	Ready, Health string
+	// Stdin, when set, is the child's standard input: a way to hand it a secret that must not
+	// show on its command line.
+	Stdin io.Reader
 }
 
 // ServeSpec is the Spec of `keyward serve` with args.
@@ -112,6 +166,7 @@ func Run(s Spec) (*Process, error) {
 	p.cmd.Env = append(Environ(), s.Env...)
 	p.cmd.Stdout = io.MultiWriter(p.stdout, p.all)
 	p.cmd.Stderr = io.MultiWriter(p.stderr, p.all)
+	p.cmd.Stdin = s.Stdin
 	p.cmd.SysProcAttr = childAttr()
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.Name, err)
@@ -172,6 +227,13 @@ func (p *Process) Addr() string {
 	}
 	return p.addr
 }
+
+// LoggedAddr returns the addr attribute of the first log line whose message is msg, or "" before
+// the process logged one: the address of a second listener, such as a debugging hook's.
+func (p *Process) LoggedAddr(msg string) string { return boundAddr(p.all.String(), msg) }
+
+// Pid is the process id, for reading the child's CPU time and memory.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // boundAddr finds the addr attribute of the first log line whose message is msg, in slog's
 // text or JSON format.

@@ -10,7 +10,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +17,6 @@ import (
 	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
 )
-
-// keyStore is the smallest keyring.Store: the keyring's own tests cover rotation against a
-// faithful fake, and the SQL store has its conformance suite.
-type keyStore struct {
-	mu  sync.Mutex
-	set keyward.SigningKeySet
-}
-
-func (s *keyStore) LoadSigningKeys(context.Context) (keyward.SigningKeySet, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.set, nil
-}
-
-func (s *keyStore) ReplaceSigningKeys(_ context.Context, v int64, keys []keyward.SigningKey) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v != s.set.Version {
-		return 0, keyward.Errorf(keyward.ECONFLICT, "Signing keys changed.")
-	}
-	s.set = keyward.SigningKeySet{Version: v + 1, Keys: keys}
-	return s.set.Version, nil
-}
 
 func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
@@ -60,7 +36,7 @@ type fixture struct {
 func newFixture(t testing.TB, alg string) *fixture {
 	t.Helper()
 	clk := newClock()
-	keys, err := keyring.New(context.Background(), &keyStore{}, keyring.Config{Alg: alg, Now: clk.Now})
+	keys, err := keyring.New(context.Background(), keyring.NewMemoryStore(keyward.SigningKeySet{}), keyring.Config{Alg: alg, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
