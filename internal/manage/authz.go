@@ -61,7 +61,10 @@ func (a Authorizer) Permissions(ctx context.Context, p *authn.Principal, project
 // it with p's permissions there. ENOTFOUND when it does not exist and equally when p cannot see
 // it, so that probing never reveals another tenant's projects.
 func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref string) (*keyward.Project, []string, error) {
-	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
+	hidden := keyward.Errorf(keyward.ENOTFOUND, "The project was not found.")
+	if wellFormedProjectRef(ref) {
+		hidden = keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
+	}
 	var (
 		project *keyward.Project
 		err     error
@@ -82,6 +85,17 @@ func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref 
 		return nil, nil, notFoundAs(err, hidden)
 	}
 	return project, perms, nil
+}
+
+// wellFormedProjectRef reports whether ref could name a project: a project name, or an id of the
+// form ids take. Only such a ref is repeated in a not-found message: it comes from a URL anyone
+// can send a person to, so arbitrary text in it must not reach the page.
+func wellFormedProjectRef(ref string) bool {
+	id, isID := strings.CutPrefix(ref, keyward.PrefixProject)
+	if isID {
+		return len(id) == keyward.IDLength && keyward.IsBase62(id)
+	}
+	return ValidProjectName(ref)
 }
 
 // notFoundAs replaces ENOTFOUND with replacement and passes every other error through, so that a

@@ -122,10 +122,11 @@ func (a *Access) Key(ctx context.Context, id string) (*keyward.APIKey, error) {
 }
 
 func (a *Access) key(ctx context.Context, id string) (*keyward.APIKey, error) {
-	notFound := keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
 	if !apikey.ValidID(id) {
-		return nil, notFound
+		// Not repeated: it comes from a URL, and a key id it cannot be.
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "The API key was not found in this project.")
 	}
+	notFound := keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
 	k, err := a.svc.Store.APIKey(ctx, id)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND || (err == nil && k.ProjectID != a.Project.ID) {
 		return nil, notFound

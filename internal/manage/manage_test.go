@@ -280,3 +280,43 @@ func TestCheckKeyName(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestNotFoundNeverRepeatsArbitraryText: a reference that cannot name anything (not a project
+// name or id, not a key id, not a user id or email address) comes from a URL anyone can send a
+// person to; its not-found message must not carry that text onto the page or into the problem.
+// A well-formed reference is still named, so that a typo is easy to spot.
+func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	c := f.caller("owner@example.com", "web", "api-keys-view", "api-keys-manage", "members-view", "members-manage")
+	const planted = "Your session expired. Call +1 555 0100"
+	for _, ref := range []string{planted, keyward.PrefixProject + planted} {
+		_, err := f.svc.Open(ctx, c, ref)
+		if keyward.ErrorCode(err) != keyward.ENOTFOUND || strings.Contains(keyward.ErrorMessage(err), "Call") {
+			t.Errorf("Open(%q) = %v; want a not-found that does not repeat the reference", ref, err)
+		}
+	}
+	if _, err := f.svc.Open(ctx, c, "nowhere"); !strings.Contains(keyward.ErrorMessage(err), `"nowhere"`) {
+		t.Errorf("Open(nowhere) = %v; a well-formed name is worth naming", err)
+	}
+	a := f.open(c, "web")
+	checks := map[string]error{}
+	_, checks["Key"] = a.Key(ctx, planted)
+	_, checks["DeleteKey"] = a.DeleteKey(ctx, planted)
+	_, checks["ChangeMember"] = a.ChangeMember(ctx, planted, nil)
+	_, checks["ChangeMember@"] = a.ChangeMember(ctx, planted+" @example.com", nil)
+	_, checks["ChangeMember usr_"] = a.ChangeMember(ctx, keyward.PrefixUser+planted, nil)
+	checks["RemoveMember"] = a.RemoveMember(ctx, planted)
+	checks["RemoveMember@"] = a.RemoveMember(ctx, planted+" @example.com")
+	for name, err := range checks {
+		if keyward.ErrorCode(err) != keyward.ENOTFOUND || strings.Contains(keyward.ErrorMessage(err), "Call") {
+			t.Errorf("%s = %v; want a not-found that does not repeat the reference", name, err)
+		}
+	}
+	if _, err := a.Key(ctx, "0000000000000000"); !strings.Contains(keyward.ErrorMessage(err), `"0000000000000000"`) {
+		t.Errorf("Key(a well-formed id) = %v; want the id named", err)
+	}
+	if _, err := a.ChangeMember(ctx, "nobody@example.com", nil); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com"`) {
+		t.Errorf("ChangeMember(an unknown address) = %v; want the address named", err)
+	}
+}

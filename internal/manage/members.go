@@ -159,10 +159,17 @@ func (s *Service) userRef(ctx context.Context, ref string) (*keyward.User, error
 	case strings.Contains(ref, "@"):
 		u, err = s.Store.UserByEmail(ctx, ref)
 	default:
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found; name a user by id (usr_…) or email address.", ref)
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "The user was not found; name a user by id (usr_…) or email address.")
 	}
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
+		// The ref comes from a URL or a form: it is repeated only when it could name a user.
+		if id, isID := strings.CutPrefix(ref, keyward.PrefixUser); isID && len(id) == keyward.IDLength && keyward.IsBase62(id) {
+			return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
+		}
+		if _, bad := NormalizeEmail(ref); bad == nil {
+			return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
+		}
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "The user was not found.")
 	}
 	return u, err
 }
