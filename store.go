@@ -93,6 +93,12 @@ type Store interface {
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	// DeleteWebSession ends one login (logout); deleting an unknown login succeeds.
 	DeleteWebSession(ctx context.Context, hash []byte) error
+	// SetWebSessionFlash keeps flash with a login, replacing any earlier one, until
+	// TakeWebSessionFlash reads it; ENOTFOUND when the login no longer exists.
+	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
+	// TakeWebSessionFlash returns a login's flash and removes it: of two racing calls, one gets
+	// it. Nil when there is none or the login no longer exists.
+	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 
 	// Revocations returns up to limit feed entries with Seq > after, oldest first. Once a reader
 	// has seen entry n, no entry below n can appear later (there may be gaps). limit <= 0 is

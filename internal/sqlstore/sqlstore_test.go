@@ -177,7 +177,7 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 }
 
 // schemaVersion is the newest migration, in both dialects.
-const schemaVersion = 4
+const schemaVersion = 5
 
 func gooseVersion(t testing.TB, driver, dsn string) int64 {
 	t.Helper()

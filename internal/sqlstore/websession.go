@@ -81,3 +81,42 @@ func (db *DB) DeleteWebSession(ctx context.Context, hash []byte) error {
 	}
 	return nil
 }
+
+// SetWebSessionFlash stores flash with a login, replacing any earlier one.
+func (db *DB) SetWebSessionFlash(ctx context.Context, hash, flash []byte) error {
+	if flash == nil {
+		flash = []byte{}
+	}
+	res, err := db.w.ExecContext(ctx, "UPDATE web_sessions SET flash = $1 WHERE hash = $2", flash, hash)
+	if err != nil {
+		return fmt.Errorf("set web session flash: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return keyward.Errorf(keyward.ENOTFOUND, "Web session not found.")
+	}
+	return nil
+}
+
+// TakeWebSessionFlash reads a login's flash and clears it only if it is still the one read: of
+// two racing calls, the second clears nothing and returns nil, so a flash is returned once.
+func (db *DB) TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error) {
+	var flash []byte
+	err := db.w.QueryRowContext(ctx, "SELECT flash FROM web_sessions WHERE hash = $1", hash).Scan(&flash)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && flash == nil) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("web session flash: %w", err)
+	}
+	res, err := db.w.ExecContext(ctx, "UPDATE web_sessions SET flash = NULL WHERE hash = $1 AND flash = $2", hash, flash)
+	if err != nil {
+		return nil, fmt.Errorf("take web session flash: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, nil
+	}
+	return flash, nil
+}

@@ -48,6 +48,24 @@ func testWebSessions(t *testing.T, s keyward.Store) {
 	}
 	wantCode(t, s.TouchWebSession(ctx, unknown[:], later), keyward.ENOTFOUND)
 
+	// A flash is returned once, and only to its own login.
+	other0 := newWebSession(t, s, u)
+	must(t, s.SetWebSessionFlash(ctx, ws.Hash, []byte("first")))
+	must(t, s.SetWebSessionFlash(ctx, ws.Hash, []byte("second")))
+	if f, err := s.TakeWebSessionFlash(ctx, other0.Hash); err != nil || f != nil {
+		t.Fatalf("another login's flash: %q, %v; want none", f, err)
+	}
+	if f, err := s.TakeWebSessionFlash(ctx, ws.Hash); err != nil || string(f) != "second" {
+		t.Fatalf("flash: %q, %v; want the latest, %q", f, err, "second")
+	}
+	if f, err := s.TakeWebSessionFlash(ctx, ws.Hash); err != nil || f != nil {
+		t.Fatalf("flash taken twice: %q, %v", f, err)
+	}
+	if f, err := s.TakeWebSessionFlash(ctx, unknown[:]); err != nil || f != nil {
+		t.Fatalf("flash of an unknown login: %q, %v; want none", f, err)
+	}
+	wantCode(t, s.SetWebSessionFlash(ctx, unknown[:], []byte("x")), keyward.ENOTFOUND)
+
 	// Logout ends one login; the user's other logins and other users' stay.
 	second := newWebSession(t, s, u)
 	other := newWebSession(t, s, newUser(t, s))
