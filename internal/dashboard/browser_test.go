@@ -22,7 +22,7 @@ const wantCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // TestAPIKeyLifecycleInTheBrowser walks the path of the issue: a person signs in, opens the
-// default project's API Keys tab, creates a key with a name, an IP restriction and two
+// default project's API Keys tab, creates a key with a name, allowed IPs and two
 // permissions, copies it, and the copied key exchanges at /oauth/token with exactly those
 // permissions and networks; then they delete it with the red button, the key stops
 // exchanging, and the audit log shows both events.
@@ -40,7 +40,7 @@ func TestAPIKeyLifecycleInTheBrowser(t *testing.T) {
 
 	// The form offers what the admin holds, grouped as in the catalog, with descriptions.
 	b.press("Create API Key")
-	b.see("Name", "IP restriction", "Permissions", "List containers and read their status and logs.", "Expires on")
+	b.see("Name", "Allowed IPs", "Permissions", "List containers and read their status and logs.", "Expires on")
 	for _, group := range []string{"Projects", "API keys", "Containers", "Billing"} {
 		if n := b.count(`//fieldset/legend[normalize-space(.)=` + xq(group) + `]`); n != 1 {
 			t.Errorf("%d permission groups named %q", n, group)
@@ -48,7 +48,7 @@ func TestAPIKeyLifecycleInTheBrowser(t *testing.T) {
 	}
 	b.checkPage()
 	b.fill("Name", "deploy-bot")
-	b.fill("IP restriction", "127.0.0.1, 10.0.0.0/8")
+	b.fill("Allowed IPs", "127.0.0.1, 10.0.0.0/8")
 	b.check("containers-view")
 	b.check("images-view")
 	saveScreenshot(t, "create-key-form.png", b.screenshot())
@@ -91,6 +91,16 @@ func TestAPIKeyLifecycleInTheBrowser(t *testing.T) {
 	}
 	b.checkPage()
 
+	// Going back to the page that showed the key shows it no more, and sends no form again.
+	b.open("/projects/default/api-keys/created")
+	b.see("This API key was shown once")
+	if html := run(b, chromedp.OuterHTML(`//html`)); strings.Contains(html, key) {
+		t.Fatal("the key is shown a second time")
+	}
+	if got := e.keys("default"); len(got) != 1 {
+		t.Fatalf("keys after going back: %v", got)
+	}
+
 	// A second key, created a little later and used once, makes the screenshot realistic.
 	e.Clock.Advance(time.Minute)
 	seedUsedKey(t, e)
@@ -110,7 +120,12 @@ func TestAPIKeyLifecycleInTheBrowser(t *testing.T) {
 		t.Fatalf("the confirmation asks %q", got)
 	}
 	b.pressAt(`//dialog[@open]//button[normalize-space(.)='Delete API key']`)
-	b.see("The API key was deleted.")
+	b.see("Deleted API key deploy-bot (" + keyID + ").")
+	if got := run(b, chromedp.Evaluate[string](`location.pathname + location.search`)); got != "/projects/default/api-keys" {
+		t.Errorf("after the deletion the address is %s", got)
+	}
+	b.open("/projects/default/api-keys")
+	b.notSee("Deleted API key")
 	b.notSee("deploy-bot")
 	if got := e.exchange(key, ""); got.Status != http.StatusUnauthorized || got.Error != "invalid_client" {
 		t.Fatalf("exchange after deletion: %+v", got)
@@ -143,7 +158,7 @@ func seedUsedKey(t *testing.T, e *env) {
 	resp := e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: cookie, form: url.Values{
 		"name": {"nightly-backup"}, "ips": {"192.0.2.0/24"}, "permissions": {"environments-view", "images-view", "images-manage"},
 	}})
-	if resp.Status != http.StatusCreated {
+	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("create nightly-backup: HTTP %d", resp.Status)
 	}
 	keys, err := e.Store.APIKeys(t.Context(), e.project("default").ID)
@@ -260,7 +275,7 @@ func TestCrossSitePostRefused(t *testing.T) {
 	}
 	// The same request from the dashboard's own page goes through.
 	same := http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {e.URL}}
-	if resp := e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: cookie, form: form, header: same}); resp.Status != http.StatusCreated {
+	if resp := e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: cookie, form: form, header: same}); resp.Status != http.StatusSeeOther {
 		t.Fatalf("same-origin POST: HTTP %d", resp.Status)
 	}
 	// Signing out from another site is refused too: the session survives.
@@ -276,7 +291,7 @@ func TestMemberWithoutManageSeesNoCreateButton(t *testing.T) {
 	e := start(t)
 	admin := e.login(adminEmail, adminPassword)
 	if resp := e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: admin,
-		form: url.Values{"name": {"ci"}, "permissions": {"containers-view"}}}); resp.Status != http.StatusCreated {
+		form: url.Values{"name": {"ci"}, "permissions": {"containers-view"}}}); resp.Status != http.StatusSeeOther {
 		t.Fatalf("create ci: HTTP %d", resp.Status)
 	}
 	e.user("viewer@example.com", "viewer password 1234", "api-keys-view", "containers-view")
@@ -345,7 +360,7 @@ func TestKeyboardOnly(t *testing.T) {
 	}
 	b.tabTo("Delete API key")
 	b.pressKey(kb.Enter)
-	b.see("The API key was deleted.")
+	b.see("Deleted API key keyboard-key (")
 	if got := e.keys("default"); len(got) != 0 {
 		t.Fatalf("keys left: %v", got)
 	}

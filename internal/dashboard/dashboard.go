@@ -24,6 +24,8 @@ type Store interface {
 	WebSession(ctx context.Context, hash []byte) (*keyward.WebSession, error)
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	DeleteWebSession(ctx context.Context, hash []byte) error
+	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
+	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	Ping(ctx context.Context) error // after an internal error: is the database down?
 }
@@ -91,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/api-keys", s.inProject(s.listKeys))
 	mux.Handle("GET /projects/{project}/api-keys/new", s.inProject(s.newKey))
 	mux.Handle("POST /projects/{project}/api-keys", s.inProject(s.createKey))
+	mux.Handle("GET /projects/{project}/api-keys/created", s.inProject(s.keyCreated))
 	mux.Handle("GET /projects/{project}/api-keys/{id}/delete", s.inProject(s.confirmDeleteKey))
 	mux.Handle("POST /projects/{project}/api-keys/{id}/delete", s.inProject(s.deleteKey))
 	mux.Handle("GET /projects/{project}/members", s.inProject(s.listMembers))

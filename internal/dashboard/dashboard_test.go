@@ -327,7 +327,7 @@ func TestNoStateChangeOnGET(t *testing.T) {
 	e.user("ada@example.com", "ada password 12345", "api-keys-view")
 	create := e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: c, header: sameOrigin(e),
 		form: url.Values{"name": {"ci"}, "permissions": {"containers-view"}}})
-	if create.Status != http.StatusCreated {
+	if create.Status != http.StatusSeeOther {
 		t.Fatalf("create: HTTP %d", create.Status)
 	}
 	keys, err := e.Store.APIKeys(t.Context(), e.project("default").ID)
@@ -380,7 +380,7 @@ func TestCreateFormKeepsInputOnErrors(t *testing.T) {
 	post := func(form url.Values) *response {
 		return e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: c, header: sameOrigin(e), form: form})
 	}
-	if resp := post(url.Values{"name": {"taken"}, "permissions": {"dns-view"}}); resp.Status != http.StatusCreated {
+	if resp := post(url.Values{"name": {"taken"}, "permissions": {"dns-view"}}); resp.Status != http.StatusSeeOther {
 		t.Fatalf("create: HTTP %d", resp.Status)
 	}
 	tomorrow := e.Clock.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
@@ -438,7 +438,7 @@ func TestCreateFormKeepsInputOnErrors(t *testing.T) {
 	}
 	// A form that made it through stores what it said.
 	resp := post(url.Values{"name": {"web"}, "ips": {"10.0.0.1, 2001:db8::/32\n192.0.2.0/24"}, "permissions": {"images-view", "dns-view"}, "expires": {tomorrow}})
-	if resp.Status != http.StatusCreated {
+	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("valid form: HTTP %d", resp.Status)
 	}
 	keys, err := e.Store.APIKeys(t.Context(), e.project("default").ID)

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,8 +28,12 @@ func (p *keysPage) DeleteURL(k *keyward.APIKey) string {
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
 	page := &keysPage{projectBase: s.base(v, a, "api-keys", "API Keys"), Now: s.Now()}
-	if _, ok := r.URL.Query()["deleted"]; ok {
-		page.Notice = "The API key was deleted. Tokens issued to it stop working at once."
+	f, err := s.takeFlash(r.Context(), v, a.Project.ID)
+	if err != nil {
+		return err
+	}
+	if f != nil && f.Deleted != nil {
+		page.Notice = fmt.Sprintf("Deleted API key %s (%s). Tokens issued to it stop working at once.", f.Deleted.Name, f.Deleted.ID)
 	}
 	if a.Has(manage.PermKeysView) {
 		keys, err := a.Keys(r.Context())
@@ -71,14 +76,15 @@ func (s *Server) newKey(w http.ResponseWriter, r *http.Request, v *visit, a *man
 
 type keyCreatedPage struct {
 	projectBase
-	Key      *keyward.APIKey
+	Key      *keyward.APIKey // nil once the key has been shown
 	Secret   string
 	TokenURL string
 }
 
-// createKey creates the key and shows its secret in the response itself, never in a redirect's
-// URL, so the secret is in no history, log or Referer. Invalid input comes back as the form with
-// what was typed and the message next to its field.
+// createKey creates the key and redirects (POST-redirect-GET) to the page that shows its secret
+// once, so that reloading that page never sends the form again. The secret travels in the web
+// session's sealed flash, never in a URL, so it is in no history, log or Referer. Invalid input
+// comes back as the form with what was typed and the message next to its field.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
 	if err := a.Require(manage.PermKeysManage); err != nil {
 		return err
@@ -109,10 +115,29 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 		s.render(w, r, web.Status(err), "key-form", page)
 		return nil
 	}
-	s.render(w, r, http.StatusCreated, "key-created", &keyCreatedPage{
-		projectBase: s.base(v, a, "api-keys", "API key created"), Key: k, Secret: secret,
-		TokenURL: s.tokenURL(),
-	})
+	created := &createdFlash{ID: k.ID, Name: k.Name, IPs: k.IPs, Permissions: k.Permissions, ExpiresAt: k.ExpiresAt, Secret: secret}
+	if err := s.setFlash(r.Context(), v, &flash{ProjectID: a.Project.ID, Created: created}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(a.Project, "api-keys")+"/created", http.StatusSeeOther)
+	return nil
+}
+
+// keyCreated shows the key just created, once: a reload finds the flash gone and says so.
+func (s *Server) keyCreated(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	f, err := s.takeFlash(r.Context(), v, a.Project.ID)
+	if err != nil {
+		return err
+	}
+	page := &keyCreatedPage{projectBase: s.base(v, a, "api-keys", "API key created"), TokenURL: s.tokenURL()}
+	if f != nil && f.Created != nil {
+		c := f.Created
+		page.Key = &keyward.APIKey{ID: c.ID, ProjectID: a.Project.ID, Name: c.Name, IPs: c.IPs, Permissions: c.Permissions, ExpiresAt: c.ExpiresAt}
+		page.Secret = c.Secret
+	} else {
+		page.Title = "API key already shown"
+	}
+	s.render(w, r, http.StatusOK, "key-created", page)
 	return nil
 }
 
@@ -144,10 +169,14 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 	if _, err := parseForm(r); err != nil {
 		return err
 	}
-	if _, err := a.DeleteKey(r.Context(), r.PathValue("id")); err != nil {
+	k, err := a.DeleteKey(r.Context(), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, projectURL(a.Project, "api-keys")+"?deleted", http.StatusSeeOther)
+	if err := s.setFlash(r.Context(), v, &flash{ProjectID: a.Project.ID, Deleted: &deletedFlash{ID: k.ID, Name: k.Name}}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(a.Project, "api-keys"), http.StatusSeeOther)
 	return nil
 }
 

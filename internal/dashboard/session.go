@@ -39,6 +39,7 @@ type visit struct {
 	User   *keyward.User
 	Caller manage.Caller
 	hash   []byte // the web session's
+	secret []byte // the cookie's, which only the browser and this request hold; seals flashes
 }
 
 // Email is the signed-in person's address, for the page header.
@@ -86,7 +87,7 @@ func (s *Server) session(r *http.Request) (*visit, error) {
 			return nil, err
 		}
 	}
-	return &visit{User: p.User, Caller: manage.Caller{Principal: p, IP: s.clientIP(r)}, hash: ws.Hash}, nil
+	return &visit{User: p.User, Caller: manage.Caller{Principal: p, IP: s.clientIP(r)}, hash: ws.Hash, secret: secret}, nil
 }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *visit) error

@@ -103,7 +103,7 @@ func (db *DB) SetWebSessionFlash(ctx context.Context, hash, flash []byte) error 
 // two racing calls, the second clears nothing and returns nil, so a flash is returned once.
 func (db *DB) TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error) {
 	var flash []byte
-	err := db.w.QueryRowContext(ctx, "SELECT flash FROM web_sessions WHERE hash = $1", hash).Scan(&flash)
+	err := db.r.QueryRowContext(ctx, "SELECT flash FROM web_sessions WHERE hash = $1", hash).Scan(&flash)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && flash == nil) {
 		return nil, nil
 	} else if err != nil {

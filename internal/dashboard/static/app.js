@@ -11,6 +11,9 @@
       return;
     }
     button.hidden = false;
+    if (status) {
+      status.textContent = "";
+    }
     button.addEventListener("click", function () {
       copy(target).then(function () {
         button.textContent = "Copied";
