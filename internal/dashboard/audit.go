@@ -68,7 +68,19 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 	if before != 0 {
 		page.Newest = self
 	}
-	names := &subjectNames{store: s.Store, cache: map[string]string{}}
+	names := &subjectNames{store: s.Store, cache: map[string]string{}, keys: map[string]string{}}
+	if a.Has(manage.PermKeysView) {
+		keys, err := a.Keys(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			names.keys[k.ID] = k.Name
+		}
+	}
+	for _, e := range events {
+		names.learnKey(e)
+	}
 	for _, e := range events {
 		what, ok := actions[e.Action]
 		if !ok {
@@ -85,13 +97,39 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 	return nil
 }
 
-// subjectNames shows "user:<id>" as the user's email address and "key:<id>" as the key id,
-// reading each user once per page.
+// subjectNames shows "user:<id>" as the user's email address and "key:<id>" as the key's name
+// and id, reading each user once per page. Key names come from the project's keys (for a person
+// who may list them) and from the creations and deletions on the page, which name their key: a
+// key of another project is never named.
 type subjectNames struct {
 	store interface {
 		UserByID(ctx context.Context, id string) (*keyward.User, error)
 	}
 	cache map[string]string
+	keys  map[string]string // key id → name
+}
+
+// learnKey remembers the name a key's creation or deletion event records, unless the key is
+// known already.
+func (n *subjectNames) learnKey(e *keyward.AuditEvent) {
+	if e.Action != keyward.AuditKeyCreated && e.Action != keyward.AuditKeyDeleted {
+		return
+	}
+	id, ok := strings.CutPrefix(e.Target, "key:")
+	if _, known := n.keys[id]; !ok || known {
+		return
+	}
+	rest, ok := strings.CutPrefix(e.Detail, "name=")
+	if !ok {
+		return
+	}
+	quoted, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return
+	}
+	if name, err := strconv.Unquote(quoted); err == nil {
+		n.keys[id] = name
+	}
 }
 
 func (n *subjectNames) name(ctx context.Context, subject string) string {
@@ -102,6 +140,9 @@ func (n *subjectNames) name(ctx context.Context, subject string) string {
 	case !ok:
 		return subject
 	case kind == "key":
+		if name, ok := n.keys[id]; ok {
+			return "API key " + name + " (" + id + ")"
+		}
 		return "API key " + id
 	case kind == "project":
 		return "this project"

@@ -132,7 +132,7 @@ func TestAPIKeyLifecycleInTheBrowser(t *testing.T) {
 	}
 
 	b.pressAt(`//nav[@aria-label='Project settings']//a[normalize-space(.)='Audit log']`)
-	b.see("Created API key", "Deleted API key", `name="deploy-bot"`, "API key "+keyID, adminEmail)
+	b.see("Created API key", "Deleted API key", `name="deploy-bot"`, "API key deploy-bot ("+keyID+")", adminEmail)
 	b.checkPage()
 
 	// Nothing the pages did was blocked by the Content Security Policy: no inline script or

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward"
 )
 
 var newKeyValue = regexp.MustCompile(`id="new-key" class="key-value" value="(kw_[^"]+)"`)
@@ -109,5 +111,53 @@ func TestKeyDeletedOnce(t *testing.T) {
 	}
 	if again := e.do(request{method: "GET", path: "/projects/default/api-keys", cookie: c}); strings.Contains(again.Body, "Deleted API key") {
 		t.Error("the deletion notice shows again on the next visit")
+	}
+}
+
+// TestAuditNamesKeys: the audit log names a key next to its id, for keys that exist and for keys
+// deleted since, and never names a key of another project.
+func TestAuditNamesKeys(t *testing.T) {
+	e := start(t)
+	c := e.login(adminEmail, adminPassword)
+	post := func(path string, form url.Values) {
+		t.Helper()
+		if resp := e.do(request{method: "POST", path: path, cookie: c, header: sameOrigin(e), form: form}); resp.Status != http.StatusSeeOther {
+			t.Fatalf("POST %s: HTTP %d", path, resp.Status)
+		}
+	}
+	keyID := func(project, name string) string {
+		t.Helper()
+		keys, err := e.Store.APIKeys(t.Context(), e.project(project).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Name == name {
+				return k.ID
+			}
+		}
+		t.Fatalf("no key %s in %s", name, project)
+		return ""
+	}
+	post("/projects", url.Values{"name": {"other"}})
+	post("/projects/other/api-keys", url.Values{"name": {"other-project-bot"}, "permissions": {"dns-view"}})
+	post("/projects/default/api-keys", url.Values{"name": {"live-bot"}, "permissions": {"dns-view"}})
+	post("/projects/default/api-keys", url.Values{"name": {"gone-bot"}, "permissions": {"dns-view"}})
+	live, gone, foreign := keyID("default", "live-bot"), keyID("default", "gone-bot"), keyID("other", "other-project-bot")
+	post("/projects/default/api-keys/"+gone+"/delete", url.Values{})
+	// A key of another project named as the actor of an event here (its id is in the event).
+	if err := e.Store.AppendAudit(t.Context(), &keyward.AuditEvent{ProjectID: e.project("default").ID, At: e.Clock.Now(),
+		Actor: "key:" + foreign, Action: keyward.AuditExchangeFailed}); err != nil {
+		t.Fatal(err)
+	}
+
+	page := e.do(request{method: "GET", path: "/projects/default/audit", cookie: c})
+	for _, want := range []string{"API key live-bot (" + live + ")", "API key gone-bot (" + gone + ")", "API key " + foreign} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("the audit log does not say %q", want)
+		}
+	}
+	if strings.Contains(page.Body, "other-project-bot") {
+		t.Error("the audit log names a key of another project")
 	}
 }
