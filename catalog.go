@@ -149,6 +149,24 @@ func Intersect(a, b []string) []string {
 	return out
 }
 
+// ManagementPermissions are the permissions keyward's own API and dashboard check: without them
+// in the catalog nobody could list or change members, create or delete keys, or read the audit
+// log, so a catalog must contain them all (MissingManagement).
+func ManagementPermissions() []string {
+	return []string{"members-view", "members-manage", "api-keys-view", "api-keys-manage", "audit-view"}
+}
+
+// MissingManagement returns the ManagementPermissions that the catalog lacks, in that order.
+func (c *Catalog) MissingManagement() []string {
+	var missing []string
+	for _, name := range ManagementPermissions() {
+		if !c.Has(name) {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
 // DefaultCatalog returns the built-in catalog, which describes a container platform.
 func DefaultCatalog() *Catalog {
 	c, err := NewCatalog(defaultPermissions)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -292,5 +293,70 @@ func TestDefaultIssuerNamesTheBoundPort(t *testing.T) {
 	p := serve(t, filepath.Join(t.TempDir(), "k.db"), nil)
 	if got, want := clientOf(p).Metadata(t).Issuer, "http://"+p.Addr(); got != want {
 		t.Errorf("issuer %q, want %q", got, want)
+	}
+}
+
+// TestMetricsListener: with --metrics-addr, /metrics is served there and no longer on the main
+// listener; without it, the main listener serves it as before. The start line names the database.
+func TestMetricsListener(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		if _, err := io.Copy(&b, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, b.String()
+	}
+
+	db := filepath.Join(t.TempDir(), "k.db")
+	p := serve(t, db, []string{"--metrics-addr", "127.0.0.1:0"})
+	metricsAddr := p.LoggedAddr("serving metrics")
+	if metricsAddr == "" || metricsAddr == p.Addr() {
+		t.Fatalf("no metrics listener of its own in the log:\n%s", p.Logs())
+	}
+	if code, body := get("http://" + metricsAddr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "keyward_http_requests_total") {
+		t.Errorf("metrics listener: %d\n%.300s", code, body)
+	}
+	if code, _ := get("http://" + p.Addr() + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("main listener with --metrics-addr: /metrics answered %d, want 404", code)
+	}
+	if !regexp.MustCompile(`msg="keyward serving" addr=\S+ .*database=` + regexp.QuoteMeta(db)).MatchString(p.Logs()) {
+		t.Errorf("the start line does not name the database %s:\n%s", db, p.Logs())
+	}
+	stop(t, p, syscall.SIGTERM)
+
+	p = serve(t, db, nil)
+	if code, body := get("http://" + p.Addr() + "/metrics"); code != http.StatusOK || !strings.Contains(body, "keyward_http_requests_total") {
+		t.Errorf("main listener without --metrics-addr: %d\n%.300s", code, body)
+	}
+}
+
+// TestServeStartMistakes: mistakes in how serve is started end it at once with one line.
+func TestServeStartMistakes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--addr", "0.0.0.0:0"}, nil, "give --issuer"},
+		{nil, []string{"KEYWARD_ADMIN_EMAIL=not-an-email"}, `keyward: KEYWARD_ADMIN_EMAIL "not-an-email": Enter a plain email address such as ada@example.com.`},
+		{[]string{"--db", "sqlite:" + filepath.Join(dir, "typo", "k.db"), "--db-wait", "1h"}, nil, "does not exist"},
+		{[]string{"--metrics-addr", "203.0.113.1:9"}, nil, "keyward: --metrics-addr: listen on 203.0.113.1:9"},
+	} {
+		args := append([]string{"serve", "--db", "sqlite:" + filepath.Join(dir, "k.db")}, tc.args...)
+		cmd := exec.Command(keywardBin, args...)
+		cmd.Env = append(proctest.Environ(), tc.env...)
+		out, err := cmd.CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		last := lines[len(lines)-1]
+		if err == nil || !strings.Contains(last, tc.want) || !strings.HasPrefix(last, "keyward: ") {
+			t.Errorf("keyward %s: %v, last line %q, want %q\n%s", strings.Join(args, " "), err, last, tc.want, out)
+		}
 	}
 }

@@ -46,6 +46,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("keyward serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address only (for example 127.0.0.1:9090), not on --addr")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://…")
 	fs.DurationVar(&cfg.DBWait, "db-wait", cfg.DBWait, "how long to keep retrying at start while the database cannot be reached (0: fail at once)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the tokens' iss (default: http://ADDR)")

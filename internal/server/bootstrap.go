@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/password"
@@ -20,11 +19,14 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
 	}
+	cfg := s.cfg
 	if n > 0 {
+		if set := adminVariablesSet(cfg); set != "" {
+			s.log.Warn(set + " on the first start (database: " + s.db.location + ")")
+		}
 		return nil
 	}
-	cfg := s.cfg
-	email := strings.ToLower(strings.TrimSpace(cfg.AdminEmail))
+	email := cfg.AdminEmail // normalized by Config.normalize
 	if email == "" {
 		email = DefaultAdminEmail
 	}
@@ -65,13 +67,34 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	}
 	_ = s.store.AppendAudit(ctx, &keyward.AuditEvent{ProjectID: pid, At: now, Actor: "user:" + uid,
 		Action: keyward.AuditProjectCreated, Target: "project:" + pid, Detail: "created at first start"})
+	what := "created the instance admin of the database " + s.db.location
+	if s.db.created {
+		what = "created the instance admin of the new database " + s.db.location
+	} else if !s.db.sqlite {
+		what = "created the instance admin of the empty database " + s.db.location
+	}
 	if generated {
 		// Printed once, to standard output rather than the log, so it does not end up in log
 		// aggregation; it is never shown again.
-		fmt.Fprintf(cfg.Stdout, "\nkeyward: created the instance admin\n  email:    %s\n  password: %s\n"+
-			"This password is shown once. Log in and keep it in a password manager.\n\n", email, pw)
+		fmt.Fprintf(cfg.Stdout, "\nkeyward: %s\n  email:    %s\n  password: %s\n"+
+			"This password is shown once. Log in and keep it in a password manager.\n\n", what, email, pw)
 	} else {
-		s.log.Info("created the instance admin", "email", email)
+		s.log.Info(what, "email", email)
 	}
 	return nil
+}
+
+// adminVariablesSet says which first-start variables are set although the database already has
+// users, or returns "" when neither is. Only their names: never the password.
+func adminVariablesSet(cfg Config) string {
+	const users = " but this database already has users; "
+	switch {
+	case cfg.AdminEmail != "" && cfg.AdminPassword != "":
+		return "KEYWARD_ADMIN_EMAIL and KEYWARD_ADMIN_PASSWORD are set" + users + "they are only read"
+	case cfg.AdminEmail != "":
+		return "KEYWARD_ADMIN_EMAIL is set" + users + "it is only read"
+	case cfg.AdminPassword != "":
+		return "KEYWARD_ADMIN_PASSWORD is set" + users + "it is only read"
+	}
+	return ""
 }

@@ -4,12 +4,16 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/manage"
 )
 
 // Config is everything `keyward serve` can be told.
@@ -33,6 +37,9 @@ type Config struct {
 	LogJSON            bool
 	LogLevel           string
 	TLSCert, TLSKey    string
+	// MetricsAddr, when set, is the address of a second listener that serves /metrics alone; the
+	// main listener then answers 404 there. Empty keeps /metrics on the main listener.
+	MetricsAddr string
 	// FailedAttemptsPerMinute throttles failed credentials per address, username and key id.
 	FailedAttemptsPerMinute int
 	// MaxConcurrentHashes bounds how many argon2id password hashes run at once (each holds
@@ -87,15 +94,17 @@ func (c *Config) normalize() error {
 		c.Stderr = os.Stderr
 	}
 	if c.Issuer == "" {
+		// The issuer is the URL clients use and the tokens' iss: an address that listens on every
+		// interface names no host a client could use, so the operator must say which one.
+		if host, _, err := net.SplitHostPort(c.Addr); err == nil && (host == "" || unspecified(host)) {
+			return fmt.Errorf("--addr %s listens on every interface, so the issuer URL cannot be derived from it: "+
+				"give --issuer with the URL clients use, for example --issuer https://auth.example.com", c.Addr)
+		}
 		scheme := "http"
 		if c.TLSCert != "" {
 			scheme = "https"
 		}
-		host := c.Addr
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
-		}
-		c.Issuer = scheme + "://" + host
+		c.Issuer = scheme + "://" + c.Addr
 	}
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -104,6 +113,13 @@ func (c *Config) normalize() error {
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	if c.Audience == "" {
 		c.Audience = c.Issuer
+	}
+	if c.AdminEmail = strings.TrimSpace(c.AdminEmail); c.AdminEmail != "" {
+		email, err := manage.NormalizeEmail(c.AdminEmail)
+		if err != nil {
+			return fmt.Errorf("KEYWARD_ADMIN_EMAIL %q: %s", c.AdminEmail, keyward.ErrorMessage(err))
+		}
+		c.AdminEmail = email
 	}
 	switch {
 	case c.AccessTTL < time.Second:
@@ -137,6 +153,12 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("the signing-key maintenance interval (%s) must be positive and at most half the JWKS cache lifetime (%s)", c.KeyMaintenance, c.JWKSCacheTTL)
 	}
 	return nil
+}
+
+// unspecified reports whether host is 0.0.0.0 or :: (every interface).
+func unspecified(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
 }
 
 // DefaultHashes is the default MaxConcurrentHashes: one per processor, at most four. Hashing is

@@ -21,20 +21,28 @@ func (s *Server) Run(ctx context.Context, ready chan<- string) error {
 	return s.Serve(ctx, ln, ready)
 }
 
-// Serve is Run on a listener the caller opened; it closes ln when it returns.
+// Serve is Run on a listener the caller opened; it closes ln when it returns. With
+// cfg.MetricsAddr it also serves /metrics on a listener of its own.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string) error {
 	var err error
-	srv := &http.Server{
-		Handler: s.handler,
-		// Slowloris and friends: a client must send its headers and body promptly. The
-		// revocation stream lifts its own write deadline.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          nil,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	srv := s.httpServer(ctx, s.handler)
+	var metricsSrv *http.Server
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: listen on %s: %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics)
+		metricsSrv = s.httpServer(ctx, mux)
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics listener failed", "err", err)
+			}
+		}()
+		s.log.Info("serving metrics", "addr", mln.Addr().String())
+		defer metricsSrv.Close()
 	}
 	srv.RegisterOnShutdown(func() { s.stoppingOnce.Do(func() { close(s.stopping) }) })
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -51,7 +59,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string
 		}
 	}()
 	addr := ln.Addr().String()
-	s.log.Info("keyward serving", "addr", addr, "issuer", s.cfg.Issuer, "db", s.store.Dialect())
+	s.log.Info("keyward serving", "addr", addr, "issuer", s.cfg.Issuer, "db", s.store.Dialect(), "database", s.db.location)
 	if ready != nil {
 		ready <- addr
 	}
@@ -70,6 +78,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string
 		err = nil
 	}
 	return err
+}
+
+// httpServer returns an HTTP server of h with keyward's timeouts.
+func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
+		// Slowloris and friends: a client must send its headers and body promptly. The
+		// revocation stream lifts its own write deadline.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 // background runs the periodic jobs until ctx ends: last-used flushing, WAL checkpoints and

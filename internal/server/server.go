@@ -32,12 +32,14 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	db       database
 	store    *sqlstore.DB
 	keys     *keyring.Keyring
 	catalog  *keyward.Catalog
 	toucher  *toucher
 	registry *prometheus.Registry
 	handler  http.Handler
+	metrics  http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
 
 	stopping     chan struct{} // closed when shutdown begins: long-lived streams end
 	stoppingOnce sync.Once
@@ -59,6 +61,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("KEYWARD_MASTER_KEY: %w", err)
 		}
 	}
+	if s.db, err = locateDatabase(cfg.DB); err != nil {
+		return nil, err
+	}
 	if err := s.waitForDatabase(ctx, func() error { return s.open(ctx, master) }); err != nil {
 		return nil, err
 	}
@@ -72,7 +77,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 func (s *Server) open(ctx context.Context, master []byte) (err error) {
 	cfg := s.cfg
 	if s.store, err = sqlstore.Open(ctx, cfg.DB); err != nil {
+		switch {
+		case keyward.ErrorCode(err) == keyward.EINVALID:
+			return fmt.Errorf("--db: %s", keyward.ErrorMessage(err))
+		case s.db.sqlite:
+			return sqliteOpenError(s.db.location, err)
+		}
 		return fmt.Errorf("open database: %w", err)
+	}
+	if s.db.created {
+		s.log.Info("created a new database at " + s.db.location)
 	}
 	defer func() {
 		if err != nil {
@@ -94,15 +108,16 @@ func (s *Server) open(ctx context.Context, master []byte) (err error) {
 }
 
 // waitForDatabase runs open until it succeeds, retrying with backoff for up to cfg.DBWait while
-// the database cannot be reached: instances often start before their database does (a host
-// booting, containers started together). Any other failure, such as a wrong password, a missing
-// database or an unreadable signing key, ends it at once.
+// the database server cannot be reached: instances often start before their database does (a
+// host booting, containers started together). Any other failure, such as a wrong password, a
+// missing database or an unreadable signing key, ends it at once, and so does every SQLite
+// failure: there is no server to wait for.
 func (s *Server) waitForDatabase(ctx context.Context, open func() error) error {
 	deadline := time.Now().Add(s.cfg.DBWait)
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := open()
-		if err == nil || !sqlstore.Transient(err) || ctx.Err() != nil {
+		if err == nil || s.db.sqlite || !sqlstore.Transient(err) || ctx.Err() != nil {
 			return err
 		}
 		left := time.Until(deadline)
@@ -132,6 +147,10 @@ func loadCatalog(path string) (*keyward.Catalog, error) {
 	c, err := keyward.ParseCatalog(f)
 	if err != nil {
 		return nil, fmt.Errorf("--permissions %s: %s", path, keyward.ErrorMessage(err))
+	}
+	if missing := c.MissingManagement(); len(missing) > 0 {
+		return nil, fmt.Errorf("--permissions %s lacks %s, which keyward needs to manage members, API keys and the audit log: add them to the file",
+			path, strings.Join(missing, ", "))
 	}
 	return c, nil
 }
@@ -203,7 +222,10 @@ func (s *Server) buildHandler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", m.handler(s.registry))
+	s.metrics = m.handler(s.registry)
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.Handle("/", dash.Handler())
 	return s.withCommon(mux, m, resolver)
 }
