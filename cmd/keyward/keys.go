@@ -33,7 +33,7 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
 		return nil
 	}
-	return usagef("keys: unknown command %q: use list, create or delete ('keyward keys -h' shows how)", args[0])
+	return unknownCommand("keyward keys", args[0], []string{"list", "create", "delete"})
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
