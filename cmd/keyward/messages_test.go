@@ -1,10 +1,19 @@
 package main
 
 import (
+	"encoding/json"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/server"
 )
 
 // oneLine checks that a run exited with code and printed exactly want, one line, on standard
@@ -60,4 +69,73 @@ func TestServeStartupErrorsHaveOnePrefix(t *testing.T) {
 	}
 	c.oneLine(2, "keyward: --permissions "+catalog+`: The permission catalog's entry 2 (line 3): "name" must be a string, not an array.`, nil,
 		"serve", "--db", "sqlite:"+filepath.Join(dir, "k.db"), "--addr", "127.0.0.1:0", "--permissions", catalog)
+}
+
+func TestLoginAfterItEndedRemembersTheServer(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, "")
+	if r := c.run(kwtest.AdminPassword+"\n", nil, "login", "--server", s.URL, "--email", kwtest.AdminEmail); r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	// The session ends: its refresh token is no longer accepted once the access token expires.
+	cr := readCredentials(t, c)
+	cr.Expiry, cr.RefreshToken = time.Now().Add(-time.Minute), "kwr_unknown"
+	data, _ := json.Marshal(cr)
+	if err := os.WriteFile(c.credentialsPath(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.fails(1, "your login to "+s.URL+" has ended", nil, "projects", "list")
+	c.fails(1, "your login to "+s.URL+" has ended", nil, "keys", "list")
+
+	// Without KEYWARD_SERVER or --server, logging in again goes to the same server.
+	if r := c.run(kwtest.AdminPassword+"\n", nil, "login", "--email", kwtest.AdminEmail); r.code != 0 || !strings.Contains(r.stdout, "Logged in to "+s.URL) {
+		t.Fatalf("login again: %s", r)
+	}
+	c.ok("projects", "list")
+}
+
+func TestThrottledLoginSaysWhenToRetry(t *testing.T) {
+	s := kwtest.Start(t, kwtest.WithConfig(func(c *server.Config) { c.FailedAttemptsPerMinute = 1 }))
+	c := newCLI(t, s.URL)
+	var r *result
+	for range 5 {
+		if r = c.run("wrong password\n", nil, "login", "--email", kwtest.AdminEmail); strings.Contains(r.stderr, "too many") {
+			break
+		}
+	}
+	if r.code != 1 || !regexp.MustCompile(`^keyward: too many failed attempts; try again in (1 second|[0-9]+ seconds)\n$`).MatchString(r.stderr) {
+		t.Fatalf("want the wait in seconds, in words: %s", r)
+	}
+}
+
+// closedPort returns the URL of a local port that nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestServerAddressMistakes(t *testing.T) {
+	c := newCLI(t, "")
+	addr := closedPort(t)
+	// A server that is down is not a server that is not configured.
+	c.oneLine(1, "keyward: the keyward server at http://"+addr+" is not answering (connection refused): is 'keyward serve' running there?",
+		[]string{"KEYWARD_SERVER=http://" + addr}, "permissions")
+	// Without a scheme, a local address is http; another is refused rather than guessed.
+	c.oneLine(1, "keyward: the keyward server at http://"+addr+" is not answering (connection refused): is 'keyward serve' running there?",
+		[]string{"KEYWARD_SERVER=" + addr}, "permissions")
+	c.oneLine(2, `keyward: KEYWARD_SERVER: "auth.example.com" has no scheme: write https://auth.example.com (or http:// if that server does not use TLS)`,
+		[]string{"KEYWARD_SERVER=auth.example.com"}, "permissions")
+	c.oneLine(2, `keyward: --server: "ftp://auth.example.com" is not an http or https URL such as https://auth.example.com`,
+		nil, "login", "--server", "ftp://auth.example.com", "--email", "a@example.test")
+
+	refused := &url.Error{Op: "Get", URL: defaultServer, Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	if got, want := explain(refused, defaultServer).Error(), "no keyward server answers at "+defaultServer+", the default: start one with 'keyward serve', or set KEYWARD_SERVER to your server's URL"; got != want {
+		t.Errorf("with no server configured:\n got %s\nwant %s", got, want)
+	}
 }
