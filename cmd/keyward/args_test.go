@@ -37,7 +37,9 @@ func TestParseExpiry(t *testing.T) {
 		{in: "-1h", bad: true},
 		{in: "0s", bad: true},
 		{in: "tomorrow", bad: true},
-		{in: "2031-02-03", bad: true},
+		{in: "2031-02-03", want: time.Date(2031, 2, 3, 0, 0, 0, 0, time.UTC)},
+		{in: "2031-02-30", bad: true},
+		{in: "2031-2-3", bad: true},
 		{in: "", bad: true},
 	}
 	for _, tt := range tests {

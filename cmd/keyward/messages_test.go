@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
 )
@@ -138,4 +139,37 @@ func TestServerAddressMistakes(t *testing.T) {
 	if got, want := explain(refused, defaultServer).Error(), "no keyward server answers at "+defaultServer+", the default: start one with 'keyward serve', or set KEYWARD_SERVER to your server's URL"; got != want {
 		t.Errorf("with no server configured:\n got %s\nwant %s", got, want)
 	}
+}
+
+func TestKeysDeleteFindsTheKeysProject(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+	c.ok("projects", "create", "web-shop")
+	create := func(project, name string) string {
+		t.Helper()
+		key := strings.TrimSpace(c.ok("keys", "create", "--project", project, "--name", name, "--permissions", "containers-view").stdout)
+		id, err := apikey.Parse(key)
+		if err != nil {
+			t.Fatalf("keys create printed %q: %v", key, err)
+		}
+		return id
+	}
+	byID, byName := create("web-shop", "deploy"), create("web-shop", "ci")
+	create("default", "ci")
+
+	// A user in several projects who names none is told which there are.
+	c.oneLine(2, "keyward: give --project (or KEYWARD_PROJECT): you belong to 2 projects (default, web-shop)", nil, "keys", "list")
+
+	// An id is global: no project needed.
+	if r := c.ok("keys", "delete", byID); !strings.Contains(r.stdout, "Deleted API key "+byID+" from project web-shop") {
+		t.Errorf("keys delete ID: %s", r)
+	}
+	// A name that two projects use needs one; a name that one project uses does not.
+	c.oneLine(2, `keyward: keys delete: projects default, web-shop each have a key named "ci": give --project, or the key's id`, nil, "keys", "delete", "ci")
+	if r := c.ok("keys", "delete", "ci", "--project", "web-shop"); !strings.Contains(r.stdout, "Deleted API key "+byName) {
+		t.Errorf("keys delete NAME --project: %s", r)
+	}
+	c.ok("keys", "delete", "ci")
+	c.oneLine(1, `keyward: none of your projects has an API key with id or name "ci"`, nil, "keys", "delete", "ci")
 }
