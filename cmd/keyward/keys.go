@@ -111,7 +111,7 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 	project := projectFlag(fs)
 	name := fs.String("name", "", "the key's name, unique in the project (required)")
 	perms := fs.String("permissions", "", "comma-separated permissions, all of which you must hold (see 'keyward permissions')")
-	ips := fs.String("ips", "", "comma-separated addresses or CIDRs the key may be used from (default: any)")
+	ips := fs.String("ips", "", "the key's allowed IPs: comma-separated addresses or CIDRs it may be used from (default: any)")
 	expires := fs.String("expires", "", "when the key stops working: a date (2030-01-31, the start of that day in UTC), an RFC 3339 time, or a duration from now such as 720h or 90d (default: never)")
 	asJSON := fs.Bool("json", false, "print the created key, secret included, as JSON")
 	rest, err := m.parseArgs(fs, args, "project")
