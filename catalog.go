@@ -3,10 +3,12 @@ package keyward
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Permission is one entry of the permission catalog.
@@ -45,22 +47,86 @@ func NewCatalog(perms []Permission) (*Catalog, error) {
 	return c, nil
 }
 
-// ParseCatalog reads a JSON array of {name, group, description} objects, strictly.
+// ParseCatalog reads a JSON array of {name, group, description} objects, strictly. Its errors name
+// the entry and the line that is wrong.
 func ParseCatalog(r io.Reader) (*Catalog, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read permission catalog: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var perms []Permission
-	if err := dec.Decode(&perms); err != nil {
-		return nil, Errorf(EINVALID, "The permission catalog is not a JSON array of {name, group, description}: %v", err)
+	notArray := func(why string) error {
+		return Errorf(EINVALID, "The permission catalog must be a JSON array of {name, group, description} objects: %s.", why)
 	}
-	if dec.More() {
-		return nil, Errorf(EINVALID, "The permission catalog has data after its JSON array.")
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil {
+		return nil, notArray(jsonProblem(data, err))
+	} else if tok != json.Delim('[') {
+		return nil, notArray("it does not start with [")
+	}
+	var perms []Permission
+	for dec.More() {
+		n := len(perms) + 1
+		at := fmt.Sprintf("entry %d (line %d)", n, lineAt(data, dec.InputOffset()))
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, Errorf(EINVALID, "The permission catalog is not valid JSON: %s.", jsonProblem(data, err))
+		}
+		entry := json.NewDecoder(bytes.NewReader(raw))
+		entry.DisallowUnknownFields()
+		var p Permission
+		if err := entry.Decode(&p); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			switch {
+			case errors.As(err, &typeErr) && typeErr.Field != "":
+				return nil, Errorf(EINVALID, "The permission catalog's %s: %q must be a string, not %s.", at, typeErr.Field, article(typeErr.Value))
+			case errors.As(err, &typeErr):
+				return nil, Errorf(EINVALID, "The permission catalog's %s is %s, not an object {name, group, description}.", at, article(typeErr.Value))
+			case strings.HasPrefix(err.Error(), "json: unknown field "):
+				return nil, Errorf(EINVALID, "The permission catalog's %s has the unknown field %s; an entry has name, group and description.", at, strings.TrimPrefix(err.Error(), "json: unknown field "))
+			}
+			return nil, Errorf(EINVALID, "The permission catalog's %s: %s.", at, jsonProblem(raw, err))
+		}
+		perms = append(perms, p)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, notArray(jsonProblem(data, err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, Errorf(EINVALID, "The permission catalog has data after its JSON array (line %d).", lineAt(data, dec.InputOffset()))
 	}
 	return NewCatalog(perms)
+}
+
+// jsonProblem describes a JSON decoding error of data without the decoder's Go vocabulary.
+func jsonProblem(data []byte, err error) string {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("line %d: %s", lineAt(data, syntax.Offset), strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.Is(err, io.EOF) && len(bytes.TrimSpace(data)) == 0:
+		return "the file is empty"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the file ends before the JSON does"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// lineAt is the line number of the first character at or after offset that is not blank or a
+// separator, or of the last line when there is none.
+func lineAt(data []byte, offset int64) int {
+	i := int(min(max(offset, 0), int64(len(data))))
+	for i < len(data) && strings.IndexByte(" \t\r\n,:", data[i]) >= 0 {
+		i++
+	}
+	return 1 + bytes.Count(data[:i], []byte("\n"))
+}
+
+// article prefixes a JSON kind ("number", "array", "object") with its article.
+func article(kind string) string {
+	if kind != "" && strings.IndexByte("aeiou", kind[0]) >= 0 {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // All returns the catalog's permissions in order.

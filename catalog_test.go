@@ -32,9 +32,15 @@ func TestParseCatalog(t *testing.T) {
 		{"not kebab", `[{"name":"A_View","group":"A","description":"d"}]`, "lower-kebab-case"},
 		{"duplicate", `[{"name":"a","group":"A"},{"name":"a","group":"A"}]`, "twice"},
 		{"no group", `[{"name":"a"}]`, "no group"},
-		{"unknown field", `[{"name":"a","group":"A","extra":1}]`, "not a JSON array"},
+		{"unknown field", `[{"name":"a","group":"A","extra":1}]`, `entry 1 (line 1) has the unknown field "extra"`},
+		{"wrong type", "[\n {\"name\":\"a\",\"group\":\"A\"},\n {\"name\":1,\"group\":\"A\"}\n]", `entry 2 (line 3): "name" must be a string, not a number`},
+		{"entry not an object", `[{"name":"a","group":"A"}, "b"]`, "entry 2 (line 1) is a string, not an object"},
+		{"object, not array", `{"name":"a","group":"A"}`, "must be a JSON array"},
 		{"trailing data", `[{"name":"a","group":"A"}] []`, "after its JSON array"},
-		{"not json", `name: a`, "not a JSON array"},
+		{"not json", `name: a`, "must be a JSON array"},
+		{"syntax", "[\n{\"name\":\"a\",\"group\":\"A\"}\n{\"name\":\"b\"}]", "line 3: "},
+		{"truncated", `[{"name":"a","group":"A"},`, "ends before the JSON does"},
+		{"empty file", ``, "the file is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +53,9 @@ func TestParseCatalog(t *testing.T) {
 			}
 			if keyward.ErrorCode(err) != keyward.EINVALID || !strings.Contains(keyward.ErrorMessage(err), tt.wantErr) {
 				t.Fatalf("got %v, want EINVALID containing %q", err, tt.wantErr)
+			}
+			if msg := keyward.ErrorMessage(err); strings.Contains(msg, "Go ") || strings.Contains(msg, "json:") || strings.Contains(msg, "type ") {
+				t.Fatalf("the message speaks of the decoder, not of the file: %q", msg)
 			}
 		})
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 func TestParseExpiry(t *testing.T) {
@@ -35,7 +37,9 @@ func TestParseExpiry(t *testing.T) {
 		{in: "-1h", bad: true},
 		{in: "0s", bad: true},
 		{in: "tomorrow", bad: true},
-		{in: "2031-02-03", bad: true},
+		{in: "2031-02-03", want: time.Date(2031, 2, 3, 0, 0, 0, 0, time.UTC)},
+		{in: "2031-02-30", bad: true},
+		{in: "2031-2-3", bad: true},
 		{in: "", bad: true},
 	}
 	for _, tt := range tests {
@@ -92,6 +96,8 @@ func TestExitStatus(t *testing.T) {
 		{failed(usagef("bad")), 2, "keyward: bad\n"},
 		{failed(exitCode(3)), 3, ""},
 		{fmt.Errorf("listen: %w", errors.New("address in use")), 2, "keyward: listen: address in use\n"},
+		{fmt.Errorf("open database: %w", keyward.Errorf(keyward.EINVALID, "Unsupported database.")), 2, "keyward: open database: Unsupported database.\n"},
+		{failed(fmt.Errorf("keyward: token request: %w", errors.New("refused"))), 1, "keyward: token request: refused\n"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

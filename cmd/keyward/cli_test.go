@@ -453,5 +453,5 @@ func TestPermissions(t *testing.T) {
 	}
 
 	unreachable := newCLI(t, "http://127.0.0.1:1")
-	unreachable.fails(1, "cannot reach the keyward server at http://127.0.0.1:1", nil, "permissions")
+	unreachable.fails(1, "the keyward server at http://127.0.0.1:1 is not answering", nil, "permissions")
 }

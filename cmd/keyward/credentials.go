@@ -23,6 +23,9 @@ type credentials struct {
 	RefreshToken string    `json:"refresh_token"`
 }
 
+// ended reports whether the login has ended: its tokens are gone, its server is remembered.
+func (c *credentials) ended() bool { return c.RefreshToken == "" }
+
 func (c *credentials) token() *oauth2.Token {
 	return &oauth2.Token{AccessToken: c.AccessToken, TokenType: "Bearer", Expiry: c.Expiry, RefreshToken: c.RefreshToken}
 }
@@ -46,7 +49,8 @@ func (m *Main) credentialStore() (*credentialStore, error) {
 
 func (s *credentialStore) path() string { return filepath.Join(s.dir, "credentials.json") }
 
-// load returns the stored login, or nil when there is none.
+// load returns the stored login, or nil when there is none. An ended login (see ended) is
+// returned too, for its server.
 func (s *credentialStore) load() (*credentials, error) {
 	data, err := os.ReadFile(s.path())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -55,7 +59,7 @@ func (s *credentialStore) load() (*credentials, error) {
 		return nil, err
 	}
 	var c credentials
-	if err := json.Unmarshal(data, &c); err != nil || c.Server == "" || c.RefreshToken == "" {
+	if err := json.Unmarshal(data, &c); err != nil || c.Server == "" {
 		return nil, fmt.Errorf("%s is damaged; run 'keyward login' again", s.path())
 	}
 	return &c, nil

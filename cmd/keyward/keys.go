@@ -33,7 +33,7 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
 		return nil
 	}
-	return usagef("keys: unknown command %q: use list, create or delete ('keyward keys -h' shows how)", args[0])
+	return unknownCommand("keyward keys", args[0], []string{"list", "create", "delete"})
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
@@ -111,8 +111,8 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 	project := projectFlag(fs)
 	name := fs.String("name", "", "the key's name, unique in the project (required)")
 	perms := fs.String("permissions", "", "comma-separated permissions, all of which you must hold (see 'keyward permissions')")
-	ips := fs.String("ips", "", "comma-separated addresses or CIDRs the key may be used from (default: any)")
-	expires := fs.String("expires", "", "when the key stops working: an RFC 3339 time, or a duration from now such as 720h or 90d (default: never)")
+	ips := fs.String("ips", "", "the key's allowed IPs: comma-separated addresses or CIDRs it may be used from (default: any)")
+	expires := fs.String("expires", "", "when the key stops working: a date (2030-01-31, the start of that day in UTC), an RFC 3339 time, or a duration from now such as 720h or 90d (default: never)")
 	asJSON := fs.Bool("json", false, "print the created key, secret included, as JSON")
 	rest, err := m.parseArgs(fs, args, "project")
 	if err != nil {
@@ -159,8 +159,10 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 
 func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	fs := m.flagSet("keys delete", "keys delete ID|NAME [--project P]\n\n"+
-		"Deletes an API key. Every token it was exchanged for stops working at once.")
-	project := projectFlag(fs)
+		"Deletes an API key. Every token it was exchanged for stops working at once. An id (or the\n"+
+		"whole key) is found in whichever of your projects holds it; a name, in your projects unless\n"+
+		"--project names one.")
+	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
 	rest, err := m.parseArgs(fs, args, "project")
 	if err != nil {
 		return err
@@ -172,44 +174,73 @@ func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ref, err := r.project(ctx, *project)
-	if err != nil {
-		return err
-	}
 	target := rest[0]
 	// A whole key pasted in (say, one that `keyward scan` found) names its id.
 	if id, err := apikey.Parse(target); err == nil {
 		target = id
 	}
-	deleted := ""
-	if apikey.ValidID(target) {
-		err := r.DeleteKey(ctx, ref, target)
-		if err == nil {
-			deleted = target
-		} else if !isStatus(err, http.StatusNotFound) {
-			return r.explain(err)
-		}
+	ref, id, err := r.findKey(ctx, *project, target)
+	if err != nil {
+		return err
 	}
-	if deleted == "" { // not an id of this project: a name, perhaps
-		keys, err := r.Keys(ctx, ref)
+	if err := r.DeleteKey(ctx, ref, id); err != nil {
+		return r.explain(err)
+	}
+	fmt.Fprintf(m.Stdout, "Deleted API key %s from project %s; its tokens stop working at once.\n", id, printable(ref))
+	return nil
+}
+
+// findKey finds the key with id or name target, in the named project or, when none is named, in
+// the API key's own project or any of the user's: key ids are unique across projects, so an id
+// needs no project; a name found in several projects does.
+func (r *remote) findKey(ctx context.Context, named, target string) (project, id string, err error) {
+	refs := []string{named}
+	if named == "" {
+		me, err := r.Me(ctx)
 		if err != nil {
-			return r.explain(err)
+			return "", "", r.explain(err)
 		}
-		for _, k := range keys {
-			if k.Name == target {
-				if err := r.DeleteKey(ctx, ref, k.ID); err != nil {
-					return r.explain(err)
-				}
-				deleted = k.ID
-				break
+		refs = nil
+		if me.Key != nil {
+			refs = []string{me.Key.Project}
+		} else {
+			for _, p := range me.Projects {
+				refs = append(refs, p.Name)
 			}
 		}
 	}
-	if deleted == "" {
-		return fmt.Errorf("project %s has no API key with id or name %q", printable(ref), printable(target))
+	type match struct{ project, id string }
+	var byID, byName []match
+	for _, ref := range refs {
+		keys, err := r.Keys(ctx, ref)
+		if err != nil && (len(refs) == 1 || !isStatus(err, http.StatusForbidden)) {
+			return "", "", r.explain(err)
+		}
+		for _, k := range keys {
+			if k.ID == target {
+				byID = append(byID, match{ref, k.ID})
+			} else if k.Name == target {
+				byName = append(byName, match{ref, k.ID})
+			}
+		}
 	}
-	fmt.Fprintf(m.Stdout, "Deleted API key %s from project %s; its tokens stop working at once.\n", deleted, printable(ref))
-	return nil
+	switch {
+	case len(byID) > 0:
+		return byID[0].project, byID[0].id, nil
+	case len(byName) == 1:
+		return byName[0].project, byName[0].id, nil
+	case len(byName) > 1:
+		names := make([]string, len(byName))
+		for i, m := range byName {
+			names[i] = printable(m.project)
+		}
+		return "", "", usagef("keys delete: projects %s each have a key named %q: give --project, or the key's id", strings.Join(names, ", "), printable(target))
+	case len(refs) == 1:
+		return "", "", fmt.Errorf("project %s has no API key with id or name %q", printable(refs[0]), printable(target))
+	case len(refs) == 0:
+		return "", "", errors.New("you belong to no project yet, so there is no API key to delete")
+	}
+	return "", "", fmt.Errorf("none of your projects has an API key with id or name %q", printable(target))
 }
 
 func isStatus(err error, status int) bool {
@@ -228,10 +259,14 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseExpiry reads --expires: an RFC 3339 time, a Go duration (720h), or a number of days (90d).
+// parseExpiry reads --expires: an RFC 3339 time, a date (the start of that day in UTC, as the
+// dashboard takes it), a Go duration (720h), or a number of days (90d).
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
 	}
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
@@ -243,7 +278,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
-			return time.Time{}, usagef("--expires %q: give an RFC 3339 time (2030-01-31T12:00:00Z) or a duration from now (720h, 90d)", s)
+			return time.Time{}, usagef("--expires %q: give a date (2030-01-31), an RFC 3339 time (2030-01-31T12:00:00Z) or a duration from now (720h, 90d)", s)
 		}
 	}
 	return now.Add(d).UTC().Truncate(time.Second), nil

@@ -38,9 +38,12 @@ func (m *Main) login(ctx context.Context, args []string) error {
 	}
 	previous, _ := store.load() // a damaged file is about to be replaced
 	if *server == "" {
-		*server = m.server(previous)
+		if *server, err = m.server(previous); err != nil {
+			return err
+		}
+	} else if *server, err = serverURL(*server); err != nil {
+		return usagef("--server: %v", err)
 	}
-	*server = strings.TrimSuffix(*server, "/")
 	if u, err := url.Parse(*server); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		fmt.Fprintf(m.Stderr, "keyward: warning: %s is plain http: your password and tokens cross the network unencrypted.\n", *server)
 	}
@@ -95,7 +98,7 @@ func (m *Main) login(ctx context.Context, args []string) error {
 		return fmt.Errorf("signed in, but the login could not be saved: %w", err)
 	}
 	// A new login replaces the old one: end the old session rather than leave it alive unseen.
-	if previous != nil && previous.RefreshToken != resp.RefreshToken {
+	if previous != nil && !previous.ended() && previous.RefreshToken != resp.RefreshToken {
 		_ = m.revoke(ctx, previous)
 	}
 	fmt.Fprintf(m.Stdout, "Logged in to %s as %s.\n", *server, *email)
@@ -125,9 +128,9 @@ func (m *Main) logout(ctx context.Context, args []string) error {
 		// Unreadable: nothing to revoke, but the file must still go.
 		return store.remove()
 	}
-	if stored == nil {
+	if stored == nil || stored.ended() {
 		fmt.Fprintln(m.Stdout, "Not logged in.")
-		return nil
+		return store.remove()
 	}
 	revokeErr := m.revoke(ctx, stored)
 	if err := store.remove(); err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 func main() {
@@ -37,14 +39,33 @@ func exitStatus(err error, stderr io.Writer) int {
 	case errors.As(err, &code):
 		return int(code)
 	case errors.As(err, &usage):
-		fmt.Fprintln(stderr, "keyward:", usage.msg)
+		if usage.prefixed {
+			fmt.Fprintln(stderr, usage.msg)
+		} else {
+			fmt.Fprintln(stderr, "keyward:", usage.msg)
+		}
 		return 2
 	case errors.As(err, &run):
-		fmt.Fprintln(stderr, "keyward:", oneLine(run.err.Error()))
+		fmt.Fprintln(stderr, "keyward:", message(run.err))
 		return 1
 	}
-	fmt.Fprintln(stderr, "keyward:", oneLine(err.Error()))
+	fmt.Fprintln(stderr, "keyward:", message(err))
 	return 2
+}
+
+// message is err as one line for a person: an error of the keyward package says its message
+// rather than "keyward: code: message", and the "keyward: " that the library's errors start with
+// is dropped wherever they are wrapped, so that the line carries the program's prefix once.
+func message(err error) string {
+	s := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ke, ok := e.(*keyward.Error); ok {
+			s = strings.Replace(s, ke.Error(), ke.Message, 1)
+			break
+		}
+	}
+	s = strings.ReplaceAll(s, ": keyward: ", ": ")
+	return oneLine(strings.TrimPrefix(s, "keyward: "))
 }
 
 // oneLine keeps an error message on one line, so that a script reading standard error line by
@@ -59,7 +80,11 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError is a mistake in how a command was called: exit status 2, as for flag errors.
-type usageError struct{ msg string }
+// A prefixed message names the command itself ("keyward keys create: …") and is printed as is.
+type usageError struct {
+	msg      string
+	prefixed bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -158,8 +183,20 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	fmt.Fprintf(m.Stderr, "keyward: unknown command %q\n\n%s", cmd, usage)
-	return exitCode(2)
+	return unknownCommand("keyward", cmd, commands)
+}
+
+// commands are the subcommands of keyward, for suggestions.
+var commands = []string{"serve", "login", "logout", "projects", "keys", "token", "permissions", "scan", "version", "help"}
+
+// unknownCommand is the usage error for an unknown subcommand of parent ("keyward keys"), with the
+// nearest known command as a suggestion.
+func unknownCommand(parent, got string, known []string) error {
+	msg := fmt.Sprintf("%s: unknown command %q", parent, got)
+	if near := nearest(got, known); near != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", near)
+	}
+	return &usageError{msg: msg + fmt.Sprintf("; '%s -h' lists the commands", parent), prefixed: true}
 }
 
 // flagSet returns a FlagSet for a client command whose usage line is synopsis.
@@ -182,16 +219,12 @@ func (m *Main) flagSet(name, synopsis string) *flag.FlagSet {
 // `keyward keys delete ID --project web` works as well as the flags-first order; everything after
 // "--" is positional. The flags named in fromEnv that were not given take KEYWARD_<NAME> (only
 // those: KEYWARD_PERMISSIONS, say, is the server's catalog file, not a key's permissions). It
-// returns the positional arguments. Flag errors were already printed with the command's usage, so
-// they become a bare exit status 2.
+// returns the positional arguments. A flag error is one line naming the flag (see parseFlags).
 func (m *Main) parseArgs(fs *flag.FlagSet, args []string, fromEnv ...string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, exitCode(2)
+		if err := m.parseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		rest := fs.Args()
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
@@ -209,7 +242,7 @@ func (m *Main) parseArgs(fs *flag.FlagSet, args []string, fromEnv ...string) ([]
 		env := "KEYWARD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if v := m.Getenv(env); v != "" && !given[name] {
 			if err := fs.Set(name, v); err != nil {
-				return nil, usagef("%s: %v", env, err)
+				return nil, usagef("%s", valueProblem(env, fs.Lookup(name), v, err))
 			}
 		}
 	}
@@ -229,7 +262,7 @@ func (m *Main) envOverlay(fs *flag.FlagSet) error {
 		name := "KEYWARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := m.Getenv(name); v != "" {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s: %w", name, e)
+				err = usagef("%s", valueProblem(name, f, v, e))
 			}
 		}
 	})

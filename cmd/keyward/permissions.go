@@ -22,7 +22,10 @@ func (m *Main) permissions(ctx context.Context, args []string) error {
 		return err
 	}
 	stored, _ := store.load()
-	server := m.server(stored)
+	server, err := m.server(stored)
+	if err != nil {
+		return err
+	}
 	// The catalog is public: no login is needed to read it.
 	perms, err := client.New(server, nil, client.WithHTTPClient(m.httpClient()), client.WithUserAgent(userAgent)).Permissions(ctx)
 	if err != nil {

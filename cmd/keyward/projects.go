@@ -21,7 +21,7 @@ func (m *Main) projects(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", projectsSynopsis)
 		return nil
 	}
-	return usagef("projects: unknown command %q: use list or create ('keyward projects -h' shows how)", args[0])
+	return unknownCommand("keyward projects", args[0], []string{"list", "create"})
 }
 
 func (m *Main) projectsList(ctx context.Context, args []string) error {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -32,15 +34,43 @@ func (m *Main) httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
-// server returns the server to talk to: KEYWARD_SERVER, else the stored login's, else the default.
-func (m *Main) server(stored *credentials) string {
+// server returns the server to talk to: KEYWARD_SERVER, else the stored login's (an ended login
+// still remembers its server), else the default.
+func (m *Main) server(stored *credentials) (string, error) {
 	if s := m.Getenv("KEYWARD_SERVER"); s != "" {
-		return strings.TrimSuffix(s, "/")
+		u, err := serverURL(s)
+		if err != nil {
+			return "", usagef("KEYWARD_SERVER: %v", err)
+		}
+		return u, nil
 	}
 	if stored != nil {
-		return stored.Server
+		return stored.Server, nil
 	}
-	return defaultServer
+	return defaultServer, nil
+}
+
+// serverURL checks a server URL given by the user and returns it without a trailing slash. An
+// address without a scheme is taken as http:// on this machine (127.0.0.1:8080, localhost:8080),
+// and refused elsewhere: whether a remote server speaks https cannot be guessed, and sending a
+// password over http by mistake must not be possible.
+func serverURL(s string) (string, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "/")
+	if !strings.Contains(s, "://") {
+		host := s
+		if h, _, err := net.SplitHostPort(s); err == nil {
+			host = h
+		}
+		if !isLoopback(host) {
+			return "", fmt.Errorf("%q has no scheme: write https://%s (or http:// if that server does not use TLS)", s, s)
+		}
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an http or https URL such as https://auth.example.com", s)
+	}
+	return s, nil
 }
 
 // remote is an authenticated connection to the management API.
@@ -59,7 +89,10 @@ func (m *Main) connect(ctx context.Context) (*remote, error) {
 	}
 	if key := strings.TrimSpace(m.Getenv("KEYWARD_API_KEY")); key != "" {
 		stored, _ := store.load() // only for its server; a damaged file does not matter here
-		server := m.server(stored)
+		server, err := m.server(stored)
+		if err != nil {
+			return nil, err
+		}
 		ts := client.TokenSource(ctx, client.Config{Server: server, Key: key, HTTPClient: m.httpClient()})
 		return &remote{Client: client.New(server, ts, client.WithHTTPClient(m.httpClient()), client.WithUserAgent(userAgent)), server: server}, nil
 	}
@@ -75,7 +108,13 @@ func (m *Main) connect(ctx context.Context) (*remote, error) {
 	if stored == nil {
 		return nil, errors.New("you are not logged in: run 'keyward login', or set KEYWARD_API_KEY")
 	}
-	server := m.server(stored)
+	if stored.ended() {
+		return nil, fmt.Errorf("your login to %s has ended (it expired or was revoked): run 'keyward login' again", stored.Server)
+	}
+	server, err := m.server(stored)
+	if err != nil {
+		return nil, err
+	}
 	if server != stored.Server {
 		return nil, fmt.Errorf("you are logged in to %s, not to KEYWARD_SERVER=%s: run 'keyward login --server %s', or unset KEYWARD_SERVER", stored.Server, server, server)
 	}
@@ -93,7 +132,8 @@ func (m *Main) connect(ctx context.Context) (*remote, error) {
 	// at least that long to live, so the command keeps this one token.
 	tok, err := ts.Token()
 	if errors.Is(err, client.ErrLoginRequired) {
-		_ = store.remove()
+		// Forget the tokens but not the server, which the next 'keyward login' signs in to.
+		_ = store.save(&credentials{Server: stored.Server, Email: stored.Email})
 		return nil, fmt.Errorf("your login to %s has ended (it expired or was revoked): run 'keyward login' again", server)
 	} else if err != nil {
 		return nil, explain(err, server)
@@ -136,6 +176,12 @@ func explain(err error, server string) error {
 		}
 		return fmt.Errorf("the server answered %d %s", problem.Status, problem.Title)
 	case errors.As(err, &retrieve):
+		if retrieve.Response != nil && retrieve.Response.StatusCode == http.StatusTooManyRequests {
+			if secs, err := strconv.Atoi(retrieve.Response.Header.Get("Retry-After")); err == nil && secs > 0 {
+				return fmt.Errorf("too many failed attempts; try again in %s", plural(secs, "second", "seconds"))
+			}
+			return errors.New("too many failed attempts; try again in a minute")
+		}
 		msg := retrieve.ErrorDescription
 		if msg == "" {
 			msg = "the server refused the credentials"
@@ -144,12 +190,17 @@ func explain(err error, server string) error {
 			msg += " (" + retrieve.ErrorCode + ")"
 		}
 		return errors.New(msg)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		if server == defaultServer {
+			return fmt.Errorf("no keyward server answers at %s, the default: start one with 'keyward serve', or set KEYWARD_SERVER to your server's URL", server)
+		}
+		return fmt.Errorf("the keyward server at %s is not answering (connection refused): is 'keyward serve' running there?", server)
 	case errors.As(err, &urlErr), errors.As(err, &netErr):
 		cause := err
 		if urlErr != nil {
 			cause = urlErr.Err
 		}
-		return fmt.Errorf("cannot reach the keyward server at %s (set KEYWARD_SERVER?): %v", server, cause)
+		return fmt.Errorf("cannot reach the keyward server at %s: %v", server, cause)
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "keyward: "))
 }

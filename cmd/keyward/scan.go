@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/apikey/scan"
@@ -19,6 +25,7 @@ func (m *Main) scan(ctx context.Context, args []string) error {
 		"a bad checksum are only warned about), 2 on errors.")
 	history := fs.Bool("git", false, "scan every commit of the current repository (git log -p --all); PATHs limit the files")
 	staged := fs.Bool("staged", false, "scan the changes staged for the next commit (git diff --cached), as a pre-commit hook")
+	allow := fs.String("allow", "", "a file of key ids to ignore, one a line, # for comments (default: "+allowFile+" at the repository's root, if there is one)")
 	paths, err := m.parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -26,7 +33,10 @@ func (m *Main) scan(ctx context.Context, args []string) error {
 	if *history && *staged {
 		return usagef("scan: --git and --staged exclude each other")
 	}
-	r := &scanReport{out: m.Stdout, warn: m.Stderr}
+	r := &scanReport{out: m.Stdout, warn: m.Stderr, staged: *staged}
+	if r.allowed, err = readAllowList(ctx, *allow); err != nil {
+		return usagef("scan: %v", err)
+	}
 	s := &scan.Scanner{Found: r.found, Failed: r.failed}
 	switch {
 	case *history:
@@ -52,13 +62,59 @@ func (m *Main) scan(ctx context.Context, args []string) error {
 type scanReport struct {
 	out, warn io.Writer
 
+	staged  bool            // scanning staged changes, which are not committed yet
+	allowed map[string]bool // key ids to ignore
+	ignored int
+
 	keys, errs int
 	ids        map[string]bool
+}
+
+// allowFile is the allow-list read by default, at the root of the repository scanned from.
+const allowFile = ".keywardscanignore"
+
+// readAllowList reads the key ids that a scan ignores (documentation's example keys, test
+// fixtures) from name, or from .keywardscanignore at the root of the current git repository (else
+// in the current folder) when name is "" and that file exists. A line holds one key id; blank
+// lines and everything after # are ignored. Only ids are accepted: a file of secrets would be a
+// leak of its own.
+func readAllowList(ctx context.Context, name string) (map[string]bool, error) {
+	if name == "" {
+		root := "."
+		if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel").Output(); err == nil {
+			root = strings.TrimSpace(string(out))
+		}
+		name = filepath.Join(root, allowFile)
+		if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("the allow-list: %w", err)
+	}
+	ids := map[string]bool{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		if !apikey.ValidID(line) {
+			// Not echoed: the line may be a whole key.
+			return nil, fmt.Errorf("%s:%d: not a key id (the %d characters after %s; never the whole key)", name, i+1, apikey.IDLength, apikey.Prefix)
+		}
+		ids[line] = true
+	}
+	return ids, nil
 }
 
 func (r *scanReport) found(f scan.Finding) {
 	if !f.Valid {
 		fmt.Fprintf(r.warn, "%s: warning: %s… looks like an API key but its checksum is wrong, so it is not one\n", f.Where, apikey.Prefix+f.ID)
+		return
+	}
+	if r.allowed[f.ID] {
+		r.ignored++
 		return
 	}
 	r.keys++
@@ -77,7 +133,15 @@ func (r *scanReport) failed(err error) {
 // finish prints the verdict and returns the exit status: a found key wins over errors, so that a
 // script testing for status 1 never misses a key because another file was unreadable.
 func (r *scanReport) finish() error {
+	if r.ignored > 0 {
+		fmt.Fprintf(r.warn, "keyward: ignored %s of allow-listed keys.\n", plural(r.ignored, "occurrence", "occurrences"))
+	}
 	switch {
+	case r.keys > 0 && r.staged:
+		fmt.Fprintf(r.warn, "keyward: found %s in the staged changes. Remove it from the files and stage them again "+
+			"before you commit; if the key was ever shared or committed elsewhere, treat it as leaked: delete it (keyward keys delete ID) "+
+			"and create a new one.\n", plural(len(r.ids), "API key", "API keys"))
+		return exitCode(1)
 	case r.keys > 0:
 		found := plural(len(r.ids), "API key", "API keys")
 		if r.keys > len(r.ids) {

@@ -198,9 +198,52 @@ func TestScanGit(t *testing.T) {
 	if r.code != 1 || r.stdout != "new.txt:2: key id "+stagedID+"\n" {
 		t.Errorf("scan --staged: %s", r)
 	}
+	if !strings.Contains(r.stderr, "in the staged changes") || !strings.Contains(r.stderr, "before you commit") || strings.Contains(r.stderr, "once it was committed") {
+		t.Errorf("scan --staged speaks of a commit that has not happened: %s", r)
+	}
+
+	// The allow-list at the repository's root is read from a subfolder too.
+	writeFile(t, filepath.Join(dir, allowFile), "# the example key of the docs\n"+stagedID+" # new.txt\n")
+	c.dir = filepath.Join(dir, "sub")
+	writeFile(t, filepath.Join(c.dir, "placeholder"), "")
+	if r := c.run("", nil, "scan", "--staged"); r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "ignored 1 occurrence of allow-listed keys") {
+		t.Errorf("scan --staged with the key allow-listed: %s", r)
+	}
+	c.dir = dir
 	requireNoSecret(t, r, staged)
 
 	c.fails(2, "exclude each other", nil, "scan", "--git", "--staged")
 	c.dir = t.TempDir()
 	c.fails(2, "not a git repository", nil, "scan", "--git")
+}
+
+func TestScanAllowList(t *testing.T) {
+	c := newCLI(t, "")
+	dir := t.TempDir()
+	c.dir = dir
+	example, exampleID := newKey(t)
+	leaked, leakedID := newKey(t)
+	writeFile(t, filepath.Join(dir, "README.md"), "export KEYWARD_API_KEY="+example+"\n")
+	writeFile(t, filepath.Join(dir, "lists", "docs-keys"), exampleID+"\n")
+
+	// An allowed key does not fail the scan; it is counted, not listed.
+	r := c.run("", nil, "scan", "--allow", filepath.Join("lists", "docs-keys"))
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "keyward: ignored 1 occurrence of allow-listed keys.") {
+		t.Errorf("an allow-listed key: want exit 0: %s", r)
+	}
+	// .keywardscanignore in the folder scanned from, when it is not in a repository.
+	writeFile(t, filepath.Join(dir, allowFile), "\n# docs\n"+exampleID+"\n")
+	if r := c.run("", nil, "scan"); r.code != 0 {
+		t.Errorf("with %s: want exit 0: %s", allowFile, r)
+	}
+	// Other keys are still found.
+	writeFile(t, filepath.Join(dir, "ci.env"), leaked+"\n")
+	if r := c.run("", nil, "scan"); r.code != 1 || r.stdout != "ci.env:1: key id "+leakedID+"\n" {
+		t.Errorf("a key not allow-listed: want exit 1: %s", r)
+	}
+	// The list holds ids only, never secrets.
+	writeFile(t, filepath.Join(dir, "bad"), example+"\n")
+	r = c.fails(2, "bad:1: ", nil, "scan", "--allow", "bad")
+	requireNoSecret(t, r, example)
+	c.fails(2, "the allow-list", nil, "scan", "--allow", "missing")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,8 +42,7 @@ func (p *prefixList) Set(v string) error {
 
 func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg := server.DefaultConfig()
-	fs := flag.NewFlagSet("keyward serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flagSet("serve", "serve [flags]\n\nRuns the authorization server. Every flag can also be set as KEYWARD_<NAME>, such as\nKEYWARD_ACCESS_TTL for --access-ttl; a flag on the command line wins.")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address only (for example 127.0.0.1:9090), not on --addr")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://…")
@@ -65,11 +63,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve https")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.IntVar(&cfg.FailedAttemptsPerMinute, "failed-attempts-per-minute", cfg.FailedAttemptsPerMinute, "failed credentials allowed per minute per address, username, and key id and address")
-	if err := fs.Parse(args); err != nil {
+	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))
+		return usagef("serve takes no arguments, got %q", fs.Arg(0))
 	}
 	if err := m.envOverlay(fs); err != nil {
 		return err

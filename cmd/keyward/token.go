@@ -32,7 +32,10 @@ func (m *Main) token(ctx context.Context, args []string) error {
 		return err
 	}
 	stored, _ := store.load()
-	server := m.server(stored)
+	server, err := m.server(stored)
+	if err != nil {
+		return err
+	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.httpClient())
 	resp, err := client.Exchange(ctx, client.Config{Server: server, Key: key, Scope: splitList(strings.ReplaceAll(*scope, " ", ","))})
 	if err != nil {
