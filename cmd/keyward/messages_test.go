@@ -59,7 +59,7 @@ func TestServeStartupErrorsHaveOnePrefix(t *testing.T) {
 	dir := t.TempDir()
 	c.dir = dir
 	r := c.run("", nil, "serve", "--db", "mysql://db/keyward", "--addr", "127.0.0.1:0")
-	if r.code != 2 || strings.Count(r.stderr, "keyward:") != 1 || !strings.HasPrefix(r.stderr, "keyward: open database: Unsupported database") ||
+	if r.code != 2 || strings.Count(r.stderr, "keyward:") != 1 || !strings.HasPrefix(r.stderr, "keyward: --db: Unsupported database") ||
 		strings.Contains(r.stderr, "invalid:") {
 		t.Errorf("want one line with one prefix and no error code: %s", r)
 	}
