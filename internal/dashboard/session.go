@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/ratelimit"
 )
 
 const (
@@ -170,9 +171,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var wait *authn.Throttled
 	switch {
 	case errors.As(err, &wait):
-		secs := int((wait.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
+		page.Error = "Too many failed sign-in attempts. " + ratelimit.TryAgain(wait.RetryAfter)
 		s.render(w, r, http.StatusTooManyRequests, "login", page)
 		return nil
 	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/keyward/keyward/internal/ratelimit"
 )
 
 // OAuth error codes (RFC 6749 §5.2, RFC 7009, RFC 7662).
@@ -73,7 +75,7 @@ func unavailable(cause error) *Error {
 
 func throttled(retryAfter time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: errTemporarilyUnavailable,
-		Description: "Too many failed attempts; retry after the time in the Retry-After header.",
+		Description: "Too many failed attempts. " + ratelimit.TryAgain(retryAfter),
 		RetryAfter:  retryAfter}
 }
 
@@ -107,7 +109,7 @@ func writeError(w http.ResponseWriter, err error) *Error {
 		}
 	}
 	if e.RetryAfter > 0 {
-		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+		secs := ratelimit.Seconds(e.RetryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, e.Status, struct {

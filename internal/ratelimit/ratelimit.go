@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"container/heap"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -158,4 +159,17 @@ func (q *queue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return e
+}
+
+// Seconds is retryAfter as a Retry-After header counts it: whole seconds, rounded up, at least 1.
+func Seconds(retryAfter time.Duration) int {
+	return max(int((retryAfter+time.Second-1)/time.Second), 1)
+}
+
+// TryAgain says when to retry in words, for a message a person reads.
+func TryAgain(retryAfter time.Duration) string {
+	if n := Seconds(retryAfter); n != 1 {
+		return "Try again in " + strconv.Itoa(n) + " seconds."
+	}
+	return "Try again in 1 second."
 }

@@ -260,3 +260,25 @@ func BenchmarkBlocked(b *testing.B) {
 		l.Blocked("k")
 	}
 }
+
+// TestTryAgain: people read whole seconds, rounded up, in correct English.
+func TestTryAgain(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		secs int
+		text string
+	}{
+		{0, 1, "Try again in 1 second."},
+		{300 * time.Millisecond, 1, "Try again in 1 second."},
+		{time.Second, 1, "Try again in 1 second."},
+		{1001 * time.Millisecond, 2, "Try again in 2 seconds."},
+		{59 * time.Second, 59, "Try again in 59 seconds."},
+	} {
+		if got := Seconds(tc.wait); got != tc.secs {
+			t.Errorf("Seconds(%v) = %d; want %d", tc.wait, got, tc.secs)
+		}
+		if got := TryAgain(tc.wait); got != tc.text {
+			t.Errorf("TryAgain(%v) = %q; want %q", tc.wait, got, tc.text)
+		}
+	}
+}
