@@ -14,6 +14,8 @@ import (
 // Each table is swept by its own short statement, so a sweep never holds locks that a token
 // exchange waits for longer than one bounded delete.
 func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
