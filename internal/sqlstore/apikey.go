@@ -61,7 +61,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		"INSERT INTO api_keys ("+apiKeyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy,
 		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP)
@@ -153,7 +153,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	res, err := db.w.ExecContext(ctx,
+	res, err := db.exec(ctx,
 		"UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3", micros(at), ip, id)
 	if err != nil {
 		return fmt.Errorf("touch api key: %w", err)

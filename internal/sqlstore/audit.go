@@ -12,9 +12,13 @@ import (
 func (db *DB) AppendAudit(ctx context.Context, e *keyward.AuditEvent) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO audit_events (project_id, at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-		e.ProjectID, micros(e.At), e.Actor, e.Action, e.Target, e.IP, e.Detail).Scan(&e.ID)
+	err := db.health.faulty()
+	if err == nil {
+		err = db.w.QueryRowContext(ctx,
+			"INSERT INTO audit_events (project_id, at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+			e.ProjectID, micros(e.At), e.Actor, e.Action, e.Target, e.IP, e.Detail).Scan(&e.ID)
+	}
+	db.health.record(err)
 	if err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}

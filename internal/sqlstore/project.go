@@ -166,7 +166,7 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
 			" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
 		m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))

@@ -71,6 +71,7 @@ type DB struct {
 	commit  *committer // SQLite only: group commit of inTx
 	prep    prepared   // SQLite only: the hot statements
 	timeout time.Duration
+	health  writeHealth
 
 	closeOnce sync.Once
 	closeErr  error
@@ -284,14 +285,6 @@ func (db *DB) migrate(ctx context.Context, d goose.Dialect, dir string, locker l
 // Dialect returns DialectSQLite or DialectPostgres.
 func (db *DB) Dialect() string { return db.dialect }
 
-// Ping reports whether the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", db.dialect, err)
-	}
-	return nil
-}
-
 // Close closes every connection; later calls return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
@@ -383,6 +376,15 @@ func (db *DB) inTxSingle(ctx context.Context, fn func(ctx context.Context, tx *s
 }
 
 func (db *DB) runTx(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	err := db.runTxOnce(ctx, single, fn)
+	db.health.record(err)
+	return err
+}
+
+func (db *DB) runTxOnce(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := db.health.faulty(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	if db.commit != nil {
 		return db.commit.do(ctx, single, fn)
 	}

@@ -29,7 +29,7 @@ func (db *DB) CreateUser(ctx context.Context, u *keyward.User) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	email := strings.ToLower(u.Email)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx,
 		"INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6)",
 		u.ID, email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt))
 	if isUnique(err) {

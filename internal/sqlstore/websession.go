@@ -66,7 +66,7 @@ func (db *DB) WebSession(ctx context.Context, hash []byte) (*keyward.WebSession,
 func (db *DB) TouchWebSession(ctx context.Context, hash []byte, at time.Time) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	res, err := db.w.ExecContext(ctx,
+	res, err := db.exec(ctx,
 		"UPDATE web_sessions SET last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END WHERE hash = $2",
 		micros(at), hash)
 	if err != nil {
@@ -84,7 +84,7 @@ func (db *DB) TouchWebSession(ctx context.Context, hash []byte, at time.Time) er
 func (db *DB) DeleteWebSession(ctx context.Context, hash []byte) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	if _, err := db.w.ExecContext(ctx, "DELETE FROM web_sessions WHERE hash = $1", hash); err != nil {
+	if _, err := db.exec(ctx, "DELETE FROM web_sessions WHERE hash = $1", hash); err != nil {
 		return fmt.Errorf("delete web session: %w", err)
 	}
 	return nil
