@@ -12,7 +12,7 @@ import (
 // Errors: ENOTFOUND when the object does not exist, ECONFLICT when a unique name is taken or a
 // compare-and-swap lost, EINTERNAL (a plain error) otherwise.
 type Store interface {
-	// Ping reports whether the database answers; used by /readyz.
+	// Ping reports whether the database answers reads and accepts writes; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error
 

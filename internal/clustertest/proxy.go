@@ -2,22 +2,27 @@ package clustertest
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Proxy forwards TCP connections to a database and fails them on demand: Cut drops every
 // connection and refuses new ones until Restore, and CutInTransaction drops one connection at a
-// chosen point of the next transaction. The database itself is never touched, so other users of
-// the machine's PostgreSQL are not disturbed.
+// chosen point of the next transaction, and Hang keeps every connection open but stops forwarding
+// anything, as a database host that froze or a network that silently drops packets does. The
+// database itself is never touched, so other users of the machine's PostgreSQL are not disturbed.
 type Proxy struct {
 	target string
 	ln     net.Listener
 
 	mu    sync.Mutex
 	down  bool
+	hung  bool
 	conns map[*link]struct{}
+	held  map[net.Conn]struct{} // connections accepted while hung, never forwarded
 	arm   *txCut
 	wg    sync.WaitGroup
 }
@@ -34,6 +39,7 @@ type txCut struct {
 type link struct {
 	client, server *net.TCPConn
 	once           sync.Once
+	hung           atomic.Bool // bytes are read and dropped in both directions
 }
 
 // reset drops both sides at once, with a TCP reset rather than an orderly close: what a crashed
@@ -53,7 +59,7 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{target: target, ln: ln, conns: map[*link]struct{}{}}
+	p := &Proxy{target: target, ln: ln, conns: map[*link]struct{}{}, held: map[net.Conn]struct{}{}}
 	p.wg.Go(p.serve)
 	return p, nil
 }
@@ -73,11 +79,40 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore accepts connections again: the database is back.
+// Hang stops forwarding without closing anything: every open connection stays open while the
+// bytes sent on it, either way, are read and dropped, and new connections are accepted but never
+// reach the database. No side sees an error; only a deadline ends a wait. Restore ends it.
+func (p *Proxy) Hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hung = true
+	for l := range p.conns {
+		l.hung.Store(true)
+	}
+}
+
+// Restore accepts and forwards connections again: the database is back. Connections that hung
+// are reset, since bytes were lost in the middle of their conversation.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
-	p.down = false
+	p.down, p.hung = false, false
+	var hung []*link
+	for l := range p.conns {
+		if l.hung.Load() {
+			hung = append(hung, l)
+			delete(p.conns, l)
+		}
+	}
+	held := p.held
+	p.held = map[net.Conn]struct{}{}
 	p.mu.Unlock()
+	for _, l := range hung {
+		l.reset()
+	}
+	for c := range held {
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
 }
 
 // CutInTransaction arms a one-shot fault: in the next transaction that begins on any connection,
@@ -100,6 +135,7 @@ func (p *Proxy) CutInTransaction(after int) <-chan bool {
 // Close stops the proxy and resets every connection.
 func (p *Proxy) Close() error {
 	err := p.ln.Close()
+	p.Restore()
 	p.Cut()
 	p.wg.Wait()
 	return err
@@ -112,14 +148,21 @@ func (p *Proxy) serve() {
 			return
 		}
 		p.mu.Lock()
-		down := p.down
+		down, hung := p.down, p.hung
+		if hung {
+			p.held[c] = struct{}{}
+		}
 		p.mu.Unlock()
-		if down {
+		switch {
+		case down:
 			_ = c.(*net.TCPConn).SetLinger(0)
 			c.Close()
-			continue
+		case hung:
+			// Read and dropped until Restore or Close closes it.
+			p.wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		default:
+			p.wg.Go(func() { p.forward(c) })
 		}
-		p.wg.Go(func() { p.forward(c) })
 	}
 }
 
@@ -138,6 +181,7 @@ func (p *Proxy) forward(c net.Conn) {
 		return
 	}
 	p.conns[l] = struct{}{}
+	l.hung.Store(p.hung)
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -158,7 +202,7 @@ func (p *Proxy) forward(c net.Conn) {
 		clientOK := true
 		for {
 			n, err := l.server.Read(buf)
-			if n > 0 && clientOK {
+			if n > 0 && clientOK && !l.hung.Load() {
 				_, werr := l.client.Write(buf[:n])
 				clientOK = werr == nil
 			}
@@ -172,7 +216,7 @@ func (p *Proxy) forward(c net.Conn) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := l.client.Read(buf)
-		if n > 0 {
+		if n > 0 && !l.hung.Load() {
 			fired := p.inspect(l, buf[:n])
 			if _, werr := l.server.Write(buf[:n]); werr != nil {
 				break

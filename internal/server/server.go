@@ -230,7 +230,8 @@ func (s *Server) buildHandler() http.Handler {
 	return s.withCommon(mux, m, resolver)
 }
 
-// handleReady answers 200 only when the database answers and a signing key is loaded.
+// handleReady answers 200 only when the database answers reads and accepts writes, and a
+// signing key is loaded.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -240,7 +241,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("not ready: database", "err", err)
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "database unavailable")
+		if errors.Is(err, sqlstore.ErrWritesFailing) {
+			fmt.Fprintln(w, "database not accepting writes")
+		} else {
+			fmt.Fprintln(w, "database unavailable")
+		}
 		return
 	}
 	if _, err := s.keys.Current(); err != nil {

@@ -51,6 +51,8 @@ func formatPrefixes(ps []netip.Prefix) (string, error) {
 // CreateAPIKey stores k. ECONFLICT when its name is taken in the project; ENOTFOUND when the
 // project does not exist.
 func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	ips, err := formatPrefixes(k.IPs)
 	if err != nil {
 		return err
@@ -59,7 +61,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		"INSERT INTO api_keys ("+apiKeyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy,
 		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP)
@@ -76,6 +78,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 
 // APIKey returns a key by id, in any project; ENOTFOUND when unknown or deleted.
 func (db *DB) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	k, err := scanAPIKey(db.prep.readRow(ctx, db.r, qSelectAPIKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
@@ -87,6 +91,8 @@ func (db *DB) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
 
 // APIKeys lists a project's keys by creation time, oldest first.
 func (db *DB) APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx,
 		"SELECT "+apiKeyCols+" FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", projectID)
 	if err != nil {
@@ -111,6 +117,8 @@ func (db *DB) APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey,
 // of the key (reason "key_deleted"), appending one feed entry per session and then one of kind
 // "key". ENOTFOUND when the key does not exist in that project.
 func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The key row goes first: CreateSession share-locks it, so every session of the key has
 		// committed (or will find no key) before the sessions are revoked below.
@@ -143,7 +151,9 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 
 // TouchAPIKey records the last use of a key. ENOTFOUND when the key is unknown or deleted.
 func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error {
-	res, err := db.w.ExecContext(ctx,
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	res, err := db.exec(ctx,
 		"UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3", micros(at), ip, id)
 	if err != nil {
 		return fmt.Errorf("touch api key: %w", err)

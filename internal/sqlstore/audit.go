@@ -10,9 +10,15 @@ import (
 
 // AppendAudit stores e and sets e.ID, which grows with every event.
 func (db *DB) AppendAudit(ctx context.Context, e *keyward.AuditEvent) error {
-	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO audit_events (project_id, at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-		e.ProjectID, micros(e.At), e.Actor, e.Action, e.Target, e.IP, e.Detail).Scan(&e.ID)
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	err := db.health.faulty()
+	if err == nil {
+		err = db.w.QueryRowContext(ctx,
+			"INSERT INTO audit_events (project_id, at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+			e.ProjectID, micros(e.At), e.Actor, e.Action, e.Target, e.IP, e.Detail).Scan(&e.ID)
+	}
+	db.health.record(err)
 	if err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
@@ -22,6 +28,8 @@ func (db *DB) AppendAudit(ctx context.Context, e *keyward.AuditEvent) error {
 // AuditEvents returns up to limit events of a project with ID < before (0: from the newest),
 // newest first. The empty project id lists instance-level events.
 func (db *DB) AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*keyward.AuditEvent, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ func scanProject(row scanner) (*keyward.Project, error) {
 // CreateProject stores p and makes creator a member of it, atomically; creator.ProjectID is set
 // to p.ID. ECONFLICT when the name is taken; ENOTFOUND when the creator is not a user.
 func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	perms, err := joinList("permission", creator.Permissions)
 	if err != nil {
 		return err
@@ -52,11 +54,15 @@ func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *ke
 
 // ProjectByID returns a project; ENOTFOUND when unknown.
 func (db *DB) ProjectByID(ctx context.Context, id string) (*keyward.Project, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.project(ctx, "id", id)
 }
 
 // ProjectByName returns a project; ENOTFOUND when unknown.
 func (db *DB) ProjectByName(ctx context.Context, name string) (*keyward.Project, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.project(ctx, "name", name)
 }
 
@@ -73,6 +79,8 @@ func (db *DB) project(ctx context.Context, col, v string) (*keyward.Project, err
 
 // ProjectsForUser lists the projects userID is a member of, by name.
 func (db *DB) ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Project, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx,
 		"SELECT p.id, p.name, p.created_at FROM projects p JOIN members m ON m.project_id = p.id"+
 			" WHERE m.user_id = $1 ORDER BY p.name", userID)
@@ -114,6 +122,8 @@ const memberSelect = "SELECT m.project_id, m.user_id, u.email, m.permissions, m.
 
 // Member returns one membership with the user's email; ENOTFOUND when the user is not a member.
 func (db *DB) Member(ctx context.Context, projectID, userID string) (*keyward.Member, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	m, err := scanMember(db.r.QueryRowContext(ctx,
 		memberSelect+" WHERE m.project_id = $1 AND m.user_id = $2", projectID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -126,6 +136,8 @@ func (db *DB) Member(ctx context.Context, projectID, userID string) (*keyward.Me
 
 // Members lists a project's members ordered by email.
 func (db *DB) Members(ctx context.Context, projectID string) ([]*keyward.Member, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx, memberSelect+" WHERE m.project_id = $1 ORDER BY u.email", projectID)
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
@@ -148,11 +160,13 @@ func (db *DB) Members(ctx context.Context, projectID string) ([]*keyward.Member,
 // PutMember adds the membership, or replaces its permissions and UpdatedAt (CreatedAt is kept).
 // ENOTFOUND when the project or the user does not exist.
 func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	perms, err := joinList("permission", m.Permissions)
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
 			" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
 		m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
@@ -167,6 +181,8 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 // RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
 // narrowed to the project (reason "member_removed"). ENOTFOUND when the user is not a member.
 func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The membership goes first: CreateSession share-locks it for project-narrowed sessions.
 		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1 AND user_id = $2", projectID, userID)

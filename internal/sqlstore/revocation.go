@@ -41,6 +41,8 @@ func appendRevocation(ctx context.Context, tx *sql.Tx, kind, id, projectID strin
 
 // Revocations returns up to limit feed entries with Seq > after, oldest first.
 func (db *DB) Revocations(ctx context.Context, after int64, limit int) ([]keyward.Revocation, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}

@@ -56,6 +56,8 @@ func scanSessionAnd(row scanner, extra ...any) (*keyward.Session, error) {
 // The session and its live refresh token are one row: the busiest write of the server touches
 // one table.
 func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	scope := sql.NullString{Valid: s.Scope != nil}
 	if scope.Valid {
 		var err error
@@ -162,6 +164,8 @@ func checkTokenSession(t *keyward.RefreshToken, sessionID string) error {
 
 // Session returns a session, revoked or not; ENOTFOUND when unknown (or swept).
 func (db *DB) Session(ctx context.Context, id string) (*keyward.Session, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	s, err := scanSession(db.prep.readRow(ctx, db.r, qSelectSession, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "Session not found.")
@@ -222,6 +226,8 @@ func spent(ctx context.Context, q rowQuerier, sessionID string, hash []byte) (bo
 // ENOTFOUND when the token is not the session's. sessionID is the id the token names, or empty
 // for a token of the earlier format, which is looked up by hash.
 func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*keyward.Session, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	notFound := keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
 	if len(hash) == 0 {
 		return nil, notFound
@@ -256,6 +262,8 @@ func (db *DB) RefreshTokenSession(ctx context.Context, sessionID string, hash []
 // token expired or session past its max age (EEXPIRED). The session is returned with every error
 // but ENOTFOUND. next.SessionID may be empty.
 func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []byte, now time.Time, next *keyward.RefreshToken) (*keyward.Session, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if next == nil || len(next.Hash) == 0 {
 		return nil, keyward.Errorf(keyward.EINVALID, "A refresh token hash is required.")
 	}
@@ -336,6 +344,8 @@ func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, s **keyward.Session
 // RevokeSession revokes a session and appends it to the feed; revoking a revoked session
 // succeeds and changes nothing. ENOTFOUND when unknown.
 func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := db.revokeSessions(ctx, tx, "id = $3", at, reason, id)
 		if err != nil || n > 0 {

@@ -14,6 +14,8 @@ const signingKeyCols = "id, alg, private, sealed, created_at, publish_at, activa
 // LoadSigningKeys returns the signing key set, ordered by creation time; an empty set has
 // Version 0.
 func (db *DB) LoadSigningKeys(ctx context.Context) (keyward.SigningKeySet, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	// One statement, hence one snapshot: the version always matches the keys.
 	rows, err := db.r.QueryContext(ctx,
 		"SELECT v.version, k.id, k.alg, k.private, k.sealed, k.created_at, k.publish_at, k.activate_at, k.retire_at, k.unpublish_at"+
@@ -53,6 +55,8 @@ func (db *DB) LoadSigningKeys(ctx context.Context) (keyward.SigningKeySet, error
 // ReplaceSigningKeys stores keys as the whole set if the stored version still equals
 // expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 func (db *DB) ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []keyward.SigningKey) (int64, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	var version int64
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,

@@ -18,8 +18,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -69,6 +70,8 @@ type DB struct {
 	q       queries
 	commit  *committer // SQLite only: group commit of inTx
 	prep    prepared   // SQLite only: the hot statements
+	timeout time.Duration
+	health  writeHealth
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,6 +92,23 @@ type Option func(*config)
 type config struct {
 	logger       *slog.Logger
 	maxOpenConns int
+	callTimeout  time.Duration
+}
+
+// DefaultCallTimeout bounds every call of the store, from waiting for a free connection to the
+// commit: a database that stops answering without closing its connections (a frozen host, a
+// network that drops packets) costs a request this long, and then an error, never a hang.
+const DefaultCallTimeout = 5 * time.Second
+
+// WithCallTimeout replaces DefaultCallTimeout.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) { c.callTimeout = d }
+}
+
+// deadline bounds one call of the store (see DefaultCallTimeout); a caller's earlier deadline
+// stays. Every exported method that talks to the database starts with it.
+func (db *DB) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, db.timeout)
 }
 
 // WithLogger sends migration progress to l. Without it, migrations run silently.
@@ -108,7 +128,7 @@ var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,19}:`)
 // Accepted forms: "sqlite:PATH" (relative or absolute; the parent folder is created with mode
 // 0700 and a new database file gets mode 0600) and "postgres://…" or "postgresql://…".
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
-	var c config
+	c := config{callTimeout: DefaultCallTimeout}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -188,7 +208,7 @@ func openSQLite(ctx context.Context, path string, c config) (*DB, error) {
 	ck.SetMaxOpenConns(1)
 	ck.SetMaxIdleConns(1)
 
-	db := &DB{dialect: DialectSQLite, w: w, r: r, ck: ck}
+	db := &DB{dialect: DialectSQLite, w: w, r: r, ck: ck, timeout: c.callTimeout}
 	// The writer opens first: its pragmas turn the file into WAL mode before a reader looks at it.
 	if err := db.migrate(ctx, goose.DialectSQLite3, "migrations/sqlite", nil, c); err != nil {
 		db.Close()
@@ -203,11 +223,13 @@ func openSQLite(ctx context.Context, path string, c config) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string, c config) (*DB, error) {
-	// The DSN is parsed at the first connection; pgx masks the password in its errors.
-	p, err := sql.Open("pgx", withConnectTimeout(dsn))
+	// pgx masks the password in its errors.
+	pc, err := pgx.ParseConfig(withConnectTimeout(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	pc.DialFunc = dialPostgres
+	p := stdlib.OpenDB(*pc)
 	n := c.maxOpenConns
 	if n <= 0 {
 		n = 20
@@ -228,7 +250,7 @@ func openPostgres(ctx context.Context, dsn string, c config) (*DB, error) {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}
 	db := &DB{
-		dialect: DialectPostgres, w: p, r: p,
+		dialect: DialectPostgres, w: p, r: p, timeout: c.callTimeout,
 		q: queries{forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockFeed: "LOCK TABLE revocations IN EXCLUSIVE MODE"},
 	}
 	if err := db.migrate(ctx, goose.DialectPostgres, "migrations/postgres", locker, c); err != nil {
@@ -262,14 +284,6 @@ func (db *DB) migrate(ctx context.Context, d goose.Dialect, dir string, locker l
 
 // Dialect returns DialectSQLite or DialectPostgres.
 func (db *DB) Dialect() string { return db.dialect }
-
-// Ping reports whether the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", db.dialect, err)
-	}
-	return nil
-}
 
 // Close closes every connection; later calls return the first call's result.
 func (db *DB) Close() error {
@@ -362,6 +376,15 @@ func (db *DB) inTxSingle(ctx context.Context, fn func(ctx context.Context, tx *s
 }
 
 func (db *DB) runTx(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	err := db.runTxOnce(ctx, single, fn)
+	db.health.record(err)
+	return err
+}
+
+func (db *DB) runTxOnce(ctx context.Context, single bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := db.health.faulty(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	if db.commit != nil {
 		return db.commit.do(ctx, single, fn)
 	}

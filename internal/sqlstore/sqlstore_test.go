@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -350,5 +351,34 @@ func TestPostgresBadAddress(t *testing.T) {
 		} else if strings.Contains(err.Error(), "s3cret-pw") {
 			t.Errorf("error repeats the password: %v", err)
 		}
+	}
+}
+
+// TestPingProbesWrites: Ping finds out on its own that writes fail, even with no traffic to
+// tell it, and once a write has succeeded it trusts writes for a while rather than writing on
+// every probe.
+func TestPingProbesWrites(t *testing.T) {
+	db := openSQLite(t, filepath.Join(t.TempDir(), "keyward.db"))
+	ctx := t.Context()
+	db.FailWrites(errors.New("database or disk is full"))
+	err := db.Ping(ctx)
+	if !errors.Is(err, sqlstore.ErrWritesFailing) {
+		t.Fatalf("Ping of a fresh store whose writes fail: %v, want ErrWritesFailing", err)
+	}
+	db.FailWrites(nil)
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping once writes work: %v", err)
+	}
+	// The probe that just succeeded vouches for writes: the next Ping does not write, so it
+	// does not see the fault; the next failing write of real traffic does.
+	db.FailWrites(errors.New("database or disk is full"))
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping right after a successful write: %v", err)
+	}
+	if err := db.AppendAudit(ctx, &keyward.AuditEvent{Action: keyward.AuditLogin, At: time.Now()}); err == nil {
+		t.Fatal("a write succeeded while writes fail")
+	}
+	if err := db.Ping(ctx); !errors.Is(err, sqlstore.ErrWritesFailing) {
+		t.Fatalf("Ping after a failed write: %v, want ErrWritesFailing", err)
 	}
 }

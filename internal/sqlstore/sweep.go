@@ -14,6 +14,8 @@ import (
 // Each table is swept by its own short statement, so a sweep never holds locks that a token
 // exchange waits for longer than one bounded delete.
 func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
@@ -25,7 +27,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 	} {
-		res, err := db.w.ExecContext(ctx, q.sql, micros(now), limit)
+		res, err := db.exec(ctx, q.sql, micros(now), limit)
 		if err != nil {
 			return total, fmt.Errorf("sweep %s: %w", q.what, err)
 		}

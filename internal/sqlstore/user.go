@@ -26,8 +26,10 @@ func scanUser(row scanner) (*keyward.User, error) {
 // CreateUser stores u with its email lower-cased (u.Email is updated to match).
 // ECONFLICT when the email is taken, in any letter case.
 func (db *DB) CreateUser(ctx context.Context, u *keyward.User) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	email := strings.ToLower(u.Email)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx,
 		"INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6)",
 		u.ID, email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt))
 	if isUnique(err) {
@@ -41,6 +43,8 @@ func (db *DB) CreateUser(ctx context.Context, u *keyward.User) error {
 
 // UserByID returns a user; ENOTFOUND when unknown.
 func (db *DB) UserByID(ctx context.Context, id string) (*keyward.User, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "User not found.")
@@ -52,6 +56,8 @@ func (db *DB) UserByID(ctx context.Context, id string) (*keyward.User, error) {
 
 // UserByEmail returns the user whose email equals email in any letter case; ENOTFOUND when none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*keyward.User, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	u, err := scanUser(db.r.QueryRowContext(ctx,
 		"SELECT "+userCols+" FROM users WHERE email = $1", strings.ToLower(email)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -64,6 +70,8 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*keyward.User, err
 
 // CountUsers returns the number of users, disabled ones included.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	var n int
 	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
@@ -75,6 +83,8 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // session of the user that is not revoked yet (reason "user_disabled"), appends them to the
 // feed, and deletes the user's dashboard logins. ENOTFOUND when the user is unknown.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The user row changes first: CreateSession share-locks it, so no session of this user
 		// can commit between here and the revocations below.

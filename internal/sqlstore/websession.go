@@ -17,6 +17,8 @@ const webSessionCols = "hash, user_id, created_at, last_seen_at, expires_at"
 // until commit, and SetUserDisabled updates that row before deleting logins, so a login that
 // races with the disabling is either refused here or deleted there.
 func (db *DB) CreateWebSession(ctx context.Context, ws *keyward.WebSession) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	if len(ws.Hash) == 0 {
 		return keyward.Errorf(keyward.EINVALID, "A session hash is required.")
 	}
@@ -44,6 +46,8 @@ func (db *DB) CreateWebSession(ctx context.Context, ws *keyward.WebSession) erro
 
 // WebSession returns the login with this hash, expired or not; ENOTFOUND when unknown.
 func (db *DB) WebSession(ctx context.Context, hash []byte) (*keyward.WebSession, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
 	var ws keyward.WebSession
 	var created, seen, expires int64
 	err := db.r.QueryRowContext(ctx, "SELECT "+webSessionCols+" FROM web_sessions WHERE hash = $1", hash).
@@ -60,7 +64,9 @@ func (db *DB) WebSession(ctx context.Context, hash []byte) (*keyward.WebSession,
 // TouchWebSession moves last_seen_at forward; an earlier time than the stored one changes
 // nothing, so instances with slightly different clocks never shorten each other's view.
 func (db *DB) TouchWebSession(ctx context.Context, hash []byte, at time.Time) error {
-	res, err := db.w.ExecContext(ctx,
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	res, err := db.exec(ctx,
 		"UPDATE web_sessions SET last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END WHERE hash = $2",
 		micros(at), hash)
 	if err != nil {
@@ -76,7 +82,9 @@ func (db *DB) TouchWebSession(ctx context.Context, hash []byte, at time.Time) er
 
 // DeleteWebSession deletes one login; an unknown hash is not an error (logging out twice is fine).
 func (db *DB) DeleteWebSession(ctx context.Context, hash []byte) error {
-	if _, err := db.w.ExecContext(ctx, "DELETE FROM web_sessions WHERE hash = $1", hash); err != nil {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	if _, err := db.exec(ctx, "DELETE FROM web_sessions WHERE hash = $1", hash); err != nil {
 		return fmt.Errorf("delete web session: %w", err)
 	}
 	return nil
