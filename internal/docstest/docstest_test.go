@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -103,5 +104,33 @@ func TestBrokenBlocks(t *testing.T) {
 func TestMarkerWithoutBlock(t *testing.T) {
 	if _, err := docstest.Parse("text\n<!-- run -->\nmore text\n"); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("got %v, want an error naming line 2", err)
+	}
+}
+
+// TestDockerfileCopiesTheReleaseBinary checks that the image is built from the file the release
+// build writes: without a Docker daemon, the one thing a test can check about the Dockerfile.
+func TestDockerfileCopiesTheReleaseBinary(t *testing.T) {
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := regexp.MustCompile(`(?m)^release:\n\t.*CGO_ENABLED=0 go build -trimpath .* -o (\S+) \./cmd/keyward$`).FindSubmatch(makefile)
+	if out == nil {
+		t.Fatal("the Makefile has no release target building a static, trimmed ./cmd/keyward")
+	}
+	if !regexp.MustCompile(`(?m)^FROM scratch$`).Match(dockerfile) {
+		t.Error("the Dockerfile does not start FROM scratch")
+	}
+	copies := regexp.MustCompile(`(?m)^COPY (\S+) /keyward$`).FindSubmatch(dockerfile)
+	got := ""
+	if copies != nil {
+		got = string(copies[1])
+	}
+	if got != string(out[1]) {
+		t.Errorf("the Dockerfile copies %q into the image, the release build writes %q", got, out[1])
 	}
 }
