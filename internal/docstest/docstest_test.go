@@ -27,7 +27,10 @@ func TestDocs(t *testing.T) {
 	}
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the documents' commands need %s: %v", tool, err)
+			if os.Getenv("CI") == "" {
+				t.Skipf("the documents' commands need %s", tool)
+			}
+			t.Fatalf("the documents' commands need %s, and CI must run them", tool)
 		}
 	}
 	bin := t.TempDir()
