@@ -25,7 +25,6 @@
 package docstest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +36,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keyward/keyward/internal/testlog"
 )
 
 // Block is one runnable shell block of a document.
@@ -95,7 +96,7 @@ type Runner struct {
 
 type server struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testlog.Buffer
 	exited chan struct{}
 }
 
@@ -267,7 +268,7 @@ func (r *Runner) start(b Block) error {
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-c", r.script(text, false))
 	cmd.Dir, cmd.Env = r.Dir, append(r.env(), "KEYWARD_ADDR=127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s := &server{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	s := &server{cmd: cmd, out: &testlog.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -336,21 +337,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
