@@ -98,6 +98,18 @@ func asciiLetters(s string) bool {
 	return s != ""
 }
 
+// Lenient returns the key of name after dropping every character Check refuses, as UTS #39
+// drops default-ignorable code points before it compares. It serves names stored before those
+// characters were refused; a new name goes through Key.
+func Lenient(name string) string {
+	return key(strings.Map(func(r rune) rune {
+		if Invisible(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(name, "")))
+}
+
 // fold is stateless in use (String resets it), but a cases.Caser must not be shared between
 // goroutines, so each call makes its own: they are cheap.
 func key(s string) string {

@@ -114,6 +114,15 @@ func TestInvisibleMessageNamesTheCharacter(t *testing.T) {
 	}
 }
 
+func TestLenientDropsInvisible(t *testing.T) {
+	want, _ := names.Key("deploy")
+	for _, s := range []string{"deploy\u200d", "\ufeffDEPLOY", "dep\u00adloy\xff", "d\u0435ploy\u202e"} {
+		if got := names.Lenient(s); got != want {
+			t.Errorf("Lenient(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
 func TestVisibleAccepted(t *testing.T) {
 	for _, name := range []string{"deploy", "CI deploy (prod)", "ключ", "キー", "مفتاح", "🔑 main", "e\u0301", "a b"} {
 		if _, err := names.Key(name); err != nil {

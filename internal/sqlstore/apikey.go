@@ -48,7 +48,8 @@ func formatPrefixes(ps []netip.Prefix) (string, error) {
 	return strings.Join(out, " "), nil
 }
 
-// CreateAPIKey stores k. ECONFLICT when its name is taken in the project; ENOTFOUND when the
+// CreateAPIKey stores k. ECONFLICT when its name, or one that looks like it (names.Key), is
+// taken in the project; EINVALID when the name holds an invisible character; ENOTFOUND when the
 // project does not exist.
 func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	ctx, cancel := db.deadline(ctx)
@@ -61,10 +62,14 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return err
 	}
+	key, err := nameKey(k.Name)
+	if err != nil {
+		return err
+	}
 	_, err = db.exec(ctx,
-		"INSERT INTO api_keys ("+apiKeyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy,
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP)
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP, key)
 	switch {
 	case isUnique(err):
 		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)

@@ -23,7 +23,8 @@ func scanProject(row scanner) (*keyward.Project, error) {
 }
 
 // CreateProject stores p and makes creator a member of it, atomically; creator.ProjectID is set
-// to p.ID. ECONFLICT when the name is taken; ENOTFOUND when the creator is not a user.
+// to p.ID. ECONFLICT when the name, or one that looks like it (names.Key), is taken; EINVALID
+// when the name holds an invisible character; ENOTFOUND when the creator is not a user.
 func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
@@ -31,9 +32,13 @@ func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *ke
 	if err != nil {
 		return err
 	}
+	key, err := nameKey(p.Name)
+	if err != nil {
+		return err
+	}
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES ($1, $2, $3)",
-			p.ID, p.Name, micros(p.CreatedAt))
+		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+", name_key) VALUES ($1, $2, $3, $4)",
+			p.ID, p.Name, micros(p.CreatedAt), key)
 		if isUnique(err) {
 			return keyward.Errorf(keyward.ECONFLICT, "A project named %q already exists.", p.Name)
 		} else if err != nil {

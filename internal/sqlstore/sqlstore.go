@@ -265,7 +265,7 @@ func (db *DB) migrate(ctx context.Context, d goose.Dialect, dir string, locker l
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(nameKeyMigration(d))}
 	if locker != nil {
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}

@@ -42,7 +42,7 @@ func testUpgradeKeepsRefreshTokens(t *testing.T, driver, raw string, dialect goo
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := goose.NewProvider(dialect, db, fsys, goose.WithDisableGlobalRegistry(true))
+		p, err := goose.NewProvider(dialect, db, fsys, goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(nameKeyMigration(dialect)))
 		if err != nil {
 			t.Fatal(err)
 		}

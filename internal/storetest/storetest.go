@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeys", testAPIKeys},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
+		{"LookAlikeNames", testLookAlikeNames},
 		{"Sessions", testSessions},
 		{"SessionNeedsCredential", testSessionNeedsCredential},
 		{"RevokeSession", testRevokeSession},
