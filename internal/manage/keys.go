@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/clientip"
+	"github.com/keyward/keyward/internal/names"
 )
 
 // Permissions the key operations need.
@@ -78,8 +78,9 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 	return k, secret, nil
 }
 
-// CheckKeyName enforces 1–100 characters with nothing that hides or reorders text on screen, so
-// that two keys listed one above the other can never look alike yet differ. Its errors are
+// CheckKeyName enforces 1–100 characters with nothing that hides or reorders text on screen
+// (names.Check), so that two keys listed one above the other can never look alike yet differ;
+// the store refuses a name that looks like another of the project (names.Key). Its errors are
 // *FieldError of "name".
 func CheckKeyName(name string) error {
 	n := utf8.RuneCountInString(name)
@@ -89,10 +90,8 @@ func CheckKeyName(name string) error {
 	if strings.TrimSpace(name) != name {
 		return fieldErr("name", keyward.EINVALID, "The name must not start or end with white space.")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError {
-			return fieldErr("name", keyward.EINVALID, "The name must not contain control characters (found U+%04X).", r)
-		}
+	if err := names.Check(name); err != nil {
+		return fieldErr("name", keyward.EINVALID, "%s", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/names"
 	"github.com/keyward/keyward/internal/password"
 )
 
@@ -74,6 +75,9 @@ func (s *Service) CreateProject(ctx context.Context, c Caller, name string) (*Ac
 	p := c.Principal
 	if err := RequireFullUser(p, "create projects"); err != nil {
 		return nil, err
+	}
+	if err := names.Check(name); err != nil {
+		return nil, fieldErr("name", keyward.EINVALID, "%s", err)
 	}
 	if !ValidProjectName(name) {
 		return nil, fieldErr("name", keyward.EINVALID, "A project name is 1 to 63 lower-case letters, digits and inner hyphens, such as \"web-shop\".")

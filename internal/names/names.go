@@ -22,7 +22,7 @@ func (e *InvisibleError) Error() string {
 	if e.Rune == utf8.RuneError {
 		return "The name must be valid UTF-8 text."
 	}
-	return fmt.Sprintf("The name must not contain invisible or formatting characters (found U+%04X %s).",
+	return fmt.Sprintf("The name must not contain invisible, control or formatting characters (found U+%04X %s).",
 		e.Rune, runenames.Name(e.Rune))
 }
 
