@@ -42,11 +42,25 @@ type APIKey struct {
 	SecretHash  []byte // SHA-256 of the whole key string
 	Hint        string // the key's last four characters
 	CreatedBy   string // subject that created it: "user:<id>" or "key:<id>"
-	CreatedAt   time.Time
-	ExpiresAt   *time.Time
-	LastUsedAt  *time.Time
-	LastUsedIP  string
+	// Owner is the user the key acts for (a user id): its creator, or the owner of the key that
+	// created it. The key never holds more than its owner holds in the project now.
+	Owner     string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	// DisabledAt is when the key stopped working because its owner lost the project (removed,
+	// or disabled); nil while it works. A disabled key neither exchanges nor acts.
+	DisabledAt *time.Time
+	LastUsedAt *time.Time
+	LastUsedIP string
 }
+
+// Reasons a key is disabled or its sessions end because of its owner, in the audit log and in
+// the sessions' revoke reason.
+const (
+	OwnerRemoved  = "owner_removed"
+	OwnerReduced  = "owner_reduced"
+	OwnerDisabled = "owner_disabled"
+)
 
 // Expired reports whether the key is past its expiry at now.
 func (k *APIKey) Expired(now time.Time) bool {
@@ -145,18 +159,20 @@ type AuditEvent struct {
 
 // Audit actions.
 const (
-	AuditLogin           = "login"
-	AuditLoginFailed     = "login.failed"
-	AuditKeyCreated      = "api_key.created"
-	AuditKeyDeleted      = "api_key.deleted"
-	AuditExchangeFailed  = "token.exchange_failed"
-	AuditRefreshReused   = "token.refresh_reused"
-	AuditSessionRevoked  = "session.revoked"
-	AuditProjectCreated  = "project.created"
-	AuditMemberChanged   = "member.changed"
-	AuditMemberRemoved   = "member.removed"
-	AuditUserCreated     = "user.created"
-	AuditSigningRotation = "signing_key.rotated"
+	AuditLogin            = "login"
+	AuditLoginFailed      = "login.failed"
+	AuditKeyCreated       = "api_key.created"
+	AuditKeyDeleted       = "api_key.deleted"
+	AuditKeyDisabled      = "api_key.disabled"       // Detail: "reason=" and an Owner* reason
+	AuditKeySessionsEnded = "api_key.sessions_ended" // Detail: "reason=owner_reduced"
+	AuditExchangeFailed   = "token.exchange_failed"
+	AuditRefreshReused    = "token.refresh_reused"
+	AuditSessionRevoked   = "session.revoked"
+	AuditProjectCreated   = "project.created"
+	AuditMemberChanged    = "member.changed"
+	AuditMemberRemoved    = "member.removed"
+	AuditUserCreated      = "user.created"
+	AuditSigningRotation  = "signing_key.rotated"
 )
 
 // SigningKey is one key of the signing key set. Its stage follows from the times, so every

@@ -21,8 +21,10 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error) // email compared case-insensitively
 	CountUsers(ctx context.Context) (int, error)
-	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions
-	// and deletes their dashboard logins, in one transaction. No endpoint calls it yet: it is the
+	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions,
+	// deletes their dashboard logins and disables the keys they own in every project (their
+	// sessions revoked, audit event api_key.disabled, reason owner_disabled), in one
+	// transaction. Enabling the user again enables none of those keys. No endpoint calls it yet: it is the
 	// verb user management will build on, and the tests use it to disable a user.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
@@ -39,13 +41,21 @@ type Store interface {
 	// Members lists a project's members ordered by email.
 	Members(ctx context.Context, projectID string) ([]*Member, error)
 	// PutMember adds the membership or replaces its permissions; ENOTFOUND for an unknown
-	// project or user.
+	// project or user. In the same transaction it revokes the sessions of the member's keys in
+	// the project that hold a permission the member no longer does (audit event
+	// api_key.sessions_ended, reason owner_reduced).
 	PutMember(ctx context.Context, m *Member) error
-	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the project.
+	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the
+	// project; it disables the keys the user owns in the project, so that no exchange committing
+	// after it succeeds, and revokes their sessions (audit event api_key.disabled, reason
+	// owner_removed), in the same transaction.
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 
-	CreateAPIKey(ctx context.Context, k *APIKey) error // ECONFLICT when the name is taken in the project
-	// APIKey returns a key by id (any project); ENOTFOUND when unknown or deleted.
+	// CreateAPIKey stores k; ECONFLICT when the name is taken in the project, EINVALID without
+	// an owner.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKey returns a key by id (any project), disabled or not; ENOTFOUND when unknown or
+	// deleted.
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	// APIKeys lists a project's keys by creation time, oldest first.
 	APIKeys(ctx context.Context, projectID string) ([]*APIKey, error)
@@ -58,7 +68,7 @@ type Store interface {
 	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
 
 	// CreateSession stores a new session with its first refresh token, atomically. ENOTFOUND
-	// when the key, the user or (for a project-narrowed user session) the membership no longer
+	// when the key (or an enabled key), the user or (for a project-narrowed user session) the membership no longer
 	// exists, EREVOKED when the user is disabled: a credential deleted concurrently never ends up
 	// with a live session.
 	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error

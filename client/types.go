@@ -62,18 +62,24 @@ type PutMemberRequest struct {
 // Key is an API key as lists show it. Secret is set only in the answer to CreateKey: the server
 // keeps nothing but its hash, so it can never be read again.
 type Key struct {
-	ID          string     `json:"id"` // the client_id, also readable off the key itself
-	Project     string     `json:"project"`
-	Name        string     `json:"name"`
-	IPs         []string   `json:"ips"` // empty: any address
-	Permissions []string   `json:"permissions"`
-	Hint        string     `json:"hint"` // the key's last four characters
-	CreatedBy   string     `json:"created_by"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	LastUsedIP  *string    `json:"last_used_ip"`
-	Secret      string     `json:"key,omitempty"`
+	ID          string   `json:"id"` // the client_id, also readable off the key itself
+	Project     string   `json:"project"`
+	Name        string   `json:"name"`
+	IPs         []string `json:"ips"` // empty: any address
+	Permissions []string `json:"permissions"`
+	Hint        string   `json:"hint"` // the key's last four characters
+	CreatedBy   string   `json:"created_by"`
+	// Owner is the user id the key acts for: it never holds more than the owner holds in the
+	// project now.
+	Owner     string     `json:"owner"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	// DisabledAt is when the key stopped working because its owner left the project or was
+	// disabled; nil while it works.
+	DisabledAt *time.Time `json:"disabled_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedIP *string    `json:"last_used_ip"`
+	Secret     string     `json:"key,omitempty"`
 }
 
 // CreateKeyRequest is the body of CreateKey.

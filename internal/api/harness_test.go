@@ -144,10 +144,29 @@ func (e *env) storeKey(k *keyward.APIKey) (*keyward.APIKey, string) {
 		e.t.Fatal(err)
 	}
 	k.ID, k.SecretHash, k.Hint, k.CreatedBy, k.CreatedAt = id, apikey.Hash(secret), apikey.Hint(secret), "user:test", e.clock.Now()
+	if k.Owner == "" {
+		k.Owner = e.keyOwner(k)
+	}
 	if err := e.store.CreateAPIKey(e.ctx, k); err != nil {
 		e.t.Fatalf("create key: %v", err)
 	}
 	return k, secret
+}
+
+// keyOwner is a member of k's project to own it: one who holds every permission of k, if any
+// does, else the first.
+func (e *env) keyOwner(k *keyward.APIKey) string {
+	e.t.Helper()
+	ms, err := e.store.Members(e.ctx, k.ProjectID)
+	if err != nil || len(ms) == 0 {
+		e.t.Fatalf("members to own key %q: %v, %v", k.Name, ms, err)
+	}
+	for _, m := range ms {
+		if keyward.Subset(k.Permissions, m.Permissions) {
+			return m.UserID
+		}
+	}
+	return ms[0].UserID
 }
 
 // session stores a session as an exchange would and mints an access token for it.

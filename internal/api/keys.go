@@ -16,8 +16,8 @@ func (s *Server) keyOut(k *keyward.APIKey) client.Key {
 		ID: k.ID, Project: k.ProjectID, Name: k.Name,
 		IPs:         nonNil(clientip.FormatNetworks(k.IPs)),
 		Permissions: s.Catalog.Filter(k.Permissions),
-		Hint:        k.Hint, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(),
-		ExpiresAt: utc(k.ExpiresAt), LastUsedAt: utc(k.LastUsedAt),
+		Hint:        k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
+		ExpiresAt: utc(k.ExpiresAt), DisabledAt: utc(k.DisabledAt), LastUsedAt: utc(k.LastUsedAt),
 	}
 	if k.LastUsedIP != "" {
 		out.LastUsedIP = &k.LastUsedIP

@@ -134,7 +134,8 @@ func (e *NotLive) Error() string { return "session no longer valid: " + e.Reason
 
 // Live is the one check that a session's credential may still act at now: the session is neither
 // revoked nor past its absolute lifetime, and its credential is an enabled user that still
-// exists, or a key of the session's project that still exists and has not expired. It returns
+// exists, or a key of the session's project that still exists, is not disabled and has not
+// expired. What the key may do, bounded by its owner, is manage.Authorizer's question. It returns
 // the principal without claims, a *NotLive when the session is over, or the store's error.
 //
 // Whether the caller's address is allowed depends on the request, and is Principal.AllowsIP.
@@ -160,6 +161,9 @@ func Live(ctx context.Context, c Credentials, sess *keyward.Session, now time.Ti
 		}
 		if k.Expired(now) {
 			return nil, &NotLive{"key expired"}
+		}
+		if k.DisabledAt != nil {
+			return nil, &NotLive{"key disabled"}
 		}
 		if k.ProjectID != sess.ProjectID {
 			return nil, &NotLive{"key of another project"}

@@ -79,7 +79,7 @@ func (f *fixture) key(p *keyward.Project, expires *time.Time, perms ...string) *
 		f.t.Fatal(err)
 	}
 	k := &keyward.APIKey{ID: id, ProjectID: p.ID, Name: id, Permissions: perms, SecretHash: apikey.Hash(secret), Hint: apikey.Hint(secret),
-		CreatedBy: "user:x", CreatedAt: f.now, ExpiresAt: expires}
+		CreatedBy: "user:x", Owner: "usr_x", CreatedAt: f.now, ExpiresAt: expires}
 	if err := f.store.CreateAPIKey(f.ctx, k); err != nil {
 		f.t.Fatal(err)
 	}

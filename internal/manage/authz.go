@@ -27,9 +27,14 @@ type Authorizer struct {
 // Permissions returns what p may do in the project projectID, in catalog order. A project p
 // cannot see is ENOTFOUND, whether or not it exists.
 //
-// A user holds the membership's permissions; a key holds its own, and only in its own project. A
-// session's scope (nil: everything) narrows either, and so does a user token narrowed to a project,
-// which sees that project only.
+// A user holds the membership's permissions; a key holds its own that its owner holds too, by the
+// owner's membership now, and only in its own project (a key whose owner is no longer a member
+// sees nothing). A session's scope (nil: everything) narrows either, and so does a user token
+// narrowed to a project, which sees that project only. The instance admin has no rights here
+// beyond a membership's, as owner of a key or otherwise.
+//
+// This is the one place a key's owner bounds it: /v1, introspection, the refresh grant and the
+// key exchange all ask here.
 func (a Authorizer) Permissions(ctx context.Context, p *authn.Principal, projectID string) ([]string, error) {
 	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", projectID)
 	if p.Session.ProjectID != "" && p.Session.ProjectID != projectID {
@@ -41,7 +46,11 @@ func (a Authorizer) Permissions(ctx context.Context, p *authn.Principal, project
 		if p.Key.ProjectID != projectID {
 			return nil, hidden
 		}
-		held = p.Key.Permissions
+		m, err := a.Store.Member(ctx, projectID, p.Key.Owner)
+		if err != nil {
+			return nil, notFoundAs(err, hidden)
+		}
+		held = keyward.Intersect(p.Key.Permissions, m.Permissions)
 	case p.User != nil:
 		m, err := a.Store.Member(ctx, projectID, p.User.ID)
 		if err != nil {

@@ -48,11 +48,21 @@ func (f *fixture) key(p *keyward.Project, perms ...string) *keyward.APIKey {
 		f.t.Fatal(err)
 	}
 	k := &keyward.APIKey{ID: id, ProjectID: p.ID, Name: id, Permissions: perms, SecretHash: apikey.Hash(secret), Hint: apikey.Hint(secret),
-		CreatedBy: "user:x", CreatedAt: f.now}
+		CreatedBy: "user:x", Owner: f.firstMember(p), CreatedAt: f.now}
 	if err := f.store.CreateAPIKey(f.t.Context(), k); err != nil {
 		f.t.Fatal(err)
 	}
 	return k
+}
+
+// firstMember is the user id of p's first member by email: the owner of the keys key stores.
+func (f *fixture) firstMember(p *keyward.Project) string {
+	f.t.Helper()
+	ms, err := f.store.Members(f.t.Context(), p.ID)
+	if err != nil || len(ms) == 0 {
+		f.t.Fatalf("members of %s: %v, %v", p.Name, ms, err)
+	}
+	return ms[0].UserID
 }
 
 // principal identifies the caller of sess as the authenticator would.

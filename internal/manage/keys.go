@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/clientip"
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/names"
 )
 
@@ -63,7 +64,7 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 	k := &keyward.APIKey{
 		ID: id, ProjectID: a.Project.ID, Name: in.Name, IPs: ips, Permissions: perms,
 		SecretHash: apikey.Hash(secret), Hint: apikey.Hint(secret),
-		CreatedBy: a.caller.Principal.Subject, CreatedAt: now, ExpiresAt: expires,
+		CreatedBy: a.caller.Principal.Subject, Owner: owner(a.caller.Principal), CreatedAt: now, ExpiresAt: expires,
 	}
 	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
 		if keyward.ErrorCode(err) == keyward.ECONFLICT {
@@ -165,4 +166,13 @@ func (a *Access) DeleteKey(ctx context.Context, id string) (*keyward.APIKey, err
 		Detail: fmt.Sprintf("name=%q", k.Name),
 	})
 	return k, nil
+}
+
+// owner is the user a key created by p acts for: p itself, or the owner of the key p is. The
+// new key is bound by that user's permissions, as the creating key is.
+func owner(p *authn.Principal) string {
+	if p.Key != nil {
+		return p.Key.Owner
+	}
+	return p.User.ID
 }

@@ -34,7 +34,16 @@ func (clientCredentials) identify(ctx context.Context, s *Server, req *request) 
 	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = *k.ExpiresAt
 	}
-	return &subject{held: s.Catalog.Filter(k.Permissions), key: k, session: sess}, nil
+	// What the key holds is bounded by its owner's membership, read now (the key may be cached;
+	// CreateSession refuses a key disabled since).
+	who := &authn.Principal{Subject: sess.Subject(), Session: sess, Key: k}
+	held, err := s.authz().Permissions(ctx, who, k.ProjectID)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, keyRefusal(req, k.ID, k.ProjectID, "owner no longer a member")
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+	return &subject{held: held, key: k, session: sess}, nil
 }
 
 // passwordGrant signs a person in (RFC 6749 §4.3), for keyward's own CLI and dashboard.
@@ -95,7 +104,7 @@ func (s *Server) login() authn.Login {
 	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
 }
 
-// authz answers what a user may do in a project, as /v1 and the dashboard answer it.
+// authz answers what a user or a key may do in a project, as /v1 and the dashboard answer it.
 func (s *Server) authz() manage.Authorizer {
 	return manage.Authorizer{Store: s.Store, Catalog: s.Catalog}
 }
@@ -133,6 +142,9 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 	if k.Expired(req.now) {
 		return nil, keyRefusal(req, id, k.ProjectID, "expired key")
 	}
+	if k.DisabledAt != nil {
+		return nil, keyRefusal(req, id, k.ProjectID, "disabled key")
+	}
 	return k, nil
 }
 
@@ -143,7 +155,7 @@ func keyRequired(basic bool) *Error {
 // keyRefusal is a failed key authentication; its answer never says why.
 func keyRefusal(req *request, id, projectID, reason string) *refusal {
 	return &refusal{
-		answer:  invalidClient("The API key is unknown, deleted, expired or malformed.", req.client.Basic),
+		answer:  invalidClient("The API key is unknown, deleted, disabled, expired or malformed.", req.client.Basic),
 		counted: true,
 		keyID:   id,
 		event: &keyward.AuditEvent{ProjectID: projectID, Action: keyward.AuditExchangeFailed,

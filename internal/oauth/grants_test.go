@@ -193,7 +193,7 @@ func newGrantEnv(t *testing.T) *grantEnv {
 	}
 	e.secret = secret
 	k := &keyward.APIKey{ID: id, ProjectID: e.project.ID, Name: "ci", Permissions: held, SecretHash: apikey.Hash(secret),
-		Hint: apikey.Hint(secret), CreatedBy: "user:" + e.user.ID, CreatedAt: now}
+		Hint: apikey.Hint(secret), CreatedBy: "user:" + e.user.ID, Owner: e.user.ID, CreatedAt: now}
 	if err := db.CreateAPIKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,12 @@ const maxCachedKeys = 10_000
 // their key on every request (a read is about a sixth of an exchange on SQLite).
 //
 // It is safe because a key never changes after its creation, except for its last-used time,
-// which the token endpoint does not look at, and its deletion, which a cached copy cannot hide:
-// every use of a key ends in a write transaction that checks it, where CreateSession fails
-// with ENOTFOUND once the key is gone, and ConsumeRefreshToken with EREVOKED, since DeleteAPIKey
-// revokes the key's sessions in the transaction that deletes it. This holds across instances
+// which the token endpoint does not look at, and its deletion or disabling, which a cached copy
+// cannot hide: every use of a key ends in a write transaction that checks it, where CreateSession
+// fails with ENOTFOUND once the key is gone or disabled, and ConsumeRefreshToken with EREVOKED,
+// since DeleteAPIKey, RemoveMember and SetUserDisabled revoke the key's sessions in the
+// transaction that deletes or disables it. What the key may do depends on its owner's membership,
+// which is read apart from the cache (manage.Authorizer). This holds across instances
 // sharing one database. Should keys ever become editable, this cache must go or learn of edits.
 type keyCache struct {
 	mu sync.RWMutex

@@ -119,8 +119,8 @@ func (refreshGrant) commit(ctx context.Context, s *Server, req *request, sub *su
 }
 
 // recheck reads the session's credential again, as authn.Live does for every use of a session,
-// and its membership: a deleted or expired key, a disabled user, a lost membership or an address
-// no longer allowed ends the session. It returns the current permissions, so a refreshed token
+// and its membership (a key's owner's): a deleted, disabled or expired key, a disabled user, a
+// lost membership or an address no longer allowed ends the session. It returns the current permissions, so a refreshed token
 // carries what the credential holds now.
 func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Session) ([]string, *keyward.APIKey, error) {
 	end := func(reason string, e *Error) ([]string, *keyward.APIKey, error) {
@@ -138,23 +138,24 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}
+	lost := "membership removed"
 	if k := p.Key; k != nil {
 		if !k.AllowsIP(req.ip) {
 			return end("address not allowed", oauthError(http.StatusBadRequest, errUnauthorizedClient,
 				"This API key may not be used from your address; the session has ended."))
 		}
-		return s.Catalog.Filter(k.Permissions), k, nil
-	}
-	if sess.ProjectID == "" {
+		lost = keyward.OwnerRemoved
+	} else if sess.ProjectID == "" {
 		return nil, nil, nil
 	}
+	// A key's permissions are bounded by its owner's membership, as at every use of the key.
 	held, err := s.authz().Permissions(ctx, p, sess.ProjectID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return end("membership removed", gone)
+		return end(lost, gone)
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}
-	return held, nil, nil
+	return held, p.Key, nil
 }
 
 // cachedCredentials reads keys through the key cache: a refresh spends its token in a write

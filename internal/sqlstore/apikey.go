@@ -1,26 +1,28 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
-const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, created_at, expires_at, last_used_at, last_used_ip"
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip"
 
 func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var k keyward.APIKey
 	var ips, perms string
 	var created int64
-	var expires, used sql.NullInt64
-	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy,
-		&created, &expires, &used, &k.LastUsedIP); err != nil {
+	var expires, disabled, used sql.NullInt64
+	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
+		&created, &expires, &disabled, &used, &k.LastUsedIP); err != nil {
 		return nil, err
 	}
 	for _, s := range splitList(ips) {
@@ -33,6 +35,7 @@ func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	k.Permissions = splitList(perms)
 	k.CreatedAt = fromMicros(created)
 	k.ExpiresAt = timePtr(expires)
+	k.DisabledAt = timePtr(disabled)
 	k.LastUsedAt = timePtr(used)
 	return &k, nil
 }
@@ -49,11 +52,14 @@ func formatPrefixes(ps []netip.Prefix) (string, error) {
 }
 
 // CreateAPIKey stores k. ECONFLICT when its name, or one that looks like it (names.Key), is
-// taken in the project; EINVALID when the name holds an invisible character; ENOTFOUND when the
-// project does not exist.
+// taken in the project; EINVALID when the name holds an invisible character or k has no owner;
+// ENOTFOUND when the project does not exist.
 func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
+	if k.Owner == "" {
+		return keyward.Errorf(keyward.EINVALID, "An API key needs an owner.")
+	}
 	ips, err := formatPrefixes(k.IPs)
 	if err != nil {
 		return err
@@ -67,9 +73,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 		return err
 	}
 	_, err = db.exec(ctx,
-		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy,
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), k.LastUsedIP, key)
+		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, key)
 	switch {
 	case isUnique(err):
 		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
@@ -167,6 +173,63 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, ip strin
 		return err
 	} else if n == 0 {
 		return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+	}
+	return nil
+}
+
+// disableOwnerKeys disables, in tx, the enabled keys owned by owner (in projectID only, unless it
+// is empty), revokes their sessions with reason and records one audit event per key. The keys go
+// first: CreateSession checks (and on PostgreSQL share-locks) an enabled key, so every session of
+// these keys has committed before the revocation below, and none can commit after it.
+func (db *DB) disableOwnerKeys(ctx context.Context, tx *sql.Tx, owner, projectID, reason string, at time.Time) error {
+	q, args := "UPDATE api_keys SET disabled_at = $1 WHERE owner = $2 AND disabled_at IS NULL", []any{micros(at), owner}
+	if projectID != "" {
+		q, args = q+" AND project_id = $3", append(args, projectID)
+	}
+	keys, err := keyIDs(ctx, tx, q+" RETURNING id, project_id", args...)
+	if err != nil {
+		return fmt.Errorf("disable keys: %w", err)
+	}
+	return db.endKeySessions(ctx, tx, keys, keyward.AuditKeyDisabled, reason, at)
+}
+
+// ownedKey is a key named by its id, with its project.
+type ownedKey struct{ id, project string }
+
+func keyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]ownedKey, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ownedKey
+	for rows.Next() {
+		var k ownedKey
+		if err := rows.Scan(&k.id, &k.project); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b ownedKey) int { return cmp.Compare(a.id, b.id) })
+	return out, nil
+}
+
+// endKeySessions revokes, in tx, every live session of keys (reason as the revoke reason) and
+// records action for each key in the audit log, in the same transaction: the event cannot be
+// lost, and names the server as no actor, since it follows from a change to the owner.
+func (db *DB) endKeySessions(ctx context.Context, tx *sql.Tx, keys []ownedKey, action, reason string, at time.Time) error {
+	for _, k := range keys {
+		if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reason, k.id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO audit_events (project_id, at, actor, action, target, ip, detail) VALUES ($1, $2, '', $3, $4, '', $5)",
+			k.project, micros(at), action, "key:"+k.id, "reason="+reason); err != nil {
+			return fmt.Errorf("audit key: %w", err)
+		}
 	}
 	return nil
 }

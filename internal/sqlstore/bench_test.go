@@ -22,7 +22,7 @@ func benchFixture(b *testing.B) (*sqlstore.DB, *keyward.APIKey) {
 	u := &keyward.User{ID: "usr_bench", Email: "bench@example.com", PasswordHash: "x", CreatedAt: t0}
 	p := &keyward.Project{ID: "prj_bench", Name: "bench", CreatedAt: t0}
 	k := &keyward.APIKey{ID: "benchkey00000000", ProjectID: p.ID, Name: "bench", Permissions: []string{"containers-view"},
-		SecretHash: make([]byte, 32), Hint: "abcd", CreatedBy: "user:" + u.ID, CreatedAt: t0}
+		SecretHash: make([]byte, 32), Hint: "abcd", CreatedBy: "user:" + u.ID, Owner: u.ID, CreatedAt: t0}
 	if err := db.CreateUser(ctx, u); err != nil {
 		b.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func testUpgradeKeepsLookAlikeNames(t *testing.T, driver, raw string, dialect go
 	}
 	for i, name := range []string{"Deploy", "dep\u04c0oy"} {
 		k := &keyward.APIKey{ID: "key000000000001" + string(rune('0'+i)), ProjectID: "prj_1", Name: name,
-			Permissions: []string{"members-view"}, SecretHash: []byte{1}, Hint: "abcd", CreatedBy: "usr_1", CreatedAt: now}
+			Permissions: []string{"members-view"}, SecretHash: []byte{1}, Hint: "abcd", CreatedBy: "usr_1", Owner: "usr_1", CreatedAt: now}
 		if err := db.CreateAPIKey(ctx, k); keyward.ErrorCode(err) != keyward.ECONFLICT {
 			t.Errorf("CreateAPIKey(%q) after the upgrade: %v, want %s", name, err, keyward.ECONFLICT)
 		}

@@ -12,13 +12,13 @@ import (
 const (
 	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) " +
-		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3"
+		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3 AND disabled_at IS NULL"
 	qSelectSession      = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
 	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at FROM sessions WHERE id = $1"
 	qRotateRefresh      = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
 	qSpendRefresh       = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
 	qSelectAPIKey       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
-	qKeyExists          = "SELECT 1 FROM api_keys WHERE id = $1"
+	qKeyExists          = "SELECT 1 FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
 	qSavepoint          = "SAVEPOINT op"
 	qRelease            = "RELEASE op"
 	qRollbackTo         = "ROLLBACK TO op"

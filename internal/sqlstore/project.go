@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -163,7 +165,9 @@ func (db *DB) Members(ctx context.Context, projectID string) ([]*keyward.Member,
 }
 
 // PutMember adds the membership, or replaces its permissions and UpdatedAt (CreatedAt is kept).
-// ENOTFOUND when the project or the user does not exist.
+// ENOTFOUND when the project or the user does not exist. In the same transaction, it revokes the
+// live sessions of the member's keys in the project whose permissions are no longer all among
+// the member's (reason "owner_reduced"), with one audit event per such key.
 func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
@@ -171,20 +175,57 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.exec(ctx,
-		"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
-			" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
-		m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
-	if isForeignKey(err) {
-		return keyward.Errorf(keyward.ENOTFOUND, "Project or user not found.")
-	} else if err != nil {
-		return fmt.Errorf("put member: %w", err)
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
+				" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
+			m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
+		if isForeignKey(err) {
+			return keyward.Errorf(keyward.ENOTFOUND, "Project or user not found.")
+		} else if err != nil {
+			return fmt.Errorf("put member: %w", err)
+		}
+		exceeding, err := keysExceeding(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		return db.endKeySessions(ctx, tx, exceeding, keyward.AuditKeySessionsEnded, keyward.OwnerReduced, m.UpdatedAt)
+	})
+}
+
+// keysExceeding lists m's enabled keys in m's project that hold a permission m does not, read in
+// the transaction that changed the membership. An exchange that read the old membership just
+// before and stores its session just after is not revoked here: its access token carries the old
+// permissions until it expires, and its refresh reads the new ones (docs/decisions.md).
+func keysExceeding(ctx context.Context, tx *sql.Tx, m *keyward.Member) ([]ownedKey, error) {
+	rows, err := tx.QueryContext(ctx,
+		"SELECT id, permissions FROM api_keys WHERE owner = $1 AND project_id = $2 AND disabled_at IS NULL",
+		m.UserID, m.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("put member: owned keys: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	var out []ownedKey
+	for rows.Next() {
+		var id, perms string
+		if err := rows.Scan(&id, &perms); err != nil {
+			return nil, fmt.Errorf("put member: owned keys: %w", err)
+		}
+		if !keyward.Subset(splitList(perms), m.Permissions) {
+			out = append(out, ownedKey{id: id, project: m.ProjectID})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("put member: owned keys: %w", err)
+	}
+	slices.SortFunc(out, func(a, b ownedKey) int { return cmp.Compare(a.id, b.id) })
+	return out, nil
 }
 
 // RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
-// narrowed to the project (reason "member_removed"). ENOTFOUND when the user is not a member.
+// narrowed to the project (reason "member_removed") and disables the keys the user owns in the
+// project, revoking their sessions (reason "owner_removed"). ENOTFOUND when the user is not a
+// member.
 func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
@@ -199,8 +240,10 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 		} else if n == 0 {
 			return keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
 		}
-		_, err = db.revokeSessions(ctx, tx,
-			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, reasonMemberRemoved, userID, projectID)
-		return err
+		if _, err = db.revokeSessions(ctx, tx,
+			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, reasonMemberRemoved, userID, projectID); err != nil {
+			return err
+		}
+		return db.disableOwnerKeys(ctx, tx, userID, projectID, keyward.OwnerRemoved, at)
 	})
 }

@@ -81,7 +81,9 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 
 // SetUserDisabled disables or enables a user. Disabling revokes, in the same transaction, every
 // session of the user that is not revoked yet (reason "user_disabled"), appends them to the
-// feed, and deletes the user's dashboard logins. ENOTFOUND when the user is unknown.
+// feed, deletes the user's dashboard logins, and disables the keys the user owns in every project,
+// revoking their sessions (reason "owner_disabled"). Enabling the user enables none of them.
+// ENOTFOUND when the user is unknown.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
@@ -103,8 +105,10 @@ func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE user_id = $1", id); err != nil {
 			return fmt.Errorf("delete web sessions: %w", err)
 		}
-		_, err = db.revokeSessions(ctx, tx,
-			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id)
-		return err
+		if _, err = db.revokeSessions(ctx, tx,
+			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id); err != nil {
+			return err
+		}
+		return db.disableOwnerKeys(ctx, tx, id, "", keyward.OwnerDisabled, at)
 	})
 }

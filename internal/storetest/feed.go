@@ -29,7 +29,7 @@ func testConcurrentWrites(t *testing.T, s keyward.Store) {
 			k := &keyward.APIKey{
 				ID: randomString(t, keyward.IDLength), ProjectID: p.ID, Name: fmt.Sprintf("key %d-%d", w, i),
 				Permissions: []string{"api-keys-view"}, SecretHash: []byte{byte(w), byte(i)}, Hint: "abcd",
-				CreatedBy: "user:" + owner.ID, CreatedAt: t0,
+				CreatedBy: "user:" + owner.ID, Owner: owner.ID, CreatedAt: t0,
 			}
 			jobs[w] = append(jobs[w], job{k, &keyward.Session{
 				ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: p.ID,
@@ -274,7 +274,7 @@ func testTimesRoundTrip(t *testing.T, s keyward.Store) {
 
 	k := &keyward.APIKey{
 		ID: randomString(t, keyward.IDLength), ProjectID: p.ID, Name: "times", SecretHash: []byte{1}, Hint: "abcd",
-		CreatedBy: "user:" + u.ID, CreatedAt: in, ExpiresAt: &in, LastUsedAt: &in,
+		CreatedBy: "user:" + u.ID, Owner: u.ID, CreatedAt: in, ExpiresAt: &in, LastUsedAt: &in,
 	}
 	must(t, s.CreateAPIKey(ctx, k))
 	gotKey, err := s.APIKey(ctx, k.ID)

@@ -27,6 +27,8 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 		CreatedAt:   t0,
 		ExpiresAt:   &expires,
 	}
+	wantCode(t, s.CreateAPIKey(ctx, k), keyward.EINVALID) // no owner
+	k.Owner = owner.ID
 	must(t, s.CreateAPIKey(ctx, k))
 	got, err := s.APIKey(ctx, k.ID)
 	must(t, err)
@@ -44,13 +46,13 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 	// Oldest first; a key of another project never shows.
 	older := &keyward.APIKey{
 		ID: randomString(t, keyward.IDLength), ProjectID: p.ID, Name: "older", Permissions: []string{"members-view"},
-		SecretHash: []byte{2}, Hint: "abcd", CreatedBy: "user:" + owner.ID, CreatedAt: t0.Add(-time.Hour),
+		SecretHash: []byte{2}, Hint: "abcd", CreatedBy: "user:" + owner.ID, Owner: owner.ID, CreatedAt: t0.Add(-time.Hour),
 	}
 	must(t, s.CreateAPIKey(ctx, older))
 	newer := &keyward.APIKey{
 		ID: randomString(t, keyward.IDLength), ProjectID: p.ID, Name: "newer", Permissions: []string{"api-keys-view"},
 		IPs:        []netip.Prefix{netip.MustParsePrefix("::ffff:192.0.2.0/120")},
-		SecretHash: []byte{1}, Hint: "abcd", CreatedBy: "key:" + k.ID, CreatedAt: t0.Add(time.Hour),
+		SecretHash: []byte{1}, Hint: "abcd", CreatedBy: "key:" + k.ID, Owner: owner.ID, CreatedAt: t0.Add(time.Hour),
 	}
 	must(t, s.CreateAPIKey(ctx, newer))
 	list, err := s.APIKeys(ctx, p.ID)

@@ -30,6 +30,10 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Projects", testProjects},
 		{"Members", testMembers},
 		{"RemoveMember", testRemoveMember},
+		{"RemoveMemberDisablesKeys", testRemoveMemberDisablesKeys},
+		{"ReduceMemberEndsKeySessions", testReduceMemberEndsKeySessions},
+		{"DisableUserDisablesKeys", testDisableUserDisablesKeys},
+		{"RemoveMemberRace", testRemoveMemberRace},
 		{"APIKeys", testAPIKeys},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
@@ -152,6 +156,7 @@ func newKey(t testing.TB, s keyward.Store, p *keyward.Project, name string) *key
 		SecretHash:  secret[:],
 		Hint:        "abcd",
 		CreatedBy:   "user:test",
+		Owner:       "usr_test",
 		CreatedAt:   t0,
 	}
 	must(t, s.CreateAPIKey(t.Context(), k))
