@@ -364,14 +364,14 @@ func (e *endpoint) tokenURL(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("keyward: reading the server metadata: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("keyward: %s answered %s for its metadata; is Server the keyward issuer URL?", base+metadataPath, resp.Status)
+		return "", fmt.Errorf("keyward: %s answered %s for its metadata; is %s the keyward server's issuer URL?", base+metadataPath, resp.Status, base)
 	}
 	var m metadata
 	if err := json.Unmarshal(body, &m); err != nil {
 		return "", fmt.Errorf("keyward: the server metadata is not JSON: %w", err)
 	}
 	if strings.TrimSuffix(m.Issuer, "/") != base {
-		return "", fmt.Errorf("keyward: the server at %s calls itself %q; set Server to the issuer URL", base, m.Issuer)
+		return "", fmt.Errorf("keyward: the server at %s calls itself %s: use that issuer URL as the server's URL", base, m.Issuer)
 	}
 	u, err := url.Parse(m.TokenEndpoint)
 	switch {

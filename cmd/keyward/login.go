@@ -85,6 +85,11 @@ func (m *Main) login(ctx context.Context, args []string) error {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.httpClient())
 	resp, err := client.PasswordLogin(ctx, *server, *email, password, "")
 	if err != nil {
+		// A refusal names the server, which may be the stored login's rather than the one meant.
+		var refused *oauth2.RetrieveError
+		if errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode != http.StatusTooManyRequests {
+			return fmt.Errorf("%s refused the login: %w", *server, explain(err, *server))
+		}
 		return explain(err, *server)
 	}
 	unlock, err := store.lock()

@@ -347,7 +347,7 @@ func TestServeStartMistakes(t *testing.T) {
 		{[]string{"--addr", "0.0.0.0:0"}, nil, "give --issuer"},
 		{nil, []string{"KEYWARD_ADMIN_EMAIL=not-an-email"}, `keyward: KEYWARD_ADMIN_EMAIL "not-an-email": Enter a plain email address such as ada@example.com.`},
 		{[]string{"--db", "sqlite:" + filepath.Join(dir, "typo", "k.db"), "--db-wait", "1h"}, nil, "does not exist"},
-		{[]string{"--metrics-addr", "203.0.113.1:9"}, nil, "keyward: --metrics-addr: listen on 203.0.113.1:9"},
+		{[]string{"--metrics-addr", "203.0.113.1:9"}, nil, "keyward: --metrics-addr 203.0.113.1:9: this machine has no such address"},
 	} {
 		args := append([]string{"serve", "--db", "sqlite:" + filepath.Join(dir, "k.db")}, tc.args...)
 		cmd := exec.Command(keywardBin, args...)

@@ -173,3 +173,21 @@ func TestKeysDeleteFindsTheKeysProject(t *testing.T) {
 	c.ok("keys", "delete", "ci")
 	c.oneLine(1, `keyward: none of your projects has an API key with id or name "ci"`, nil, "keys", "delete", "ci")
 }
+
+// TestLoginRefusalNamesTheServer: a refused login says which server refused it (the stored
+// login's may not be the one meant), and a server reached under another name than its issuer
+// URL is told in the command line's terms.
+func TestLoginRefusalNamesTheServer(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, "")
+	r := c.run("wrong password\n", nil, "login", "--server", s.URL, "--email", kwtest.AdminEmail)
+	if want := "keyward: " + s.URL + " refused the login: The email address or password is wrong. (invalid_grant)\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("want exit 1 and %q: %s", want, r)
+	}
+	other := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
+	r = c.run(kwtest.AdminPassword+"\n", nil, "login", "--server", other, "--email", kwtest.AdminEmail)
+	want := "keyward: the server at " + other + " calls itself " + s.URL + ": use that issuer URL as the server's URL\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("want exit 1 and %q: %s", want, r)
+	}
+}

@@ -2,8 +2,10 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
+	"github.com/keyward/keyward/internal/password"
 )
 
 // Config is everything `keyward serve` can be told.
@@ -93,6 +96,25 @@ func (c *Config) normalize() error {
 	if c.Stderr == nil {
 		c.Stderr = os.Stderr
 	}
+	for _, a := range []struct{ flag, addr string }{{"--addr", c.Addr}, {"--metrics-addr", c.MetricsAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); a.addr != "" && err != nil {
+			return fmt.Errorf("%s %q is not HOST:PORT; write an address such as 127.0.0.1:8080", a.flag, a.addr)
+		}
+	}
+	// The certificate is read now, so that a missing or mismatched file stops the start before the
+	// database is created or touched.
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("--tls-cert and --tls-key go together: give both files, or neither to serve plain http")
+	case c.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert %s, --tls-key %s: %v", c.TLSCert, c.TLSKey, err)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); c.LogLevel != "" && err != nil {
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
 	if c.Issuer == "" {
 		// The issuer is the URL clients use and the tokens' iss: an address that listens on every
 		// interface names no host a client could use, so the operator must say which one.
@@ -120,6 +142,11 @@ func (c *Config) normalize() error {
 			return fmt.Errorf("KEYWARD_ADMIN_EMAIL %q: %s", c.AdminEmail, keyward.ErrorMessage(err))
 		}
 		c.AdminEmail = email
+	}
+	if c.AdminPassword != "" {
+		if err := password.Validate(c.AdminPassword); err != nil {
+			return fmt.Errorf("KEYWARD_ADMIN_PASSWORD: %s", keyward.ErrorMessage(err))
+		}
 	}
 	switch {
 	case c.AccessTTL < time.Second:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -14,9 +15,9 @@ import (
 // accepting, lets requests in flight finish (up to 20 s), flushes pending last-used times and
 // returns. ready, when not nil, receives the bound address once the listener is open.
 func (s *Server) Run(ctx context.Context, ready chan<- string) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen("--addr", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	return s.Serve(ctx, ln, ready)
 }
@@ -28,10 +29,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string
 	srv := s.httpServer(ctx, s.handler)
 	var metricsSrv *http.Server
 	if s.cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		mln, err := listen("--metrics-addr", s.cfg.MetricsAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("--metrics-addr: listen on %s: %w", s.cfg.MetricsAddr, err)
+			return err
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metrics)
@@ -176,4 +177,25 @@ func (s *Server) sweep(ctx context.Context) {
 		case <-time.After(max(sweepPause, sweepRest*time.Since(start))):
 		}
 	}
+}
+
+// listen opens the listener of flag's address; its error is one line that names the flag and,
+// for the usual causes, what to do.
+func listen(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case err == nil:
+		return ln, nil
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the address is already in use, perhaps by another keyward serve: stop that server or choose another %s", flag, addr, flag)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("%s %s: this machine has no such address: listen on one of its own, such as 127.0.0.1 for this machine only", flag, addr)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("%s %s: permission denied (ports below 1024 need privileges): choose a port above 1023 or run behind a proxy", flag, addr)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		err = opErr.Err
+	}
+	return nil, fmt.Errorf("%s %s: %v", flag, addr, err)
 }

@@ -34,6 +34,13 @@ func TestConfigRejectsContradictions(t *testing.T) {
 		{"every IPv4 interface without an issuer", func(c *server.Config) { c.Addr = "0.0.0.0:8080" }, "give --issuer"},
 		{"every IPv6 interface without an issuer", func(c *server.Config) { c.Addr = "[::]:8080" }, "give --issuer"},
 		{"every interface, no host, without an issuer", func(c *server.Config) { c.Addr = ":8080" }, "give --issuer"},
+		{"address without a port", func(c *server.Config) { c.Addr = "127.0.0.1" }, `--addr "127.0.0.1" is not HOST:PORT`},
+		{"metrics address without a port", func(c *server.Config) { c.MetricsAddr = "9090" }, `--metrics-addr "9090" is not HOST:PORT`},
+		{"unknown log level", func(c *server.Config) { c.LogLevel = "loud" }, `--log-level must be debug, info, warn or error, got "loud"`},
+		{"certificate without its key", func(c *server.Config) { c.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
+		{"key without its certificate", func(c *server.Config) { c.TLSKey = "key.pem" }, "--tls-cert and --tls-key go together"},
+		{"certificate files that do not exist", func(c *server.Config) { c.TLSCert, c.TLSKey = "missing-cert.pem", "missing-key.pem" }, "--tls-cert missing-cert.pem, --tls-key missing-key.pem: open missing-cert.pem"},
+		{"admin password too short", func(c *server.Config) { c.AdminPassword = "short" }, "KEYWARD_ADMIN_PASSWORD: A password has at least"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := server.DefaultConfig()
@@ -124,6 +131,35 @@ func newServer(t *testing.T, cfg server.Config) (*server.Server, *bytes.Buffer, 
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, &stdout, &logs
+}
+
+// TestListenFailuresNameTheFlag: an address that another process holds is one line naming the
+// flag and what to do, not the socket call's error.
+func TestListenFailuresNameTheFlag(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		set  func(*server.Config)
+		want string
+	}{
+		{"--addr", func(c *server.Config) { c.Addr = busy.Addr().String() }, "--addr " + busy.Addr().String() + ": the address is already in use, perhaps by another keyward serve: stop that server or choose another --addr"},
+		{"--metrics-addr", func(c *server.Config) { c.Addr, c.MetricsAddr = "127.0.0.1:0", busy.Addr().String() }, "--metrics-addr " + busy.Addr().String() + ": the address is already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := server.DefaultConfig()
+			cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "k.db")
+			tc.set(&cfg)
+			s, _, _ := newServer(t, cfg)
+			err := s.Run(t.Context(), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "listen tcp") {
+				t.Fatalf("Run: %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
 
 // TestIssuerDerivedFromANamedAddress: loopback addresses and host names still give the default
