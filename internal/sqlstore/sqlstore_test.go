@@ -178,7 +178,7 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 }
 
 // schemaVersion is the newest migration, in both dialects.
-const schemaVersion = 6
+const schemaVersion = 7
 
 func gooseVersion(t testing.TB, driver, dsn string) int64 {
 	t.Helper()
