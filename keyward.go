@@ -104,6 +104,15 @@ func Narrows(before, after *APIKey) bool {
 	return false
 }
 
+// Extends reports whether after works from an address or at a time that before did not: its
+// networks allow an address before's refused, or its expiry is cleared or later.
+func Extends(before, after *APIKey) bool {
+	if !coversNetworks(before.IPs, after.IPs) {
+		return true
+	}
+	return before.ExpiresAt != nil && (after.ExpiresAt == nil || after.ExpiresAt.After(*before.ExpiresAt))
+}
+
 // coversNetworks reports whether every address that old allows, outer allows too; an empty list
 // allows every address.
 func coversNetworks(outer, old []netip.Prefix) bool {
