@@ -2,12 +2,14 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/client"
 )
@@ -64,5 +66,26 @@ func TestHTTPClientRecoversFromARevokedToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || len(seen) != 1 {
 		t.Errorf("status %d after %d requests; want one 403", resp.StatusCode, len(seen))
+	}
+}
+
+// TestUpdateKeyRequestJSON: only what changes is sent, and removing the expiry is an explicit null.
+func TestUpdateKeyRequestJSON(t *testing.T) {
+	at := time.Date(2031, 1, 31, 12, 0, 0, 0, time.FixedZone("", 3600))
+	for _, tt := range []struct {
+		req  client.UpdateKeyRequest
+		want string
+	}{
+		{client.UpdateKeyRequest{Name: new("ci")}, `{"name":"ci"}`},
+		{client.UpdateKeyRequest{IPs: &[]string{}, NoExpiry: true}, `{"expires_at":null,"ips":[]}`},
+		{client.UpdateKeyRequest{Permissions: &[]string{"containers-view"}, ExpiresAt: &at}, `{"expires_at":"2031-01-31T11:00:00Z","permissions":["containers-view"]}`},
+	} {
+		got, err := json.Marshal(tt.req)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%+v: %s, %v; want %s", tt.req, got, err, tt.want)
+		}
+	}
+	if _, err := json.Marshal(client.UpdateKeyRequest{ExpiresAt: &at, NoExpiry: true}); err == nil {
+		t.Error("an expiry and its removal at once marshal")
 	}
 }
