@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -52,6 +53,94 @@ type APIKey struct {
 	DisabledAt *time.Time
 	LastUsedAt *time.Time
 	LastUsedIP string
+	// Revision counts the key's edits. A session started from a copy of the key read earlier
+	// is refused when it no longer matches (see Session.KeyRevision), so no cached copy outlives
+	// an edit.
+	Revision int64
+}
+
+// APIKeyChange is an edit of an API key; a nil field, or SetExpiresAt false, keeps what the key
+// has. An empty IPs allows every address.
+type APIKeyChange struct {
+	Name         *string
+	IPs          *[]netip.Prefix
+	Permissions  *[]string
+	SetExpiresAt bool
+	ExpiresAt    *time.Time // with SetExpiresAt: the new expiry, nil for never
+}
+
+// Empty reports whether c changes nothing.
+func (c APIKeyChange) Empty() bool {
+	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt
+}
+
+// Apply returns a copy of k with c applied.
+func (c APIKeyChange) Apply(k *APIKey) *APIKey {
+	out := *k
+	if c.Name != nil {
+		out.Name = *c.Name
+	}
+	if c.IPs != nil {
+		out.IPs = slices.Clone(*c.IPs)
+	}
+	if c.Permissions != nil {
+		out.Permissions = slices.Clone(*c.Permissions)
+	}
+	if c.SetExpiresAt {
+		out.ExpiresAt = c.ExpiresAt
+	}
+	return &out
+}
+
+// Narrows reports whether after may do less than before in some way: a permission removed, an
+// address before allowed that after refuses, or an expiry set or brought forward. Sessions of a
+// key must end when an edit narrows it, since their tokens carry the rights they were issued with.
+func Narrows(before, after *APIKey) bool {
+	for _, p := range before.Permissions {
+		if !slices.Contains(after.Permissions, p) {
+			return true
+		}
+	}
+	if !coversNetworks(after.IPs, before.IPs) {
+		return true
+	}
+	if after.ExpiresAt != nil && (before.ExpiresAt == nil || after.ExpiresAt.Before(*before.ExpiresAt)) {
+		return true
+	}
+	return false
+}
+
+// Extends reports whether after works from an address or at a time that before did not: its
+// networks allow an address before's refused, or its expiry is cleared or later.
+func Extends(before, after *APIKey) bool {
+	if !coversNetworks(before.IPs, after.IPs) {
+		return true
+	}
+	return before.ExpiresAt != nil && (after.ExpiresAt == nil || after.ExpiresAt.After(*before.ExpiresAt))
+}
+
+// coversNetworks reports whether every address that old allows, outer allows too; an empty list
+// allows every address.
+func coversNetworks(outer, old []netip.Prefix) bool {
+	if len(outer) == 0 {
+		return true
+	}
+	if len(old) == 0 {
+		return false
+	}
+	for _, o := range old {
+		covered := false
+		for _, n := range outer {
+			if n.Addr().Is4() == o.Addr().Is4() && n.Bits() <= o.Bits() && n.Contains(o.Addr()) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return false
+		}
+	}
+	return true
 }
 
 // Reasons a key is disabled or its sessions end because of its owner, in the audit log and in
@@ -103,6 +192,10 @@ type Session struct {
 	ExpiresAt    time.Time // absolute lifetime (session max age, bounded by a key's expiry)
 	RevokedAt    *time.Time
 	RevokeReason string
+	// KeyRevision is, for a key session, the Revision of the key: CreateSession refuses the
+	// session with ECONFLICT when the key was edited after the copy the exchange read, and
+	// ConsumeRefreshToken sets it to the key's current revision. Not stored.
+	KeyRevision int64
 }
 
 // Subject returns the JWT subject of the session's credential: "key:<id>" or "user:<id>".
@@ -163,6 +256,7 @@ const (
 	AuditLoginFailed      = "login.failed"
 	AuditKeyCreated       = "api_key.created"
 	AuditKeyDeleted       = "api_key.deleted"
+	AuditKeyUpdated       = "api_key.updated"
 	AuditKeyDisabled      = "api_key.disabled"       // Detail: "reason=" and an Owner* reason
 	AuditKeySessionsEnded = "api_key.sessions_ended" // Detail: "reason=owner_reduced"
 	AuditExchangeFailed   = "token.exchange_failed"

@@ -63,11 +63,17 @@ type Store interface {
 	// session of the key and appends the revocations to the feed. ENOTFOUND when the key does not
 	// exist in that project.
 	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	// UpdateAPIKey applies change to the key of projectID, increments its Revision and returns
+	// the key as it now is. When the change narrows the key (see Narrows), every live session of
+	// the key is revoked (reason "key_narrowed") and appended to the feed in the same transaction.
+	// ENOTFOUND when the key does not exist in that project, ECONFLICT when the new name is taken.
+	UpdateAPIKey(ctx context.Context, projectID, id string, change APIKeyChange, at time.Time) (*APIKey, error)
 	// TouchAPIKey records the last use of a key (ENOTFOUND when unknown). It may be batched by
 	// the caller.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
 
-	// CreateSession stores a new session with its first refresh token, atomically. ENOTFOUND
+	// CreateSession stores a new session with its first refresh token, atomically. ECONFLICT
+	// when a key session's KeyRevision is not the key's revision any more. ENOTFOUND
 	// when the key (or an enabled key), the user or (for a project-narrowed user session) the membership no longer
 	// exists, EREVOKED when the user is disabled: a credential deleted concurrently never ends up
 	// with a live session.

@@ -186,6 +186,18 @@ func (c *Client) CreateKey(ctx context.Context, project string, req CreateKeyReq
 	return &out, nil
 }
 
+// UpdateKey edits an API key and returns it as it now is. An edit that narrows the key (a
+// permission removed, an address no longer allowed, an expiry set or brought forward) revokes
+// its sessions at once: a TokenSource of the key exchanges it again and carries the new rights.
+func (c *Client) UpdateKey(ctx context.Context, project, id string, req UpdateKeyRequest) (*Key, error) {
+	var out Key
+	path := projectPath(project) + "/api-keys/" + url.PathEscape(id)
+	if err := c.do(ctx, http.MethodPatch, path, nil, req, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteKey deletes an API key; every session of the key is revoked at once, and verifiers that
 // follow the revocation feed refuse its tokens within a second.
 func (c *Client) DeleteKey(ctx context.Context, project, id string) error {

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -88,6 +90,45 @@ type CreateKeyRequest struct {
 	IPs         []string   `json:"ips,omitempty"` // addresses or CIDRs; empty: any address
 	Permissions []string   `json:"permissions"`   // at least one, all held by the caller
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// UpdateKeyRequest is the body of UpdateKey: the fields that are set change, the others stay.
+type UpdateKeyRequest struct {
+	Name        *string
+	IPs         *[]string // empty: any address
+	Permissions *[]string // at least one, all held by the caller
+	ExpiresAt   *time.Time
+	NoExpiry    bool // removes the expiry; sent as "expires_at": null
+}
+
+// MarshalJSON leaves out what does not change, and sends the removal of the expiry as null.
+func (r UpdateKeyRequest) MarshalJSON() ([]byte, error) {
+	body := map[string]any{}
+	if r.Name != nil {
+		body["name"] = *r.Name
+	}
+	if r.IPs != nil {
+		body["ips"] = nonNilStrings(*r.IPs)
+	}
+	if r.Permissions != nil {
+		body["permissions"] = nonNilStrings(*r.Permissions)
+	}
+	switch {
+	case r.NoExpiry && r.ExpiresAt != nil:
+		return nil, errors.New("client: UpdateKeyRequest sets both ExpiresAt and NoExpiry")
+	case r.NoExpiry:
+		body["expires_at"] = nil
+	case r.ExpiresAt != nil:
+		body["expires_at"] = r.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	return json.Marshal(body)
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // Me describes the caller: a user or a key, its session, and the projects it can see.

@@ -405,6 +405,28 @@ func TestProjectsAndKeys(t *testing.T) {
 	c.fails(1, `needs the "api-keys-manage" permission`, ciEnv, "keys", "delete", "deploy")
 	c.fails(1, "An API key cannot create projects", ciEnv, "projects", "create", "by-a-key")
 
+	// keys edit: a narrowing ends the key's sessions; what is not given stays.
+	r = c.run("", keyEnv, "token", "--json")
+	decodeJSON(t, r, &tok)
+	c.fails(1, `needs the "api-keys-manage" permission`, ciEnv, "keys", "edit", "deploy", "--name", "mine")
+	c.fails(2, "nothing to change", nil, "keys", "edit", "deploy", "--project", "web-shop")
+	c.fails(2, "not both", nil, "keys", "edit", "deploy", "--project", "web-shop", "--expires", "30d", "--no-expiry")
+	c.fails(1, `An API key named "ci" already exists`, nil, "keys", "edit", "deploy", "--project", "web-shop", "--name", "ci")
+	r = c.ok("keys", "edit", "deploy", "--project", "web-shop", "--permissions", "images-view", "--ips", "", "--no-expiry")
+	if !strings.Contains(r.stdout, `Updated API key "deploy" (id `+deployID+") in project web-shop: permissions images-view, IPs any, expires never") {
+		t.Errorf("keys edit: %s", r)
+	}
+	kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	r = c.run("", keyEnv, "token")
+	if _, claims := kwtest.DecodeJWT(t, strings.TrimSpace(r.stdout)); claims["scope"] != "images-view" {
+		t.Errorf("token after keys edit: %v", claims)
+	}
+	var edited keyOut
+	decodeJSON(t, c.ok("keys", "edit", deployID, "--project", "web-shop", "--expires", "2099-01-31", "--json"), &edited)
+	if edited.ExpiresAt == nil || edited.ExpiresAt.Format(time.RFC3339) != "2099-01-31T00:00:00Z" || edited.Secret != "" {
+		t.Errorf("keys edit --json: %+v", edited)
+	}
+
 	// keys delete, by name and by id; the key's tokens stop working.
 	r = c.ok("keys", "delete", "deploy", "--project", "web-shop")
 	if !strings.Contains(r.stdout, "Deleted API key "+deployID) {

@@ -16,24 +16,27 @@ import (
 
 const keysSynopsis = "keys list [--project P] [--json]\n" +
 	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
+	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--project P] [--json]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys: give a command: list, create or delete ('keyward keys -h' shows how)")
+		return usagef("keys: give a command: list, create, edit or delete ('keyward keys -h' shows how)")
 	}
 	switch args[0] {
 	case "list":
 		return m.keysList(ctx, args[1:])
 	case "create":
 		return m.keysCreate(ctx, args[1:])
+	case "edit":
+		return m.keysEdit(ctx, args[1:])
 	case "delete":
 		return m.keysDelete(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
 		return nil
 	}
-	return unknownCommand("keyward keys", args[0], []string{"list", "create", "delete"})
+	return unknownCommand("keyward keys", args[0], []string{"list", "create", "edit", "delete"})
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
@@ -154,6 +157,83 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 		return printJSON(m.Stdout, k)
 	}
 	fmt.Fprintln(m.Stdout, k.Secret)
+	return nil
+}
+
+func (m *Main) keysEdit(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys edit", "keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--project P] [--json]\n\n"+
+		"Changes an API key's name, permissions, allowed IPs or expiry; what is not given stays. The key\n"+
+		"and its secret stay the same. An edit that takes something away (a permission, an address, an\n"+
+		"earlier expiry) ends the key's current tokens at once; programs exchange the key again.")
+	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
+	name := fs.String("name", "", "the key's new name, unique in the project")
+	perms := fs.String("permissions", "", "the key's permissions, comma-separated, replacing the current ones; all of them yours")
+	ips := fs.String("ips", "", "the key's allowed IPs, comma-separated addresses or CIDRs, replacing the current ones; empty: any")
+	expires := fs.String("expires", "", "when the key stops working: a date, an RFC 3339 time, or a duration from now such as 720h or 90d")
+	noExpiry := fs.Bool("no-expiry", false, "the key never expires")
+	asJSON := fs.Bool("json", false, "print the edited key as JSON")
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry]")
+	}
+	var req client.UpdateKeyRequest
+	var bad error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			req.Name = name
+		case "permissions":
+			p := splitList(*perms)
+			if len(p) == 0 {
+				bad = usagef("keys edit: --permissions needs at least one permission (see 'keyward permissions')")
+			}
+			req.Permissions = &p
+		case "ips":
+			list := splitList(*ips)
+			req.IPs = &list
+		case "expires":
+			t, err := parseExpiry(*expires, m.now())
+			if err != nil {
+				bad = err
+			}
+			req.ExpiresAt = &t
+		case "no-expiry":
+			req.NoExpiry = *noExpiry
+		}
+	})
+	if bad != nil {
+		return bad
+	}
+	if req.ExpiresAt != nil && req.NoExpiry {
+		return usagef("keys edit: give --expires or --no-expiry, not both")
+	}
+	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry {
+		return usagef("keys edit: nothing to change: give --name, --permissions, --ips, --expires or --no-expiry")
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	target := rest[0]
+	if id, err := apikey.Parse(target); err == nil {
+		target = id
+	}
+	ref, id, err := r.findKey(ctx, *project, target)
+	if err != nil {
+		return err
+	}
+	k, err := r.UpdateKey(ctx, ref, id, req)
+	if err != nil {
+		return r.explain(err)
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, k)
+	}
+	fmt.Fprintf(m.Stdout, "Updated API key %q (id %s) in project %s: permissions %s, IPs %s, expires %s.\n",
+		printable(k.Name), k.ID, printable(ref), list(k.Permissions, "-"), list(k.IPs, "any"), when(k.ExpiresAt))
 	return nil
 }
 

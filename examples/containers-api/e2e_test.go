@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -310,5 +311,104 @@ func TestManagementClientMatchesServer(t *testing.T) {
 	var prob *client.Problem
 	if !errors.As(err, &prob) || prob.Status != http.StatusUnauthorized {
 		t.Errorf("keys without a token: %v", err)
+	}
+}
+
+// TestEditedKey edits a key's permissions down while a program uses it: the API refuses the old
+// token within a second, its refresh token is refused, and the program, through client.HTTPClient,
+// keeps working with the new rights without noticing.
+func TestEditedKey(t *testing.T) {
+	kw := startKeyward(t)
+	api := startAPI(t, kw.URL)
+	ctx := context.Background()
+	p := kw.Default.ID
+	key := kw.createKey(t, p, "editable", nil, "containers-view", "containers-manage")
+	ts := client.TokenSource(ctx, client.Config{Server: kw.URL, Key: key.Secret})
+	program := client.HTTPClient(ctx, ts)
+	status := func(method, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, containersURL(api, p), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := program.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("POST", `{"name":"before"}`); got != http.StatusCreated {
+		t.Fatalf("POST before the edit: %d", got)
+	}
+	old, err := client.Exchange(ctx, client.Config{Server: kw.URL, Key: key.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := apiCall{method: "POST", url: containersURL(api, p), token: old.AccessToken, body: `{"name":"old-token"}`}
+	if r := post.do(t); r.status != http.StatusCreated {
+		t.Fatalf("the old token before the edit: %d %s", r.status, r.body)
+	}
+
+	edited, err := kw.Admin.UpdateKey(ctx, p, key.ID, client.UpdateKeyRequest{Permissions: &[]string{"containers-view"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(edited.Permissions, []string{"containers-view"}) || edited.Secret != "" {
+		t.Fatalf("edited key %+v", edited)
+	}
+	at := time.Now()
+	for {
+		r := apiCall{method: "GET", url: containersURL(api, p), token: old.AccessToken}.do(t)
+		if r.status == http.StatusUnauthorized && strings.Contains(r.challenge, "revoked") {
+			t.Logf("refused %v after the edit", time.Since(at).Round(time.Millisecond))
+			break
+		}
+		if time.Since(at) > time.Second {
+			t.Fatalf("the old token still answers %d after %v", r.status, time.Since(at))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The old session's refresh token is refused as well.
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old.RefreshToken}}
+	req, err := http.NewRequest("POST", kw.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(key.ID, key.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"invalid_grant"`) {
+		t.Fatalf("refresh after the edit: %d %s", resp.StatusCode, body)
+	}
+
+	// The program carries on with what the key holds now.
+	if got := status("GET", ""); got != http.StatusOK {
+		t.Fatalf("GET after the edit: %d", got)
+	}
+	if got := status("POST", `{"name":"after"}`); got != http.StatusForbidden {
+		t.Fatalf("POST after the edit: %d, want 403", got)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scope := tok.Extra("scope"); scope != "containers-view" {
+		t.Errorf("the renewed token's scope is %q", scope)
+	}
+
+	// A widening applies from the next exchange.
+	if _, err := kw.Admin.UpdateKey(ctx, p, key.ID, client.UpdateKeyRequest{Permissions: &[]string{"containers-view", "containers-manage"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := (apiCall{method: "POST", url: containersURL(api, p), token: kw.token(t, key), body: `{"name":"widened"}`}).do(t); r.status != http.StatusCreated {
+		t.Fatalf("a new exchange after the widening: %d %s", r.status, r.body)
 	}
 }

@@ -36,22 +36,40 @@ func invalid(format string, args ...any) error {
 // (the last wins), field names in any case, and invalid UTF-8 (replaced silently), any of which
 // lets two readers of one body disagree.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	_, err := decodePatch(w, r, dst)
+	return err
+}
+
+// decodePatch is decodeJSON for a partial update, where a field left out and a field set to null
+// mean different things: it also returns, for each field the body has, whether it is null.
+func decodePatch(w http.ResponseWriter, r *http.Request, dst any) (map[string]bool, error) {
 	if err := checkContentType(r.Header); err != nil {
-		return err
+		return nil, err
 	}
 	tooLarge := web.Errorf(http.StatusRequestEntityTooLarge, "The body is larger than %d bytes.", maxBody)
 	if r.ContentLength > maxBody {
-		return tooLarge
+		return nil, tooLarge
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge
+			return nil, tooLarge
 		}
-		return invalid("The body could not be read.")
+		return nil, invalid("The body could not be read.")
 	}
-	return decodeStrict(data, dst)
+	if err := decodeStrict(data, dst); err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil { // checked strictly above
+		return nil, invalid("The body must be a JSON object.")
+	}
+	fields := make(map[string]bool, len(raw))
+	for k, v := range raw {
+		fields[k] = string(bytes.TrimSpace(v)) == "null"
+	}
+	return fields, nil
 }
 
 func checkContentType(h http.Header) error {

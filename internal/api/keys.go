@@ -57,6 +57,44 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	return writeJSON(w, http.StatusCreated, out)
 }
 
+// updateKeyRequest is client.UpdateKeyRequest as the server reads it. A field left out keeps its
+// value; expires_at null clears the expiry.
+type updateKeyRequest struct {
+	Name        *string   `json:"name"`
+	IPs         *[]string `json:"ips"`
+	Permissions *[]string `json:"permissions"`
+	ExpiresAt   *string   `json:"expires_at"`
+}
+
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	var req updateKeyRequest
+	fields, err := decodePatch(w, r, &req)
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{"name", "ips", "permissions"} {
+		if fields[f] {
+			return invalid("Field %q cannot be null; leave it out to keep it.", f)
+		}
+	}
+	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions}
+	if null, ok := fields["expires_at"]; ok {
+		in.SetExpiresAt = true
+		if !null {
+			t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+			if err != nil {
+				return invalid("Field \"expires_at\" must be an RFC 3339 time such as 2030-01-31T12:00:00Z, or null for no expiry.")
+			}
+			in.ExpiresAt = &t
+		}
+	}
+	k, err := a.UpdateKey(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.keyOut(k))
+}
+
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
 	if _, err := query(r); err != nil {
 		return err

@@ -70,6 +70,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/projects/{project}/api-keys", s.project("api-keys-view", s.listKeys)},
 		{"POST /v1/projects/{project}/api-keys", s.project("api-keys-manage", s.createKey)},
 		{"GET /v1/projects/{project}/api-keys/{id}", s.project("api-keys-view", s.getKey)},
+		{"PATCH /v1/projects/{project}/api-keys/{id}", s.project("api-keys-manage", s.updateKey)},
 		{"DELETE /v1/projects/{project}/api-keys/{id}", s.project("api-keys-manage", s.deleteKey)},
 		{"GET /v1/projects/{project}/audit", s.project("audit-view", s.listAudit)},
 	}

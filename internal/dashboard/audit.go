@@ -33,6 +33,7 @@ var actions = map[string]string{
 	keyward.AuditLoginFailed:     "Failed sign-in",
 	keyward.AuditKeyCreated:      "Created API key",
 	keyward.AuditKeyDeleted:      "Deleted API key",
+	keyward.AuditKeyUpdated:      "Edited API key",
 	keyward.AuditExchangeFailed:  "Failed key exchange",
 	keyward.AuditRefreshReused:   "Refresh token reused; session revoked",
 	keyward.AuditSessionRevoked:  "Revoked session",
@@ -109,10 +110,10 @@ type subjectNames struct {
 	keys  map[string]string // key id → name
 }
 
-// learnKey remembers the name a key's creation or deletion event records, unless the key is
-// known already.
+// learnKey remembers the name a key's creation, deletion or renaming event records, unless the key
+// is known already.
 func (n *subjectNames) learnKey(e *keyward.AuditEvent) {
-	if e.Action != keyward.AuditKeyCreated && e.Action != keyward.AuditKeyDeleted {
+	if e.Action != keyward.AuditKeyCreated && e.Action != keyward.AuditKeyDeleted && e.Action != keyward.AuditKeyUpdated {
 		return
 	}
 	id, ok := strings.CutPrefix(e.Target, "key:")

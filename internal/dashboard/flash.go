@@ -26,6 +26,7 @@ type flash struct {
 	At        time.Time     `json:"at"`
 	Created   *createdFlash `json:"created,omitempty"`
 	Deleted   *deletedFlash `json:"deleted,omitempty"`
+	Updated   *updatedFlash `json:"updated,omitempty"`
 }
 
 type createdFlash struct {
@@ -35,6 +36,12 @@ type createdFlash struct {
 	Permissions []string       `json:"permissions"`
 	ExpiresAt   *time.Time     `json:"expires_at,omitempty"`
 	Secret      string         `json:"secret"`
+}
+
+type updatedFlash struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Narrowed bool   `json:"narrowed"` // the key's sessions were ended
 }
 
 type deletedFlash struct {

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/web"
 )
@@ -21,6 +23,11 @@ type keysPage struct {
 // Expired reports whether k no longer exchanges because of its expiry.
 func (p *keysPage) Expired(k *keyward.APIKey) bool { return k.Expired(p.Now) }
 
+// EditURL is where the form that edits k lives (and where it is posted).
+func (p *keysPage) EditURL(k *keyward.APIKey) string {
+	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/edit"
+}
+
 // DeleteURL is where the confirmation of deleting k lives (and where it is posted).
 func (p *keysPage) DeleteURL(k *keyward.APIKey) string {
 	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/delete"
@@ -32,8 +39,13 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *m
 	if err != nil {
 		return err
 	}
-	if f != nil && f.Deleted != nil {
+	switch {
+	case f != nil && f.Deleted != nil:
 		page.Notice = fmt.Sprintf("Deleted API key %s (%s). Tokens issued to it stop working at once.", f.Deleted.Name, f.Deleted.ID)
+	case f != nil && f.Updated != nil && f.Updated.Narrowed:
+		page.Notice = fmt.Sprintf("Updated API key %s (%s). Its tokens were revoked: programs using it exchange it again and get the new rights.", f.Updated.Name, f.Updated.ID)
+	case f != nil && f.Updated != nil:
+		page.Notice = fmt.Sprintf("Updated API key %s (%s). The change applies from its next exchange.", f.Updated.Name, f.Updated.ID)
 	}
 	if a.Has(manage.PermKeysView) {
 		keys, err := a.Keys(r.Context())
@@ -48,17 +60,23 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *m
 
 type keyFormPage struct {
 	projectBase
-	Name, IPs, Expires string
-	Groups             []permGroup
-	Withheld           int // catalog permissions not offered, because the person does not hold them
-	Errors             map[string]string
-	MinDate            string // the earliest expiry the date picker offers
+	Heading, Intro, Action, Submit string // what the form says and where it posts: creation or edit
+	Editing                        bool
+	Name, IPs, Expires             string
+	Groups                         []permGroup
+	Withheld                       int // catalog permissions not offered, because the person does not hold them
+	Errors                         map[string]string
+	MinDate                        string // the earliest expiry the date picker offers
 }
 
 func (s *Server) keyForm(v *visit, a *manage.Access) *keyFormPage {
 	offer := a.Grantable()
 	return &keyFormPage{
 		projectBase: s.base(v, a, "api-keys", "Create API Key"),
+		Heading:     "Create API Key",
+		Intro:       "The key is shown once, right after you create it. Give it only what the program using it needs.",
+		Action:      projectURL(a.Project, "api-keys"),
+		Submit:      "Create API Key",
 		Groups:      choices(offer, nil),
 		Withheld:    len(s.Catalog.Names()) - len(offer),
 		Errors:      map[string]string{},
@@ -139,6 +157,116 @@ func (s *Server) keyCreated(w http.ResponseWriter, r *http.Request, v *visit, a 
 	}
 	s.render(w, r, http.StatusOK, "key-created", page)
 	return nil
+}
+
+// editKeyForm is the creation form turned to editing k: filled in with k's settings, and offering
+// k's permissions the person does not hold too, so that saving without touching them keeps them.
+func (s *Server) editKeyForm(v *visit, a *manage.Access, k *keyward.APIKey, checked []string) *keyFormPage {
+	page := s.keyForm(v, a)
+	page.Title, page.Heading, page.Submit, page.Editing = "Edit API key", "Edit API key “"+k.Name+"”", "Save changes", true
+	page.Intro = "The key and its secret stay the same. Taking something away from it (a permission, an address, " +
+		"an earlier expiry) revokes its tokens at once; programs using it exchange it again."
+	page.Action = projectURL(a.Project, "api-keys") + "/" + url.PathEscape(k.ID) + "/edit"
+	var offer []keyward.Permission
+	for _, p := range s.Catalog.All() {
+		if a.Has(p.Name) || slices.Contains(k.Permissions, p.Name) {
+			offer = append(offer, p)
+		}
+	}
+	page.Groups = choices(offer, checked)
+	page.Withheld = len(s.Catalog.Names()) - len(offer)
+	return page
+}
+
+func (s *Server) editKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	k, err := a.Key(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	page := s.editKeyForm(v, a, k, k.Permissions)
+	page.Name, page.IPs, page.Expires = k.Name, strings.Join(clientip.FormatNetworks(k.IPs), ", "), expiryDay(k.ExpiresAt)
+	s.render(w, r, http.StatusOK, "key-form", page)
+	return nil
+}
+
+// expiryDay is an expiry as the form's date field shows it; "" for none.
+func expiryDay(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+// updateKey applies what the form changed, and only that: a field left as it was is not sent,
+// so that saving a form never trips over a setting the person did not touch.
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	k, err := a.Key(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	perms := f.list("permissions")
+	page := s.editKeyForm(v, a, k, perms)
+	page.Name, page.IPs, page.Expires = f.get("name"), f.get("ips"), strings.TrimSpace(f.get("expires"))
+	var in manage.KeyChange
+	if page.Name != k.Name {
+		in.Name = &page.Name
+	}
+	ips := splitNetworks(page.IPs)
+	if parsed, err := clientip.ParseNetworks(ips); err != nil || !slices.Equal(parsed, k.IPs) {
+		in.IPs = &ips
+	}
+	if !sameSet(perms, k.Permissions) {
+		in.Permissions = &perms
+	}
+	if page.Expires != expiryDay(k.ExpiresAt) {
+		in.SetExpiresAt = true
+		if page.Expires != "" {
+			day, err := time.Parse(time.DateOnly, page.Expires)
+			if err != nil {
+				page.Errors["expires_at"] = "Enter a date such as 2031-01-31."
+				s.render(w, r, http.StatusBadRequest, "key-form", page)
+				return nil
+			}
+			in.ExpiresAt = &day
+		}
+	}
+	list := projectURL(a.Project, "api-keys")
+	if in == (manage.KeyChange{}) {
+		http.Redirect(w, r, list, http.StatusSeeOther)
+		return nil
+	}
+	updated, err := a.UpdateKey(r.Context(), k.ID, in)
+	if err != nil {
+		if !fieldErrors(err, page.Errors) {
+			return err
+		}
+		s.render(w, r, web.Status(err), "key-form", page)
+		return nil
+	}
+	done := &updatedFlash{ID: updated.ID, Name: updated.Name, Narrowed: keyward.Narrows(k, updated)}
+	if err := s.setFlash(r.Context(), v, &flash{ProjectID: a.Project.ID, Updated: done}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, list, http.StatusSeeOther)
+	return nil
+}
+
+// sameSet reports whether a and b hold the same names, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 type confirmPage struct {

@@ -176,3 +176,106 @@ func owner(p *authn.Principal) string {
 	}
 	return p.User.ID
 }
+
+// KeyChange is what a caller asks to change on an API key; nil fields stay as they are.
+type KeyChange struct {
+	Name        *string
+	IPs         *[]string // empty: any address
+	Permissions *[]string
+	// SetExpiresAt changes the expiry to ExpiresAt, nil for never.
+	SetExpiresAt bool
+	ExpiresAt    *time.Time
+}
+
+// UpdateKey edits one of the project's keys under the rules of CreateKey, and returns it as it
+// now is. It needs api-keys-manage. New permissions must be the caller's own, and so must every
+// permission of a key whose networks or lifetime the edit widens: narrowing a key is always
+// allowed, handing out more than one holds never. An edit that narrows the key ends its sessions
+// at once (see keyward.Store.UpdateAPIKey); a widening applies from its next exchange.
+func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keyward.APIKey, error) {
+	if err := a.Require(PermKeysManage); err != nil {
+		return nil, err
+	}
+	if in == (KeyChange{}) {
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions and expires_at.")
+	}
+	before, err := a.key(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := a.svc
+	now := s.Now()
+	var change keyward.APIKeyChange
+	var detail []string
+	if in.Name != nil {
+		if err := CheckKeyName(*in.Name); err != nil {
+			return nil, err
+		}
+		change.Name = in.Name
+		detail = append(detail, fmt.Sprintf("name=%q", *in.Name))
+	}
+	if in.IPs != nil {
+		ips, err := clientip.ParseNetworks(*in.IPs)
+		if err != nil {
+			return nil, fieldErr("ips", keyward.EINVALID, "%s", err)
+		}
+		change.IPs = &ips
+		if len(ips) == 0 {
+			detail = append(detail, "ips=any")
+		} else {
+			detail = append(detail, "ips="+strings.Join(clientip.FormatNetworks(ips), ","))
+		}
+	}
+	if in.Permissions != nil {
+		perms, err := a.grantable(*in.Permissions, "an API key")
+		if err != nil {
+			return nil, err
+		}
+		change.Permissions = &perms
+		detail = append(detail, "permissions="+strings.Join(perms, ","))
+	}
+	if in.SetExpiresAt {
+		change.SetExpiresAt = true
+		if in.ExpiresAt == nil {
+			detail = append(detail, "expires_at=never")
+		} else {
+			if !in.ExpiresAt.After(now) {
+				return nil, fieldErr("expires_at", keyward.EINVALID, "The expiry must be in the future.")
+			}
+			t := in.ExpiresAt.UTC()
+			change.ExpiresAt = &t
+			detail = append(detail, "expires_at="+t.Format(time.RFC3339))
+		}
+	}
+	after := change.Apply(before)
+	if keyward.Extends(before, after) {
+		for _, p := range after.Permissions {
+			if !a.Has(p) {
+				field := "ips"
+				if in.IPs == nil {
+					field = "expires_at"
+				}
+				return nil, fieldErr(field, keyward.EFORBIDDEN,
+					"You cannot extend where or how long this API key works: it holds the %q permission, which you do not hold in this project.", p)
+			}
+		}
+	}
+	k, err := s.Store.UpdateAPIKey(ctx, a.Project.ID, id, change, now)
+	switch keyward.ErrorCode(err) {
+	case "":
+	case keyward.ECONFLICT:
+		return nil, fieldErr("name", keyward.ECONFLICT, "An API key named %q already exists in this project.", after.Name)
+	case keyward.ENOTFOUND:
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
+	default:
+		return nil, err
+	}
+	if keyward.Narrows(before, k) {
+		detail = append(detail, "sessions ended")
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyUpdated, Target: "key:" + id,
+		Detail: strings.Join(detail, " "),
+	})
+	return a.present(k), nil
+}

@@ -29,6 +29,7 @@ type Store interface {
 	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
 	APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey, error)
 	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
+	UpdateAPIKey(ctx context.Context, projectID, id string, change keyward.APIKeyChange, at time.Time) (*keyward.APIKey, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*keyward.AuditEvent, error)
 }

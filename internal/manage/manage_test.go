@@ -135,6 +135,7 @@ func TestEveryOperationChecksItsPermission(t *testing.T) {
 	_, checks["Keys"] = a.Keys(ctx)
 	_, checks["Key"] = a.Key(ctx, "0000000000000000")
 	_, checks["DeleteKey"] = a.DeleteKey(ctx, "0000000000000000")
+	_, checks["UpdateKey"] = a.UpdateKey(ctx, "0000000000000000", manage.KeyChange{Name: new("b")})
 	_, checks["Members"] = a.Members(ctx)
 	_, _, checks["PutMember"] = a.PutMember(ctx, "owner@example.com", []string{"containers-view"})
 	_, checks["AddMember"] = a.AddMember(ctx, "owner@example.com", []string{"containers-view"})

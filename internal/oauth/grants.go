@@ -29,7 +29,7 @@ func (clientCredentials) identify(ctx context.Context, s *Server, req *request) 
 			ProjectID: k.ProjectID, Actor: "key:" + k.ID, Action: keyward.AuditExchangeFailed,
 			Target: "key:" + k.ID, Detail: "address not allowed"}}
 	}
-	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID,
+	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, ProjectID: k.ProjectID,
 		CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = *k.ExpiresAt

@@ -13,14 +13,15 @@ const maxCachedKeys = 10_000
 // keyCache remembers API keys read from the store, so that exchanges and refreshes do not read
 // their key on every request (a read is about a sixth of an exchange on SQLite).
 //
-// It is safe because a key never changes after its creation, except for its last-used time,
-// which the token endpoint does not look at, and its deletion or disabling, which a cached copy
-// cannot hide: every use of a key ends in a write transaction that checks it, where CreateSession
-// fails with ENOTFOUND once the key is gone or disabled, and ConsumeRefreshToken with EREVOKED,
-// since DeleteAPIKey, RemoveMember and SetUserDisabled revoke the key's sessions in the
-// transaction that deletes or disables it. What the key may do depends on its owner's membership,
-// which is read apart from the cache (manage.Authorizer). This holds across instances
-// sharing one database. Should keys ever become editable, this cache must go or learn of edits.
+// It is safe because a cached copy can hide neither a deletion, a disabling nor an edit: every
+// use of a key ends in a write transaction that checks it. CreateSession fails with ENOTFOUND
+// once the key is gone or disabled and with ECONFLICT once its revision moved on (the exchange
+// then starts again from the store); ConsumeRefreshToken fails with EREVOKED after a deletion, a
+// disabling or a narrowing edit, which revoke the key's sessions in their own transaction, and
+// returns the key's revision, so that a refresh rereads a copy older than a widening. What the
+// key may do also depends on its owner's membership, which is read apart from the cache
+// (manage.Authorizer). This holds across instances sharing one database. The last-used time,
+// which the token endpoint does not look at, may be stale.
 type keyCache struct {
 	mu sync.RWMutex
 	m  map[string]*keyward.APIKey // never modified once stored: callers share them read-only

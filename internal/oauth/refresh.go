@@ -131,7 +131,7 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 			Actor: sess.Subject(), Action: keyward.AuditSessionRevoked, Target: "session:" + sess.ID, Detail: reason}}
 	}
 	gone := invalidGrant("The credential behind this refresh token is no longer valid; authenticate again.")
-	p, err := authn.Live(ctx, cachedCredentials{s}, sess, req.now)
+	p, err := authn.Live(ctx, cachedCredentials{s, sess.KeyRevision}, sess, req.now)
 	var dead *authn.NotLive
 	if errors.As(err, &dead) {
 		return end(dead.Reason, gone)
@@ -159,13 +159,22 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 }
 
 // cachedCredentials reads keys through the key cache: a refresh spends its token in a write
-// transaction that fails once the key is deleted, so a cached copy cannot hide a deletion.
-type cachedCredentials struct{ s *Server }
+// transaction that fails once the key is deleted or narrowed, so a cached copy cannot hide either.
+// A copy older than the revision the transaction saw is read again, so a widening applies too.
+type cachedCredentials struct {
+	s        *Server
+	revision int64 // the key's revision when the refresh token was spent
+}
 
 func (c cachedCredentials) UserByID(ctx context.Context, id string) (*keyward.User, error) {
 	return c.s.Store.UserByID(ctx, id)
 }
 
 func (c cachedCredentials) APIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
-	return c.s.apiKey(ctx, id)
+	k, err := c.s.apiKey(ctx, id)
+	if err == nil && k.Revision < c.revision {
+		c.s.cachedKeys.drop(id)
+		return c.s.apiKey(ctx, id)
+	}
+	return k, err
 }

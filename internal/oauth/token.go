@@ -114,24 +114,16 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err := s.throttle(req); err != nil {
 		return nil, err
 	}
-	if req.client.Present {
-		if req.key, err = s.authenticateKey(ctx, req, true); err != nil {
-			return nil, s.refuse(ctx, req, err)
-		}
+	sub, scope, err := s.grant(ctx, g, req, true)
+	if errors.Is(err, errKeyChanged) {
+		// Once more, reading the key from the store; a second edit in between is answered as
+		// a store conflict.
+		sub, scope, err = s.grant(ctx, g, req, false)
 	}
-	sub, err := g.identify(ctx, s, req)
-	if err != nil {
-		return nil, s.refuse(ctx, req, err)
-	}
-	// The scope is checked before anything is stored or spent, so a client that asks too much
-	// keeps its session.
-	narrowed, err := requestedScope(req, sub.held)
-	if err != nil {
+	if errors.Is(err, errKeyChanged) {
+		return nil, storeError(keyward.Errorf(keyward.EUNAVAILABLE, "The API key is being edited; try again."))
+	} else if err != nil {
 		return nil, err
-	}
-	scope, err := g.commit(ctx, s, req, sub, narrowed)
-	if err != nil {
-		return nil, s.refuse(ctx, req, err)
 	}
 	resp, err := s.issue(req.now, sub, scope)
 	if err != nil {
@@ -144,6 +136,37 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		sub.succeeded(ctx, sub.session)
 	}
 	return resp, nil
+}
+
+// errKeyChanged stops an exchange whose key was edited after it was read.
+var errKeyChanged = errors.New("the API key changed since it was read")
+
+// grant authenticates the client, when it presents a key (cached allows the key cache), and
+// runs g's identify and commit.
+func (s *Server) grant(ctx context.Context, g grant, req *request, cached bool) (*subject, []string, error) {
+	var err error
+	if req.client.Present {
+		if req.key, err = s.authenticateKey(ctx, req, cached); err != nil {
+			return nil, nil, s.refuse(ctx, req, err)
+		}
+	}
+	sub, err := g.identify(ctx, s, req)
+	if err != nil {
+		return nil, nil, s.refuse(ctx, req, err)
+	}
+	// The scope is checked before anything is stored or spent, so a client that asks too much
+	// keeps its session.
+	narrowed, err := requestedScope(req, sub.held)
+	if err != nil {
+		return nil, nil, err
+	}
+	scope, err := g.commit(ctx, s, req, sub, narrowed)
+	if errors.Is(err, errKeyChanged) {
+		return nil, nil, err
+	} else if err != nil {
+		return nil, nil, s.refuse(ctx, req, err)
+	}
+	return sub, scope, nil
 }
 
 // throttle answers 429 while the address, or the presented key id at the address, has too many
@@ -238,6 +261,12 @@ func (s *Server) startSession(ctx context.Context, req *request, sub *subject) e
 			// Deleted since it was read (or cached): the same answer as a key read after deletion.
 			s.cachedKeys.drop(k.ID)
 			return keyRefusal(req, k.ID, "", "unknown or deleted key")
+		}
+		if k := sub.key; k != nil && keyward.ErrorCode(err) == keyward.ECONFLICT {
+			// Edited since it was read (or cached): the exchange starts again from the key as
+			// it is now.
+			s.cachedKeys.drop(k.ID)
+			return errKeyChanged
 		}
 		return storeError(err)
 	}

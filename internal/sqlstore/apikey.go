@@ -14,7 +14,7 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip"
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision"
 
 func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var k keyward.APIKey
@@ -22,7 +22,7 @@ func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var created int64
 	var expires, disabled, used sql.NullInt64
 	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
-		&created, &expires, &disabled, &used, &k.LastUsedIP); err != nil {
+		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision); err != nil {
 		return nil, err
 	}
 	for _, s := range splitList(ips) {
@@ -73,9 +73,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 		return err
 	}
 	_, err = db.exec(ctx,
-		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
 		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, key)
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision, key)
 	switch {
 	case isUnique(err):
 		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
@@ -158,6 +158,65 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 		}
 		return appendRevocation(ctx, tx, keyward.RevokedKey, id, projectID, at, latest)
 	})
+}
+
+// UpdateAPIKey applies change to the key of projectID and increments its revision; when the
+// change narrows the key, it revokes every live session of the key (reason "key_narrowed") in the
+// same transaction. ENOTFOUND when the key does not exist in that project, ECONFLICT when the new
+// name is taken.
+func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change keyward.APIKeyChange, at time.Time) (*keyward.APIKey, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	var after *keyward.APIKey
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// Locked first, as DeleteAPIKey does: a session being created from the key has
+		// committed before the revocation below looks for it, or waits and then finds the
+		// revision changed.
+		before, err := scanAPIKey(tx.QueryRowContext(ctx,
+			"SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+		} else if err != nil {
+			return fmt.Errorf("update api key: %w", err)
+		}
+		after = change.Apply(before)
+		after.Revision = before.Revision + 1
+		ips, err := formatPrefixes(after.IPs)
+		if err != nil {
+			return err
+		}
+		perms, err := joinList("permission", after.Permissions)
+		if err != nil {
+			return err
+		}
+		set, args := "", []any{after.Name, ips, perms, nullMicros(after.ExpiresAt), after.Revision, id}
+		if change.Name != nil {
+			// A new name is held to the look-alike rule as a created one is; an unchanged name
+			// keeps the key it has (empty for a look-alike kept from before the rule).
+			key, err := nameKey(after.Name)
+			if err != nil {
+				return err
+			}
+			set, args = ", name_key = $7", append(args, key)
+		}
+		_, err = tx.ExecContext(ctx,
+			"UPDATE api_keys SET name = $1, ips = $2, permissions = $3, expires_at = $4, revision = $5"+set+" WHERE id = $6", args...)
+		if isUnique(err) {
+			return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", after.Name)
+		} else if err != nil {
+			return fmt.Errorf("update api key: %w", err)
+		}
+		if keyward.Narrows(before, after) {
+			if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reasonKeyNarrowed, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
 }
 
 // TouchAPIKey records the last use of a key. ENOTFOUND when the key is unknown or deleted.

@@ -12,16 +12,19 @@ import (
 const (
 	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) " +
-		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3 AND disabled_at IS NULL"
-	qSelectSession      = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
-	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at FROM sessions WHERE id = $1"
-	qRotateRefresh      = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
-	qSpendRefresh       = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
-	qSelectAPIKey       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
-	qKeyExists          = "SELECT 1 FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
-	qSavepoint          = "SAVEPOINT op"
-	qRelease            = "RELEASE op"
-	qRollbackTo         = "ROLLBACK TO op"
+		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3 AND disabled_at IS NULL AND revision = $14"
+	qSelectSession = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
+	// The key's revision comes along (NULL for a user session or a deleted key): a refresh
+	// checks its cached copy of the key against it.
+	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, " +
+		"(SELECT revision FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key') FROM sessions WHERE id = $1"
+	qRotateRefresh = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
+	qSpendRefresh  = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
+	qSelectAPIKey  = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
+	qKeyRevision   = "SELECT revision FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
+	qSavepoint     = "SAVEPOINT op"
+	qRelease       = "RELEASE op"
+	qRollbackTo    = "ROLLBACK TO op"
 )
 
 // prepared maps a statement's text to its prepared form, on the writer (w) and on the readers
@@ -32,7 +35,7 @@ type prepared struct{ w, r map[string]*sql.Stmt }
 // prepares a statement again, once, on any other connection it runs on.
 func prepareSQLite(ctx context.Context, w, r *sql.DB) (prepared, error) {
 	p := prepared{w: map[string]*sql.Stmt{}, r: map[string]*sql.Stmt{}}
-	for _, q := range []string{qInsertSession, qInsertKeySession, qSelectSessionToken, qRotateRefresh, qSpendRefresh, qSelectSession, qKeyExists,
+	for _, q := range []string{qInsertSession, qInsertKeySession, qSelectSessionToken, qRotateRefresh, qSpendRefresh, qSelectSession, qKeyRevision,
 		qSavepoint, qRelease, qRollbackTo} {
 		st, err := w.PrepareContext(ctx, q)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 const (
 	reasonRefreshReused = "refresh_reused"
 	reasonKeyDeleted    = "key_deleted"
+	reasonKeyNarrowed   = "key_narrowed"
 	reasonUserDisabled  = "user_disabled"
 	reasonMemberRemoved = "member_removed"
 )
@@ -73,12 +74,15 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 		micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
 		first.Hash, micros(first.IssuedAt), expires}
 	if db.commit != nil && s.Kind == keyward.SessionKey {
-		// A key exchange on SQLite, the busiest write: the key's existence is checked by the
-		// insert itself, one statement (writes are serialized, so nothing can delete the key in
-		// between).
+		// A key exchange on SQLite, the busiest write: the key's existence and revision are
+		// checked by the insert itself, one statement (writes are serialized, so nothing can
+		// delete or edit the key in between).
 		return db.inTxSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, args...)
-			if err := sessionInserted(res, err); err != nil {
+			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, append(args, s.KeyRevision)...)
+			if err := sessionInserted(res, err); keyward.ErrorCode(err) == keyward.ENOTFOUND {
+				// Nothing inserted: the key is gone, or it was edited since the exchange read it.
+				return keyGoneOrChanged(ctx, tx, s.KeyID)
+			} else if err != nil {
 				return err
 			}
 			first.SessionID = s.ID
@@ -120,11 +124,14 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 	var one int
 	switch s.Kind {
 	case keyward.SessionKey:
-		err := db.prep.txRow(ctx, tx, qKeyExists+db.q.forShare, s.KeyID).Scan(&one)
+		var revision int64
+		err := db.prep.txRow(ctx, tx, qKeyRevision+db.q.forShare, s.KeyID).Scan(&revision)
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		} else if err != nil {
 			return fmt.Errorf("lock api key: %w", err)
+		} else if revision != s.KeyRevision {
+			return errKeyChanged
 		}
 	case keyward.SessionUser:
 		var disabled bool
@@ -150,6 +157,21 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 		return keyward.Errorf(keyward.EINVALID, "Unknown session kind %q.", s.Kind)
 	}
 	return nil
+}
+
+// errKeyChanged refuses a key session whose exchange read the key before its latest edit.
+var errKeyChanged = keyward.Errorf(keyward.ECONFLICT, "The API key was changed; read it again.")
+
+// keyGoneOrChanged tells why an insert that checks the key and its revision inserted nothing.
+func keyGoneOrChanged(ctx context.Context, tx *sql.Tx, keyID string) error {
+	var revision int64
+	err := tx.QueryRowContext(ctx, qKeyRevision, keyID).Scan(&revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+	} else if err != nil {
+		return fmt.Errorf("create session: api key: %w", err)
+	}
+	return errKeyChanged
 }
 
 func checkTokenSession(t *keyward.RefreshToken, sessionID string) error {
@@ -185,10 +207,12 @@ type liveToken struct {
 // scanSessionWithToken reads a row of qSelectSessionToken: a session and its live refresh token.
 func scanSessionWithToken(row scanner) (*keyward.Session, *liveToken, error) {
 	var t liveToken
-	s, err := scanSessionAnd(row, &t.hash, &t.issued, &t.expires)
+	var revision sql.NullInt64
+	s, err := scanSessionAnd(row, &t.hash, &t.issued, &t.expires, &revision)
 	if err != nil {
 		return nil, nil, err
 	}
+	s.KeyRevision = revision.Int64
 	return s, &t, nil
 }
 

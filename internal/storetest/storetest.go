@@ -38,6 +38,10 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
 		{"LookAlikeNames", testLookAlikeNames},
+		{"UpdateAPIKey", testUpdateAPIKey},
+		{"UpdateAPIKeyNarrows", testUpdateAPIKeyNarrows},
+		{"SessionOfEditedKey", testSessionOfEditedKey},
+		{"UpdateKeyRefreshRace", testUpdateKeyRefreshRace},
 		{"Sessions", testSessions},
 		{"SessionNeedsCredential", testSessionNeedsCredential},
 		{"RevokeSession", testRevokeSession},
@@ -173,8 +177,8 @@ func newToken(t testing.TB, issued time.Time) *keyward.RefreshToken {
 func newKeySession(t testing.TB, s keyward.Store, k *keyward.APIKey) (*keyward.Session, *keyward.RefreshToken) {
 	t.Helper()
 	sess := &keyward.Session{
-		ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID,
-		CreatedAt: t0, ExpiresAt: t0.Add(sessionAge),
+		ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision,
+		ProjectID: k.ProjectID, CreatedAt: t0, ExpiresAt: t0.Add(sessionAge),
 	}
 	first := newToken(t, t0)
 	must(t, s.CreateSession(t.Context(), sess, first))
