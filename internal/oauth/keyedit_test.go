@@ -38,6 +38,14 @@ func TestKeyCacheLearnsOfEdits(t *testing.T) {
 		t.Fatalf("exchange: %d %v", status, first)
 	}
 
+	// The key's owner gains containers-view, so that the key may hold it (a key never holds more
+	// than its owner).
+	now := e.srv.Now()
+	if err := e.audit.Store.PutMember(context.Background(), &keyward.Member{ProjectID: e.project.ID, UserID: e.user.ID,
+		Permissions: []string{"images-view", "dns-view", "containers-view"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Widened: the refresh carries the new permission, and so does a new exchange.
 	edit(keyward.APIKeyChange{Permissions: &[]string{"images-view", "dns-view", "containers-view"}})
 	status, refreshed := refresh(first["refresh_token"].(string))
