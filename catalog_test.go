@@ -2,6 +2,7 @@ package keyward_test
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -123,5 +124,45 @@ func TestAPIKeyAllowsIP(t *testing.T) {
 		if got := k.AllowsIP(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("AllowsIP(%s) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestCycleCatalog: the built-in cycle catalog parses strictly (so it has no duplicate and every
+// name is lower-kebab-case), describes every permission, holds keyward's management permissions
+// and the projects ones, and names Cycle's capabilities as Cycle does.
+func TestCycleCatalog(t *testing.T) {
+	f, err := os.Open("catalog_cycle.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := keyward.ParseCatalog(f)
+	if err != nil {
+		t.Fatalf("catalog_cycle.json: %v", err)
+	}
+	if !slices.Equal(c.All(), keyward.CycleCatalog().All()) {
+		t.Error("CycleCatalog differs from catalog_cycle.json")
+	}
+	if missing := c.MissingManagement(); len(missing) > 0 {
+		t.Errorf("cycle catalog lacks %v", missing)
+	}
+	for _, name := range []string{"projects-view", "projects-manage", "containers-deploy", "environments-scopedvariables-manage",
+		"pipelines-trigger", "dns-certs-view", "billing-invoices-pay", "hubs-roles-manage", "security-view", "stacks-builds-deploy"} {
+		if !c.Has(name) {
+			t.Errorf("cycle catalog has no %s", name)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range c.All() {
+		if p.Description == "" {
+			t.Errorf("%s has no description", p.Name)
+		}
+		if seen[strings.ToLower(p.Name)] {
+			t.Errorf("%s appears twice", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	if len(c.All()) < 60 {
+		t.Errorf("cycle catalog has %d permissions, fewer than Cycle's capabilities", len(c.All()))
 	}
 }

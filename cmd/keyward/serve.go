@@ -56,7 +56,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SigningKeyRotation, "signing-key-rotation", cfg.SigningKeyRotation, "how long one signing key signs before its successor takes over")
 	fs.DurationVar(&cfg.JWKSCacheTTL, "jwks-cache-ttl", cfg.JWKSCacheTTL, "how long verifiers may cache the JWKS")
 	fs.Var((*prefixList)(&cfg.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For/Forwarded is believed")
-	fs.StringVar(&cfg.PermissionsFile, "permissions", "", "JSON file replacing the built-in permission catalog")
+	fs.StringVar(&cfg.PermissionsFile, "permissions", "", "JSON file replacing the built-in permission catalog, or cycle for the built-in Cycle.io catalog (a file called cycle is ./cycle)")
 	fs.BoolVar(&cfg.PasswordGrant, "password-grant", cfg.PasswordGrant, "allow the password grant (used by the CLI and dashboard)")
 	fs.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")

@@ -135,9 +135,14 @@ func (s *Server) waitForDatabase(ctx context.Context, open func() error) error {
 	}
 }
 
+// loadCatalog reads the --permissions catalog: the built-in one when path is empty, the built-in
+// cycle catalog when it is the literal "cycle" (a file of that name is ./cycle), else the file.
 func loadCatalog(path string) (*keyward.Catalog, error) {
-	if path == "" {
+	switch path {
+	case "":
 		return keyward.DefaultCatalog(), nil
+	case keyward.CycleCatalogName:
+		return keyward.CycleCatalog(), nil
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -3,10 +3,13 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -297,5 +300,47 @@ func TestManagementPermissionsAreTheOnesChecked(t *testing.T) {
 	checked := []string{manage.PermMembersView, manage.PermMembersManage, manage.PermKeysView, manage.PermKeysManage, manage.PermAuditView}
 	if got := keyward.ManagementPermissions(); !slices.Equal(got, checked) {
 		t.Errorf("ManagementPermissions %v, the management service checks %v", got, checked)
+	}
+}
+
+// TestCycleCatalogIsSelectedByName: --permissions cycle serves the built-in cycle catalog, and a
+// file called cycle is still read when named as a path, ./cycle.
+func TestCycleCatalogIsSelectedByName(t *testing.T) {
+	served := func(s *server.Server) []string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/permissions", nil))
+		var body struct{ Data []keyward.Permission }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); rec.Code != http.StatusOK || err != nil {
+			t.Fatalf("GET /v1/permissions: %d %s", rec.Code, rec.Body)
+		}
+		var names []string
+		for _, p := range body.Data {
+			names = append(names, p.Name)
+		}
+		return names
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cfg := server.DefaultConfig()
+	cfg.DB = "sqlite:" + filepath.Join(dir, "k.db")
+	cfg.PermissionsFile = "cycle"
+	s, _, _ := newServer(t, cfg)
+	if got, want := served(s), keyward.CycleCatalog().Names(); !slices.Equal(got, want) {
+		t.Errorf("--permissions cycle serves %v, want the cycle catalog %v", got, want)
+	}
+	s.Close()
+
+	var b strings.Builder
+	for _, p := range append(keyward.ManagementPermissions(), "deploy") {
+		fmt.Fprintf(&b, `,{"name":%q,"group":"G","description":"d"}`, p)
+	}
+	if err := os.WriteFile("cycle", []byte("["+b.String()[1:]+"]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.PermissionsFile = "./cycle"
+	s, _, _ = newServer(t, cfg)
+	if got, want := served(s), append(keyward.ManagementPermissions(), "deploy"); !slices.Equal(got, want) {
+		t.Errorf("--permissions ./cycle serves %v, want the file's %v", got, want)
 	}
 }
