@@ -67,11 +67,14 @@ type APIKeyChange struct {
 	Permissions  *[]string
 	SetExpiresAt bool
 	ExpiresAt    *time.Time // with SetExpiresAt: the new expiry, nil for never
+	// Owner transfers the key to another user (an id), who must be an enabled member of the
+	// key's project holding every permission of the key; the transfer enables a disabled key.
+	Owner *string
 }
 
 // Empty reports whether c changes nothing.
 func (c APIKeyChange) Empty() bool {
-	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt
+	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil
 }
 
 // Apply returns a copy of k with c applied.
@@ -88,6 +91,10 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 	}
 	if c.SetExpiresAt {
 		out.ExpiresAt = c.ExpiresAt
+	}
+	if c.Owner != nil {
+		out.Owner = *c.Owner
+		out.DisabledAt = nil
 	}
 	return &out
 }

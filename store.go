@@ -67,6 +67,10 @@ type Store interface {
 	// the key as it now is. When the change narrows the key (see Narrows), every live session of
 	// the key is revoked (reason "key_narrowed") and appended to the feed in the same transaction.
 	// ENOTFOUND when the key does not exist in that project, ECONFLICT when the new name is taken.
+	// A change of Owner checks, in the same transaction and locking them against a concurrent
+	// removal, reduction or disabling, that the new owner is an enabled member of the project
+	// (EINVALID when not) holding every permission of the key as changed (EFORBIDDEN when not),
+	// and clears DisabledAt: the key ends either owned by a current member or disabled.
 	UpdateAPIKey(ctx context.Context, projectID, id string, change APIKeyChange, at time.Time) (*APIKey, error)
 	// TouchAPIKey records the last use of a key (ENOTFOUND when unknown). It may be batched by
 	// the caller.

@@ -169,6 +169,17 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 	defer cancel()
 	var after *keyward.APIKey
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// The new owner's user row and membership are share-locked before the key, in the
+		// order RemoveMember and SetUserDisabled take them (membership or user, then keys): a
+		// removal that commits first leaves no membership to find here, and one that comes
+		// after waits for this transfer and then disables the key it finds owned.
+		var ownerPerms []string
+		if change.Owner != nil {
+			var err error
+			if ownerPerms, err = db.lockNewOwner(ctx, tx, projectID, *change.Owner); err != nil {
+				return err
+			}
+		}
 		// Locked first, as DeleteAPIKey does: a session being created from the key has
 		// committed before the revocation below looks for it, or waits and then finds the
 		// revision changed.
@@ -181,6 +192,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		}
 		after = change.Apply(before)
 		after.Revision = before.Revision + 1
+		if change.Owner != nil && !keyward.Subset(after.Permissions, ownerPerms) {
+			return keyward.Errorf(keyward.EFORBIDDEN, "The new owner does not hold every permission of the API key in this project.")
+		}
 		ips, err := formatPrefixes(after.IPs)
 		if err != nil {
 			return err
@@ -198,6 +212,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 				return err
 			}
 			set, args = ", name_key = $7", append(args, key)
+		}
+		if change.Owner != nil {
+			set, args = set+fmt.Sprintf(", owner = $%d, disabled_at = NULL", len(args)+1), append(args, after.Owner)
 		}
 		_, err = tx.ExecContext(ctx,
 			"UPDATE api_keys SET name = $1, ips = $2, permissions = $3, expires_at = $4, revision = $5"+set+" WHERE id = $6", args...)
@@ -217,6 +234,28 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		return nil, err
 	}
 	return after, nil
+}
+
+// lockNewOwner checks that userID is an enabled member of projectID and, on PostgreSQL,
+// share-locks the user row and the membership until commit. It returns the member's permissions.
+func (db *DB) lockNewOwner(ctx context.Context, tx *sql.Tx, projectID, userID string) ([]string, error) {
+	notMember := keyward.Errorf(keyward.EINVALID, "The new owner is not an enabled member of this project.")
+	var disabled bool
+	err := tx.QueryRowContext(ctx, "SELECT disabled FROM users WHERE id = $1"+db.q.forShare, userID).Scan(&disabled)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && disabled {
+		return nil, notMember
+	} else if err != nil {
+		return nil, fmt.Errorf("lock new owner: %w", err)
+	}
+	var perms string
+	err = tx.QueryRowContext(ctx,
+		"SELECT permissions FROM members WHERE project_id = $1 AND user_id = $2"+db.q.forShare, projectID, userID).Scan(&perms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notMember
+	} else if err != nil {
+		return nil, fmt.Errorf("lock new owner's membership: %w", err)
+	}
+	return splitList(perms), nil
 }
 
 // TouchAPIKey records the last use of a key. ENOTFOUND when the key is unknown or deleted.

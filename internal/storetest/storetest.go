@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UpdateAPIKeyNarrows", testUpdateAPIKeyNarrows},
 		{"SessionOfEditedKey", testSessionOfEditedKey},
 		{"UpdateKeyRefreshRace", testUpdateKeyRefreshRace},
+		{"TransferAPIKey", testTransferAPIKey},
+		{"TransferRemoveRace", testTransferRemoveRace},
 		{"Sessions", testSessions},
 		{"SessionNeedsCredential", testSessionNeedsCredential},
 		{"RevokeSession", testRevokeSession},
