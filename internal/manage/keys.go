@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -185,6 +186,8 @@ type KeyChange struct {
 	// SetExpiresAt changes the expiry to ExpiresAt, nil for never.
 	SetExpiresAt bool
 	ExpiresAt    *time.Time
+	// Owner transfers the key to another member (a user id), which enables a disabled key.
+	Owner *string
 }
 
 // UpdateKey edits one of the project's keys under the rules of CreateKey, and returns it as it
@@ -192,12 +195,17 @@ type KeyChange struct {
 // permission of a key whose networks or lifetime the edit widens: narrowing a key is always
 // allowed, handing out more than one holds never. An edit that narrows the key ends its sessions
 // at once (see keyward.Store.UpdateAPIKey); a widening applies from its next exchange.
+//
+// A transfer (Owner) needs every permission of the key, as edited, held by both the caller and
+// the new owner, who must be an enabled member of the project; a user who is not is told apart
+// neither from an unknown one nor from a disabled member. It enables a key disabled because its
+// previous owner left: that is how a key is saved from a departing member.
 func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keyward.APIKey, error) {
 	if err := a.Require(PermKeysManage); err != nil {
 		return nil, err
 	}
 	if in == (KeyChange{}) {
-		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions and expires_at.")
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, expires_at and owner.")
 	}
 	before, err := a.key(ctx, id)
 	if err != nil {
@@ -247,7 +255,19 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 			detail = append(detail, "expires_at="+t.Format(time.RFC3339))
 		}
 	}
+	if in.Owner != nil {
+		change.Owner = in.Owner
+		detail = append(detail, "owner="+*in.Owner)
+		if before.DisabledAt != nil {
+			detail = append(detail, "enabled")
+		}
+	}
 	after := change.Apply(before)
+	if in.Owner != nil {
+		if err := a.checkTransfer(ctx, after); err != nil {
+			return nil, err
+		}
+	}
 	if keyward.Extends(before, after) {
 		for _, p := range after.Permissions {
 			if !a.Has(p) {
@@ -267,6 +287,16 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		return nil, fieldErr("name", keyward.ECONFLICT, "An API key named %q already exists in this project.", after.Name)
 	case keyward.ENOTFOUND:
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
+	case keyward.EINVALID, keyward.EFORBIDDEN:
+		// With a transfer, the new owner was removed, disabled or reduced since checkTransfer
+		// read them.
+		switch {
+		case in.Owner == nil:
+			return nil, err
+		case keyward.ErrorCode(err) == keyward.EINVALID:
+			return nil, notOwnable(*in.Owner)
+		}
+		return nil, onField("owner", err)
 	default:
 		return nil, err
 	}
@@ -278,4 +308,40 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		Detail: strings.Join(detail, " "),
 	})
 	return a.present(k), nil
+}
+
+// notOwnable is the answer about a user who cannot own a key of the project: the same whether
+// the user is unknown, belongs to no project of the caller's or is a disabled member.
+func notOwnable(userID string) error {
+	return fieldErr("owner", keyward.EINVALID, "User %q is not an enabled member of this project; a key's owner must be one.", userID)
+}
+
+// checkTransfer checks that the caller and the key's new owner, after.Owner, hold every
+// permission of after, and that the new owner is an enabled member of the project.
+func (a *Access) checkTransfer(ctx context.Context, after *keyward.APIKey) error {
+	for _, p := range after.Permissions {
+		if !a.Has(p) {
+			return fieldErr("owner", keyward.EFORBIDDEN,
+				"You cannot transfer this API key: it holds the %q permission, which you do not hold in this project.", p)
+		}
+	}
+	m, err := a.svc.Store.Member(ctx, a.Project.ID, after.Owner)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return notOwnable(after.Owner)
+	} else if err != nil {
+		return err
+	}
+	u, err := a.svc.Store.UserByID(ctx, after.Owner)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND || err == nil && u.Disabled {
+		return notOwnable(after.Owner)
+	} else if err != nil {
+		return err
+	}
+	for _, p := range after.Permissions {
+		if !slices.Contains(m.Permissions, p) {
+			return fieldErr("owner", keyward.EFORBIDDEN,
+				"%s does not hold the %q permission of this API key in this project: grant it to them first, or narrow the key in the same edit.", m.Email, p)
+		}
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
 	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error
 	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
+	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
 	PutMember(ctx context.Context, m *keyward.Member) error
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 	CreateAPIKey(ctx context.Context, k *keyward.APIKey) error
