@@ -79,6 +79,7 @@ func TestUpdateKeyRequestJSON(t *testing.T) {
 		{client.UpdateKeyRequest{Name: new("ci")}, `{"name":"ci"}`},
 		{client.UpdateKeyRequest{IPs: &[]string{}, NoExpiry: true}, `{"expires_at":null,"ips":[]}`},
 		{client.UpdateKeyRequest{Permissions: &[]string{"containers-view"}, ExpiresAt: &at}, `{"expires_at":"2031-01-31T11:00:00Z","permissions":["containers-view"]}`},
+		{client.UpdateKeyRequest{Owner: new("usr_0123456789abcdef")}, `{"owner":"usr_0123456789abcdef"}`},
 	} {
 		got, err := json.Marshal(tt.req)
 		if err != nil || string(got) != tt.want {

@@ -99,6 +99,9 @@ type UpdateKeyRequest struct {
 	Permissions *[]string // at least one, all held by the caller
 	ExpiresAt   *time.Time
 	NoExpiry    bool // removes the expiry; sent as "expires_at": null
+	// Owner transfers the key to another member (a user id) who, like the caller, holds every
+	// permission of the key; it enables a key disabled because its owner left.
+	Owner *string
 }
 
 // MarshalJSON leaves out what does not change, and sends the removal of the expiry as null.
@@ -112,6 +115,9 @@ func (r UpdateKeyRequest) MarshalJSON() ([]byte, error) {
 	}
 	if r.Permissions != nil {
 		body["permissions"] = nonNilStrings(*r.Permissions)
+	}
+	if r.Owner != nil {
+		body["owner"] = *r.Owner
 	}
 	switch {
 	case r.NoExpiry && r.ExpiresAt != nil:

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 )
 
@@ -28,7 +29,8 @@ func TestUpdateKeyValidation(t *testing.T) {
 		{"empty object", map[string]any{}, 400, "Nothing to change"},
 		{"empty body", "", 400, "empty"},
 		{"unknown field", map[string]any{"name": "a", "role": "admin"}, 400, "role"},
-		{"owner is not editable here", map[string]any{"owner": "user:x"}, 400, "owner"},
+		{"unknown owner", map[string]any{"owner": "usr_x"}, 400, "not an enabled member"},
+		{"null owner", map[string]any{"owner": nil}, 400, "null"},
 		{"null name", map[string]any{"name": nil}, 400, "null"},
 		{"null permissions", map[string]any{"permissions": nil}, 400, "null"},
 		{"bad name", map[string]any{"name": "a\nb"}, 400, "control"},
@@ -114,5 +116,47 @@ func TestUpdateKeyNarrowingEndsItsTokens(t *testing.T) {
 	e.do(req{method: "GET", path: "/v1/projects/shop/audit?limit=1", token: ownerTok}).expect(t, http.StatusOK).decode(t, &events)
 	if ev := events.Data[0]; ev.Action != "api_key.updated" || ev.Detail != "permissions=containers-view sessions ended" {
 		t.Errorf("audit %+v", ev)
+	}
+}
+
+// TestTransferKeyOwner: PATCH owner moves a key to a member who holds its permissions; a user
+// outside the project reads as an unknown one; a key disabled by its owner's removal is saved.
+func TestTransferKeyOwner(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	p := e.project("shop", owner, nil)
+	e.project("other", e.user("stranger@example.com", false), nil)
+	ownerTok := e.userToken(owner, "")
+	eve, ops, viewer := e.user("eve@example.com", false), e.user("ops@example.com", false), e.user("viewer@example.com", false)
+	e.member(p, eve, "containers-view", "containers-manage")
+	e.member(p, ops, "containers-view", "containers-manage")
+	e.member(p, viewer, "containers-view")
+	outsider, err := e.store.UserByEmail(e.ctx, "stranger@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := e.storeKey(&keyward.APIKey{ProjectID: p.ID, Name: "deploy", Permissions: []string{"containers-view", "containers-manage"}, Owner: eve.ID})
+	path := "/v1/projects/shop/api-keys/" + k.ID
+	transfer := func(to string, status int) *response {
+		return e.do(req{method: "PATCH", path: path, token: ownerTok, body: map[string]any{"owner": to}}).expect(t, status)
+	}
+	outside := transfer(outsider.ID, 400).problem(t).Detail
+	unknown := transfer("usr_0000000000000000", 400).problem(t).Detail
+	if strings.ReplaceAll(outside, outsider.ID, "ID") != strings.ReplaceAll(unknown, "usr_0000000000000000", "ID") {
+		t.Errorf("a user of another project: %q; an unknown one: %q", outside, unknown)
+	}
+	if d := transfer(viewer.ID, 403).problem(t).Detail; !strings.Contains(d, "containers-manage") {
+		t.Errorf("a member without the key's permissions: %q", d)
+	}
+
+	e.do(req{method: "DELETE", path: "/v1/projects/shop/members/" + eve.ID, token: ownerTok}).expect(t, http.StatusNoContent)
+	var got client.Key
+	e.do(req{method: "GET", path: path, token: ownerTok}).expect(t, http.StatusOK).decode(t, &got)
+	if got.DisabledAt == nil {
+		t.Fatalf("the removed owner's key is not disabled: %+v", got)
+	}
+	transfer(ops.ID, http.StatusOK).decode(t, &got)
+	if got.Owner != ops.ID || got.DisabledAt != nil {
+		t.Errorf("transferred key %+v", got)
 	}
 }

@@ -64,6 +64,7 @@ type updateKeyRequest struct {
 	IPs         *[]string `json:"ips"`
 	Permissions *[]string `json:"permissions"`
 	ExpiresAt   *string   `json:"expires_at"`
+	Owner       *string   `json:"owner"`
 }
 
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -72,12 +73,12 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "ips", "permissions"} {
+	for _, f := range []string{"name", "ips", "permissions", "owner"} {
 		if fields[f] {
 			return invalid("Field %q cannot be null; leave it out to keep it.", f)
 		}
 	}
-	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions}
+	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner}
 	if null, ok := fields["expires_at"]; ok {
 		in.SetExpiresAt = true
 		if !null {
