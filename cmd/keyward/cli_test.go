@@ -477,3 +477,51 @@ func TestPermissions(t *testing.T) {
 	unreachable := newCLI(t, "http://127.0.0.1:1")
 	unreachable.fails(1, "the keyward server at http://127.0.0.1:1 is not answering", nil, "permissions")
 }
+
+// TestKeysEditOwner: keys edit --owner hands a key to a member named by email or user id, is
+// refused for a member without the key's permissions, and saves a key its owner's removal
+// disabled.
+func TestKeysEditOwner(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+	admin := s.AdminToken(t)
+	c.ok("projects", "create", "web-shop")
+	member := func(u *kwtest.User, perms ...string) {
+		t.Helper()
+		r := s.API(t, http.MethodPut, "/v1/projects/web-shop/members/"+u.ID, admin, map[string]any{"permissions": perms})
+		if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+			t.Fatalf("put member: %s", r)
+		}
+	}
+	bob := s.CreateUser(t, admin, "bob@example.com", "correct horse battery staple 2")
+	eve := s.CreateUser(t, admin, "eve@example.com", "correct horse battery staple 3")
+	member(bob, "containers-view")
+	member(eve, "containers-view", "containers-manage")
+	c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "containers-view,containers-manage")
+
+	c.fails(2, "--owner needs", nil, "keys", "edit", "deploy", "--project", "web-shop", "--owner", " ")
+	c.fails(1, "no member of project web-shop has the email nobody@example.com", nil,
+		"keys", "edit", "deploy", "--project", "web-shop", "--owner", "nobody@example.com")
+	c.fails(1, `"containers-manage"`, nil, "keys", "edit", "deploy", "--project", "web-shop", "--owner", "bob@example.com")
+	r := c.ok("keys", "edit", "deploy", "--project", "web-shop", "--owner", "EVE@example.com")
+	if !strings.Contains(r.stdout, "It now belongs to EVE@example.com ("+eve.ID+").") {
+		t.Errorf("keys edit --owner: %s", r)
+	}
+
+	// Eve leaves: her key is disabled until it is handed to bob, by id.
+	if r := s.API(t, http.MethodDelete, "/v1/projects/web-shop/members/"+eve.ID, admin, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("remove eve: %s", r)
+	}
+	var keys []keyOut
+	decodeJSON(t, c.ok("keys", "list", "--project", "web-shop", "--json"), &keys)
+	if len(keys) != 1 || keys[0].DisabledAt == nil {
+		t.Fatalf("keys after the owner's removal: %+v", keys)
+	}
+	member(bob, "containers-view", "containers-manage")
+	var edited keyOut
+	decodeJSON(t, c.ok("keys", "edit", "deploy", "--project", "web-shop", "--owner", bob.ID, "--json"), &edited)
+	if edited.Owner != bob.ID || edited.DisabledAt != nil {
+		t.Errorf("keys edit --owner ID --json: %+v", edited)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 const keysSynopsis = "keys list [--project P] [--json]\n" +
 	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
-	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--project P] [--json]\n" +
+	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
@@ -161,23 +162,26 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 }
 
 func (m *Main) keysEdit(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys edit", "keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--project P] [--json]\n\n"+
-		"Changes an API key's name, permissions, allowed IPs or expiry; what is not given stays. The key\n"+
-		"and its secret stay the same. An edit that takes something away (a permission, an address, an\n"+
-		"earlier expiry) ends the key's current tokens at once; programs exchange the key again.")
+	fs := m.flagSet("keys edit", "keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n\n"+
+		"Changes an API key's name, permissions, allowed IPs, expiry or owner; what is not given stays. The\n"+
+		"key and its secret stay the same. An edit that takes something away (a permission, an address,\n"+
+		"an earlier expiry) ends the key's current tokens at once; programs exchange the key again.\n"+
+		"--owner hands the key to another member who holds its permissions, and enables a key that its\n"+
+		"owner's departure disabled.")
 	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
 	name := fs.String("name", "", "the key's new name, unique in the project")
 	perms := fs.String("permissions", "", "the key's permissions, comma-separated, replacing the current ones; all of them yours")
 	ips := fs.String("ips", "", "the key's allowed IPs, comma-separated addresses or CIDRs, replacing the current ones; empty: any")
 	expires := fs.String("expires", "", "when the key stops working: a date, an RFC 3339 time, or a duration from now such as 720h or 90d")
 	noExpiry := fs.Bool("no-expiry", false, "the key never expires")
+	owner := fs.String("owner", "", "the member the key now belongs to, by email or user id; they, and you, must hold its permissions")
 	asJSON := fs.Bool("json", false, "print the edited key as JSON")
 	rest, err := m.parseArgs(fs, args, "project")
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
-		return usagef("usage: keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry]")
+		return usagef("usage: keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID]")
 	}
 	var req client.UpdateKeyRequest
 	var bad error
@@ -202,6 +206,11 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 			req.ExpiresAt = &t
 		case "no-expiry":
 			req.NoExpiry = *noExpiry
+		case "owner":
+			if strings.TrimSpace(*owner) == "" {
+				bad = usagef("keys edit: --owner needs a member's email or user id")
+			}
+			req.Owner = owner
 		}
 	})
 	if bad != nil {
@@ -210,8 +219,8 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if req.ExpiresAt != nil && req.NoExpiry {
 		return usagef("keys edit: give --expires or --no-expiry, not both")
 	}
-	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry {
-		return usagef("keys edit: nothing to change: give --name, --permissions, --ips, --expires or --no-expiry")
+	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry && req.Owner == nil {
+		return usagef("keys edit: nothing to change: give --name, --permissions, --ips, --expires, --no-expiry or --owner")
 	}
 	r, err := m.connect(ctx)
 	if err != nil {
@@ -225,6 +234,24 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ownerName := ""
+	if req.Owner != nil {
+		// An email is looked up among the project's members; an id goes as it is, and the
+		// server answers alike for one that is no member and one that does not exist.
+		if ownerName = strings.TrimSpace(*req.Owner); strings.Contains(ownerName, "@") {
+			members, err := r.Members(ctx, ref)
+			if err != nil {
+				return r.explain(err)
+			}
+			i := slices.IndexFunc(members, func(mb client.Member) bool { return strings.EqualFold(mb.Email, ownerName) })
+			if i < 0 {
+				return fmt.Errorf("keys edit: no member of project %s has the email %s: the new owner must be a member of the key's project", printable(ref), printable(ownerName))
+			}
+			req.Owner = &members[i].User
+		} else {
+			req.Owner = &ownerName
+		}
+	}
 	k, err := r.UpdateKey(ctx, ref, id, req)
 	if err != nil {
 		return r.explain(err)
@@ -234,6 +261,9 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "Updated API key %q (id %s) in project %s: permissions %s, IPs %s, expires %s.\n",
 		printable(k.Name), k.ID, printable(ref), list(k.Permissions, "-"), list(k.IPs, "any"), when(k.ExpiresAt))
+	if req.Owner != nil {
+		fmt.Fprintf(m.Stdout, "It now belongs to %s (%s).\n", printable(ownerName), k.Owner)
+	}
 	return nil
 }
 
