@@ -79,3 +79,32 @@ func TestEditKeyForm(t *testing.T) {
 		t.Errorf("an unchanged form edited the key (revision %d → %d)", stored.Revision, again.Revision)
 	}
 }
+
+// TestKeysTableShowsDisabledKeys: a key disabled because its owner left is marked so in the keys
+// table; the others are not.
+func TestKeysTableShowsDisabledKeys(t *testing.T) {
+	e := start(t)
+	c := e.login(adminEmail, adminPassword)
+	admin := e.Login(t, adminEmail, adminPassword, "")
+	eve := e.user("eve@example.com", "correct horse battery staple 3", "api-keys-manage", "containers-view")
+	eveTok := e.Login(t, "eve@example.com", "correct horse battery staple 3", "")
+	e.CreateKey(t, eveTok.AccessToken, "default", kwtest.KeyRequest{Name: "eves", Permissions: []string{"containers-view"}})
+	e.CreateKey(t, admin.AccessToken, "default", kwtest.KeyRequest{Name: "admins", Permissions: []string{"containers-view"}})
+	if err := e.Store.RemoveMember(t.Context(), e.project("default").ID, eve.ID, e.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	body := e.do(request{method: "GET", path: "/projects/default/api-keys", cookie: c}).Body
+	row := func(name string) string {
+		i := strings.Index(body, `<span class="key-name">`+name+`</span>`)
+		if i < 0 {
+			t.Fatalf("no row for %s:\n%s", name, body)
+		}
+		return body[i : i+strings.Index(body[i:], "</tr>")]
+	}
+	if !strings.Contains(row("eves"), ">Disabled</span>") {
+		t.Errorf("the removed owner's key is not marked disabled:\n%s", row("eves"))
+	}
+	if strings.Contains(row("admins"), "Disabled") {
+		t.Errorf("a working key is marked disabled:\n%s", row("admins"))
+	}
+}
