@@ -270,6 +270,9 @@ const (
 	AuditRefreshReused    = "token.refresh_reused"
 	AuditSessionRevoked   = "session.revoked"
 	AuditProjectCreated   = "project.created"
+	AuditProjectRenamed   = "project.renamed"   // Detail: "name=NEW previous=OLD"
+	AuditProjectDeleted   = "project.deleted"   // Detail: "name=" the name it had
+	AuditProjectRecovered = "project.recovered" // an instance administrator made themselves a member with every permission
 	AuditMemberChanged    = "member.changed"
 	AuditMemberRemoved    = "member.removed"
 	AuditUserCreated      = "user.created"

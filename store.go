@@ -35,6 +35,18 @@ type Store interface {
 	ProjectByName(ctx context.Context, name string) (*Project, error)
 	// ProjectsForUser lists the projects userID is a member of, by name.
 	ProjectsForUser(ctx context.Context, userID string) ([]*Project, error)
+	// AllProjects lists every project, by name; for the instance administrator.
+	AllProjects(ctx context.Context) ([]*Project, error)
+	// RenameProject gives the project a new name and returns it as it now is. ECONFLICT when the
+	// name, or one that looks like it (names.Key), is taken by another project; EINVALID when the
+	// name holds an invisible character; ENOTFOUND when the project does not exist.
+	RenameProject(ctx context.Context, id, name string) (*Project, error)
+	// DeleteProject deletes the project with its memberships and keys, in one transaction: every
+	// session of its keys and every user session narrowed to it is revoked, and each key is
+	// appended to the revocation feed, so no credential of the project exchanges or refreshes
+	// once it commits. The name is free again at once. The audit events stay (they are not
+	// readable through the API any more). ENOTFOUND when the project does not exist.
+	DeleteProject(ctx context.Context, id string, at time.Time) error
 
 	// Member returns one membership, ENOTFOUND when the user is not a member.
 	Member(ctx context.Context, projectID, userID string) (*Member, error)
@@ -43,12 +55,16 @@ type Store interface {
 	// PutMember adds the membership or replaces its permissions; ENOTFOUND for an unknown
 	// project or user. In the same transaction it revokes the sessions of the member's keys in
 	// the project that hold a permission the member no longer does (audit event
-	// api_key.sessions_ended, reason owner_reduced).
+	// api_key.sessions_ended, reason owner_reduced). ECONFLICT when the member holds
+	// members-manage and is the last member who does, and m does not hold it any more: a
+	// project always keeps someone who can manage its members (checked under a lock on the
+	// project, so two concurrent reductions cannot both pass).
 	PutMember(ctx context.Context, m *Member) error
 	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the
 	// project; it disables the keys the user owns in the project, so that no exchange committing
 	// after it succeeds, and revokes their sessions (audit event api_key.disabled, reason
-	// owner_removed), in the same transaction.
+	// owner_removed), in the same transaction. ECONFLICT, as PutMember, when the member is the
+	// last who holds members-manage.
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 
 	// CreateAPIKey stores k; ECONFLICT when the name is taken in the project, EINVALID without

@@ -132,6 +132,42 @@ func (c *Client) Project(ctx context.Context, project string) (*Project, error) 
 	return &out, nil
 }
 
+// RenameProject gives a project (named by id or name) a new name; it needs projects-manage.
+func (c *Client) RenameProject(ctx context.Context, project, name string) (*Project, error) {
+	var out Project
+	body := RenameProjectRequest{Name: name}
+	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteProject deletes a project with its members and keys; every token of it stops working at
+// once. Only an owner of the project (a member holding every permission) may.
+func (c *Client) DeleteProject(ctx context.Context, project string) error {
+	return c.do(ctx, http.MethodDelete, projectPath(project), nil, nil, nil, http.StatusNoContent)
+}
+
+// AllProjects lists every project of the instance, with the caller's permissions in each (none
+// where the caller is no member); only an instance administrator may, anyone else gets 404.
+func (c *Client) AllProjects(ctx context.Context) ([]Project, error) {
+	var out List[Project]
+	if err := c.do(ctx, http.MethodGet, "/v1/admin/projects", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.Data, nil
+}
+
+// RecoverProject makes the instance administrator a member of the project with every
+// permission; anyone else gets 404, whether the project exists or not.
+func (c *Client) RecoverProject(ctx context.Context, project string) (*Project, error) {
+	var out Project
+	if err := c.do(ctx, http.MethodPost, projectPath(project)+"/recover", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Members lists a project's members.
 func (c *Client) Members(ctx context.Context, project string) ([]Member, error) {
 	var out List[Member]

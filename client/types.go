@@ -40,6 +40,11 @@ type CreateProjectRequest struct {
 	Name string `json:"name"`
 }
 
+// RenameProjectRequest is the body of RenameProject.
+type RenameProjectRequest struct {
+	Name string `json:"name"`
+}
+
 // Project is a tenant, with the caller's permissions in it.
 type Project struct {
 	ID          string    `json:"id"`

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -524,4 +525,37 @@ func TestKeysEditOwner(t *testing.T) {
 	if edited.Owner != bob.ID || edited.DisabledAt != nil {
 		t.Errorf("keys edit --owner ID --json: %+v", edited)
 	}
+}
+
+// TestProjectsRenameDelete: a project is renamed and then deleted, the deletion only with --yes;
+// its keys stop exchanging.
+func TestProjectsRenameDelete(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+
+	c.ok("projects", "create", "old-name")
+	r := c.ok("projects", "rename", "old-name", "new-name")
+	if !strings.Contains(r.stdout, "Renamed project old-name to new-name (prj_") {
+		t.Errorf("projects rename: %s", r)
+	}
+	var renamed projectOut
+	decodeJSON(t, c.ok("projects", "rename", "--json", "new-name", "newer-name"), &renamed)
+	if renamed.Name != "newer-name" || !strings.HasPrefix(renamed.ID, "prj_") {
+		t.Errorf("projects rename --json: %+v", renamed)
+	}
+	c.fails(1, `A project named "default" already exists`, nil, "projects", "rename", "newer-name", "default")
+	c.fails(1, "1 to 63 lower-case letters", nil, "projects", "rename", "newer-name", "Not A Slug")
+	c.fails(2, "usage: keyward projects rename", nil, "projects", "rename", "newer-name")
+
+	key := strings.TrimSpace(c.ok("keys", "create", "--project", "newer-name", "--name", "ci", "--permissions", "containers-view").stdout)
+	c.fails(2, "add --yes to confirm", nil, "projects", "delete", "newer-name")
+	c.ok("projects", "list") // still there
+	r = c.ok("projects", "delete", "newer-name", "--yes")
+	if !strings.Contains(r.stdout, "Deleted project newer-name") {
+		t.Errorf("projects delete: %s", r)
+	}
+	c.fails(1, `"newer-name" was not found`, nil, "projects", "delete", "--yes", "newer-name")
+	rq := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(kwtest.KeyID(t, key), key))
+	kwtest.RequireOAuthError(t, rq, http.StatusUnauthorized, "invalid_client")
 }

@@ -132,6 +132,9 @@ Usage:
   keyward logout                        end the stored login's session and forget it
   keyward projects list                 list your projects
   keyward projects create NAME          create a project
+  keyward projects rename PROJECT NEW-NAME
+                                        rename a project
+  keyward projects delete PROJECT --yes delete a project; its keys and tokens stop working at once
   keyward keys list [--project P]       list a project's API keys (never their secrets)
   keyward keys create --name N --permissions a,b [--ips cidr,…] [--expires T] [--project P]
                                         create an API key and print it, once

@@ -6,22 +6,26 @@ import (
 	"strconv"
 )
 
-const projectsSynopsis = "projects list [--json] | projects create NAME [--json]"
+const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects delete PROJECT --yes"
 
 func (m *Main) projects(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("projects: give a command: list or create ('keyward projects -h' shows how)")
+		return usagef("projects: give a command: list, create, rename or delete ('keyward projects -h' shows how)")
 	}
 	switch args[0] {
 	case "list":
 		return m.projectsList(ctx, args[1:])
 	case "create":
 		return m.projectsCreate(ctx, args[1:])
+	case "rename":
+		return m.projectsRename(ctx, args[1:])
+	case "delete":
+		return m.projectsDelete(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", projectsSynopsis)
 		return nil
 	}
-	return unknownCommand("keyward projects", args[0], []string{"list", "create"})
+	return unknownCommand("keyward projects", args[0], []string{"list", "create", "rename", "delete"})
 }
 
 func (m *Main) projectsList(ctx context.Context, args []string) error {
@@ -75,6 +79,58 @@ func (m *Main) projectsCreate(ctx context.Context, args []string) error {
 		return printJSON(m.Stdout, p)
 	}
 	fmt.Fprintf(m.Stdout, "Created project %s (%s).\n", printable(p.Name), p.ID)
+	return nil
+}
+
+func (m *Main) projectsRename(ctx context.Context, args []string) error {
+	fs := m.flagSet("projects rename", "projects rename PROJECT NEW-NAME [--json]\n\n"+
+		"Renames a project (named by id or name); needs the projects-manage permission.")
+	asJSON := fs.Bool("json", false, "print the project as JSON")
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 2 {
+		return usagef("usage: keyward projects rename PROJECT NEW-NAME")
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := r.RenameProject(ctx, rest[0], rest[1])
+	if err != nil {
+		return r.explain(err)
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, p)
+	}
+	fmt.Fprintf(m.Stdout, "Renamed project %s to %s (%s).\n", printable(rest[0]), printable(p.Name), p.ID)
+	return nil
+}
+
+func (m *Main) projectsDelete(ctx context.Context, args []string) error {
+	fs := m.flagSet("projects delete", "projects delete PROJECT --yes\n\n"+
+		"Deletes a project (named by id or name) with its members and API keys; every token of it\n"+
+		"stops working at once. Only an owner of the project (a member holding every permission) may.")
+	yes := fs.Bool("yes", false, "confirm the deletion, which cannot be undone")
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward projects delete PROJECT --yes")
+	}
+	if !*yes {
+		return usagef("projects delete: deleting %s ends every API key and token of it and cannot be undone; add --yes to confirm", printable(rest[0]))
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.DeleteProject(ctx, rest[0]); err != nil {
+		return r.explain(err)
+	}
+	fmt.Fprintf(m.Stdout, "Deleted project %s; its API keys and tokens stop working at once.\n", printable(rest[0]))
 	return nil
 }
 

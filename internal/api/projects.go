@@ -79,6 +79,59 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	return writeJSON(w, http.StatusOK, projectOut(a.Project, a.Perms))
 }
 
+func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	// Refused before the body is read, as the routes that name their permission are.
+	if err := a.MayRename(); err != nil {
+		return err
+	}
+	var req client.RenameProjectRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p, err := a.Rename(r.Context(), req.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, projectOut(p, a.Perms))
+}
+
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	if err := a.Delete(r.Context()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listAllProjects(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
+	projects, err := s.mgr.AllProjects(r.Context(), s.caller(r, p))
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	out := make([]client.Project, 0, len(projects))
+	for _, a := range projects {
+		out = append(out, projectOut(a.Project, a.Perms))
+	}
+	return writeJSON(w, http.StatusOK, client.List[client.Project]{Data: out})
+}
+
+func (s *Server) recoverProject(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	a, err := s.mgr.RecoverProject(r.Context(), s.caller(r, p), r.PathValue("project"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, projectOut(a.Project, a.Perms))
+}
+
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authn.Principal) error {
 	// Refused before the body is read, so a key learns it may not create projects whatever it sends.
 	if err := manage.RequireFullUser(p, "create projects"); err != nil {

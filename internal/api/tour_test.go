@@ -75,6 +75,11 @@ func TestTour(t *testing.T) {
 	e.do(req{method: "GET", path: base + "/audit?limit=2", token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: "/v1/revocations?after=0", token: ""}).expect(t, http.StatusOK)
 
+	e.do(req{method: "PATCH", path: base, token: tok, body: map[string]any{"name": "shop"}}).expect(t, http.StatusOK)
+	e.do(req{method: "GET", path: "/v1/admin/projects", token: tok}).expect(t, http.StatusOK)
+	e.do(req{method: "POST", path: base + "/recover", token: tok}).expect(t, http.StatusOK)
+	e.do(req{method: "DELETE", path: base, token: tok}).expect(t, http.StatusNoContent)
+
 	doc, _ := loadSpec(t)
 	for path, item := range doc.Paths.Map() {
 		if !strings.HasPrefix(path, "/v1/") {

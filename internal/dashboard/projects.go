@@ -78,14 +78,68 @@ func (s *Server) base(v *visit, a *manage.Access, tab, title string) projectBase
 
 type generalPage struct {
 	projectBase
-	Groups []permGroup // the person's permissions, grouped
+	Groups    []permGroup // the person's permissions, grouped
+	CanRename bool
+	CanDelete bool
+	Name      string // the rename form
+	Errors    map[string]string
 }
 
 func (s *Server) general(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
-	s.render(w, r, http.StatusOK, "general", &generalPage{
-		projectBase: s.base(v, a, "general", "General"),
-		Groups:      choices(a.Grantable(), a.Perms),
+	return s.showGeneral(w, r, v, a, http.StatusOK, &generalPage{Name: a.Project.Name})
+}
+
+func (s *Server) showGeneral(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access, status int, page *generalPage) error {
+	page.projectBase = s.base(v, a, "general", "General")
+	page.Groups = choices(a.Grantable(), a.Perms)
+	page.CanRename = a.MayRename() == nil
+	page.CanDelete = a.MayDelete() == nil
+	s.render(w, r, status, "general", page)
+	return nil
+}
+
+func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	name := f.get("name")
+	p, err := a.Rename(r.Context(), name)
+	if err != nil {
+		page := &generalPage{Name: name, Errors: map[string]string{}}
+		if !fieldErrors(err, page.Errors) {
+			return err
+		}
+		return s.showGeneral(w, r, v, a, web.Status(err), page)
+	}
+	http.Redirect(w, r, projectURL(p, ""), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) confirmDeleteProject(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.MayDelete(); err != nil {
+		return err
+	}
+	general := projectURL(a.Project, "")
+	s.render(w, r, http.StatusOK, "confirm", &confirmPage{
+		projectBase: s.base(v, a, "general", "Delete project"),
+		Heading:     "Delete project “" + a.Project.Name + "”?",
+		Text: "Its members lose access and every API key of it is deleted: anything using them stops working at once, " +
+			"and every token issued in the project is revoked. This cannot be undone.",
+		Action: general + "/delete",
+		Button: "Delete project", Cancel: general,
 	})
+	return nil
+}
+
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if _, err := parseForm(r); err != nil {
+		return err
+	}
+	if err := a.Delete(r.Context()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/projects", http.StatusSeeOther)
 	return nil
 }
 

@@ -22,6 +22,9 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*keyward.User, error)
 	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
 	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error
+	AllProjects(ctx context.Context) ([]*keyward.Project, error)
+	RenameProject(ctx context.Context, id, name string) (*keyward.Project, error)
+	DeleteProject(ctx context.Context, id string, at time.Time) error
 	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
 	PutMember(ctx context.Context, m *keyward.Member) error

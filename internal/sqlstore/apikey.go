@@ -145,19 +145,24 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 		if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reasonKeyDeleted, id); err != nil {
 			return err
 		}
-		if err := db.lockFeed(ctx, tx); err != nil { // a no-op when the sessions took it
-			return err
-		}
-		// Over every session of the key, revoked earlier or just now: verifiers that drop a key
-		// by its id keep doing so until the last token it ever had expires.
-		var latest sql.NullInt64
-		if err := tx.QueryRowContext(ctx,
-			"SELECT MAX(refresh_expires_at) FROM sessions WHERE key_id = $1 AND kind = '"+keyward.SessionKey+"'",
-			id).Scan(&latest); err != nil {
-			return fmt.Errorf("delete api key: token expiry: %w", err)
-		}
-		return appendRevocation(ctx, tx, keyward.RevokedKey, id, projectID, at, latest)
+		return db.appendKeyRevocation(ctx, tx, id, projectID, at)
 	})
+}
+
+// appendKeyRevocation appends a deleted key to the feed, once its sessions are revoked.
+func (db *DB) appendKeyRevocation(ctx context.Context, tx *sql.Tx, id, projectID string, at time.Time) error {
+	if err := db.lockFeed(ctx, tx); err != nil { // a no-op when the sessions took it
+		return err
+	}
+	// Over every session of the key, revoked earlier or just now: verifiers that drop a key
+	// by its id keep doing so until the last token it ever had expires.
+	var latest sql.NullInt64
+	if err := tx.QueryRowContext(ctx,
+		"SELECT MAX(refresh_expires_at) FROM sessions WHERE key_id = $1 AND kind = '"+keyward.SessionKey+"'",
+		id).Scan(&latest); err != nil {
+		return fmt.Errorf("delete api key: token expiry: %w", err)
+	}
+	return appendRevocation(ctx, tx, keyward.RevokedKey, id, projectID, at, latest)
 }
 
 // UpdateAPIKey applies change to the key of projectID and increments its revision; when the

@@ -176,7 +176,14 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 		return err
 	}
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
+		if err := lockProject(ctx, tx, m.ProjectID); err != nil {
+			return err
+		}
+		wasManager, err := holdsMembersManage(ctx, tx, m.ProjectID, m.UserID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
 			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
 				" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
 			m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
@@ -184,6 +191,11 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 			return keyward.Errorf(keyward.ENOTFOUND, "Project or user not found.")
 		} else if err != nil {
 			return fmt.Errorf("put member: %w", err)
+		}
+		if wasManager && !slices.Contains(m.Permissions, membersManage) {
+			if err := keepsAManager(ctx, tx, m.ProjectID); err != nil {
+				return err
+			}
 		}
 		exceeding, err := keysExceeding(ctx, tx, m)
 		if err != nil {
@@ -230,6 +242,13 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := lockProject(ctx, tx, projectID); err != nil {
+			return keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
+		}
+		wasManager, err := holdsMembersManage(ctx, tx, projectID, userID)
+		if err != nil {
+			return err
+		}
 		// The membership goes first: CreateSession share-locks it for project-narrowed sessions.
 		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1 AND user_id = $2", projectID, userID)
 		if err != nil {
@@ -240,10 +259,166 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 		} else if n == 0 {
 			return keyward.Errorf(keyward.ENOTFOUND, "Member not found.")
 		}
+		if wasManager {
+			if err := keepsAManager(ctx, tx, projectID); err != nil {
+				return err
+			}
+		}
 		if _, err = db.revokeSessions(ctx, tx,
 			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, reasonMemberRemoved, userID, projectID); err != nil {
 			return err
 		}
 		return db.disableOwnerKeys(ctx, tx, userID, projectID, keyward.OwnerRemoved, at)
+	})
+}
+
+// membersManage is the permission whose last holder a project never loses: without it nobody
+// could add, change or remove a member again (keyward.ManagementPermissions requires it in every
+// catalog).
+const membersManage = "members-manage"
+
+// lockProject locks the project's row for writing until the transaction ends, so that changes to
+// its memberships that check an invariant over all of them run one after the other (on SQLite
+// every write transaction already does). The update changes no key column: on PostgreSQL it
+// does not block the foreign-key checks of concurrent inserts of keys and members. ENOTFOUND
+// when the project does not exist.
+func lockProject(ctx context.Context, tx *sql.Tx, projectID string) error {
+	res, err := tx.ExecContext(ctx, "UPDATE projects SET created_at = created_at WHERE id = $1", projectID)
+	if err != nil {
+		return fmt.Errorf("lock project: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+	}
+	return nil
+}
+
+// holdsMembersManage reports whether userID is a member of the project holding members-manage.
+func holdsMembersManage(ctx context.Context, tx *sql.Tx, projectID, userID string) (bool, error) {
+	var perms string
+	err := tx.QueryRowContext(ctx, "SELECT permissions FROM members WHERE project_id = $1 AND user_id = $2",
+		projectID, userID).Scan(&perms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("member permissions: %w", err)
+	}
+	return slices.Contains(splitList(perms), membersManage), nil
+}
+
+// keepsAManager is ECONFLICT unless some member of the project holds members-manage, as the
+// transaction sees the memberships after its own change.
+func keepsAManager(ctx context.Context, tx *sql.Tx, projectID string) error {
+	rows, err := tx.QueryContext(ctx, "SELECT permissions FROM members WHERE project_id = $1", projectID)
+	if err != nil {
+		return fmt.Errorf("project managers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var perms string
+		if err := rows.Scan(&perms); err != nil {
+			return fmt.Errorf("project managers: %w", err)
+		}
+		if slices.Contains(splitList(perms), membersManage) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("project managers: %w", err)
+	}
+	return keyward.Errorf(keyward.ECONFLICT,
+		"This is the last member who can manage members (%q): give that permission to another member first.", membersManage)
+}
+
+// AllProjects lists every project by name.
+func (db *DB) AllProjects(ctx context.Context) ([]*keyward.Project, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	rows, err := db.r.QueryContext(ctx, "SELECT "+projectCols+" FROM projects ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("all projects: %w", err)
+	}
+	defer rows.Close()
+	var out []*keyward.Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("all projects: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("all projects: %w", err)
+	}
+	return out, nil
+}
+
+// RenameProject sets the project's name and its name_key, as CreateProject does. ECONFLICT when
+// another project holds the name or one that looks like it; ENOTFOUND when unknown.
+func (db *DB) RenameProject(ctx context.Context, id, name string) (*keyward.Project, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	key, err := nameKey(name)
+	if err != nil {
+		return nil, err
+	}
+	var out *keyward.Project
+	err = db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		p, err := scanProject(tx.QueryRowContext(ctx,
+			"UPDATE projects SET name = $1, name_key = $2 WHERE id = $3 RETURNING "+projectCols, name, key, id))
+		switch {
+		case isUnique(err):
+			return keyward.Errorf(keyward.ECONFLICT, "A project named %q already exists.", name)
+		case errors.Is(err, sql.ErrNoRows):
+			return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+		case err != nil:
+			return fmt.Errorf("rename project: %w", err)
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteProject deletes the project, its memberships and its keys, and revokes every session of
+// them, in one transaction. The project's row is locked first, so no key or membership can be
+// added to it meanwhile; the memberships and keys go before the sessions are revoked, because
+// CreateSession share-locks them: every session has committed before the revocation, or finds
+// its credential gone. The audit events are kept.
+func (db *DB) DeleteProject(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var found string
+		err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = $1"+db.q.forUpdate, id).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+		} else if err != nil {
+			return fmt.Errorf("delete project: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1", id); err != nil {
+			return fmt.Errorf("delete project: members: %w", err)
+		}
+		keys, err := keyIDs(ctx, tx, "DELETE FROM api_keys WHERE project_id = $1 RETURNING id, project_id", id)
+		if err != nil {
+			return fmt.Errorf("delete project: keys: %w", err)
+		}
+		if _, err := db.revokeSessions(ctx, tx, "project_id = $3", at, reasonProjectDeleted, id); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := db.appendKeyRevocation(ctx, tx, k.id, id, at); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM projects WHERE id = $1", id); err != nil {
+			return fmt.Errorf("delete project: %w", err)
+		}
+		return nil
 	})
 }

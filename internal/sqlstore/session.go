@@ -15,11 +15,12 @@ import (
 
 // Revocation reasons the store writes itself.
 const (
-	reasonRefreshReused = "refresh_reused"
-	reasonKeyDeleted    = "key_deleted"
-	reasonKeyNarrowed   = "key_narrowed"
-	reasonUserDisabled  = "user_disabled"
-	reasonMemberRemoved = "member_removed"
+	reasonRefreshReused  = "refresh_reused"
+	reasonKeyDeleted     = "key_deleted"
+	reasonKeyNarrowed    = "key_narrowed"
+	reasonUserDisabled   = "user_disabled"
+	reasonMemberRemoved  = "member_removed"
+	reasonProjectDeleted = "project_deleted"
 )
 
 const sessionCols = "id, kind, key_id, user_id, project_id, scope, created_at, expires_at, revoked_at, revoke_reason"
