@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"DisableUserDisablesKeys", testDisableUserDisablesKeys},
 		{"RemoveMemberRace", testRemoveMemberRace},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyPages", testAPIKeyPages},
+		{"MemberPages", testMemberPages},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
 		{"LookAlikeNames", testLookAlikeNames},
