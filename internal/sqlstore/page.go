@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -76,8 +77,8 @@ func prefixEnd(prefix string) (end string, ok bool) {
 }
 
 // APIKeyPage returns one page of a project's keys and the next page's cursor ("" on the last).
-// Without a search, keys come by (created_at, id); a search that has the shape of a key id finds
-// that key alone; any other search is a prefix of names.Lenient of the name, matched against
+// Without a search, keys come by (created_at, id); a search that is the id of one of the
+// project's keys finds that key alone; any other search is a prefix of names.Lenient of the name, matched against
 // the name_key column and ordered by (name_key, id). Each of those is a range of an index, so a
 // page costs the same with 100 keys or 100,000. A key whose look-alike name predates the
 // look-alike rule keeps a NULL name_key (see nameKeyMigration) and is found by its id only.
@@ -97,13 +98,21 @@ func (db *DB) APIKeyPage(ctx context.Context, projectID string, p keyward.Page) 
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
+	if apikey.ValidID(search) && p.Cursor == "" {
+		// A search of the shape of a key id finds that key alone when it exists; otherwise it
+		// is the beginning of a name like any other.
+		k, err := scanAPIKey(db.r.QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE project_id = $1 AND id = $2", projectID, search))
+		switch {
+		case err == nil:
+			return []*keyward.APIKey{k}, "", nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, "", fmt.Errorf("api key page: %w", err)
+		}
+	}
 	q.WriteString("SELECT " + apiKeyCols + ", name_key FROM api_keys WHERE project_id = $1")
 	switch {
 	case search == "":
 		list = "keys"
-	case apikey.ValidID(search):
-		list = "keys-by-id"
-		q.WriteString(" AND id = " + arg(search))
 	default:
 		list = "keys-by-name"
 		prefix := names.Lenient(search)
@@ -127,10 +136,6 @@ func (db *DB) APIKeyPage(ctx context.Context, projectID string, p keyward.Page) 
 			q.WriteString(" AND (name_key, id) > (" + arg(c.Key) + ", " + arg(c.ID) + ")")
 		}
 		q.WriteString(" ORDER BY name_key, id")
-	case "keys-by-id":
-		if after { // one key at most, and the previous page held it
-			return []*keyward.APIKey{}, "", nil
-		}
 	}
 	q.WriteString(" LIMIT " + arg(p.Limit+1))
 	rows, err := db.r.QueryContext(ctx, q.String(), args...)

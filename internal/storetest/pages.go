@@ -45,7 +45,7 @@ func testAPIKeyPages(t *testing.T, s keyward.Store) {
 
 	// Seven keys, four of them created in the same microsecond, so that only the id orders them.
 	var all []*keyward.APIKey
-	for i, name := range []string{"web-a", "Web-b", "worker", "db-backup", "web-c", "deploy", "WEB-d"} {
+	for i, name := range []string{"web-a", "Web-b", "worker", "db-backup", "web-c", "deploy", "WEB-d", "productionServer1"} {
 		k := newKey(t, s, p, name)
 		if i >= 3 {
 			must(t, s.DeleteAPIKey(ctx, p.ID, k.ID, t0))
@@ -65,7 +65,7 @@ func testAPIKeyPages(t *testing.T, s keyward.Store) {
 	for _, k := range all {
 		want = append(want, k.Name)
 	}
-	for _, limit := range []int{1, 2, 3, 7, 8, 1000} {
+	for _, limit := range []int{1, 2, 3, 7, 8, 9, 1000} {
 		if got := keyPages(t, s, p.ID, "", limit); !slices.Equal(got, want) {
 			t.Errorf("pages of %d: %q, want %q", limit, got, want)
 		}
@@ -82,6 +82,8 @@ func testAPIKeyPages(t *testing.T, s keyward.Store) {
 		"orker":      nil, // a prefix, not a substring
 		"zzz":        nil,
 		all[2].ID:    {all[2].Name},
+		// Of the shape of a key id, but no key\'s: the beginning of a name.
+		"productionServer": {"productionServer1"},
 	} {
 		for _, limit := range []int{1, 3, 100} {
 			if got := keyPages(t, s, p.ID, search, limit); !slices.Equal(got, want) {
