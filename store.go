@@ -52,6 +52,10 @@ type Store interface {
 	Member(ctx context.Context, projectID, userID string) (*Member, error)
 	// Members lists a project's members ordered by email.
 	Members(ctx context.Context, projectID string) ([]*Member, error)
+	// MemberPage returns one page of a project's members ordered by email, and the cursor of
+	// the next page ("" on the last). A search keeps the member whose user id it is and the
+	// members whose email begins with it, ignoring case.
+	MemberPage(ctx context.Context, projectID string, p Page) ([]*Member, string, error)
 	// PutMember adds the membership or replaces its permissions; ENOTFOUND for an unknown
 	// project or user. In the same transaction it revokes the sessions of the member's keys in
 	// the project that hold a permission the member no longer does (audit event
@@ -75,6 +79,12 @@ type Store interface {
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	// APIKeys lists a project's keys by creation time, oldest first.
 	APIKeys(ctx context.Context, projectID string) ([]*APIKey, error)
+	// APIKeyPage returns one page of a project's keys and the cursor of the next page ("" on the
+	// last). Without a search the keys come by creation time, oldest first. A search that is a
+	// key id finds that key alone; any other search keeps the keys whose name begins with it,
+	// compared as names.Key compares names (case and look-alike characters ignored), ordered by
+	// that key. Both orders follow an index, so a page costs the same at any size.
+	APIKeyPage(ctx context.Context, projectID string, p Page) ([]*APIKey, string, error)
 	// DeleteAPIKey deletes the key of projectID and, in the same transaction, revokes every
 	// session of the key and appends the revocations to the feed. ENOTFOUND when the key does not
 	// exist in that project.
@@ -156,6 +166,17 @@ type Store interface {
 	// Sweep deletes refresh tokens, sessions, dashboard logins and feed entries that expired
 	// before now, at most limit rows of each per call, and returns how many rows it deleted.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Page asks a store for one page of a list.
+type Page struct {
+	// Limit is the most items the page holds; below 1 is EINVALID.
+	Limit int
+	// Cursor is the one the previous page returned, for the same list and search; empty: the
+	// first page. A cursor the store did not make, or made for another search, is EINVALID.
+	Cursor string
+	// Search narrows the list (each list says how); empty: every item.
+	Search string
 }
 
 // WebSession is a person's login to the dashboard. The browser holds a random secret in a cookie;

@@ -168,13 +168,54 @@ func (c *Client) RecoverProject(ctx context.Context, project string) (*Project, 
 	return &out, nil
 }
 
-// Members lists a project's members.
+// Members lists all of a project's members, by email, reading every page.
 func (c *Client) Members(ctx context.Context, project string) ([]Member, error) {
-	var out List[Member]
-	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/members", nil, nil, &out, http.StatusOK); err != nil {
+	return all(ctx, func(ctx context.Context, opts ListOptions) (*Page[Member], error) {
+		return c.MembersPage(ctx, project, opts)
+	})
+}
+
+// MembersPage returns one page of a project's members, by email.
+func (c *Client) MembersPage(ctx context.Context, project string, opts ListOptions) (*Page[Member], error) {
+	var out Page[Member]
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/members", opts.query(), nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
-	return out.Data, nil
+	return &out, nil
+}
+
+func (o ListOptions) query() url.Values {
+	q := url.Values{}
+	if o.Limit != 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Cursor != "" {
+		q.Set("cursor", o.Cursor)
+	}
+	if o.Search != "" {
+		q.Set("q", o.Search)
+	}
+	return q
+}
+
+// maxPage is the largest page the server returns, which all asks for to make the fewest calls.
+const maxPage = 1000
+
+// all reads every page of a list, from the first.
+func all[T any](ctx context.Context, page func(context.Context, ListOptions) (*Page[T], error)) ([]T, error) {
+	opts := ListOptions{Limit: maxPage}
+	var out []T
+	for {
+		p, err := page(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Data...)
+		if p.Next == nil {
+			return out, nil
+		}
+		opts.Cursor = *p.Next
+	}
 }
 
 // PutMember adds a user (by id or email address) to a project or replaces their permissions.
@@ -194,13 +235,22 @@ func (c *Client) RemoveMember(ctx context.Context, project, user string) error {
 	return c.do(ctx, http.MethodDelete, path, nil, nil, nil, http.StatusNoContent)
 }
 
-// Keys lists a project's API keys, without their secrets.
+// Keys lists all of a project's API keys, oldest first, without their secrets, reading every
+// page.
 func (c *Client) Keys(ctx context.Context, project string) ([]Key, error) {
-	var out List[Key]
-	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/api-keys", nil, nil, &out, http.StatusOK); err != nil {
+	return all(ctx, func(ctx context.Context, opts ListOptions) (*Page[Key], error) {
+		return c.KeysPage(ctx, project, opts)
+	})
+}
+
+// KeysPage returns one page of a project's API keys, without their secrets: oldest first, or,
+// with a Search, the key of that id or the keys whose name begins with it.
+func (c *Client) KeysPage(ctx context.Context, project string, opts ListOptions) (*Page[Key], error) {
+	var out Page[Key]
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/api-keys", opts.query(), nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
-	return out.Data, nil
+	return &out, nil
 }
 
 // Key returns one API key of a project, without its secret.

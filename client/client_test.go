@@ -62,7 +62,11 @@ func TestClientRoutes(t *testing.T) {
 		{"Project escapes", 200, func(c *client.Client) error { _, err := c.Project(ctx, "a/b?c"); return err },
 			recorded{Method: "GET", Path: "/v1/projects/a%2Fb%3Fc"}},
 		{"Members", 200, func(c *client.Client) error { _, err := c.Members(ctx, "web-shop"); return err },
-			recorded{Method: "GET", Path: "/v1/projects/web-shop/members"}},
+			recorded{Method: "GET", Path: "/v1/projects/web-shop/members", RawQuery: "limit=1000"}},
+		{"MembersPage", 200, func(c *client.Client) error {
+			_, err := c.MembersPage(ctx, "web-shop", client.ListOptions{Limit: 5, Cursor: "eyJ9", Search: "ann b"})
+			return err
+		}, recorded{Method: "GET", Path: "/v1/projects/web-shop/members", RawQuery: "cursor=eyJ9&limit=5&q=ann+b"}},
 		{"PutMember", 200, func(c *client.Client) error {
 			_, err := c.PutMember(ctx, "web-shop", "ada@example.com", []string{"containers-view"})
 			return err
@@ -74,7 +78,11 @@ func TestClientRoutes(t *testing.T) {
 		{"RemoveMember", 204, func(c *client.Client) error { return c.RemoveMember(ctx, "web-shop", "usr_1") },
 			recorded{Method: "DELETE", Path: "/v1/projects/web-shop/members/usr_1"}},
 		{"Keys", 200, func(c *client.Client) error { _, err := c.Keys(ctx, "prj_1"); return err },
-			recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys"}},
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys", RawQuery: "limit=1000"}},
+		{"KeysPage", 200, func(c *client.Client) error {
+			_, err := c.KeysPage(ctx, "prj_1", client.ListOptions{Search: "web"})
+			return err
+		}, recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys", RawQuery: "q=web"}},
 		{"Key", 200, func(c *client.Client) error { _, err := c.Key(ctx, "prj_1", "abc"); return err },
 			recorded{Method: "GET", Path: "/v1/projects/prj_1/api-keys/abc"}},
 		{"CreateKey", 201, func(c *client.Client) error {
@@ -113,6 +121,36 @@ func TestClientRoutes(t *testing.T) {
 				t.Fatalf("requests %+v\nwant %+v", *got, tt.want)
 			}
 		})
+	}
+}
+
+// TestKeysReadsEveryPage: Keys follows next until the last page.
+func TestKeysReadsEveryPage(t *testing.T) {
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Query().Get("cursor") {
+		case "":
+			io.WriteString(w, `{"data":[{"id":"a"},{"id":"b"}],"next":"c1"}`)
+		case "c1":
+			io.WriteString(w, `{"data":[{"id":"c"}],"next":null}`)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := client.New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at-1"}))
+	keys, err := c.Keys(context.Background(), "prj_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range keys {
+		ids = append(ids, k.ID)
+	}
+	if strings.Join(ids, ",") != "a,b,c" || strings.Join(queries, " ") != "limit=1000 cursor=c1&limit=1000" {
+		t.Errorf("keys %v from queries %q", ids, queries)
 	}
 }
 

@@ -16,6 +16,20 @@ type List[T any] struct {
 	Data []T `json:"data"`
 }
 
+// Page is one page of a paged collection (API keys, members). Its Data is what List's is, so a
+// reader of List reads a page's items unchanged.
+type Page[T any] struct {
+	Data []T     `json:"data"`
+	Next *string `json:"next"` // the cursor of the next page (ListOptions.Cursor); nil on the last page, as in AuditPage
+}
+
+// ListOptions selects one page of a paged collection.
+type ListOptions struct {
+	Limit  int    // 1–1000; zero: the server's default (100)
+	Cursor string // the Next of the previous page, with the same Search; empty: the first page
+	Search string // API keys: a key id, or the beginning of a name (case and look-alike letters ignored); members: a user id or the beginning of an email address
+}
+
 // Permission is one entry of the server's permission catalog.
 type Permission = keyward.Permission
 

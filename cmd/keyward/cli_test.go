@@ -371,6 +371,31 @@ func TestProjectsAndKeys(t *testing.T) {
 	if r := c.ok("keys", "list", "--project", "billing"); !strings.Contains(r.stdout, "no API keys") {
 		t.Errorf("an empty key list: %s", r)
 	}
+	// keys list pages: --limit shows the first keys and says there are more, --all shows every
+	// one, --search finds by id or the beginning of a name.
+	r = c.ok("keys", "list", "--project", "web-shop", "--all", "--json")
+	decodeJSON(t, r, &keys)
+	if len(keys) != 2 || r.stderr != "" {
+		t.Fatalf("keys list --all: %s", r)
+	}
+	oldest := keys[0].ID // both keys may have been created in the same second: the id decides
+	r = c.ok("keys", "list", "--project", "web-shop", "--limit", "1", "--json")
+	decodeJSON(t, r, &keys)
+	if len(keys) != 1 || keys[0].ID != oldest || !strings.Contains(r.stderr, "showing the first 1 keys; --all lists every one") {
+		t.Errorf("keys list --limit 1: %s", r)
+	}
+	for search, want := range map[string]string{"DEP": deployID, ci.ID: ci.ID} {
+		r = c.ok("keys", "list", "--project", "web-shop", "--search", search, "--json")
+		decodeJSON(t, r, &keys)
+		if len(keys) != 1 || keys[0].ID != want {
+			t.Errorf("keys list --search %s: %s", search, r)
+		}
+	}
+	if r := c.ok("keys", "list", "--project", "web-shop", "--search", "nothing"); !strings.Contains(r.stdout, "No API key of project web-shop") {
+		t.Errorf("keys list --search nothing: %s", r)
+	}
+	c.fails(2, "not both", nil, "keys", "list", "--project", "web-shop", "--all", "--limit", "5")
+	c.fails(2, "from 1 to 1000", nil, "keys", "list", "--project", "web-shop", "--limit", "0")
 	c.fails(2, "you belong to 3 projects (", nil, "keys", "list")
 	c.fails(1, `Project "nowhere" was not found`, nil, "keys", "list", "--project", "nowhere")
 

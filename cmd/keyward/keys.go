@@ -15,7 +15,7 @@ import (
 	"github.com/keyward/keyward/client"
 )
 
-const keysSynopsis = "keys list [--project P] [--json]\n" +
+const keysSynopsis = "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n" +
 	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
 	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
@@ -71,15 +71,28 @@ func (r *remote) project(ctx context.Context, named string) (string, error) {
 }
 
 func (m *Main) keysList(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys list", "keys list [--project P] [--json]\n\nLists a project's API keys. Secrets are never shown: only each key's id and last four characters.")
+	fs := m.flagSet("keys list", "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+
+		"Lists a project's API keys, oldest first, or those --search finds. Secrets are never shown: only\n"+
+		"each key's id and last four characters.")
 	project := projectFlag(fs)
 	asJSON := fs.Bool("json", false, "print a JSON array of keys")
+	search := fs.String("search", "", "a key id, or the beginning of key names (case and look-alike letters ignored)")
+	limit := fs.Int("limit", 100, "list at most this many keys, 1 to 1000")
+	all := fs.Bool("all", false, "list every key, however many")
 	rest, err := m.parseArgs(fs, args, "project")
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usagef("keys list takes no arguments, got %q", rest[0])
+	}
+	limitSet := false
+	fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
+	switch {
+	case *all && limitSet:
+		return usagef("keys list: give --limit or --all, not both")
+	case *limit < 1 || *limit > 1000:
+		return usagef("keys list: --limit takes a number from 1 to 1000")
 	}
 	r, err := m.connect(ctx)
 	if err != nil {
@@ -89,12 +102,32 @@ func (m *Main) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := r.Keys(ctx, ref)
-	if err != nil {
-		return r.explain(err)
+	opts := client.ListOptions{Limit: *limit, Search: *search}
+	if *all {
+		opts.Limit = 1000
+	}
+	var keys []client.Key
+	for {
+		page, err := r.KeysPage(ctx, ref, opts)
+		if err != nil {
+			return r.explain(err)
+		}
+		keys = append(keys, page.Data...)
+		if page.Next == nil {
+			break
+		}
+		if !*all {
+			fmt.Fprintf(m.Stderr, "keyward: showing the first %d keys; --all lists every one, --search finds one\n", len(keys))
+			break
+		}
+		opts.Cursor = *page.Next
 	}
 	if *asJSON {
 		return printJSON(m.Stdout, nonNil(keys))
+	}
+	if len(keys) == 0 && *search != "" {
+		fmt.Fprintf(m.Stdout, "No API key of project %s has that id or a name beginning so.\n", printable(ref))
+		return nil
 	}
 	if len(keys) == 0 {
 		fmt.Fprintf(m.Stdout, "Project %s has no API keys. Create one with:\n  keyward keys create --project %s --name NAME --permissions PERMISSION,…\n", printable(ref), printable(ref))
@@ -322,9 +355,15 @@ func (r *remote) findKey(ctx context.Context, named, target string) (project, id
 	type match struct{ project, id string }
 	var byID, byName []match
 	for _, ref := range refs {
-		keys, err := r.Keys(ctx, ref)
+		// The search finds the key of that id, or the keys whose name begins like target, the
+		// exact name first: one page holds the match.
+		page, err := r.KeysPage(ctx, ref, client.ListOptions{Limit: 1000, Search: target})
 		if err != nil && (len(refs) == 1 || !isStatus(err, http.StatusForbidden)) {
 			return "", "", r.explain(err)
+		}
+		var keys []client.Key
+		if page != nil {
+			keys = page.Data
 		}
 		for _, k := range keys {
 			if k.ID == target {

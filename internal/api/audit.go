@@ -9,9 +9,16 @@ import (
 )
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	q, err := query(r, "limit", "before")
+	q, err := query(r, "limit", "cursor", "before")
 	if err != nil {
 		return err
+	}
+	// cursor is the name every paged list uses; before, the earlier one, means the same.
+	if v, ok := q["cursor"]; ok {
+		if _, both := q["before"]; both {
+			return invalid("Send the cursor as \"cursor\" or \"before\", not both.")
+		}
+		q["before"] = v
 	}
 	limit := manage.AuditDefaultLimit
 	if v, ok := q["limit"]; ok {
@@ -24,7 +31,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	var before int64
 	if v, ok := q["before"]; ok {
 		if before, err = parseCursor(v); err != nil || before == 0 {
-			return invalid("Query parameter \"before\" must be the \"next\" cursor of a previous page.")
+			return invalid("Query parameter \"cursor\" must be the \"next\" of a previous page.")
 		}
 	}
 	events, next, err := a.Audit(r.Context(), before, limit)

@@ -60,7 +60,7 @@ func TestAudit(t *testing.T) {
 		if p.Next == nil {
 			break
 		}
-		path = "/v1/projects/shop/audit?limit=1&before=" + *p.Next
+		path = "/v1/projects/shop/audit?limit=1&cursor=" + *p.Next
 	}
 	if len(ids) != len(page.Data) {
 		t.Fatalf("paged ids %v, want %d events", ids, len(page.Data))
@@ -72,7 +72,7 @@ func TestAudit(t *testing.T) {
 		}
 	}
 
-	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=+5", "before=-1", "before=abc", "before=0", "limit=1&limit=2", "after=1"} {
+	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=+5", "before=-1", "before=abc", "before=0", "limit=1&limit=2", "after=1", "cursor=abc", "cursor=1&before=1"} {
 		e.do(req{method: "GET", path: "/v1/projects/shop/audit?" + q, token: tok}).expect(t, http.StatusBadRequest).problem(t)
 	}
 }

@@ -97,10 +97,11 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	if _, err := query(r); err != nil {
+	p, err := pageQuery(r)
+	if err != nil {
 		return err
 	}
-	keys, err := a.Keys(r.Context())
+	keys, next, err := a.KeyPage(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a *manage.Acce
 	for _, k := range keys {
 		data = append(data, s.keyOut(k))
 	}
-	return writeJSON(w, http.StatusOK, client.List[client.Key]{Data: data})
+	return writeJSON(w, http.StatusOK, client.Page[client.Key]{Data: data, Next: nextCursor(next)})
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {

@@ -13,10 +13,11 @@ func (s *Server) memberOut(m *keyward.Member) client.Member {
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	if _, err := query(r); err != nil {
+	p, err := pageQuery(r)
+	if err != nil {
 		return err
 	}
-	members, err := a.Members(r.Context())
+	members, next, err := a.MemberPage(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.A
 	for _, m := range members {
 		data = append(data, s.memberOut(m))
 	}
-	return writeJSON(w, http.StatusOK, client.List[client.Member]{Data: data})
+	return writeJSON(w, http.StatusOK, client.Page[client.Member]{Data: data, Next: nextCursor(next)})
 }
 
 // putMember adds a user to the project (201) or replaces their permissions (200).

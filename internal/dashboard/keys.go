@@ -16,8 +16,11 @@ import (
 
 type keysPage struct {
 	projectBase
-	Keys []*keyward.APIKey
-	Now  time.Time
+	Keys   []*keyward.APIKey
+	Now    time.Time
+	Search string // the search box's text
+	Next   string // the next page's URL, "" on the last page
+	First  string // the first page's URL (of the same search), "" on the first page
 }
 
 // Expired reports whether k no longer exchanges because of its expiry.
@@ -48,14 +51,36 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *m
 		page.Notice = fmt.Sprintf("Updated API key %s (%s). The change applies from its next exchange.", f.Updated.Name, f.Updated.ID)
 	}
 	if a.Has(manage.PermKeysView) {
-		keys, err := a.Keys(r.Context())
+		p := keyward.Page{Limit: manage.PageDefaultLimit, Search: r.URL.Query().Get("q"), Cursor: r.URL.Query().Get("cursor")}
+		keys, next, err := a.KeyPage(r.Context(), p)
 		if err != nil {
 			return err
 		}
-		page.Keys = keys
+		page.Keys, page.Search = keys, p.Search
+		page.First, page.Next = pageLinks(projectURL(page.Project(), "api-keys"), p, next)
 	}
 	s.render(w, r, http.StatusOK, "keys", page)
 	return nil
+}
+
+// pageLinks returns the URLs of the first page of the list at self with p's search, when p is
+// not that page, and of the page after p, when there is one.
+func pageLinks(self string, p keyward.Page, next string) (first, after string) {
+	q := url.Values{}
+	if p.Search != "" {
+		q.Set("q", p.Search)
+	}
+	if p.Cursor != "" {
+		first = self
+		if len(q) > 0 {
+			first += "?" + q.Encode()
+		}
+	}
+	if next != "" {
+		q.Set("cursor", next)
+		after = self + "?" + q.Encode()
+	}
+	return first, after
 }
 
 type keyFormPage struct {

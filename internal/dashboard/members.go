@@ -12,6 +12,9 @@ import (
 type membersPage struct {
 	projectBase
 	Members []*keyward.Member
+	Search  string // the search box's text
+	Next    string // the next page's URL, "" on the last page
+	First   string // the first page's URL (of the same search), "" on the first page
 	// The add-member form.
 	Email  string
 	Groups []permGroup
@@ -48,11 +51,13 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, v *visit, a
 
 func (s *Server) showMembers(w http.ResponseWriter, r *http.Request, a *manage.Access, status int, page *membersPage, checked []string) error {
 	if a.Has(manage.PermMembersView) {
-		members, err := a.Members(r.Context())
+		p := keyward.Page{Limit: manage.PageDefaultLimit, Search: r.URL.Query().Get("q"), Cursor: r.URL.Query().Get("cursor")}
+		members, next, err := a.MemberPage(r.Context(), p)
 		if err != nil {
 			return err
 		}
-		page.Members = members
+		page.Members, page.Search = members, p.Search
+		page.First, page.Next = pageLinks(projectURL(page.Project(), "members"), p, next)
 	}
 	page.Groups = choices(a.Grantable(), checked)
 	page.catalogSize = len(s.Catalog.Names())

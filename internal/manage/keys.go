@@ -113,6 +113,38 @@ func (a *Access) Keys(ctx context.Context) ([]*keyward.APIKey, error) {
 	return keys, nil
 }
 
+// List page sizes, for keys and members.
+const (
+	PageDefaultLimit = 100
+	PageMaxLimit     = 1000
+)
+
+func checkPage(p keyward.Page) error {
+	if p.Limit < 1 || p.Limit > PageMaxLimit {
+		return keyward.Errorf(keyward.EINVALID, "A page holds 1 to %d items.", PageMaxLimit)
+	}
+	return nil
+}
+
+// KeyPage returns one page of the project's keys and the cursor of the next page ("" on the
+// last); see keyward.Store's APIKeyPage for the order and the search. It needs api-keys-view.
+func (a *Access) KeyPage(ctx context.Context, p keyward.Page) ([]*keyward.APIKey, string, error) {
+	if err := a.Require(PermKeysView); err != nil {
+		return nil, "", err
+	}
+	if err := checkPage(p); err != nil {
+		return nil, "", err
+	}
+	keys, next, err := a.svc.Store.APIKeyPage(ctx, a.Project.ID, p)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, k := range keys {
+		a.present(k)
+	}
+	return keys, next, nil
+}
+
 // Key returns one of the project's keys; a key of another project is ENOTFOUND like a missing
 // one. It needs api-keys-view.
 func (a *Access) Key(ctx context.Context, id string) (*keyward.APIKey, error) {

@@ -27,11 +27,13 @@ type Store interface {
 	DeleteProject(ctx context.Context, id string, at time.Time) error
 	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	MemberPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.Member, string, error)
 	PutMember(ctx context.Context, m *keyward.Member) error
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 	CreateAPIKey(ctx context.Context, k *keyward.APIKey) error
 	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
 	APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey, error)
+	APIKeyPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.APIKey, string, error)
 	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
 	UpdateAPIKey(ctx context.Context, projectID, id string, change keyward.APIKeyChange, at time.Time) (*keyward.APIKey, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error

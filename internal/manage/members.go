@@ -29,6 +29,26 @@ func (a *Access) Members(ctx context.Context) ([]*keyward.Member, error) {
 	return members, nil
 }
 
+// MemberPage returns one page of the project's members, by email, and the cursor of the next
+// page ("" on the last); a search is a user id or the beginning of an email address. It needs
+// members-view.
+func (a *Access) MemberPage(ctx context.Context, p keyward.Page) ([]*keyward.Member, string, error) {
+	if err := a.Require(PermMembersView); err != nil {
+		return nil, "", err
+	}
+	if err := checkPage(p); err != nil {
+		return nil, "", err
+	}
+	members, next, err := a.svc.Store.MemberPage(ctx, a.Project.ID, p)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, m := range members {
+		m.Permissions = a.svc.Catalog.Filter(m.Permissions)
+	}
+	return members, next, nil
+}
+
 // How PutMember treats an existing membership.
 type putMode int
 

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"LastManager", testLastManager},
 		{"LastManagerRace", testLastManagerRace},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyPages", testAPIKeyPages},
+		{"MemberPages", testMemberPages},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
 		{"LookAlikeNames", testLookAlikeNames},
