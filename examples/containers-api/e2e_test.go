@@ -271,12 +271,8 @@ func TestManagementClientMatchesServer(t *testing.T) {
 			Data []client.Project `json:"data"`
 		}{}},
 		{"/v1/projects/" + p, login.AccessToken, &client.Project{}},
-		{"/v1/projects/" + p + "/members", login.AccessToken, &struct {
-			Data []client.Member `json:"data"`
-		}{}},
-		{"/v1/projects/" + p + "/api-keys", login.AccessToken, &struct {
-			Data []client.Key `json:"data"`
-		}{}},
+		{"/v1/projects/" + p + "/members", login.AccessToken, &client.Page[client.Member]{}},
+		{"/v1/projects/" + p + "/api-keys", login.AccessToken, &client.Page[client.Key]{}},
 		{"/v1/projects/" + p + "/api-keys/" + key.ID, login.AccessToken, &client.Key{}},
 		{"/v1/projects/" + p + "/audit", login.AccessToken, &client.AuditPage{}},
 		{"/v1/revocations", "", &client.RevocationPage{}},
