@@ -15,7 +15,7 @@ import (
 // Members tab; Eve signs in and creates a key that manages containers and API keys; the admin
 // reduces Eve to containers-view, and the key's next token has neither, while the token it held
 // is refused; the admin removes Eve, leaving the key with her, and the key no longer exchanges and
-// shows Disabled in the keys table.
+// shows Disabled in the keys table and on its page.
 func TestRedTeamStoryInTheBrowser(t *testing.T) {
 	e := start(t)
 	const evePassword = "correct horse battery staple 3"
@@ -91,4 +91,7 @@ func TestRedTeamStoryInTheBrowser(t *testing.T) {
 	if n := admin.count(`//tr[th[.//span[@class='key-name' and .='eves-bot']]]//span[normalize-space(.)='Disabled']`); n != 1 {
 		t.Errorf("the keys table does not show eves-bot as Disabled:\n%s", admin.text())
 	}
+	admin.pressAt(`//a[.//span[@class='key-name' and .='eves-bot']]`)
+	admin.see(`API key “eves-bot”`, "Disabled", "when its owner lost the project", "eve@example.com", "Audit trail", "Created API key")
+	admin.checkPage()
 }
