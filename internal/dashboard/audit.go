@@ -69,11 +69,22 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 	if before != 0 {
 		page.Newest = self
 	}
+	rows, err := s.auditRows(r.Context(), a, events)
+	if err != nil {
+		return err
+	}
+	page.Events = rows
+	s.render(w, r, http.StatusOK, "audit", page)
+	return nil
+}
+
+// auditRows puts events in words, naming people and keys.
+func (s *Server) auditRows(ctx context.Context, a *manage.Access, events []*keyward.AuditEvent) ([]auditRow, error) {
 	names := &subjectNames{store: s.Store, cache: map[string]string{}, keys: map[string]string{}}
 	if a.Has(manage.PermKeysView) {
-		keys, err := a.Keys(r.Context())
+		keys, err := a.Keys(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, k := range keys {
 			names.keys[k.ID] = k.Name
@@ -82,6 +93,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 	for _, e := range events {
 		names.learnKey(e)
 	}
+	var rows []auditRow
 	for _, e := range events {
 		what, ok := actions[e.Action]
 		if !ok {
@@ -90,12 +102,11 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 		if e.Detail != "" {
 			what += " (" + e.Detail + ")"
 		}
-		page.Events = append(page.Events, auditRow{
-			Event: e, What: what, Who: names.name(r.Context(), e.Actor), Target: names.name(r.Context(), e.Target),
+		rows = append(rows, auditRow{
+			Event: e, What: what, Who: names.name(ctx, e.Actor), Target: names.name(ctx, e.Target),
 		})
 	}
-	s.render(w, r, http.StatusOK, "audit", page)
-	return nil
+	return rows, nil
 }
 
 // subjectNames shows "user:<id>" as the user's email address and "key:<id>" as the key's name

@@ -97,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/api-keys/new", s.inProject(s.newKey))
 	mux.Handle("POST /projects/{project}/api-keys", s.inProject(s.createKey))
 	mux.Handle("GET /projects/{project}/api-keys/created", s.inProject(s.keyCreated))
+	mux.Handle("GET /projects/{project}/api-keys/{id}", s.inProject(s.keyPage))
 	mux.Handle("GET /projects/{project}/api-keys/{id}/edit", s.inProject(s.editKey))
 	mux.Handle("POST /projects/{project}/api-keys/{id}/edit", s.inProject(s.updateKey))
 	mux.Handle("GET /projects/{project}/api-keys/{id}/delete", s.inProject(s.confirmDeleteKey))

@@ -26,6 +26,11 @@ type keysPage struct {
 // Expired reports whether k no longer exchanges because of its expiry.
 func (p *keysPage) Expired(k *keyward.APIKey) bool { return k.Expired(p.Now) }
 
+// KeyURL is k's own page.
+func (p *keysPage) KeyURL(k *keyward.APIKey) string {
+	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID)
+}
+
 // EditURL is where the form that edits k lives (and where it is posted).
 func (p *keysPage) EditURL(k *keyward.APIKey) string {
 	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/edit"

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/manage"
@@ -45,6 +47,8 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, v *visit, a
 		page.Notice = "The member's permissions were saved."
 	case q.Has("removed"):
 		page.Notice = "The member was removed from the project."
+		page.Notice += keyCount(q.Get("transferred"), " was transferred first.", " were transferred first.")
+		page.Notice += keyCount(q.Get("disabled"), " of theirs was disabled.", " of theirs were disabled.")
 	}
 	return s.showMembers(w, r, a, http.StatusOK, page, nil)
 }
@@ -152,29 +156,156 @@ func (s *Server) changeMember(w http.ResponseWriter, r *http.Request, v *visit, 
 	return nil
 }
 
+// removalPage confirms a member's removal. It lists the member's API keys in the project, each
+// with the members it can be transferred to; a key not transferred is disabled by the removal.
+type removalPage struct {
+	projectBase
+	Member   *keyward.Member
+	Keys     []*ownedKey
+	KeysSeen bool   // whether the signed-in person may list keys (api-keys-view)
+	Action   string // where the removal is posted
+	Cancel   string
+	Error    string
+}
+
+// ownedKey is one of a departing member's keys and who may take it over.
+type ownedKey struct {
+	Key *keyward.APIKey
+	// To are the members who hold every permission of the key, empty when there are none or
+	// the signed-in person may not transfer it; Why then says why.
+	To  []*keyward.Member
+	Why string
+}
+
+// Field is the name of the key's transfer choice in the form.
+func (k *ownedKey) Field() string { return "owner-" + k.Key.ID }
+
+func (s *Server) removalPage(r *http.Request, v *visit, a *manage.Access, m *keyward.Member) (*removalPage, error) {
+	list := projectURL(a.Project, "members")
+	page := &removalPage{
+		projectBase: s.base(v, a, "members", "Remove member"), Member: m,
+		Action: list + "/" + url.PathEscape(m.UserID) + "/remove", Cancel: list,
+	}
+	if !a.Has(manage.PermKeysView) {
+		return page, nil
+	}
+	page.KeysSeen = true
+	keys, err := a.Keys(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	members, err := a.Members(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.Owner != m.UserID {
+			continue
+		}
+		ok := &ownedKey{Key: k}
+		page.Keys = append(page.Keys, ok)
+		switch {
+		case !a.Has(manage.PermKeysManage):
+			ok.Why = "Transferring it needs the api-keys-manage permission."
+			continue
+		case !holdsAll(a.Perms, k.Permissions):
+			ok.Why = "You cannot transfer it: it holds permissions you do not."
+			continue
+		}
+		for _, o := range members {
+			if o.UserID != m.UserID && holdsAll(o.Permissions, k.Permissions) {
+				ok.To = append(ok.To, o)
+			}
+		}
+		if len(ok.To) == 0 {
+			ok.Why = "No other member holds all of its permissions."
+		}
+	}
+	return page, nil
+}
+
+// keyCount says "1 API key"+one or "n API keys"+many, and nothing when n is not a positive number.
+func keyCount(n, one, many string) string {
+	switch i, _ := strconv.Atoi(n); {
+	case i == 1:
+		return " 1 API key" + one
+	case i > 1:
+		return " " + strconv.Itoa(i) + " API keys" + many
+	}
+	return ""
+}
+
+func holdsAll(held, perms []string) bool {
+	for _, p := range perms {
+		if !slices.Contains(held, p) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) confirmRemoveMember(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
 	m, err := s.member(r, a)
 	if err != nil {
 		return err
 	}
-	list := projectURL(a.Project, "members")
-	s.render(w, r, http.StatusOK, "confirm", &confirmPage{
-		projectBase: s.base(v, a, "members", "Remove member"),
-		Heading:     "Remove " + m.Email + " from " + a.Project.Name + "?",
-		Text:        "They lose every permission in this project at once, and their tokens narrowed to it are revoked. Their API keys stay.",
-		Action:      list + "/" + url.PathEscape(m.UserID) + "/remove",
-		Button:      "Remove member", Cancel: list,
-	})
+	page, err := s.removalPage(r, v, a, m)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "remove-member", page)
 	return nil
 }
 
+// removeMember first transfers the keys the form hands to another member, then removes the
+// member, which disables the keys still theirs.
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
-	if _, err := parseForm(r); err != nil {
+	f, err := parseForm(r)
+	if err != nil {
 		return err
 	}
-	if err := a.RemoveMember(r.Context(), r.PathValue("user")); err != nil {
+	m, err := s.member(r, a)
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, projectURL(a.Project, "members")+"?removed", http.StatusSeeOther)
+	var transferred, disabled int
+	if a.Has(manage.PermKeysView) {
+		page, err := s.removalPage(r, v, a, m)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Keys {
+			to := f.get(k.Field())
+			if to == "" {
+				continue
+			}
+			if _, err := a.UpdateKey(r.Context(), k.Key.ID, manage.KeyChange{Owner: &to}); err != nil {
+				if keyward.ErrorCode(err) == keyward.EINTERNAL {
+					return err
+				}
+				// Nothing is removed: the person decides again, on the page as it now is.
+				page, perr := s.removalPage(r, v, a, m)
+				if perr != nil {
+					return perr
+				}
+				page.Error = "API key " + k.Key.Name + " was not transferred, and " + m.Email + " is still a member: " + keyward.ErrorMessage(err)
+				s.render(w, r, web.Status(err), "remove-member", page)
+				return nil
+			}
+			transferred++
+		}
+		disabled = len(page.Keys) - transferred
+	}
+	if err := a.RemoveMember(r.Context(), m.UserID); err != nil {
+		return err
+	}
+	q := url.Values{"removed": {""}}
+	if transferred > 0 {
+		q.Set("transferred", strconv.Itoa(transferred))
+	}
+	if disabled > 0 {
+		q.Set("disabled", strconv.Itoa(disabled))
+	}
+	http.Redirect(w, r, projectURL(a.Project, "members")+"?"+q.Encode(), http.StatusSeeOther)
 	return nil
 }
