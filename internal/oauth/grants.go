@@ -29,8 +29,8 @@ func (clientCredentials) identify(ctx context.Context, s *Server, req *request) 
 			ProjectID: k.ProjectID, Actor: "key:" + k.ID, Action: keyward.AuditExchangeFailed,
 			Target: "key:" + k.ID, Detail: "address not allowed"}}
 	}
-	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, ProjectID: k.ProjectID,
-		CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
+	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, SecretGen: req.keyGen,
+		ProjectID: k.ProjectID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = *k.ExpiresAt
 	}
@@ -136,7 +136,18 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	if subtle.ConstantTimeCompare(k.SecretHash, apikey.Hash(c.Secret)) != 1 {
+	// Both secrets are compared, in constant time, whichever matches.
+	h := apikey.Hash(c.Secret)
+	current := subtle.ConstantTimeCompare(k.SecretHash, h) == 1
+	previous := len(k.PreviousSecretHash) > 0 && subtle.ConstantTimeCompare(k.PreviousSecretHash, h) == 1
+	switch {
+	case current:
+		req.keyGen = k.SecretGen
+	case previous && k.PreviousValid(req.now):
+		req.keyGen = k.SecretGen - 1
+	case previous:
+		return nil, keyRefusal(req, id, k.ProjectID, "rolled secret past its grace")
+	default:
 		return nil, keyRefusal(req, id, k.ProjectID, "wrong secret")
 	}
 	if k.Expired(req.now) {
