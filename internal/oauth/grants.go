@@ -136,10 +136,19 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	// Both secrets are compared, in constant time, whichever matches.
 	h := apikey.Hash(c.Secret)
-	current := subtle.ConstantTimeCompare(k.SecretHash, h) == 1
-	previous := len(k.PreviousSecretHash) > 0 && subtle.ConstantTimeCompare(k.PreviousSecretHash, h) == 1
+	current, previous := matchSecret(k, h)
+	if cached && !current && !previous {
+		// The key may have been rolled since it was cached: a secret it does not know is
+		// checked once more against the key as stored.
+		s.cachedKeys.drop(id)
+		if k, err = s.apiKey(ctx, id); keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, keyRefusal(req, id, "", "unknown or deleted key")
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		current, previous = matchSecret(k, h)
+	}
 	switch {
 	case current:
 		req.keyGen = k.SecretGen
@@ -157,6 +166,13 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 		return nil, keyRefusal(req, id, k.ProjectID, "disabled key")
 	}
 	return k, nil
+}
+
+// matchSecret compares hash, in constant time, with both the key's secret and its previous one.
+func matchSecret(k *keyward.APIKey, hash []byte) (current, previous bool) {
+	current = subtle.ConstantTimeCompare(k.SecretHash, hash) == 1
+	previous = len(k.PreviousSecretHash) > 0 && subtle.ConstantTimeCompare(k.PreviousSecretHash, hash) == 1
+	return current, previous
 }
 
 func keyRequired(basic bool) *Error {
