@@ -215,7 +215,7 @@ type Session struct {
 	KeyRevision int64
 	// SecretGen is, for a key session, the APIKey.SecretGen of the secret that started it: the
 	// key's current secret, or its previous one within a roll's grace. The session ends with
-	// that secret.
+	// that secret. Stored; ConsumeRefreshToken returns it, Session does not read it.
 	SecretGen int64
 }
 
