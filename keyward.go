@@ -57,6 +57,16 @@ type APIKey struct {
 	// is refused when it no longer matches (see Session.KeyRevision), so no cached copy outlives
 	// an edit.
 	Revision int64
+	// SecretGen counts the key's secrets: a roll gives the key a new secret and keeps the one
+	// before it, PreviousSecretHash, until PreviousExpiresAt (the end of the roll's grace).
+	SecretGen          int64
+	PreviousSecretHash []byte
+	PreviousExpiresAt  *time.Time
+}
+
+// PreviousValid reports whether the key's previous secret still exchanges at now.
+func (k *APIKey) PreviousValid(now time.Time) bool {
+	return len(k.PreviousSecretHash) > 0 && k.PreviousExpiresAt != nil && now.Before(*k.PreviousExpiresAt)
 }
 
 // APIKeyChange is an edit of an API key; a nil field, or SetExpiresAt false, keeps what the key
@@ -203,6 +213,10 @@ type Session struct {
 	// session with ECONFLICT when the key was edited after the copy the exchange read, and
 	// ConsumeRefreshToken sets it to the key's current revision. Not stored.
 	KeyRevision int64
+	// SecretGen is, for a key session, the APIKey.SecretGen of the secret that started it: the
+	// key's current secret, or its previous one within a roll's grace. The session ends with
+	// that secret. Stored; ConsumeRefreshToken returns it, Session does not read it.
+	SecretGen int64
 }
 
 // Subject returns the JWT subject of the session's credential: "key:<id>" or "user:<id>".
@@ -264,6 +278,7 @@ const (
 	AuditKeyCreated       = "api_key.created"
 	AuditKeyDeleted       = "api_key.deleted"
 	AuditKeyUpdated       = "api_key.updated"
+	AuditKeyRolled        = "api_key.rolled"         // Detail: "grace=" and the grace period
 	AuditKeyDisabled      = "api_key.disabled"       // Detail: "reason=" and an Owner* reason
 	AuditKeySessionsEnded = "api_key.sessions_ended" // Detail: "reason=owner_reduced"
 	AuditExchangeFailed   = "token.exchange_failed"

@@ -98,12 +98,21 @@ type Store interface {
 	// (EINVALID when not) holding every permission of the key as changed (EFORBIDDEN when not),
 	// and clears DisabledAt: the key ends either owned by a current member or disabled.
 	UpdateAPIKey(ctx context.Context, projectID, id string, change APIKeyChange, at time.Time) (*APIKey, error)
+	// RollAPIKey gives the key of projectID a new secret (its hash and hint), increments its
+	// SecretGen and Revision, and keeps the secret it had as PreviousSecretHash until
+	// previousExpires, replacing any earlier previous secret. In the same transaction it revokes
+	// (reason "key_rolled", appended to the feed) the live sessions of every secret that stops
+	// exchanging now: those of the replaced previous secret, and those of the rolled one too when
+	// previousExpires is not after at. ENOTFOUND when the key does not exist in that project.
+	RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*APIKey, error)
 	// TouchAPIKey records the last use of a key (ENOTFOUND when unknown). It may be batched by
 	// the caller.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error
 
 	// CreateSession stores a new session with its first refresh token, atomically. ECONFLICT
-	// when a key session's KeyRevision is not the key's revision any more. ENOTFOUND
+	// when a key session's KeyRevision is not the key's revision any more, EREVOKED when its
+	// SecretGen names neither the key's secret nor its previous one before PreviousExpiresAt
+	// (compared with the session's CreatedAt). ENOTFOUND
 	// when the key (or an enabled key), the user or (for a project-narrowed user session) the membership no longer
 	// exists, EREVOKED when the user is disabled: a credential deleted concurrently never ends up
 	// with a live session.
@@ -116,6 +125,8 @@ type Store interface {
 	//   - already consumed: the session is revoked (reason "refresh_reused") and appended to the
 	//     feed in the same transaction, and the error is EREFRESHREUSED; the session is returned
 	//     too, so the caller can audit the reuse
+	//   - a key session whose secret stopped exchanging (rolled, and the grace over at now): the
+	//     session is revoked (reason "key_rolled") and appended to the feed, EREVOKED
 	//   - expired token: EEXPIRED; session revoked or past its max age: EREVOKED / EEXPIRED,
 	//     with the session returned; a refused call consumes nothing
 	// Of any number of concurrent calls with one hash, at most one succeeds.

@@ -43,6 +43,20 @@ func New(r io.Reader) (key, id string, err error) {
 	return body + checksum(body), id, nil
 }
 
+// NewForID returns a new key with the id of an existing one and a fresh secret, read from r: the
+// key's next secret when it is rolled. id must be a valid key id (ValidID).
+func NewForID(r io.Reader, id string) (string, error) {
+	if !ValidID(id) {
+		return "", keyward.Errorf(keyward.EINVALID, "Not an API key id.")
+	}
+	secret, err := keyward.RandomBase62(r, SecretLength)
+	if err != nil {
+		return "", err
+	}
+	body := Prefix + id + secret
+	return body + checksum(body), nil
+}
+
 // Parse checks that key has the exact length, prefix, alphabet and checksum of a key and returns
 // its id. It does not tell whether the key exists. Errors are *keyward.Error with code EINVALID;
 // their messages never repeat the key, because callers show or log them.

@@ -313,3 +313,23 @@ func BenchmarkFind(b *testing.B) {
 		}
 	}
 }
+
+func TestNewForIDKeepsTheID(t *testing.T) {
+	key, id, err := apikey.New(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := apikey.NewForID(rand.Reader, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := apikey.Parse(next); err != nil || got != id {
+		t.Fatalf("Parse(NewForID) = %q, %v; want %q", got, err, id)
+	}
+	if next == key {
+		t.Fatal("NewForID returned the same key")
+	}
+	if _, err := apikey.NewForID(rand.Reader, "not an id"); err == nil {
+		t.Fatal("NewForID accepted an invalid id")
+	}
+}

@@ -284,6 +284,19 @@ func (c *Client) UpdateKey(ctx context.Context, project, id string, req UpdateKe
 	return &out, nil
 }
 
+// RollKey gives an API key a new secret and returns the key with it (Secret, shown this once);
+// the id and every setting stay. The previous secret keeps exchanging for grace (0 to 24 hours),
+// then stops, and the sessions it started end. A key holding api-keys-roll-self may roll itself,
+// so a program can replace its own key unattended: roll, store the new key, use it.
+func (c *Client) RollKey(ctx context.Context, project, id string, grace time.Duration) (*Key, error) {
+	var out Key
+	path := projectPath(project) + "/api-keys/" + url.PathEscape(id) + "/roll"
+	if err := c.do(ctx, http.MethodPost, path, nil, RollKeyRequest{Grace: grace.String()}, &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteKey deletes an API key; every session of the key is revoked at once, and verifiers that
 // follow the revocation feed refuse its tokens within a second.
 func (c *Client) DeleteKey(ctx context.Context, project, id string) error {

@@ -94,6 +94,10 @@ func TestClientRoutes(t *testing.T) {
 			_, err := c.CreateKey(ctx, "prj_1", client.CreateKeyRequest{Name: "bot", Permissions: []string{"x"}})
 			return err
 		}, recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys", ContentType: "application/json", Body: `{"name":"bot","permissions":["x"]}`}},
+		{"RollKey", 201, func(c *client.Client) error { _, err := c.RollKey(ctx, "prj_1", "abc", 90*time.Minute); return err },
+			recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys/abc/roll", ContentType: "application/json", Body: `{"grace":"1h30m0s"}`}},
+		{"RollKey without grace", 201, func(c *client.Client) error { _, err := c.RollKey(ctx, "prj_1", "abc", 0); return err },
+			recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys/abc/roll", ContentType: "application/json", Body: `{"grace":"0s"}`}},
 		{"DeleteKey", 204, func(c *client.Client) error { return c.DeleteKey(ctx, "prj_1", "abc") },
 			recorded{Method: "DELETE", Path: "/v1/projects/prj_1/api-keys/abc"}},
 		{"Audit", 200, func(c *client.Client) error {

@@ -100,7 +100,18 @@ type Key struct {
 	DisabledAt *time.Time `json:"disabled_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	LastUsedIP *string    `json:"last_used_ip"`
-	Secret     string     `json:"key,omitempty"`
+	// PreviousExpiresAt is, once the key was rolled, when its previous secret stops (or
+	// stopped) exchanging.
+	PreviousExpiresAt *time.Time `json:"previous_expires_at,omitempty"`
+	// Secret is the whole key, set only in the answer to CreateKey and RollKey.
+	Secret string `json:"key,omitempty"`
+}
+
+// RollKeyRequest is the body of RollKey.
+type RollKeyRequest struct {
+	// Grace is how long the previous secret keeps exchanging, a Go duration from "0s" to
+	// "24h"; empty means one hour.
+	Grace string `json:"grace,omitempty"`
 }
 
 // CreateKeyRequest is the body of CreateKey.

@@ -584,3 +584,39 @@ func TestProjectsRenameDelete(t *testing.T) {
 	rq := s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(kwtest.KeyID(t, key), key))
 	kwtest.RequireOAuthError(t, rq, http.StatusUnauthorized, "invalid_client")
 }
+
+// TestKeysRoll: keys roll prints the new secret alone, as keys create does; the old one works
+// through the grace, and both exchange meanwhile.
+func TestKeysRoll(t *testing.T) {
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+	c.ok("projects", "create", "web-shop")
+	old := strings.TrimSpace(c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "images-view").stdout)
+	id, err := apikey.Parse(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.fails(2, "--grace must be from 0s to 24h", nil, "keys", "roll", "deploy", "--project", "web-shop", "--grace", "25h")
+	c.fails(2, "usage: keyward keys roll", nil, "keys", "roll", "--project", "web-shop")
+	r := c.ok("keys", "roll", "deploy", "--project", "web-shop", "--grace", "10m")
+	rolled := strings.TrimSpace(r.stdout)
+	if got, err := apikey.Parse(rolled); err != nil || got != id || rolled == old || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("keys roll did not print the new key alone: %v\n%s", err, r)
+	}
+	if !strings.Contains(r.stderr, "Rolled API key \"deploy\" (id "+id+")") || !strings.Contains(r.stderr, "shown this once") ||
+		strings.Contains(r.stderr, rolled) {
+		t.Errorf("keys roll notice: %s", r)
+	}
+	s.Exchange(t, old)
+	s.Exchange(t, rolled)
+
+	var again keyOut
+	decodeJSON(t, c.ok("keys", "roll", id, "--project", "web-shop", "--grace", "0s", "--json"), &again)
+	if again.Secret == "" || again.Secret == rolled || again.ID != id {
+		t.Errorf("keys roll --json: %+v", again)
+	}
+	kwtest.RequireOAuthError(t, s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(id, rolled)),
+		http.StatusUnauthorized, "invalid_client")
+	s.Exchange(t, again.Secret)
+}

@@ -18,11 +18,12 @@ import (
 const keysSynopsis = "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n" +
 	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
 	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
+	"       keyward keys roll ID|NAME [--grace 1h] [--project P] [--json]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys: give a command: list, create, edit or delete ('keyward keys -h' shows how)")
+		return usagef("keys: give a command: list, create, edit, roll or delete ('keyward keys -h' shows how)")
 	}
 	switch args[0] {
 	case "list":
@@ -31,13 +32,15 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 		return m.keysCreate(ctx, args[1:])
 	case "edit":
 		return m.keysEdit(ctx, args[1:])
+	case "roll":
+		return m.keysRoll(ctx, args[1:])
 	case "delete":
 		return m.keysDelete(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
 		return nil
 	}
-	return unknownCommand("keyward keys", args[0], []string{"list", "create", "edit", "delete"})
+	return unknownCommand("keyward keys", args[0], []string{"list", "create", "edit", "roll", "delete"})
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
@@ -297,6 +300,50 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if req.Owner != nil {
 		fmt.Fprintf(m.Stdout, "It now belongs to %s (%s).\n", printable(ownerName), k.Owner)
 	}
+	return nil
+}
+
+func (m *Main) keysRoll(ctx context.Context, args []string) error {
+	fs := m.flagSet("keys roll", "keys roll ID|NAME [--grace 1h] [--project P] [--json]\n\n"+
+		"Gives an API key a new secret and prints it on standard output, this once, as keys create does;\n"+
+		"the key's id and settings stay. The old secret keeps working for the grace period, then stops,\n"+
+		"and the tokens it was exchanged for end: replace the key where it is used before then.")
+	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
+	grace := fs.Duration("grace", time.Hour, "how long the old secret keeps working, from 0s to 24h")
+	asJSON := fs.Bool("json", false, "print the rolled key, new secret included, as JSON")
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward keys roll ID|NAME [--grace 1h] [--project P] [--json]")
+	}
+	if *grace < 0 || *grace > 24*time.Hour {
+		return usagef("keys roll: --grace must be from 0s to 24h, got %s", *grace)
+	}
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	target := rest[0]
+	if id, err := apikey.Parse(target); err == nil {
+		target = id
+	}
+	ref, id, err := r.findKey(ctx, *project, target)
+	if err != nil {
+		return err
+	}
+	k, err := r.RollKey(ctx, ref, id, *grace)
+	if err != nil {
+		return r.explain(err)
+	}
+	fmt.Fprintf(m.Stderr, "Rolled API key %q (id %s) in project %s; the old secret works until %s.\n"+
+		"Store the new one now, in a secret manager or your CI's secrets: it is shown this once and cannot be recovered.\n",
+		printable(k.Name), k.ID, printable(ref), when(k.PreviousExpiresAt))
+	if *asJSON {
+		return printJSON(m.Stdout, k)
+	}
+	fmt.Fprintln(m.Stdout, k.Secret)
 	return nil
 }
 

@@ -18,6 +18,7 @@ func (s *Server) keyOut(k *keyward.APIKey) client.Key {
 		Permissions: s.Catalog.Filter(k.Permissions),
 		Hint:        k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), DisabledAt: utc(k.DisabledAt), LastUsedAt: utc(k.LastUsedAt),
+		PreviousExpiresAt: utc(k.PreviousExpiresAt),
 	}
 	if k.LastUsedIP != "" {
 		out.LastUsedIP = &k.LastUsedIP
@@ -94,6 +95,28 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.keyOut(k))
+}
+
+func (s *Server) rollKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	var req client.RollKeyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	grace := manage.DefaultRollGrace
+	if req.Grace != "" {
+		d, err := time.ParseDuration(req.Grace)
+		if err != nil || d < 0 || d > manage.MaxRollGrace {
+			return invalid("Field \"grace\" must be a duration from 0s to %s, such as 1h or 90m.", manage.MaxRollGrace)
+		}
+		grace = d
+	}
+	k, secret, err := a.RollKey(r.Context(), r.PathValue("id"), grace)
+	if err != nil {
+		return err
+	}
+	out := s.keyOut(k)
+	out.Secret = secret
+	return writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a *manage.Access) error {

@@ -76,6 +76,8 @@ func (s *Server) routes() []route {
 		{"GET /v1/projects/{project}/api-keys/{id}", s.project("api-keys-view", s.getKey)},
 		{"PATCH /v1/projects/{project}/api-keys/{id}", s.project("api-keys-manage", s.updateKey)},
 		{"DELETE /v1/projects/{project}/api-keys/{id}", s.project("api-keys-manage", s.deleteKey)},
+		// api-keys-manage, or api-keys-roll-self for the key itself: manage.RollKey decides.
+		{"POST /v1/projects/{project}/api-keys/{id}/roll", s.project("", s.rollKey)},
 		{"GET /v1/projects/{project}/audit", s.project("audit-view", s.listAudit)},
 	}
 }

@@ -70,6 +70,14 @@ func TestTour(t *testing.T) {
 	}
 	e.do(req{method: "GET", path: "/v1/me", token: e.keyToken(stored), remote: "10.9.8.7:5000"}).expect(t, http.StatusOK)
 
+	var rolled client.Key
+	e.do(req{method: "POST", path: base + "/api-keys/" + created.ID + "/roll", token: tok, body: map[string]any{"grace": "90m"}}).
+		expect(t, http.StatusCreated).decode(t, &rolled)
+	if id, err := apikey.Parse(rolled.Secret); err != nil || id != created.ID || rolled.Secret == created.Secret ||
+		rolled.PreviousExpiresAt == nil || !rolled.PreviousExpiresAt.Equal(e.clock.Now().Add(90*time.Minute)) {
+		t.Errorf("rolled key %+v: %v", rolled, err)
+	}
+	e.do(req{method: "GET", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "DELETE", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "DELETE", path: base + "/members/" + user.ID, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "GET", path: base + "/audit?limit=2", token: tok}).expect(t, http.StatusOK)

@@ -464,7 +464,7 @@ func TestKeyFormOffersOnlyHeldPermissions(t *testing.T) {
 			t.Errorf("the form does not offer %s", held)
 		}
 	}
-	if strings.Contains(resp.Body, `value="containers-manage"`) || !strings.Contains(resp.Body, "15 of the catalog are not") {
+	if strings.Contains(resp.Body, `value="containers-manage"`) || !strings.Contains(resp.Body, "16 of the catalog are not") {
 		t.Error("the form offers permissions Ada does not hold")
 	}
 	resp = e.do(request{method: "POST", path: "/projects/default/api-keys", cookie: c, header: sameOrigin(e),
@@ -527,7 +527,7 @@ func TestMembersTab(t *testing.T) {
 		t.Fatal(err)
 	}
 	list := e.do(request{method: "GET", path: "/projects/default/members", cookie: owner})
-	if !strings.Contains(list.Body, "ada@example.com") || !strings.Contains(list.Body, "All 18 permissions") {
+	if !strings.Contains(list.Body, "ada@example.com") || !strings.Contains(list.Body, "All 19 permissions") {
 		t.Errorf("members list:\n%s", list.Body)
 	}
 

@@ -19,6 +19,14 @@ import (
 const (
 	PermKeysView   = "api-keys-view"
 	PermKeysManage = "api-keys-manage"
+	// PermKeysRollSelf lets a key roll itself, and nothing else.
+	PermKeysRollSelf = "api-keys-roll-self"
+)
+
+// A roll's grace: how long the previous secret keeps exchanging.
+const (
+	DefaultRollGrace = time.Hour
+	MaxRollGrace     = 24 * time.Hour
 )
 
 // KeyInput is what a caller asks for when creating an API key.
@@ -173,7 +181,7 @@ func (a *Access) key(ctx context.Context, id string) (*keyward.APIKey, error) {
 // carries any more, and the secret's hash, which no caller needs.
 func (a *Access) present(k *keyward.APIKey) *keyward.APIKey {
 	k.Permissions = a.svc.Catalog.Filter(k.Permissions)
-	k.SecretHash = nil
+	k.SecretHash, k.PreviousSecretHash = nil, nil
 	return k
 }
 
@@ -199,6 +207,46 @@ func (a *Access) DeleteKey(ctx context.Context, id string) (*keyward.APIKey, err
 		Detail: fmt.Sprintf("name=%q", k.Name),
 	})
 	return k, nil
+}
+
+// RollKey gives one of the project's keys a new secret and returns the key with it, shown this
+// once as at creation; the id and every setting stay. The previous secret keeps exchanging for
+// grace (0 to MaxRollGrace), then stops, and the sessions it started end (see
+// keyward.Store.RollAPIKey); rolling again replaces it. It needs api-keys-manage, or
+// api-keys-roll-self when the caller is the key itself. Errors about the grace are *FieldError.
+func (a *Access) RollKey(ctx context.Context, id string, grace time.Duration) (*keyward.APIKey, string, error) {
+	self := a.caller.Principal != nil && a.caller.Principal.Key != nil && a.caller.Principal.Key.ID == id
+	if !a.Has(PermKeysManage) && !(self && a.Has(PermKeysRollSelf)) {
+		if self {
+			return nil, "", keyward.Errorf(keyward.EFORBIDDEN, "This needs the %q or %q permission in project %q.",
+				PermKeysManage, PermKeysRollSelf, a.Project.Name)
+		}
+		return nil, "", a.Require(PermKeysManage)
+	}
+	if grace < 0 || grace > MaxRollGrace {
+		return nil, "", fieldErr("grace", keyward.EINVALID, "The grace must be from 0 to %s.", MaxRollGrace)
+	}
+	if _, err := a.key(ctx, id); err != nil {
+		return nil, "", err
+	}
+	s := a.svc
+	now := s.Now()
+	secret, err := apikey.NewForID(s.Rand, id)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err := s.Store.RollAPIKey(ctx, a.Project.ID, id, apikey.Hash(secret), apikey.Hint(secret), now.Add(grace), now)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, "", keyward.Errorf(keyward.ENOTFOUND, "API key %q was not found in this project.", id)
+	} else if err != nil {
+		return nil, "", err
+	}
+	s.audit(ctx, a.caller, &keyward.AuditEvent{
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyRolled, Target: "key:" + id,
+		Detail: fmt.Sprintf("name=%q grace=%s", k.Name, grace),
+	})
+	k.PreviousSecretHash = nil
+	return a.present(k), secret, nil
 }
 
 // owner is the user a key created by p acts for: p itself, or the owner of the key p is. The

@@ -36,6 +36,7 @@ type Store interface {
 	APIKeyPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.APIKey, string, error)
 	DeleteAPIKey(ctx context.Context, projectID, id string, at time.Time) error
 	UpdateAPIKey(ctx context.Context, projectID, id string, change keyward.APIKeyChange, at time.Time) (*keyward.APIKey, error)
+	RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*keyward.APIKey, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*keyward.AuditEvent, error)
 }

@@ -29,8 +29,8 @@ func (clientCredentials) identify(ctx context.Context, s *Server, req *request) 
 			ProjectID: k.ProjectID, Actor: "key:" + k.ID, Action: keyward.AuditExchangeFailed,
 			Target: "key:" + k.ID, Detail: "address not allowed"}}
 	}
-	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, ProjectID: k.ProjectID,
-		CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
+	sess := &keyward.Session{Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, SecretGen: req.keyGen,
+		ProjectID: k.ProjectID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)}
 	if k.ExpiresAt != nil && k.ExpiresAt.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = *k.ExpiresAt
 	}
@@ -136,7 +136,27 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	if subtle.ConstantTimeCompare(k.SecretHash, apikey.Hash(c.Secret)) != 1 {
+	h := apikey.Hash(c.Secret)
+	current, previous := matchSecret(k, h)
+	if cached && !current && !previous {
+		// The key may have been rolled since it was cached: a secret it does not know is
+		// checked once more against the key as stored.
+		s.cachedKeys.drop(id)
+		if k, err = s.apiKey(ctx, id); keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return nil, keyRefusal(req, id, "", "unknown or deleted key")
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		current, previous = matchSecret(k, h)
+	}
+	switch {
+	case current:
+		req.keyGen = k.SecretGen
+	case previous && k.PreviousValid(req.now):
+		req.keyGen = k.SecretGen - 1
+	case previous:
+		return nil, keyRefusal(req, id, k.ProjectID, "rolled secret past its grace")
+	default:
 		return nil, keyRefusal(req, id, k.ProjectID, "wrong secret")
 	}
 	if k.Expired(req.now) {
@@ -146,6 +166,13 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 		return nil, keyRefusal(req, id, k.ProjectID, "disabled key")
 	}
 	return k, nil
+}
+
+// matchSecret compares hash, in constant time, with both the key's secret and its previous one.
+func matchSecret(k *keyward.APIKey, hash []byte) (current, previous bool) {
+	current = subtle.ConstantTimeCompare(k.SecretHash, hash) == 1
+	previous = len(k.PreviousSecretHash) > 0 && subtle.ConstantTimeCompare(k.PreviousSecretHash, hash) == 1
+	return current, previous
 }
 
 func keyRequired(basic bool) *Error {

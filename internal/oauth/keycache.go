@@ -13,7 +13,8 @@ const maxCachedKeys = 10_000
 // keyCache remembers API keys read from the store, so that exchanges and refreshes do not read
 // their key on every request (a read is about a sixth of an exchange on SQLite).
 //
-// It is safe because a cached copy can hide neither a deletion, a disabling nor an edit: every
+// It is safe because a cached copy can hide neither a deletion, a disabling, an edit nor a roll
+// (which increments the revision too): every
 // use of a key ends in a write transaction that checks it. CreateSession fails with ENOTFOUND
 // once the key is gone or disabled and with ECONFLICT once its revision moved on (the exchange
 // then starts again from the store); ConsumeRefreshToken fails with EREVOKED after a deletion, a

@@ -45,6 +45,9 @@ type request struct {
 	keyID string
 	// key is the API key the client authenticated with, once the driver has checked it.
 	key *keyward.APIKey
+	// keyGen is the generation of the key's secret the client presented (APIKey.SecretGen):
+	// the current one, or the previous one within a roll's grace.
+	keyGen int64
 	// scope is the scope parameter split into names; scopeAsked tells an absent parameter from
 	// an empty one.
 	scope      []string

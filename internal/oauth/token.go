@@ -268,6 +268,10 @@ func (s *Server) startSession(ctx context.Context, req *request, sub *subject) e
 			s.cachedKeys.drop(k.ID)
 			return errKeyChanged
 		}
+		if k := sub.key; k != nil && keyward.ErrorCode(err) == keyward.EREVOKED {
+			// The secret presented was rolled and its grace ended before the session committed.
+			return keyRefusal(req, k.ID, k.ProjectID, "rolled secret past its grace")
+		}
 		return storeError(err)
 	}
 	return nil

@@ -14,15 +14,15 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision"
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision, secret_gen, previous_secret_hash, previous_expires_at"
 
 func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var k keyward.APIKey
 	var ips, perms string
 	var created int64
-	var expires, disabled, used sql.NullInt64
+	var expires, disabled, used, prevExpires sql.NullInt64
 	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
-		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision); err != nil {
+		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision, &k.SecretGen, &k.PreviousSecretHash, &prevExpires); err != nil {
 		return nil, err
 	}
 	for _, s := range splitList(ips) {
@@ -37,6 +37,7 @@ func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	k.ExpiresAt = timePtr(expires)
 	k.DisabledAt = timePtr(disabled)
 	k.LastUsedAt = timePtr(used)
+	k.PreviousExpiresAt = timePtr(prevExpires)
 	return &k, nil
 }
 
@@ -73,9 +74,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 		return err
 	}
 	_, err = db.exec(ctx,
-		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
 		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision, key)
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision,
+		k.SecretGen, k.PreviousSecretHash, nullMicros(k.PreviousExpiresAt), key)
 	switch {
 	case isUnique(err):
 		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
@@ -234,6 +236,52 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 			}
 		}
 		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
+}
+
+// RollAPIKey gives the key a new secret and keeps the one it had until previousExpires; see
+// keyward.Store.
+func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*keyward.APIKey, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	if len(secretHash) == 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "A secret hash is required.")
+	}
+	var after *keyward.APIKey
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// Locked first, as UpdateAPIKey does: a session being created from the key has
+		// committed before the revocation below looks for it, or waits and then finds the
+		// revision changed.
+		before, err := scanAPIKey(tx.QueryRowContext(ctx,
+			"SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+		} else if err != nil {
+			return fmt.Errorf("roll api key: %w", err)
+		}
+		k := *before
+		k.PreviousSecretHash, k.PreviousExpiresAt = before.SecretHash, &previousExpires
+		k.SecretHash, k.Hint = secretHash, hint
+		k.SecretGen, k.Revision = before.SecretGen+1, before.Revision+1
+		after = &k
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE api_keys SET secret_hash = $1, hint = $2, previous_secret_hash = $3, previous_expires_at = $4, "+
+				"secret_gen = $5, revision = $6 WHERE id = $7",
+			k.SecretHash, k.Hint, k.PreviousSecretHash, micros(previousExpires), k.SecretGen, k.Revision, id); err != nil {
+			return fmt.Errorf("roll api key: %w", err)
+		}
+		// The sessions of every secret older than the one still exchanging end now.
+		oldest := k.SecretGen - 1
+		if !previousExpires.After(at) {
+			oldest = k.SecretGen
+		}
+		_, err = db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
+			at, reasonKeyRolled, id, oldest)
+		return err
 	})
 	if err != nil {
 		return nil, err

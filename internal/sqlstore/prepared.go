@@ -10,18 +10,22 @@ import (
 // again on every call cost about a tenth of an exchange; they are prepared once per connection
 // instead. PostgreSQL needs nothing here: pgx already caches prepared statements per connection.
 const (
-	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at) " +
-		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM api_keys WHERE id = $3 AND disabled_at IS NULL AND revision = $14"
+	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, secret_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, secret_gen) " +
+		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM api_keys WHERE id = $3 AND disabled_at IS NULL AND revision = $15 " +
+		"AND (secret_gen = $14 OR secret_gen = $16 AND previous_expires_at > $7)"
 	qSelectSession = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
 	// The key's revision comes along (NULL for a user session or a deleted key): a refresh
-	// checks its cached copy of the key against it.
+	// checks its cached copy of the key against it. So do the key's secret generation and the
+	// end of its previous secret's grace, to end the sessions of a rolled secret.
 	qSelectSessionToken = "SELECT " + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, " +
-		"(SELECT revision FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key') FROM sessions WHERE id = $1"
+		"(SELECT revision FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key'), secret_gen, " +
+		"(SELECT secret_gen FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key'), " +
+		"(SELECT previous_expires_at FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key') FROM sessions WHERE id = $1"
 	qRotateRefresh = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
 	qSpendRefresh  = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
 	qSelectAPIKey  = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
-	qKeyRevision   = "SELECT revision FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
+	qKeyRevision   = "SELECT revision, secret_gen, previous_expires_at FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
 	qSavepoint     = "SAVEPOINT op"
 	qRelease       = "RELEASE op"
 	qRollbackTo    = "ROLLBACK TO op"

@@ -18,6 +18,7 @@ const (
 	reasonRefreshReused  = "refresh_reused"
 	reasonKeyDeleted     = "key_deleted"
 	reasonKeyNarrowed    = "key_narrowed"
+	reasonKeyRolled      = "key_rolled"
 	reasonUserDisabled   = "user_disabled"
 	reasonMemberRemoved  = "member_removed"
 	reasonProjectDeleted = "project_deleted"
@@ -73,16 +74,17 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 	expires := min(micros(first.ExpiresAt), micros(s.ExpiresAt))
 	args := []any{s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
 		micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
-		first.Hash, micros(first.IssuedAt), expires}
+		first.Hash, micros(first.IssuedAt), expires, s.SecretGen}
 	if db.commit != nil && s.Kind == keyward.SessionKey {
 		// A key exchange on SQLite, the busiest write: the key's existence and revision are
 		// checked by the insert itself, one statement (writes are serialized, so nothing can
 		// delete or edit the key in between).
 		return db.inTxSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, append(args, s.KeyRevision)...)
+			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, append(args, s.KeyRevision, s.SecretGen+1)...)
 			if err := sessionInserted(res, err); keyward.ErrorCode(err) == keyward.ENOTFOUND {
-				// Nothing inserted: the key is gone, or it was edited since the exchange read it.
-				return keyGoneOrChanged(ctx, tx, s.KeyID)
+				// Nothing inserted: the key is gone, it was edited since the exchange read it,
+				// or the session's secret no longer exchanges.
+				return keyGoneOrChanged(ctx, tx, s)
 			} else if err != nil {
 				return err
 			}
@@ -125,14 +127,17 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 	var one int
 	switch s.Kind {
 	case keyward.SessionKey:
-		var revision int64
-		err := db.prep.txRow(ctx, tx, qKeyRevision+db.q.forShare, s.KeyID).Scan(&revision)
+		var revision, gen int64
+		var prevExpires sql.NullInt64
+		err := db.prep.txRow(ctx, tx, qKeyRevision+db.q.forShare, s.KeyID).Scan(&revision, &gen, &prevExpires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		} else if err != nil {
 			return fmt.Errorf("lock api key: %w", err)
 		} else if revision != s.KeyRevision {
 			return errKeyChanged
+		} else if !secretStands(s.SecretGen, gen, prevExpires, micros(s.CreatedAt)) {
+			return errSecretRolled
 		}
 	case keyward.SessionUser:
 		var disabled bool
@@ -163,14 +168,29 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 // errKeyChanged refuses a key session whose exchange read the key before its latest edit.
 var errKeyChanged = keyward.Errorf(keyward.ECONFLICT, "The API key was changed; read it again.")
 
-// keyGoneOrChanged tells why an insert that checks the key and its revision inserted nothing.
-func keyGoneOrChanged(ctx context.Context, tx *sql.Tx, keyID string) error {
-	var revision int64
-	err := tx.QueryRowContext(ctx, qKeyRevision, keyID).Scan(&revision)
+// errSecretRolled refuses a key session, or ends one at refresh, whose secret was rolled away.
+var errSecretRolled = keyward.Errorf(keyward.EREVOKED, "The API key's secret was rolled and its grace is over.")
+
+// secretStands reports whether the key secret of generation sessionGen still exchanges at
+// (microseconds), for a key whose secret is of generation gen and whose previous secret's grace
+// ends at prevExpires.
+func secretStands(sessionGen, gen int64, prevExpires sql.NullInt64, at int64) bool {
+	return sessionGen == gen || sessionGen == gen-1 && prevExpires.Valid && at < prevExpires.Int64
+}
+
+// keyGoneOrChanged tells why an insert that checks the key, its revision and the session's
+// secret inserted nothing.
+func keyGoneOrChanged(ctx context.Context, tx *sql.Tx, s *keyward.Session) error {
+	var revision, gen int64
+	var prevExpires sql.NullInt64
+	err := tx.QueryRowContext(ctx, qKeyRevision, s.KeyID).Scan(&revision, &gen, &prevExpires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 	} else if err != nil {
 		return fmt.Errorf("create session: api key: %w", err)
+	}
+	if revision == s.KeyRevision {
+		return errSecretRolled
 	}
 	return errKeyChanged
 }
@@ -203,17 +223,23 @@ type liveToken struct {
 	hash    []byte // empty when the session has none
 	issued  int64
 	expires int64
+	// For a key session: the key's secret generation and the end of its previous secret's
+	// grace (NULL for a user session or a deleted key).
+	keyGen      sql.NullInt64
+	prevExpires sql.NullInt64
 }
 
 // scanSessionWithToken reads a row of qSelectSessionToken: a session and its live refresh token.
 func scanSessionWithToken(row scanner) (*keyward.Session, *liveToken, error) {
 	var t liveToken
-	var revision sql.NullInt64
-	s, err := scanSessionAnd(row, &t.hash, &t.issued, &t.expires, &revision)
+	var revision, keyGen, prevExpires sql.NullInt64
+	var gen int64
+	s, err := scanSessionAnd(row, &t.hash, &t.issued, &t.expires, &revision, &gen, &keyGen, &prevExpires)
 	if err != nil {
 		return nil, nil, err
 	}
-	s.KeyRevision = revision.Int64
+	s.KeyRevision, s.SecretGen = revision.Int64, gen
+	t.keyGen, t.prevExpires = keyGen, prevExpires
 	return s, &t, nil
 }
 
@@ -327,6 +353,17 @@ func (db *DB) ConsumeRefreshToken(ctx context.Context, sessionID string, hash []
 			return keyward.Errorf(keyward.EEXPIRED, "The refresh token has expired.")
 		case !now.Before(s.ExpiresAt):
 			return keyward.Errorf(keyward.EEXPIRED, "The session has reached its maximum age.")
+		case s.Kind == keyward.SessionKey && live.keyGen.Valid &&
+			!secretStands(s.SecretGen, live.keyGen.Int64, live.prevExpires, now.UnixMicro()):
+			// The secret that started the session was rolled and its grace is over: the session
+			// ends now, in the feed too.
+			if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonKeyRolled, s.ID); err != nil {
+				return err
+			}
+			if s, err = scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", s.ID)); err != nil {
+				return fmt.Errorf("consume refresh token: session: %w", err)
+			}
+			return &keepTx{errSecretRolled}
 		}
 		if err := checkTokenSession(next, s.ID); err != nil {
 			return err

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UpdateAPIKeyNarrows", testUpdateAPIKeyNarrows},
 		{"SessionOfEditedKey", testSessionOfEditedKey},
 		{"UpdateKeyRefreshRace", testUpdateKeyRefreshRace},
+		{"RollAPIKey", testRollAPIKey},
+		{"RollExchangeRace", testRollExchangeRace},
 		{"TransferAPIKey", testTransferAPIKey},
 		{"TransferRemoveRace", testTransferRemoveRace},
 		{"Sessions", testSessions},
@@ -186,7 +188,7 @@ func newKeySession(t testing.TB, s keyward.Store, k *keyward.APIKey) (*keyward.S
 	t.Helper()
 	sess := &keyward.Session{
 		ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision,
-		ProjectID: k.ProjectID, CreatedAt: t0, ExpiresAt: t0.Add(sessionAge),
+		SecretGen: k.SecretGen, ProjectID: k.ProjectID, CreatedAt: t0, ExpiresAt: t0.Add(sessionAge),
 	}
 	first := newToken(t, t0)
 	must(t, s.CreateSession(t.Context(), sess, first))
