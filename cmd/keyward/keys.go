@@ -262,11 +262,7 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := rest[0]
-	if id, err := apikey.Parse(target); err == nil {
-		target = id
-	}
-	ref, id, err := r.findKey(ctx, *project, target)
+	ref, id, err := r.findKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -325,11 +321,7 @@ func (m *Main) keysRoll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := rest[0]
-	if id, err := apikey.Parse(target); err == nil {
-		target = id
-	}
-	ref, id, err := r.findKey(ctx, *project, target)
+	ref, id, err := r.findKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -364,12 +356,7 @@ func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := rest[0]
-	// A whole key pasted in (say, one that `keyward scan` found) names its id.
-	if id, err := apikey.Parse(target); err == nil {
-		target = id
-	}
-	ref, id, err := r.findKey(ctx, *project, target)
+	ref, id, err := r.findKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -380,10 +367,14 @@ func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	return nil
 }
 
-// findKey finds the key with id or name target, in the named project or, when none is named, in
+// findKey finds the key with id, name or whole key target, in the named project or, when none is named, in
 // the API key's own project or any of the user's: key ids are unique across projects, so an id
 // needs no project; a name found in several projects does.
 func (r *remote) findKey(ctx context.Context, named, target string) (project, id string, err error) {
+	// A whole key pasted in (say, one that `keyward scan` found) names its id.
+	if id, err := apikey.Parse(target); err == nil {
+		target = id
+	}
 	refs := []string{named}
 	if named == "" {
 		me, err := r.Me(ctx)
