@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
@@ -30,8 +31,8 @@ func pageQuery(r *http.Request) (keyward.Page, error) {
 	if v, ok := q["cursor"]; ok && v == "" {
 		return keyward.Page{}, invalid("Query parameter \"cursor\" must be the \"next\" of a previous page; leave it out for the first page.")
 	}
-	if !utf8.ValidString(p.Search) || utf8.RuneCountInString(p.Search) > maxSearch {
-		return keyward.Page{}, invalid("Query parameter \"q\" must be UTF-8 text of at most %d characters.", maxSearch)
+	if !utf8.ValidString(p.Search) || strings.ContainsRune(p.Search, 0) || utf8.RuneCountInString(p.Search) > maxSearch {
+		return keyward.Page{}, invalid("Query parameter \"q\" must be at most %d characters of UTF-8 text, without NUL.", maxSearch)
 	}
 	return p, nil
 }

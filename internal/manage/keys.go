@@ -213,7 +213,8 @@ func (a *Access) DeleteKey(ctx context.Context, id string) (*keyward.APIKey, err
 // once as at creation; the id and every setting stay. The previous secret keeps exchanging for
 // grace (0 to MaxRollGrace), then stops, and the sessions it started end (see
 // keyward.Store.RollAPIKey); rolling again replaces it. It needs api-keys-manage, or
-// api-keys-roll-self when the caller is the key itself. Errors about the grace are *FieldError.
+// api-keys-roll-self when the caller is the key itself; a caller rolling another key must hold
+// every permission of it, since the new secret is theirs. Errors about the grace are *FieldError.
 func (a *Access) RollKey(ctx context.Context, id string, grace time.Duration) (*keyward.APIKey, string, error) {
 	self := a.caller.Principal != nil && a.caller.Principal.Key != nil && a.caller.Principal.Key.ID == id
 	if !a.Has(PermKeysManage) && !(self && a.Has(PermKeysRollSelf)) {
@@ -226,8 +227,19 @@ func (a *Access) RollKey(ctx context.Context, id string, grace time.Duration) (*
 	if grace < 0 || grace > MaxRollGrace {
 		return nil, "", fieldErr("grace", keyward.EINVALID, "The grace must be from 0 to %s.", MaxRollGrace)
 	}
-	if _, err := a.key(ctx, id); err != nil {
+	before, err := a.key(ctx, id)
+	if err != nil {
 		return nil, "", err
+	}
+	// The new secret is handed to the caller: rolling another key must not give them a key that
+	// holds more than they do, as creating one would not.
+	if !self {
+		for _, p := range before.Permissions {
+			if !a.Has(p) {
+				return nil, "", keyward.Errorf(keyward.EFORBIDDEN,
+					"You cannot roll this API key: it holds the %q permission, which you do not hold in this project.", p)
+			}
+		}
 	}
 	s := a.svc
 	now := s.Now()
@@ -391,8 +403,12 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 }
 
 // notOwnable is the answer about a user who cannot own a key of the project: the same whether
-// the user is unknown, belongs to no project of the caller's or is a disabled member.
+// the user is unknown, belongs to no project of the caller's or is a disabled member. The value
+// is repeated only when it could be a user id, as userRef does.
 func notOwnable(userID string) error {
+	if id, ok := strings.CutPrefix(userID, keyward.PrefixUser); !ok || len(id) != keyward.IDLength || !keyward.IsBase62(id) {
+		return fieldErr("owner", keyward.EINVALID, "The new owner is not an enabled member of this project; a key's owner must be one, named by user id (usr_…).")
+	}
 	return fieldErr("owner", keyward.EINVALID, "User %q is not an enabled member of this project; a key's owner must be one.", userID)
 }
 

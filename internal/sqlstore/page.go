@@ -46,7 +46,8 @@ func decodeCursor(p keyward.Page, list, search string) (pageCursor, bool, error)
 		return pageCursor{}, false, bad
 	}
 	var c pageCursor
-	if err := json.Unmarshal(b, &c); err != nil || c.List != list {
+	// A NUL (which PostgreSQL refuses in text) or invalid UTF-8 is no sort key a page returned.
+	if err := json.Unmarshal(b, &c); err != nil || c.List != list || !utf8.Valid(b) || strings.ContainsRune(c.Key+c.ID, 0) {
 		return pageCursor{}, false, bad
 	}
 	if c.Search != search {
