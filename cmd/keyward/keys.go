@@ -258,11 +258,7 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry && req.Owner == nil {
 		return usagef("keys edit: nothing to change: give --name, --permissions, --ips, --expires, --no-expiry or --owner")
 	}
-	r, err := m.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ref, id, err := r.findKey(ctx, *project, rest[0])
+	r, ref, id, err := m.connectToKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -317,11 +313,7 @@ func (m *Main) keysRoll(ctx context.Context, args []string) error {
 	if *grace < 0 || *grace > 24*time.Hour {
 		return usagef("keys roll: --grace must be from 0s to 24h, got %s", *grace)
 	}
-	r, err := m.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ref, id, err := r.findKey(ctx, *project, rest[0])
+	r, ref, id, err := m.connectToKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -352,11 +344,7 @@ func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return usagef("usage: keyward keys delete ID|NAME [--project P]")
 	}
-	r, err := m.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ref, id, err := r.findKey(ctx, *project, rest[0])
+	r, ref, id, err := m.connectToKey(ctx, *project, rest[0])
 	if err != nil {
 		return err
 	}
@@ -365,6 +353,18 @@ func (m *Main) keysDelete(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "Deleted API key %s from project %s; its tokens stop working at once.\n", id, printable(ref))
 	return nil
+}
+
+// connectToKey connects to the server and finds the key target (see findKey), for the commands
+// that act on one key.
+func (m *Main) connectToKey(ctx context.Context, project, target string) (r *remote, ref, id string, err error) {
+	if r, err = m.connect(ctx); err != nil {
+		return nil, "", "", err
+	}
+	if ref, id, err = r.findKey(ctx, project, target); err != nil {
+		return nil, "", "", err
+	}
+	return r, ref, id, nil
 }
 
 // findKey finds the key with id, name or whole key target, in the named project or, when none is named, in
