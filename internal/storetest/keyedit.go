@@ -169,10 +169,7 @@ func testUpdateKeyRefreshRace(t *testing.T, s keyward.Store) {
 	for round := range rounds {
 		sess, tok := newKeySession(t, s, k)
 		cursor := feedTail(t, s)
-		nexts := make([]*keyward.RefreshToken, chain)
-		for i := range nexts {
-			nexts[i] = newToken(t, t0.Add(time.Duration(i+1)*time.Minute))
-		}
+		nexts := tokenChain(t, chain)
 		var last *keyward.RefreshToken
 		var refreshErr, editErr error
 		var edited *keyward.APIKey

@@ -77,10 +77,7 @@ func testRevokeRefreshRace(t *testing.T, s keyward.Store) {
 	for round := range rounds {
 		sess, tok := newKeySession(t, s, k)
 		cursor := feedTail(t, s)
-		nexts := make([]*keyward.RefreshToken, chain)
-		for i := range nexts {
-			nexts[i] = newToken(t, t0.Add(time.Duration(i+1)*time.Minute))
-		}
+		nexts := tokenChain(t, chain)
 		var last *keyward.RefreshToken // the newest token stored
 		var refreshErr, revokeErr error
 		var wg sync.WaitGroup
@@ -174,4 +171,14 @@ func testFeedFollower(t *testing.T, s keyward.Store) {
 			}
 		}
 	}
+}
+
+// tokenChain makes n successive refresh tokens, one a minute after t0, for a session refreshed n
+// times in a row.
+func tokenChain(t *testing.T, n int) []*keyward.RefreshToken {
+	out := make([]*keyward.RefreshToken, n)
+	for i := range out {
+		out[i] = newToken(t, t0.Add(time.Duration(i+1)*time.Minute))
+	}
+	return out
 }
