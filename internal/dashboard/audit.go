@@ -27,6 +27,16 @@ type auditRow struct {
 	Target string
 }
 
+// auditTable is what the audit-table template shows: events, with their targets when they are
+// not all the same one.
+type auditTable struct {
+	Rows       []auditRow
+	WithTarget bool
+}
+
+// AuditTable is the project's audit log, each event with its target.
+func (p *auditPage) AuditTable() auditTable { return auditTable{Rows: p.Events, WithTarget: true} }
+
 // actions names audit actions for people.
 var actions = map[string]string{
 	keyward.AuditLogin:           "Signed in",

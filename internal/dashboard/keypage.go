@@ -74,3 +74,6 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 	s.render(w, r, http.StatusOK, "key", page)
 	return nil
 }
+
+// AuditTable is the key's audit trail; every event's target is the key itself.
+func (p *keyPage) AuditTable() auditTable { return auditTable{Rows: p.Events} }
