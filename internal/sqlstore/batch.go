@@ -112,8 +112,11 @@ func (c *committer) loop() {
 
 // run executes one batch in one transaction and answers every operation of it.
 func (c *committer) run(batch []*writeOp) {
-	c.batches.Add(1)
+	// Operations first, batches second, and WriteStats reads them the other way round: a batch it
+	// counts has its operations counted too, so a reading never shows more transactions than
+	// operations.
 	c.done.Add(int64(len(batch)))
+	c.batches.Add(1)
 	errs := make([]error, len(batch))
 	answer := func(common error) {
 		for i, op := range batch {
@@ -224,5 +227,6 @@ func (db *DB) WriteStats() (ops, transactions int64) {
 	if db.commit == nil {
 		return 0, 0
 	}
-	return db.commit.done.Load(), db.commit.batches.Load()
+	transactions = db.commit.batches.Load()
+	return db.commit.done.Load(), transactions
 }
