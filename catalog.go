@@ -204,6 +204,17 @@ func Subset(sub, set []string) bool {
 	return true
 }
 
+// Union returns the names of a followed by those of b that a lacks.
+func Union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Intersect returns the names of a that are also in b, in a's order.
 func Intersect(a, b []string) []string {
 	out := make([]string, 0, len(a))

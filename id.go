@@ -17,6 +17,7 @@ const (
 	PrefixUser    = "usr_"
 	PrefixProject = "prj_"
 	PrefixSession = "ses_"
+	PrefixRole    = "rol_"
 )
 
 // NewID returns prefix followed by IDLength random base62 characters read from r.

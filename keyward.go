@@ -27,11 +27,18 @@ type Project struct {
 type Member struct {
 	ProjectID   string
 	UserID      string
-	Email       string // filled in by reads, for display
-	Permissions []string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	Email       string   // filled in by reads, for display
+	Permissions []string // held directly, beside the role's
+	// RoleID is the project role the member holds ("": none); reads fill in the role itself.
+	RoleID    string
+	Role      *Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Held returns what the member may do: their own permissions and their role's, in no particular
+// order (the catalog orders and filters them).
+func (m *Member) Held() []string { return Union(m.Permissions, rolePermissions(m.Role)) }
 
 // APIKey is a project's credential for automation. Its secret is never stored, only its hash.
 type APIKey struct {
@@ -39,10 +46,13 @@ type APIKey struct {
 	ProjectID   string
 	Name        string // unique within the project
 	IPs         []netip.Prefix
-	Permissions []string
-	SecretHash  []byte // SHA-256 of the whole key string
-	Hint        string // the key's last four characters
-	CreatedBy   string // subject that created it: "user:<id>" or "key:<id>"
+	Permissions []string // held directly, beside the role's
+	// RoleID is the project role the key holds ("": none); reads fill in the role itself.
+	RoleID     string
+	Role       *Role
+	SecretHash []byte // SHA-256 of the whole key string
+	Hint       string // the key's last four characters
+	CreatedBy  string // subject that created it: "user:<id>" or "key:<id>"
 	// Owner is the user the key acts for (a user id): its creator, or the owner of the key that
 	// created it. The key never holds more than its owner holds in the project now.
 	Owner     string
@@ -64,6 +74,69 @@ type APIKey struct {
 	PreviousExpiresAt  *time.Time
 }
 
+// Own returns what the key may do before its owner bounds it: its own permissions and its
+// role's, in no particular order.
+func (k *APIKey) Own() []string { return Union(k.Permissions, rolePermissions(k.Role)) }
+
+// Role is a named set of permissions of one project that members and keys hold; a change to it
+// applies to every holder at once.
+type Role struct {
+	ID          string
+	ProjectID   string
+	Name        string // a project-name-like slug, unique within the project by names.Key
+	Description string
+	Permissions []string
+	// Owner marks the project's owner role: it holds every permission of the catalog, cannot be
+	// edited or deleted, and only its holders may give it or take it away.
+	Owner     bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Members and Keys count the holders; filled in by role lists.
+	Members, Keys int
+}
+
+// RoleChange is an edit of a role: each non-nil field replaces the role's.
+type RoleChange struct {
+	Name        *string
+	Description *string
+	Permissions *[]string
+}
+
+func rolePermissions(r *Role) []string {
+	if r == nil {
+		return nil
+	}
+	return r.Permissions
+}
+
+// RoleOwner is the name of every project's owner role.
+const RoleOwner = "owner"
+
+// DefaultRoles returns the roles every project starts with, for catalog c: owner and admin hold
+// every permission (only an owner deletes the project and makes owners), developer every one but
+// projects-manage, members-manage and billing-manage, viewer every permission whose name ends in
+// "-view".
+func DefaultRoles(c *Catalog) []*Role {
+	all := c.Names()
+	var developer, viewer []string
+	for _, name := range all {
+		switch name {
+		case "projects-manage", "members-manage", "billing-manage":
+		default:
+			developer = append(developer, name)
+		}
+		if len(name) > 5 && name[len(name)-5:] == "-view" {
+			viewer = append(viewer, name)
+		}
+	}
+	return []*Role{
+		{Name: RoleOwner, Owner: true, Permissions: all, Description: "Everything, including deleting the project and making owners."},
+		{Name: "admin", Permissions: slices.Clone(all), Description: "Everything but deleting the project and making owners."},
+		{Name: "developer", Permissions: developer, Description: "Works with every resource and API key; cannot manage members, the project or billing."},
+		{Name: "viewer", Permissions: viewer, Description: "Reads everything; changes nothing."},
+	}
+}
+
 // PreviousValid reports whether the key's previous secret still exchanges at now.
 func (k *APIKey) PreviousValid(now time.Time) bool {
 	return len(k.PreviousSecretHash) > 0 && k.PreviousExpiresAt != nil && now.Before(*k.PreviousExpiresAt)
@@ -80,11 +153,14 @@ type APIKeyChange struct {
 	// Owner transfers the key to another user (an id), who must be an enabled member of the
 	// key's project holding every permission of the key; the transfer enables a disabled key.
 	Owner *string
+	// Role gives the key another role of its project (an id; "" for none). The store fills in the
+	// role the key holds after the change.
+	Role *string
 }
 
 // Empty reports whether c changes nothing.
 func (c APIKeyChange) Empty() bool {
-	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil
+	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil && c.Role == nil
 }
 
 // Apply returns a copy of k with c applied.
@@ -106,6 +182,9 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 		out.Owner = *c.Owner
 		out.DisabledAt = nil
 	}
+	if c.Role != nil && *c.Role != k.RoleID {
+		out.RoleID, out.Role = *c.Role, nil
+	}
 	return &out
 }
 
@@ -113,10 +192,8 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 // address before allowed that after refuses, or an expiry set or brought forward. Sessions of a
 // key must end when an edit narrows it, since their tokens carry the rights they were issued with.
 func Narrows(before, after *APIKey) bool {
-	for _, p := range before.Permissions {
-		if !slices.Contains(after.Permissions, p) {
-			return true
-		}
+	if !Subset(before.Own(), after.Own()) {
+		return true
 	}
 	if !coversNetworks(after.IPs, before.IPs) {
 		return true
@@ -290,6 +367,9 @@ const (
 	AuditProjectRecovered = "project.recovered" // an instance administrator made themselves a member with every permission
 	AuditMemberChanged    = "member.changed"
 	AuditMemberRemoved    = "member.removed"
+	AuditRoleCreated      = "role.created" // Detail: "permissions=" and the list
+	AuditRoleUpdated      = "role.updated" // Detail: what changed
+	AuditRoleDeleted      = "role.deleted" // Detail: "name=" the name it had
 	AuditUserCreated      = "user.created"
 	AuditSigningRotation  = "signing_key.rotated"
 )

@@ -28,9 +28,10 @@ type Store interface {
 	// verb user management will build on, and the tests use it to disable a user.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
-	// CreateProject creates p and makes creator a member with creator.Permissions, atomically,
-	// setting creator.ProjectID. ECONFLICT on a taken name.
-	CreateProject(ctx context.Context, p *Project, creator *Member) error
+	// CreateProject creates p with roles and makes creator a member with creator.Permissions and
+	// creator.RoleID (one of roles, or none), atomically, setting creator.ProjectID and each
+	// role's ProjectID. ECONFLICT on a taken name.
+	CreateProject(ctx context.Context, p *Project, creator *Member, roles ...*Role) error
 	ProjectByID(ctx context.Context, id string) (*Project, error)
 	ProjectByName(ctx context.Context, name string) (*Project, error)
 	// ProjectsForUser lists the projects userID is a member of, by name.
@@ -48,6 +49,31 @@ type Store interface {
 	// readable through the API any more). ENOTFOUND when the project does not exist.
 	DeleteProject(ctx context.Context, id string, at time.Time) error
 
+	// CreateRole stores r; ECONFLICT when its name, or one that looks like it, is taken in the
+	// project, ENOTFOUND when the project does not exist.
+	CreateRole(ctx context.Context, r *Role) error
+	// Role returns the role of projectID that ref names (its id or its name), with the number of
+	// its holders; ENOTFOUND otherwise.
+	Role(ctx context.Context, projectID, ref string) (*Role, error)
+	// RolePage returns one page of a project's roles ordered by name, with the number of their
+	// holders, and the cursor of the next page ("" on the last). A search keeps the role whose
+	// id it is and the roles whose name begins with it, compared by look-alike key.
+	RolePage(ctx context.Context, projectID string, p Page) ([]*Role, string, error)
+	// UpdateRole applies change to the role and returns it as it now is. A change of its
+	// permissions raises the revision of the keys holding it, and one that takes a permission
+	// away ends, in the same transaction, the sessions of every holder who now holds less (the
+	// project-narrowed sessions of members, the sessions of keys holding it or owned by a
+	// member who does). EFORBIDDEN for the owner role, ECONFLICT on a taken name.
+	UpdateRole(ctx context.Context, projectID, id string, change RoleChange, at time.Time) (*Role, error)
+	// DeleteRole deletes a role nobody holds: ECONFLICT while a member or a key holds it,
+	// EFORBIDDEN for the owner role, ENOTFOUND when unknown.
+	DeleteRole(ctx context.Context, projectID, id string) error
+	// SeedRoles gives each project without an owner role the roles defaults returns, with ids
+	// from newID, and that owner role to its members without a role who hold all of the owner
+	// role's permissions directly; and it sets every owner role's permissions to
+	// ownerPermissions. Idempotent; the server runs it at start.
+	SeedRoles(ctx context.Context, defaults func() []*Role, newID func() (string, error), ownerPermissions []string, at time.Time) error
+
 	// Member returns one membership, ENOTFOUND when the user is not a member.
 	Member(ctx context.Context, projectID, userID string) (*Member, error)
 	// Members lists a project's members ordered by email.
@@ -56,13 +82,15 @@ type Store interface {
 	// the next page ("" on the last). A search keeps the member whose user id it is and the
 	// members whose email begins with it, ignoring case.
 	MemberPage(ctx context.Context, projectID string, p Page) ([]*Member, string, error)
-	// PutMember adds the membership or replaces its permissions; ENOTFOUND for an unknown
-	// project or user. In the same transaction it revokes the sessions of the member's keys in
-	// the project that hold a permission the member no longer does (audit event
-	// api_key.sessions_ended, reason owner_reduced). ECONFLICT when the member holds
-	// members-manage and is the last member who does, and m does not hold it any more: a
-	// project always keeps someone who can manage its members (checked under a lock on the
-	// project, so two concurrent reductions cannot both pass).
+	// PutMember adds the membership or replaces its permissions and role (m.RoleID; the store
+	// fills in m.Role); ENOTFOUND for an unknown project or user, EINVALID for a role of
+	// another project. When the member now holds less, in the same transaction it revokes their
+	// sessions narrowed to the project (reason member_reduced) and the sessions of their keys
+	// in the project that now hold less (audit event api_key.sessions_ended, reason
+	// owner_reduced). ECONFLICT when the member holds members-manage and is the last member who
+	// does, and m does not hold it any more, or is the last holder of the owner role and m does
+	// not hold it: a project always keeps someone who can manage its members and an owner
+	// (checked under a lock on the project, so two concurrent reductions cannot both pass).
 	PutMember(ctx context.Context, m *Member) error
 	// RemoveMember deletes the membership and revokes the user's sessions narrowed to the
 	// project; it disables the keys the user owns in the project, so that no exchange committing

@@ -219,9 +219,8 @@ func all[T any](ctx context.Context, page func(context.Context, ListOptions) (*P
 }
 
 // PutMember adds a user (by id or email address) to a project or replaces their permissions.
-func (c *Client) PutMember(ctx context.Context, project, user string, permissions []string) (*Member, error) {
+func (c *Client) PutMember(ctx context.Context, project, user string, body PutMemberRequest) (*Member, error) {
 	var out Member
-	body := PutMemberRequest{Permissions: permissions}
 	path := projectPath(project) + "/members/" + url.PathEscape(user)
 	if err := c.do(ctx, http.MethodPut, path, nil, body, &out, http.StatusOK, http.StatusCreated); err != nil {
 		return nil, err
@@ -233,6 +232,57 @@ func (c *Client) PutMember(ctx context.Context, project, user string, permission
 func (c *Client) RemoveMember(ctx context.Context, project, user string) error {
 	path := projectPath(project) + "/members/" + url.PathEscape(user)
 	return c.do(ctx, http.MethodDelete, path, nil, nil, nil, http.StatusNoContent)
+}
+
+// Roles lists all of a project's roles, by name, reading every page.
+func (c *Client) Roles(ctx context.Context, project string) ([]Role, error) {
+	return all(ctx, func(ctx context.Context, opts ListOptions) (*Page[Role], error) {
+		return c.RolesPage(ctx, project, opts)
+	})
+}
+
+// RolesPage returns one page of a project's roles: by name, or, with a Search, the role of that
+// id or the roles whose name begins with it.
+func (c *Client) RolesPage(ctx context.Context, project string, opts ListOptions) (*Page[Role], error) {
+	var out Page[Role]
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/roles", opts.query(), nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Role returns one role of a project, by name or id.
+func (c *Client) Role(ctx context.Context, project, role string) (*Role, error) {
+	var out Role
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/roles/"+url.PathEscape(role), nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateRole adds a role to a project.
+func (c *Client) CreateRole(ctx context.Context, project string, req CreateRoleRequest) (*Role, error) {
+	var out Role
+	if err := c.do(ctx, http.MethodPost, projectPath(project)+"/roles", nil, req, &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateRole edits a role (named by name or id) and returns it as it now is. The change applies
+// to every member and key holding it; one that takes a permission away ends the sessions of
+// those who now hold less, so resource servers refuse their old tokens within a second.
+func (c *Client) UpdateRole(ctx context.Context, project, role string, req UpdateRoleRequest) (*Role, error) {
+	var out Role
+	if err := c.do(ctx, http.MethodPatch, projectPath(project)+"/roles/"+url.PathEscape(role), nil, req, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteRole deletes a role nobody holds.
+func (c *Client) DeleteRole(ctx context.Context, project, role string) error {
+	return c.do(ctx, http.MethodDelete, projectPath(project)+"/roles/"+url.PathEscape(role), nil, nil, nil, http.StatusNoContent)
 }
 
 // Keys lists all of a project's API keys, oldest first, without their secrets, reading every

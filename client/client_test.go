@@ -68,11 +68,11 @@ func TestClientRoutes(t *testing.T) {
 			return err
 		}, recorded{Method: "GET", Path: "/v1/projects/web-shop/members", RawQuery: "cursor=eyJ9&limit=5&q=ann+b"}},
 		{"PutMember", 200, func(c *client.Client) error {
-			_, err := c.PutMember(ctx, "web-shop", "ada@example.com", []string{"containers-view"})
+			_, err := c.PutMember(ctx, "web-shop", "ada@example.com", client.PutMemberRequest{Permissions: []string{"containers-view"}})
 			return err
 		}, recorded{Method: "PUT", Path: "/v1/projects/web-shop/members/ada@example.com", ContentType: "application/json", Body: `{"permissions":["containers-view"]}`}},
 		{"PutMember created", 201, func(c *client.Client) error {
-			_, err := c.PutMember(ctx, "web-shop", "usr_1", []string{"containers-view"})
+			_, err := c.PutMember(ctx, "web-shop", "usr_1", client.PutMemberRequest{Permissions: []string{"containers-view"}})
 			return err
 		}, recorded{Method: "PUT", Path: "/v1/projects/web-shop/members/usr_1", ContentType: "application/json", Body: `{"permissions":["containers-view"]}`}},
 		{"RemoveMember", 204, func(c *client.Client) error { return c.RemoveMember(ctx, "web-shop", "usr_1") },
@@ -225,11 +225,12 @@ func TestTypesRoundTrip(t *testing.T) {
 		v    any
 		json string
 	}{
-		{"key with secret", &client.Key{}, `{"id":"AbC","project":"prj_1","name":"bot","ips":[],"permissions":["containers-view"],"hint":"Q2xm","created_by":"user:usr_1","owner":"usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":null,"disabled_at":null,"last_used_at":"2030-01-02T00:00:00Z","last_used_ip":null,"key":"kw_x"}`},
-		{"me of a key", &client.Me{}, `{"subject":"key:AbC","kind":"key","user":null,"key":{"id":"AbC","project":"prj_1","name":"bot","ips":["10.0.0.0/8"],"permissions":[],"hint":"Q2xm","created_by":"user:usr_1","owner":"usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":"2031-01-01T00:00:00Z","disabled_at":"2030-01-03T00:00:00Z","last_used_at":null,"last_used_ip":"10.0.0.1"},"session":{"id":"ses_1","project":"prj_1","scope":null,"expires_at":"2030-02-01T00:00:00Z"},"projects":[{"id":"prj_1","name":"web","created_at":"2030-01-01T00:00:00Z","permissions":["containers-view"]}]}`},
+		{"key with secret", &client.Key{}, `{"id":"AbC","project":"prj_1","name":"bot","ips":[],"permissions":["containers-view"],"role":"developer","hint":"Q2xm","created_by":"user:usr_1","owner":"usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":null,"disabled_at":null,"last_used_at":"2030-01-02T00:00:00Z","last_used_ip":null,"key":"kw_x"}`},
+		{"me of a key", &client.Me{}, `{"subject":"key:AbC","kind":"key","user":null,"key":{"id":"AbC","project":"prj_1","name":"bot","ips":["10.0.0.0/8"],"permissions":[],"role":null,"hint":"Q2xm","created_by":"user:usr_1","owner":"usr_1","created_at":"2030-01-01T00:00:00Z","expires_at":"2031-01-01T00:00:00Z","disabled_at":"2030-01-03T00:00:00Z","last_used_at":null,"last_used_ip":"10.0.0.1"},"session":{"id":"ses_1","project":"prj_1","scope":null,"expires_at":"2030-02-01T00:00:00Z"},"projects":[{"id":"prj_1","name":"web","created_at":"2030-01-01T00:00:00Z","permissions":["containers-view"]}]}`},
 		{"audit page", &client.AuditPage{}, `{"data":[{"id":3,"project":"prj_1","at":"2030-01-01T00:00:00Z","actor":"user:usr_1","action":"api_key.created","target":"key:AbC","ip":"127.0.0.1","detail":"name=\"bot\""}],"next":null}`},
 		{"revocation page", &client.RevocationPage{}, `{"data":[{"cursor":"4","type":"key","id":"VDsthyVW-eCFUCr2MCX1yw","expires_at":"2030-01-01T03:00:00Z"}],"cursor":"4"}`},
-		{"member", &client.Member{}, `{"user":"usr_1","email":"a@b.example","permissions":["x"],"created_at":"2030-01-01T00:00:00Z"}`},
+		{"member", &client.Member{}, `{"user":"usr_1","email":"a@b.example","permissions":["x"],"role":"viewer","effective_permissions":["x","y"],"created_at":"2030-01-01T00:00:00Z"}`},
+		{"role", &client.Role{}, `{"id":"rol_1","name":"viewer","description":"Reads.","permissions":["y"],"owner":false,"members":1,"keys":0,"created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-02T00:00:00Z"}`},
 		{"user", &client.User{}, `{"id":"usr_1","email":"a@b.example","admin":true,"disabled":false,"created_at":"2030-01-01T00:00:00Z"}`},
 		{"permission", &client.Permission{}, `{"name":"containers-view","group":"containers","description":"See containers."}`},
 	}

@@ -69,15 +69,51 @@ type Project struct {
 
 // Member is a user's membership in a project.
 type Member struct {
-	User        string    `json:"user"` // the user id
-	Email       string    `json:"email"`
-	Permissions []string  `json:"permissions"`
-	CreatedAt   time.Time `json:"created_at"`
+	User        string   `json:"user"` // the user id
+	Email       string   `json:"email"`
+	Permissions []string `json:"permissions"` // held directly, beside the role's
+	// Role is the name of the project role the member holds; nil for none.
+	Role *string `json:"role"`
+	// EffectivePermissions is what the member may do: Permissions and the role's.
+	EffectivePermissions []string  `json:"effective_permissions"`
+	CreatedAt            time.Time `json:"created_at"`
 }
 
-// PutMemberRequest is the body of PutMember.
+// PutMemberRequest is the body of PutMember: a role, direct permissions, or both. What the
+// member held before is replaced.
 type PutMemberRequest struct {
+	Permissions []string `json:"permissions,omitempty"` // all held by the caller
+	Role        string   `json:"role,omitempty"`        // a role's name or id; the caller holds its permissions
+}
+
+// Role is a named set of permissions of one project. Members and keys that hold it hold its
+// permissions; a change to it applies to all of them at once.
+type Role struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
 	Permissions []string `json:"permissions"`
+	// Owner marks the owner role: it holds every permission, cannot be changed or deleted, and
+	// only owners give it.
+	Owner     bool      `json:"owner"`
+	Members   int       `json:"members"` // how many members hold it
+	Keys      int       `json:"keys"`    // how many API keys hold it
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// CreateRoleRequest is the body of CreateRole.
+type CreateRoleRequest struct {
+	Name        string   `json:"name"` // a lower-case slug such as "release-manager", unique in the project
+	Description string   `json:"description,omitempty"`
+	Permissions []string `json:"permissions"` // at least one, all held by the caller
+}
+
+// UpdateRoleRequest is the body of UpdateRole: the fields that are set change, the others stay.
+type UpdateRoleRequest struct {
+	Name        *string   `json:"name,omitempty"`
+	Description *string   `json:"description,omitempty"`
+	Permissions *[]string `json:"permissions,omitempty"`
 }
 
 // Key is an API key as lists show it. Secret is set only in the answer to CreateKey: the server
@@ -86,10 +122,12 @@ type Key struct {
 	ID          string   `json:"id"` // the client_id, also readable off the key itself
 	Project     string   `json:"project"`
 	Name        string   `json:"name"`
-	IPs         []string `json:"ips"` // empty: any address
-	Permissions []string `json:"permissions"`
-	Hint        string   `json:"hint"` // the key's last four characters
-	CreatedBy   string   `json:"created_by"`
+	IPs         []string `json:"ips"`         // empty: any address
+	Permissions []string `json:"permissions"` // held directly, beside the role's
+	// Role is the name of the project role the key holds; nil for none.
+	Role      *string `json:"role"`
+	Hint      string  `json:"hint"` // the key's last four characters
+	CreatedBy string  `json:"created_by"`
 	// Owner is the user id the key acts for: it never holds more than the owner holds in the
 	// project now.
 	Owner     string     `json:"owner"`
@@ -116,9 +154,10 @@ type RollKeyRequest struct {
 
 // CreateKeyRequest is the body of CreateKey.
 type CreateKeyRequest struct {
-	Name        string     `json:"name"`          // 1–100 characters, unique in the project
-	IPs         []string   `json:"ips,omitempty"` // addresses or CIDRs; empty: any address
-	Permissions []string   `json:"permissions"`   // at least one, all held by the caller
+	Name        string     `json:"name"`                  // 1–100 characters, unique in the project
+	IPs         []string   `json:"ips,omitempty"`         // addresses or CIDRs; empty: any address
+	Permissions []string   `json:"permissions,omitempty"` // all held by the caller
+	Role        string     `json:"role,omitempty"`        // a role's name or id; a role or a permission at least
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
@@ -132,6 +171,9 @@ type UpdateKeyRequest struct {
 	// Owner transfers the key to another member (a user id) who, like the caller, holds every
 	// permission of the key; it enables a key disabled because its owner left.
 	Owner *string
+	// Role gives the key a role (a name or id); the empty string takes its role away, sent as
+	// "role": null.
+	Role *string
 }
 
 // MarshalJSON leaves out what does not change, and sends the removal of the expiry as null.
@@ -148,6 +190,12 @@ func (r UpdateKeyRequest) MarshalJSON() ([]byte, error) {
 	}
 	if r.Owner != nil {
 		body["owner"] = *r.Owner
+	}
+	if r.Role != nil {
+		body["role"] = nil
+		if *r.Role != "" {
+			body["role"] = *r.Role
+		}
 	}
 	switch {
 	case r.NoExpiry && r.ExpiresAt != nil:

@@ -30,7 +30,7 @@ func TestOwnerBoundsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kw.Admin.PutMember(ctx, p, eve.ID, []string{"containers-view", "containers-manage", "api-keys-view", "api-keys-manage"}); err != nil {
+	if _, err := kw.Admin.PutMember(ctx, p, eve.ID, client.PutMemberRequest{Permissions: []string{"containers-view", "containers-manage", "api-keys-view", "api-keys-manage"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -107,7 +107,7 @@ func TestOwnerBoundsKeys(t *testing.T) {
 	}
 
 	// The admin reduces Eve to containers-view.
-	if _, err := kw.Admin.PutMember(ctx, p, eve.ID, []string{"containers-view"}); err != nil {
+	if _, err := kw.Admin.PutMember(ctx, p, eve.ID, client.PutMemberRequest{Permissions: []string{"containers-view"}}); err != nil {
 		t.Fatal(err)
 	}
 	refused(before.AccessToken, "Eve was reduced")

@@ -28,7 +28,7 @@ func TestUpdateKeyValidation(t *testing.T) {
 	}{
 		{"empty object", map[string]any{}, 400, "Nothing to change"},
 		{"empty body", "", 400, "empty"},
-		{"unknown field", map[string]any{"name": "a", "role": "admin"}, 400, "role"},
+		{"unknown field", map[string]any{"name": "a", "scopes": "admin"}, 400, "scopes"},
 		{"unknown owner", map[string]any{"owner": "usr_x"}, 400, "not an enabled member"},
 		{"null owner", map[string]any{"owner": nil}, 400, "null"},
 		{"null name", map[string]any{"name": nil}, 400, "null"},

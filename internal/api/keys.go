@@ -15,8 +15,8 @@ func (s *Server) keyOut(k *keyward.APIKey) client.Key {
 	out := client.Key{
 		ID: k.ID, Project: k.ProjectID, Name: k.Name,
 		IPs:         nonNil(clientip.FormatNetworks(k.IPs)),
-		Permissions: s.Catalog.Filter(k.Permissions),
-		Hint:        k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
+		Permissions: nonNil(s.Catalog.Filter(k.Permissions)), Role: roleName(k.Role),
+		Hint: k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), DisabledAt: utc(k.DisabledAt), LastUsedAt: utc(k.LastUsedAt),
 		PreviousExpiresAt: utc(k.PreviousExpiresAt),
 	}
@@ -32,6 +32,7 @@ type createKeyRequest struct {
 	Name        string   `json:"name"`
 	IPs         []string `json:"ips"`
 	Permissions []string `json:"permissions"`
+	Role        string   `json:"role"`
 	ExpiresAt   *string  `json:"expires_at"`
 }
 
@@ -40,7 +41,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	in := manage.KeyInput{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions}
+	in := manage.KeyInput{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Role: req.Role}
 	if req.ExpiresAt != nil {
 		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
 		if err != nil {
@@ -66,6 +67,7 @@ type updateKeyRequest struct {
 	Permissions *[]string `json:"permissions"`
 	ExpiresAt   *string   `json:"expires_at"`
 	Owner       *string   `json:"owner"`
+	Role        *string   `json:"role"` // null takes the role away
 }
 
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -80,6 +82,16 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 		}
 	}
 	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner}
+	if null, ok := fields["role"]; ok {
+		none := ""
+		in.Role = &none
+		if !null {
+			if *req.Role == "" {
+				return invalid("Field \"role\" must name a role; send null to take the key's role away.")
+			}
+			in.Role = req.Role
+		}
+	}
 	if null, ok := fields["expires_at"]; ok {
 		in.SetExpiresAt = true
 		if !null {

@@ -9,7 +9,10 @@ import (
 )
 
 func (s *Server) memberOut(m *keyward.Member) client.Member {
-	return client.Member{User: m.UserID, Email: m.Email, Permissions: s.Catalog.Filter(m.Permissions), CreatedAt: m.CreatedAt.UTC()}
+	return client.Member{
+		User: m.UserID, Email: m.Email, Permissions: nonNil(s.Catalog.Filter(m.Permissions)), Role: roleName(m.Role),
+		EffectivePermissions: nonNil(s.Catalog.Filter(m.Held())), CreatedAt: m.CreatedAt.UTC(),
+	}
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -28,13 +31,13 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a *manage.A
 	return writeJSON(w, http.StatusOK, client.Page[client.Member]{Data: data, Next: nextCursor(next)})
 }
 
-// putMember adds a user to the project (201) or replaces their permissions (200).
+// putMember adds a user to the project (201) or replaces their permissions and role (200).
 func (s *Server) putMember(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
 	var req client.PutMemberRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, created, err := a.PutMember(r.Context(), r.PathValue("user"), req.Permissions)
+	m, created, err := a.PutMember(r.Context(), r.PathValue("user"), manage.MemberInput{Permissions: req.Permissions, Role: req.Role})
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,12 @@ func (s *Server) routes() []route {
 		{"GET /v1/projects/{project}/members", s.project("members-view", s.listMembers)},
 		{"PUT /v1/projects/{project}/members/{user}", s.project("members-manage", s.putMember)},
 		{"DELETE /v1/projects/{project}/members/{user}", s.project("members-manage", s.deleteMember)},
+		// members-view or api-keys-view: manage.RolePage decides.
+		{"GET /v1/projects/{project}/roles", s.project("", s.listRoles)},
+		{"POST /v1/projects/{project}/roles", s.project("members-manage", s.createRole)},
+		{"GET /v1/projects/{project}/roles/{role}", s.project("", s.getRole)},
+		{"PATCH /v1/projects/{project}/roles/{role}", s.project("members-manage", s.updateRole)},
+		{"DELETE /v1/projects/{project}/roles/{role}", s.project("members-manage", s.deleteRole)},
 		{"GET /v1/projects/{project}/api-keys", s.project("api-keys-view", s.listKeys)},
 		{"POST /v1/projects/{project}/api-keys", s.project("api-keys-manage", s.createKey)},
 		{"GET /v1/projects/{project}/api-keys/{id}", s.project("api-keys-view", s.getKey)},

@@ -49,6 +49,31 @@ func TestTour(t *testing.T) {
 		expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: base + "/members", token: tok}).expect(t, http.StatusOK)
 
+	var roles client.Page[client.Role]
+	e.do(req{method: "GET", path: base + "/roles", token: tok}).expect(t, http.StatusOK).decode(t, &roles)
+	var names []string
+	for _, r := range roles.Data {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, " ") != "admin developer owner viewer" {
+		t.Errorf("a new project's roles are %v, want admin, developer, owner and viewer", names)
+	}
+	var role client.Role
+	e.do(req{method: "POST", path: base + "/roles", token: tok, body: map[string]any{"name": "deployer", "description": "Ships images.", "permissions": []string{"images-manage"}}}).
+		expect(t, http.StatusCreated).decode(t, &role)
+	e.do(req{method: "GET", path: base + "/roles/deployer", token: tok}).expect(t, http.StatusOK)
+	e.do(req{method: "PATCH", path: base + "/roles/" + role.ID, token: tok, body: map[string]any{"permissions": []string{"images-manage", "images-view"}}}).
+		expect(t, http.StatusOK)
+	var member client.Member
+	e.do(req{method: "PUT", path: base + "/members/" + user.ID, token: tok, body: map[string]any{"role": "deployer", "permissions": []string{"dns-view"}}}).
+		expect(t, http.StatusOK).decode(t, &member)
+	if member.Role == nil || *member.Role != "deployer" || strings.Join(member.EffectivePermissions, " ") != "images-view images-manage dns-view" {
+		t.Errorf("member with a role = %+v", member)
+	}
+	e.do(req{method: "PUT", path: base + "/members/" + user.ID, token: tok, body: map[string]any{"permissions": []string{"containers-view", "api-keys-view"}}}).
+		expect(t, http.StatusOK)
+	e.do(req{method: "DELETE", path: base + "/roles/deployer", token: tok}).expect(t, http.StatusNoContent)
+
 	var created client.Key
 	expires := e.clock.Now().Add(24 * time.Hour).Format(time.RFC3339)
 	e.do(req{method: "POST", path: base + "/api-keys", token: tok, body: map[string]any{

@@ -400,7 +400,7 @@ func TestCreateFormKeepsInputOnErrors(t *testing.T) {
 		{"empty name", url.Values{"name": {""}, "permissions": {"dns-view"}},
 			400, "key-name-error", "The name must be 1 to 100 characters long."},
 		{"no permission", url.Values{"name": {"web"}},
-			400, "permissions-error", "Choose at least one of the permissions."},
+			400, "permissions-error", "Choose a role or at least one of the permissions."},
 		{"unknown permission", url.Values{"name": {"web"}, "permissions": {"root"}},
 			400, "permissions-error", `Unknown permission "root".`},
 		{"expiry in the past", url.Values{"name": {"web"}, "permissions": {"dns-view"}, "expires": {"2001-01-01"}},

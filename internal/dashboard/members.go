@@ -78,7 +78,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, v *visit, a *
 		return err
 	}
 	email, perms := f.get("email"), f.list("permissions")
-	if _, err := a.AddMember(r.Context(), email, perms); err != nil {
+	if _, err := a.AddMember(r.Context(), email, manage.MemberInput{Permissions: perms, Role: f.get("role")}); err != nil {
 		page := &membersPage{projectBase: s.base(v, a, "members", "Members"), Email: email, Errors: map[string]string{}}
 		if !fieldErrors(err, page.Errors) {
 			return err
@@ -144,7 +144,7 @@ func (s *Server) changeMember(w http.ResponseWriter, r *http.Request, v *visit, 
 		return err
 	}
 	perms := f.list("permissions")
-	if _, err := a.ChangeMember(r.Context(), m.UserID, perms); err != nil {
+	if _, err := a.ChangeMember(r.Context(), m.UserID, manage.MemberInput{Permissions: perms, Role: f.get("role")}); err != nil {
 		page := s.memberPage(v, a, m, perms)
 		if !fieldErrors(err, page.Errors) {
 			return err

@@ -27,49 +27,66 @@ type Authorizer struct {
 // Permissions returns what p may do in the project projectID, in catalog order. A project p
 // cannot see is ENOTFOUND, whether or not it exists.
 //
-// A user holds the membership's permissions; a key holds its own that its owner holds too, by the
-// owner's membership now, and only in its own project (a key whose owner is no longer a member
-// sees nothing). A session's scope (nil: everything) narrows either, and so does a user token
-// narrowed to a project, which sees that project only. The instance admin has no rights here
-// beyond a membership's, as owner of a key or otherwise.
+// A user holds the membership's permissions and its role's; a key holds its own and its role's
+// that its owner holds too, by the owner's membership now, and only in its own project (a key
+// whose owner is no longer a member sees nothing). A session's scope (nil: everything) narrows
+// either, and so does a user token narrowed to a project, which sees that project only. The
+// instance admin has no rights here beyond a membership's, as owner of a key or otherwise.
 //
 // This is the one place a key's owner bounds it: /v1, introspection, the refresh grant and the
 // key exchange all ask here.
 func (a Authorizer) Permissions(ctx context.Context, p *authn.Principal, projectID string) ([]string, error) {
+	h, err := a.Held(ctx, p, projectID)
+	return h.Perms, err
+}
+
+// Held is what a caller holds in a project.
+type Held struct {
+	Perms []string // in catalog order
+	// Owner is true for a user, signed in without a scope, whose membership holds the project's
+	// owner role: only an owner deletes the project and gives or takes the owner role.
+	Owner bool
+}
+
+// Held is Permissions with whether p is an owner of the project.
+func (a Authorizer) Held(ctx context.Context, p *authn.Principal, projectID string) (Held, error) {
 	hidden := keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", projectID)
 	if p.Session.ProjectID != "" && p.Session.ProjectID != projectID {
-		return nil, hidden
+		return Held{}, hidden
 	}
+	var h Held
 	var held []string
 	switch {
 	case p.Key != nil:
 		if p.Key.ProjectID != projectID {
-			return nil, hidden
+			return Held{}, hidden
 		}
 		m, err := a.Store.Member(ctx, projectID, p.Key.Owner)
 		if err != nil {
-			return nil, notFoundAs(err, hidden)
+			return Held{}, notFoundAs(err, hidden)
 		}
-		held = keyward.Intersect(p.Key.Permissions, m.Permissions)
+		held = keyward.Intersect(p.Key.Own(), m.Held())
 	case p.User != nil:
 		m, err := a.Store.Member(ctx, projectID, p.User.ID)
 		if err != nil {
-			return nil, notFoundAs(err, hidden)
+			return Held{}, notFoundAs(err, hidden)
 		}
-		held = m.Permissions
+		held = m.Held()
+		h.Owner = m.Role != nil && m.Role.Owner && p.Session.Scope == nil
 	default:
-		return nil, hidden
+		return Held{}, hidden
 	}
 	if p.Session.Scope != nil {
 		held = keyward.Intersect(held, p.Session.Scope)
 	}
-	return a.Catalog.Filter(held), nil
+	h.Perms = a.Catalog.Filter(held)
+	return h, nil
 }
 
 // ResolveProject finds the project ref names (an id such as "prj_…" or a project name) and returns
-// it with p's permissions there. ENOTFOUND when it does not exist and equally when p cannot see
+// it with what p holds there. ENOTFOUND when it does not exist and equally when p cannot see
 // it, so that probing never reveals another tenant's projects.
-func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref string) (*keyward.Project, []string, error) {
+func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref string) (*keyward.Project, Held, error) {
 	hidden := keyward.Errorf(keyward.ENOTFOUND, "The project was not found.")
 	if wellFormedProjectRef(ref) {
 		hidden = keyward.Errorf(keyward.ENOTFOUND, "Project %q was not found.", ref)
@@ -84,16 +101,16 @@ func (a Authorizer) ResolveProject(ctx context.Context, p *authn.Principal, ref 
 	case ValidProjectName(ref):
 		project, err = a.Store.ProjectByName(ctx, ref)
 	default:
-		return nil, nil, hidden
+		return nil, Held{}, hidden
 	}
 	if err != nil {
-		return nil, nil, notFoundAs(err, hidden)
+		return nil, Held{}, notFoundAs(err, hidden)
 	}
-	perms, err := a.Permissions(ctx, p, project.ID)
+	h, err := a.Held(ctx, p, project.ID)
 	if err != nil {
-		return nil, nil, notFoundAs(err, hidden)
+		return nil, Held{}, notFoundAs(err, hidden)
 	}
-	return project, perms, nil
+	return project, h, nil
 }
 
 // wellFormedProjectRef reports whether ref could name a project: a project name, or an id of the

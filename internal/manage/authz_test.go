@@ -132,7 +132,7 @@ func TestPermissions(t *testing.T) {
 	// ResolveProject: visible by id and by name; invisible and nonexistent read the same.
 	for _, ref := range []string{shop.ID, "shop"} {
 		got, perms, err := authz.ResolveProject(ctx, key, ref)
-		if err != nil || got.ID != shop.ID || len(perms) != 2 {
+		if err != nil || got.ID != shop.ID || len(perms.Perms) != 2 {
 			t.Errorf("ResolveProject(%q) = %v, %v, %v", ref, got, perms, err)
 		}
 	}

@@ -34,6 +34,7 @@ type KeyInput struct {
 	Name        string
 	IPs         []string // addresses and CIDRs; empty allows any address
 	Permissions []string
+	Role        string     // a role of the project, by name or id; "" for none
 	ExpiresAt   *time.Time // nil: never
 }
 
@@ -52,7 +53,7 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 		// clientip's messages name the bad entry and are written for the user who typed it.
 		return nil, "", fieldErr("ips", keyward.EINVALID, "%s", err)
 	}
-	perms, err := a.grantable(in.Permissions, "an API key")
+	perms, role, err := a.grant(ctx, in.Permissions, in.Role, "an API key")
 	if err != nil {
 		return nil, "", err
 	}
@@ -75,15 +76,24 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 		SecretHash: apikey.Hash(secret), Hint: apikey.Hint(secret),
 		CreatedBy: a.caller.Principal.Subject, Owner: owner(a.caller.Principal), CreatedAt: now, ExpiresAt: expires,
 	}
+	detail := fmt.Sprintf("name=%q permissions=%s", in.Name, strings.Join(perms, ","))
+	if role != nil {
+		k.RoleID, k.Role = role.ID, role
+		detail += " role=" + role.Name
+	}
 	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
-		if keyward.ErrorCode(err) == keyward.ECONFLICT {
+		switch keyward.ErrorCode(err) {
+		case keyward.ECONFLICT:
 			return nil, "", fieldErr("name", keyward.ECONFLICT, "An API key named %q already exists in this project.", in.Name)
+		case keyward.EINVALID:
+			if role != nil {
+				return nil, "", onField("role", err) // the role was deleted meanwhile
+			}
 		}
 		return nil, "", err
 	}
 	s.audit(ctx, a.caller, &keyward.AuditEvent{
-		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyCreated,
-		Target: "key:" + id, Detail: fmt.Sprintf("name=%q permissions=%s", in.Name, strings.Join(perms, ",")),
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditKeyCreated, Target: "key:" + id, Detail: detail,
 	})
 	return k, secret, nil
 }
@@ -181,6 +191,9 @@ func (a *Access) key(ctx context.Context, id string) (*keyward.APIKey, error) {
 // carries any more, and the secret's hash, which no caller needs.
 func (a *Access) present(k *keyward.APIKey) *keyward.APIKey {
 	k.Permissions = a.svc.Catalog.Filter(k.Permissions)
+	if k.Role != nil {
+		a.presentRole(k.Role)
+	}
 	k.SecretHash, k.PreviousSecretHash = nil, nil
 	return k
 }
@@ -280,6 +293,8 @@ type KeyChange struct {
 	ExpiresAt    *time.Time
 	// Owner transfers the key to another member (a user id), which enables a disabled key.
 	Owner *string
+	// Role gives the key a role of the project, by name or id; "" takes its role away.
+	Role *string
 }
 
 // UpdateKey edits one of the project's keys under the rules of CreateKey, and returns it as it
@@ -297,7 +312,7 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		return nil, err
 	}
 	if in == (KeyChange{}) {
-		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, expires_at and owner.")
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, role, expires_at and owner.")
 	}
 	before, err := a.key(ctx, id)
 	if err != nil {
@@ -327,12 +342,30 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		}
 	}
 	if in.Permissions != nil {
-		perms, err := a.grantable(*in.Permissions, "an API key")
-		if err != nil {
-			return nil, err
+		perms := []string{}
+		if len(*in.Permissions) > 0 {
+			var err error
+			if perms, err = a.grantable(*in.Permissions, "an API key"); err != nil {
+				return nil, err
+			}
 		}
 		change.Permissions = &perms
 		detail = append(detail, "permissions="+strings.Join(perms, ","))
+	}
+	var role *keyward.Role
+	if in.Role != nil {
+		id := ""
+		if *in.Role != "" {
+			var err error
+			if _, role, err = a.grant(ctx, nil, *in.Role, "an API key"); err != nil {
+				return nil, err
+			}
+			id = role.ID
+			detail = append(detail, "role="+role.Name)
+		} else {
+			detail = append(detail, "role=none")
+		}
+		change.Role = &id
 	}
 	if in.SetExpiresAt {
 		change.SetExpiresAt = true
@@ -355,13 +388,19 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		}
 	}
 	after := change.Apply(before)
+	if in.Role != nil {
+		after.Role = role
+	}
+	if len(after.Own()) == 0 {
+		return nil, fieldErr("permissions", keyward.EINVALID, "An API key needs a role or at least one of the permissions.")
+	}
 	if in.Owner != nil {
 		if err := a.checkTransfer(ctx, after); err != nil {
 			return nil, err
 		}
 	}
 	if keyward.Extends(before, after) {
-		for _, p := range after.Permissions {
+		for _, p := range a.svc.Catalog.Filter(after.Own()) {
 			if !a.Has(p) {
 				field := "ips"
 				if in.IPs == nil {
@@ -383,6 +422,8 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		// With a transfer, the new owner was removed, disabled or reduced since checkTransfer
 		// read them.
 		switch {
+		case in.Owner == nil && in.Role != nil:
+			return nil, onField("role", err) // the role was deleted meanwhile
 		case in.Owner == nil:
 			return nil, err
 		case keyward.ErrorCode(err) == keyward.EINVALID:
@@ -415,7 +456,8 @@ func notOwnable(userID string) error {
 // checkTransfer checks that the caller and the key's new owner, after.Owner, hold every
 // permission of after, and that the new owner is an enabled member of the project.
 func (a *Access) checkTransfer(ctx context.Context, after *keyward.APIKey) error {
-	for _, p := range after.Permissions {
+	own := a.svc.Catalog.Filter(after.Own())
+	for _, p := range own {
 		if !a.Has(p) {
 			return fieldErr("owner", keyward.EFORBIDDEN,
 				"You cannot transfer this API key: it holds the %q permission, which you do not hold in this project.", p)
@@ -433,8 +475,8 @@ func (a *Access) checkTransfer(ctx context.Context, after *keyward.APIKey) error
 	} else if err != nil {
 		return err
 	}
-	for _, p := range after.Permissions {
-		if !slices.Contains(m.Permissions, p) {
+	for _, p := range own {
+		if !slices.Contains(m.Held(), p) {
 			return fieldErr("owner", keyward.EFORBIDDEN,
 				"%s does not hold the %q permission of this API key in this project: grant it to them first, or narrow the key in the same edit.", m.Email, p)
 		}

@@ -21,10 +21,15 @@ type Store interface {
 	CreateUser(ctx context.Context, u *keyward.User) error
 	UserByID(ctx context.Context, id string) (*keyward.User, error)
 	UserByEmail(ctx context.Context, email string) (*keyward.User, error)
-	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error
+	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member, roles ...*keyward.Role) error
 	AllProjects(ctx context.Context) ([]*keyward.Project, error)
 	RenameProject(ctx context.Context, id, name string) (*keyward.Project, error)
 	DeleteProject(ctx context.Context, id string, at time.Time) error
+	CreateRole(ctx context.Context, r *keyward.Role) error
+	Role(ctx context.Context, projectID, ref string) (*keyward.Role, error)
+	RolePage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.Role, string, error)
+	UpdateRole(ctx context.Context, projectID, id string, change keyward.RoleChange, at time.Time) (*keyward.Role, error)
+	DeleteRole(ctx context.Context, projectID, id string) error
 	Members(ctx context.Context, projectID string) ([]*keyward.Member, error)
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
 	MemberPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.Member, string, error)
@@ -70,6 +75,7 @@ type Access struct {
 	Project *keyward.Project
 	Perms   []string // the caller's permissions in Project, in catalog order
 
+	owner  bool // whether the caller holds the project's owner role (Held.Owner)
 	svc    *Service
 	caller Caller
 }
@@ -77,11 +83,11 @@ type Access struct {
 // Open resolves ref (a project id or name) for c. A project that does not exist and one c cannot
 // see are the same ENOTFOUND, so that probing never reveals another tenant's projects.
 func (s *Service) Open(ctx context.Context, c Caller, ref string) (*Access, error) {
-	project, perms, err := s.authz().ResolveProject(ctx, c.Principal, ref)
+	project, held, err := s.authz().ResolveProject(ctx, c.Principal, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &Access{Project: project, Perms: perms, svc: s, caller: c}, nil
+	return &Access{Project: project, Perms: held.Perms, owner: held.Owner, svc: s, caller: c}, nil
 }
 
 // authz is the service's view of the rules every door shares.

@@ -137,8 +137,8 @@ func TestEveryOperationChecksItsPermission(t *testing.T) {
 	_, checks["DeleteKey"] = a.DeleteKey(ctx, "0000000000000000")
 	_, checks["UpdateKey"] = a.UpdateKey(ctx, "0000000000000000", manage.KeyChange{Name: new("b")})
 	_, checks["Members"] = a.Members(ctx)
-	_, _, checks["PutMember"] = a.PutMember(ctx, "owner@example.com", []string{"containers-view"})
-	_, checks["AddMember"] = a.AddMember(ctx, "owner@example.com", []string{"containers-view"})
+	_, _, checks["PutMember"] = a.PutMember(ctx, "owner@example.com", manage.MemberInput{Permissions: []string{"containers-view"}})
+	_, checks["AddMember"] = a.AddMember(ctx, "owner@example.com", manage.MemberInput{Permissions: []string{"containers-view"}})
 	checks["RemoveMember"] = a.RemoveMember(ctx, "owner@example.com")
 	_, _, checks["Audit"] = a.Audit(ctx, 0, 10)
 	for op, err := range checks {
@@ -157,25 +157,25 @@ func TestMemberModes(t *testing.T) {
 	f.caller("ada@example.com", "elsewhere", "dns-view")
 	ctx := t.Context()
 
-	if _, err := owner.ChangeMember(ctx, "ada@example.com", []string{"dns-view"}); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+	if _, err := owner.ChangeMember(ctx, "ada@example.com", manage.MemberInput{Permissions: []string{"dns-view"}}); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Fatalf("ChangeMember of a non-member: %v", err)
 	}
-	m, err := owner.AddMember(ctx, "ADA@example.com", []string{"images-view", "dns-view"})
+	m, err := owner.AddMember(ctx, "ADA@example.com", manage.MemberInput{Permissions: []string{"images-view", "dns-view"}})
 	if err != nil || !slices.Equal(m.Permissions, []string{"images-view", "dns-view"}) { // catalog order
 		t.Fatalf("AddMember = %+v, %v", m, err)
 	}
-	_, err = owner.AddMember(ctx, "ada@example.com", []string{"dns-view"})
+	_, err = owner.AddMember(ctx, "ada@example.com", manage.MemberInput{Permissions: []string{"dns-view"}})
 	var fe *manage.FieldError
 	if !errors.As(err, &fe) || fe.Field != "email" || fe.Code != keyward.ECONFLICT {
 		t.Fatalf("AddMember of a member: %v", err)
 	}
-	if _, err := owner.AddMember(ctx, "nobody@example.com", []string{"dns-view"}); !errors.As(err, &fe) || fe.Field != "email" || fe.Code != keyward.ENOTFOUND {
+	if _, err := owner.AddMember(ctx, "nobody@example.com", manage.MemberInput{Permissions: []string{"dns-view"}}); !errors.As(err, &fe) || fe.Field != "email" || fe.Code != keyward.ENOTFOUND {
 		t.Fatalf("AddMember of an unknown user: %v", err)
 	}
-	if m, err = owner.ChangeMember(ctx, m.UserID, []string{"dns-view"}); err != nil || !slices.Equal(m.Permissions, []string{"dns-view"}) {
+	if m, err = owner.ChangeMember(ctx, m.UserID, manage.MemberInput{Permissions: []string{"dns-view"}}); err != nil || !slices.Equal(m.Permissions, []string{"dns-view"}) {
 		t.Fatalf("ChangeMember = %+v, %v", m, err)
 	}
-	if _, created, err := owner.PutMember(ctx, m.UserID, []string{"images-view"}); err != nil || created {
+	if _, created, err := owner.PutMember(ctx, m.UserID, manage.MemberInput{Permissions: []string{"images-view"}}); err != nil || created {
 		t.Fatalf("PutMember of a member: created %v, %v", created, err)
 	}
 
@@ -304,9 +304,9 @@ func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
 	checks := map[string]error{}
 	_, checks["Key"] = a.Key(ctx, planted)
 	_, checks["DeleteKey"] = a.DeleteKey(ctx, planted)
-	_, checks["ChangeMember"] = a.ChangeMember(ctx, planted, nil)
-	_, checks["ChangeMember@"] = a.ChangeMember(ctx, planted+" @example.com", nil)
-	_, checks["ChangeMember usr_"] = a.ChangeMember(ctx, keyward.PrefixUser+planted, nil)
+	_, checks["ChangeMember"] = a.ChangeMember(ctx, planted, manage.MemberInput{})
+	_, checks["ChangeMember@"] = a.ChangeMember(ctx, planted+" @example.com", manage.MemberInput{})
+	_, checks["ChangeMember usr_"] = a.ChangeMember(ctx, keyward.PrefixUser+planted, manage.MemberInput{})
 	checks["RemoveMember"] = a.RemoveMember(ctx, planted)
 	checks["RemoveMember@"] = a.RemoveMember(ctx, planted+" @example.com")
 	for name, err := range checks {
@@ -317,7 +317,7 @@ func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
 	if _, err := a.Key(ctx, "0000000000000000"); !strings.Contains(keyward.ErrorMessage(err), `"0000000000000000"`) {
 		t.Errorf("Key(a well-formed id) = %v; want the id named", err)
 	}
-	if _, err := a.ChangeMember(ctx, "nobody@example.com", nil); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com"`) {
+	if _, err := a.ChangeMember(ctx, "nobody@example.com", manage.MemberInput{}); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com"`) {
 		t.Errorf("ChangeMember(an unknown address) = %v; want the address named", err)
 	}
 }

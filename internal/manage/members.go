@@ -24,7 +24,7 @@ func (a *Access) Members(ctx context.Context) ([]*keyward.Member, error) {
 		return nil, err
 	}
 	for _, m := range members {
-		m.Permissions = a.svc.Catalog.Filter(m.Permissions)
+		a.presentMember(m)
 	}
 	return members, nil
 }
@@ -44,7 +44,7 @@ func (a *Access) MemberPage(ctx context.Context, p keyward.Page) ([]*keyward.Mem
 		return nil, "", err
 	}
 	for _, m := range members {
-		m.Permissions = a.svc.Catalog.Filter(m.Permissions)
+		a.presentMember(m)
 	}
 	return members, next, nil
 }
@@ -58,29 +58,36 @@ const (
 	changeOnly
 )
 
+// MemberInput is what a member is given: a role (by name or id, "" for none) and direct
+// permissions, at least one of the two.
+type MemberInput struct {
+	Permissions []string
+	Role        string
+}
+
 // PutMember adds the user userRef names (a user id or an email address) to the project, or
-// replaces their permissions, and reports whether the membership is new. It needs
+// replaces their permissions and role, and reports whether the membership is new. It needs
 // members-manage. The caller may grant only what they hold, and may change only a member who
 // holds nothing the caller lacks: otherwise a member could strip a more powerful one of
-// permissions they could never give back.
-func (a *Access) PutMember(ctx context.Context, userRef string, perms []string) (*keyward.Member, bool, error) {
-	return a.putMember(ctx, userRef, perms, addOrChange)
+// permissions they could never give back. Only an owner gives or takes the owner role.
+func (a *Access) PutMember(ctx context.Context, userRef string, in MemberInput) (*keyward.Member, bool, error) {
+	return a.putMember(ctx, userRef, in, addOrChange)
 }
 
 // AddMember is PutMember for a user who is not a member yet; an existing member is ECONFLICT,
 // so that a form meant to add someone never silently rewrites their permissions.
-func (a *Access) AddMember(ctx context.Context, email string, perms []string) (*keyward.Member, error) {
-	m, _, err := a.putMember(ctx, email, perms, addOnly)
+func (a *Access) AddMember(ctx context.Context, email string, in MemberInput) (*keyward.Member, error) {
+	m, _, err := a.putMember(ctx, email, in, addOnly)
 	return m, err
 }
 
 // ChangeMember is PutMember for an existing member; anyone else is ENOTFOUND.
-func (a *Access) ChangeMember(ctx context.Context, userRef string, perms []string) (*keyward.Member, error) {
-	m, _, err := a.putMember(ctx, userRef, perms, changeOnly)
+func (a *Access) ChangeMember(ctx context.Context, userRef string, in MemberInput) (*keyward.Member, error) {
+	m, _, err := a.putMember(ctx, userRef, in, changeOnly)
 	return m, err
 }
 
-func (a *Access) putMember(ctx context.Context, userRef string, perms []string, mode putMode) (*keyward.Member, bool, error) {
+func (a *Access) putMember(ctx context.Context, userRef string, in MemberInput, mode putMode) (*keyward.Member, bool, error) {
 	if err := a.Require(PermMembersManage); err != nil {
 		return nil, false, err
 	}
@@ -89,12 +96,15 @@ func (a *Access) putMember(ctx context.Context, userRef string, perms []string, 
 	if err != nil {
 		return nil, false, onField("email", err)
 	}
-	perms, err = a.grantable(perms, "a member")
+	perms, role, err := a.grant(ctx, in.Permissions, in.Role, "a member")
 	if err != nil {
 		return nil, false, err
 	}
 	now := s.Now()
 	m := &keyward.Member{ProjectID: a.Project.ID, UserID: u.ID, Email: u.Email, Permissions: perms, CreatedAt: now, UpdatedAt: now}
+	if role != nil {
+		m.RoleID, m.Role = role.ID, role
+	}
 	created := true
 	old, err := s.Store.Member(ctx, a.Project.ID, u.ID)
 	switch {
@@ -112,13 +122,28 @@ func (a *Access) putMember(ctx context.Context, userRef string, perms []string, 
 		return nil, false, keyward.Errorf(keyward.ENOTFOUND, "%s is not a member of this project.", userRef)
 	}
 	if err := s.Store.PutMember(ctx, m); err != nil {
+		if keyward.ErrorCode(err) == keyward.EINVALID {
+			return nil, false, onField("role", err) // the role was deleted meanwhile
+		}
 		return nil, false, err
 	}
+	detail := "permissions=" + strings.Join(perms, ",")
+	if role != nil {
+		detail += " role=" + role.Name
+	}
 	s.audit(ctx, a.caller, &keyward.AuditEvent{
-		ProjectID: a.Project.ID, At: now, Action: keyward.AuditMemberChanged,
-		Target: "user:" + u.ID, Detail: "permissions=" + strings.Join(perms, ","),
+		ProjectID: a.Project.ID, At: now, Action: keyward.AuditMemberChanged, Target: "user:" + u.ID, Detail: detail,
 	})
-	return m, created, nil
+	return a.presentMember(m), created, nil
+}
+
+// presentMember drops permissions the operator has since removed from the catalog.
+func (a *Access) presentMember(m *keyward.Member) *keyward.Member {
+	m.Permissions = a.svc.Catalog.Filter(m.Permissions)
+	if m.Role != nil {
+		a.presentRole(m.Role)
+	}
+	return m
 }
 
 // RemoveMember removes a member; their sessions narrowed to the project are revoked. It needs
@@ -157,9 +182,13 @@ func (a *Access) CanChange(m *keyward.Member) bool {
 	return a.Has(PermMembersManage) && a.outranks(m) == nil
 }
 
-// outranks is nil when the caller holds every one of the member's current permissions.
+// outranks is nil when the caller holds every one of the member's current permissions, their
+// role's included, and, for a member holding the owner role, is an owner too.
 func (a *Access) outranks(m *keyward.Member) error {
-	for _, p := range a.svc.Catalog.Filter(m.Permissions) {
+	if m.Role != nil && m.Role.Owner && !a.IsOwner() {
+		return keyward.Errorf(keyward.EFORBIDDEN, "You cannot change this member: they are an owner of the project, and you are not.")
+	}
+	for _, p := range a.svc.Catalog.Filter(m.Held()) {
 		if !a.Has(p) {
 			return keyward.Errorf(keyward.EFORBIDDEN, "You cannot change this member: they hold the %q permission, which you do not.", p)
 		}

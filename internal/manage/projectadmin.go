@@ -12,20 +12,9 @@ import (
 // PermProjectsManage is the permission that renames a project.
 const PermProjectsManage = "projects-manage"
 
-// IsOwner reports whether the caller owns the project. Until roles exist, an owner is a user
-// (not an API key) who is a member holding every permission of the catalog, as the project's
-// creator does (docs/decisions.md).
-func (a *Access) IsOwner() bool {
-	if a.caller.Principal == nil || a.caller.Principal.User == nil {
-		return false
-	}
-	for _, p := range a.svc.Catalog.Names() {
-		if !a.Has(p) {
-			return false
-		}
-	}
-	return true
-}
+// IsOwner reports whether the caller owns the project: a user, signed in without a scope, whose
+// membership holds the project's owner role (Authorizer.Held).
+func (a *Access) IsOwner() bool { return a.owner }
 
 // Rename gives the project a new name, under the rules and the look-alike check of
 // CreateProject. It needs projects-manage; in a catalog without that permission, an owner.
@@ -125,7 +114,7 @@ func (s *Service) AllProjects(ctx context.Context, c Caller) ([]*Access, error) 
 		m, err := s.Store.Member(ctx, project.ID, c.Principal.User.ID)
 		switch {
 		case err == nil:
-			perms = s.Catalog.Filter(m.Permissions)
+			perms = s.Catalog.Filter(m.Held())
 		case keyward.ErrorCode(err) != keyward.ENOTFOUND:
 			return nil, err
 		}
@@ -135,7 +124,7 @@ func (s *Service) AllProjects(ctx context.Context, c Caller) ([]*Access, error) 
 }
 
 // RecoverProject makes the instance administrator a member of the project (named by id or name)
-// with every permission of the catalog, so that no project stays without someone to manage it.
+// holding its owner role, so that no project stays without someone to manage it.
 // To anyone else the project does not exist, whether it does or not.
 func (s *Service) RecoverProject(ctx context.Context, c Caller, ref string) (*Access, error) {
 	hidden := keyward.Errorf(keyward.ENOTFOUND, "The project was not found.")
@@ -162,9 +151,13 @@ func (s *Service) RecoverProject(ctx context.Context, c Caller, ref string) (*Ac
 	}
 	u := c.Principal.User
 	now := s.Now()
-	m := &keyward.Member{ProjectID: project.ID, UserID: u.ID, Email: u.Email, Permissions: s.Catalog.Names(), CreatedAt: now, UpdatedAt: now}
+	ownerRole, err := s.Store.Role(ctx, project.ID, keyward.RoleOwner)
+	if err != nil {
+		return nil, notFoundAs(err, hidden) // deleted meanwhile
+	}
+	m := &keyward.Member{ProjectID: project.ID, UserID: u.ID, Email: u.Email, RoleID: ownerRole.ID, CreatedAt: now, UpdatedAt: now}
 	if old, err := s.Store.Member(ctx, project.ID, u.ID); err == nil {
-		m.CreatedAt = old.CreatedAt
+		m.CreatedAt, m.Permissions = old.CreatedAt, old.Permissions
 	} else if keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		return nil, err
 	}
@@ -173,7 +166,7 @@ func (s *Service) RecoverProject(ctx context.Context, c Caller, ref string) (*Ac
 	}
 	s.audit(ctx, c, &keyward.AuditEvent{
 		ProjectID: project.ID, At: now, Action: keyward.AuditProjectRecovered, Target: "user:" + u.ID,
-		Detail: "permissions=" + strings.Join(m.Permissions, ","),
+		Detail: "role=" + keyward.RoleOwner,
 	})
-	return &Access{Project: project, Perms: s.Catalog.Filter(m.Permissions), svc: s, caller: c}, nil
+	return &Access{Project: project, Perms: s.Catalog.Filter(m.Held()), owner: true, svc: s, caller: c}, nil
 }

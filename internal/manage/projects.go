@@ -35,13 +35,13 @@ func (s *Service) Projects(ctx context.Context, c Caller) ([]*Access, error) {
 	}
 	out := make([]*Access, 0, len(projects))
 	for _, project := range projects {
-		perms, err := s.authz().Permissions(ctx, p, project.ID)
+		held, err := s.authz().Held(ctx, p, project.ID)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			continue // not visible to a narrowed token, or the membership ended between the two reads
 		} else if err != nil {
 			return nil, err
 		}
-		out = append(out, &Access{Project: project, Perms: perms, svc: s, caller: c})
+		out = append(out, &Access{Project: project, Perms: held.Perms, owner: held.Owner, svc: s, caller: c})
 	}
 	return out, nil
 }
@@ -69,8 +69,8 @@ func RequireAdmin(p *authn.Principal, action string) error {
 	return nil
 }
 
-// CreateProject creates a project; the caller, a user, becomes its member with every permission
-// of the catalog.
+// CreateProject creates a project with the default roles (keyward.DefaultRoles); the caller, a
+// user, becomes its member holding the owner role.
 func (s *Service) CreateProject(ctx context.Context, c Caller, name string) (*Access, error) {
 	p := c.Principal
 	if err := RequireFullUser(p, "create projects"); err != nil {
@@ -88,8 +88,12 @@ func (s *Service) CreateProject(ctx context.Context, c Caller, name string) (*Ac
 		return nil, err
 	}
 	project := &keyward.Project{ID: id, Name: name, CreatedAt: now}
-	creator := &keyward.Member{ProjectID: id, UserID: p.User.ID, Email: p.User.Email, Permissions: s.Catalog.Names(), CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateProject(ctx, project, creator); err != nil {
+	roles, err := s.newRoles(now)
+	if err != nil {
+		return nil, err
+	}
+	creator := &keyward.Member{ProjectID: id, UserID: p.User.ID, Email: p.User.Email, RoleID: roles[0].ID, Role: roles[0], CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateProject(ctx, project, creator, roles...); err != nil {
 		if keyward.ErrorCode(err) == keyward.ECONFLICT {
 			return nil, fieldErr("name", keyward.ECONFLICT, "A project named %q already exists.", name)
 		}
@@ -98,7 +102,7 @@ func (s *Service) CreateProject(ctx context.Context, c Caller, name string) (*Ac
 	s.audit(ctx, c, &keyward.AuditEvent{
 		ProjectID: id, At: now, Action: keyward.AuditProjectCreated, Target: "project:" + id, Detail: "name=" + name,
 	})
-	return &Access{Project: project, Perms: s.Catalog.Filter(creator.Permissions), svc: s, caller: c}, nil
+	return &Access{Project: project, Perms: s.Catalog.Filter(creator.Held()), owner: true, svc: s, caller: c}, nil
 }
 
 // UserInput is a new user.

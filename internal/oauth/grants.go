@@ -88,13 +88,13 @@ func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*su
 	if ref, ok := req.form["project"]; ok {
 		// Not narrowed yet, so the user holds their membership's permissions there.
 		who := &authn.Principal{Subject: sub.session.Subject(), Session: sub.session, User: u}
-		p, perms, err := s.authz().ResolveProject(ctx, who, ref)
+		p, held, err := s.authz().ResolveProject(ctx, who, ref)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			return nil, oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
 		} else if err != nil {
 			return nil, storeError(err)
 		}
-		sub.session.ProjectID, sub.held = p.ID, perms
+		sub.session.ProjectID, sub.held = p.ID, held.Perms
 	}
 	return sub, nil
 }

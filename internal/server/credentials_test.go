@@ -38,20 +38,27 @@ func TestSessionsFollowTheirCredential(t *testing.T) {
 		s.Exchange(t, k.Secret, kwtest.From("203.0.113.6"))
 	})
 
-	t.Run("a refreshed user token carries the membership's current permissions; removal ends the session", func(t *testing.T) {
+	t.Run("a member's tokens follow the membership: widening on refresh, a reduction or removal ends them", func(t *testing.T) {
 		t.Parallel()
 		const email = "carol@keyward.test"
 		s.CreateUser(t, admin, email, pw)
-		putMember(t, s, admin, "default", email, "images-view", "dns-view")
+		putMember(t, s, admin, "default", email, "images-view")
 		tok := s.Login(t, email, pw, "default")
-		if tok.Scope != "images-view dns-view" {
+		if tok.Scope != "images-view" {
 			t.Fatalf("scope %q, want the membership's permissions", tok.Scope)
 		}
+		putMember(t, s, admin, "default", email, "images-view", "dns-view")
+		wider := kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken))
+		if wider.Scope != "images-view dns-view" {
+			t.Errorf("after the permissions grew, the refreshed token has scope %q", wider.Scope)
+		}
 		putMember(t, s, admin, "default", email, "images-view")
-		next := kwtest.RequireToken(t, s.Refresh(t, tok.RefreshToken))
+		kwtest.RequireOAuthError(t, s.Refresh(t, wider.RefreshToken), http.StatusBadRequest, "invalid_grant")
+		kwtest.RequireInactive(t, s.Introspect(t, wider.AccessToken, kwtest.Bearer(admin)))
+		next := s.Login(t, email, pw, "default")
 		_, c := kwtest.DecodeJWT(t, next.AccessToken)
 		if next.Scope != "images-view" || c["scope"] != "images-view" {
-			t.Errorf("after the permissions shrank, the refreshed token has scope %q / %v", next.Scope, c["scope"])
+			t.Errorf("after the permissions shrank, a new token has scope %q / %v", next.Scope, c["scope"])
 		}
 		r := s.API(t, http.MethodDelete, "/v1/projects/default/members/"+url.PathEscape(email), admin, nil)
 		if r.Status != http.StatusNoContent {

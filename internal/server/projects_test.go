@@ -126,12 +126,20 @@ func TestLastMemberManager(t *testing.T) {
 		t.Fatalf("permissions after refused changes %v, want %v", got.Permissions, me.Permissions)
 	}
 
-	// With a second manager, the first may go.
+	// A second manager is not enough while the admin is the last owner; a second owner is.
 	const email, pw = "ada@keyward.test", "a-member-password-long-enough-7"
 	s.CreateUser(t, admin, email, pw)
 	putMember(t, s, admin, "kept", email, "members-manage", "members-view")
+	p = kwtest.RequireProblem(t, s.API(t, http.MethodDelete, path, admin, nil), http.StatusConflict)
+	if !strings.Contains(p.Detail, "last owner") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	r := s.API(t, http.MethodPut, "/v1/projects/kept/members/"+url.PathEscape(email), admin, map[string]any{"role": "owner"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("make a second owner: %s", r)
+	}
 	if r := s.API(t, http.MethodDelete, path, admin, nil); r.Status != http.StatusNoContent {
-		t.Fatalf("remove the admin once another manager exists: %s", r)
+		t.Fatalf("remove the admin once another owner exists: %s", r)
 	}
 }
 

@@ -104,7 +104,32 @@ func (s *Server) open(ctx context.Context, master []byte) (err error) {
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	return s.bootstrap(ctx)
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+	return s.seedRoles(ctx)
+}
+
+// seedRoles gives the projects of a database made before roles existed their default roles, with
+// the owner role for their members who hold every permission, and keeps every owner role holding
+// the whole catalog (see keyward.Store.SeedRoles). It runs on every start; with nothing to do it
+// costs one query.
+func (s *Server) seedRoles(ctx context.Context) error {
+	catalog, rand := s.catalog, s.cfg.Rand
+	var err error
+	for range 3 {
+		err = s.store.SeedRoles(ctx,
+			func() []*keyward.Role { return keyward.DefaultRoles(catalog) },
+			func() (string, error) { return keyward.NewID(rand, keyward.PrefixRole) },
+			catalog.Names(), s.cfg.Now().UTC())
+		if keyward.ErrorCode(err) != keyward.ECONFLICT {
+			break // another instance starting at the same time seeded a project first: again
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("project roles: %w", err)
+	}
+	return nil
 }
 
 // waitForDatabase runs open until it succeeds, retrying with backoff for up to cfg.DBWait while

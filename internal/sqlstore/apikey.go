@@ -14,16 +14,27 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision, secret_gen, previous_secret_hash, previous_expires_at"
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision, secret_gen, previous_secret_hash, previous_expires_at, role_id"
+
+// apiKeyRead is apiKeyCols with the name and permissions of the key's role (” for none), read
+// in the same statement so that a key never comes with another moment's role.
+const apiKeyRead = apiKeyCols + ", COALESCE((SELECT r.name FROM roles r WHERE r.id = api_keys.role_id), '')" +
+	", COALESCE((SELECT r.permissions FROM roles r WHERE r.id = api_keys.role_id), '')"
 
 func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var k keyward.APIKey
-	var ips, perms string
+	var ips, perms, roleName, rolePerms string
 	var created int64
 	var expires, disabled, used, prevExpires sql.NullInt64
+	var role sql.NullString
 	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
-		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision, &k.SecretGen, &k.PreviousSecretHash, &prevExpires); err != nil {
+		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision, &k.SecretGen, &k.PreviousSecretHash, &prevExpires,
+		&role, &roleName, &rolePerms); err != nil {
 		return nil, err
+	}
+	if role.Valid {
+		k.RoleID = role.String
+		k.Role = &keyward.Role{ID: role.String, ProjectID: k.ProjectID, Name: roleName, Permissions: splitList(rolePerms)}
 	}
 	for _, s := range splitList(ips) {
 		p, err := netip.ParsePrefix(s)
@@ -73,20 +84,29 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.exec(ctx,
-		"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-		k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision,
-		k.SecretGen, k.PreviousSecretHash, nullMicros(k.PreviousExpiresAt), key)
-	switch {
-	case isUnique(err):
-		return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
-	case isForeignKey(err):
-		return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
-	case err != nil:
-		return fmt.Errorf("create api key: %w", err)
-	}
-	return nil
+	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if k.RoleID != "" {
+			r, err := db.lockRole(ctx, tx, k.ProjectID, k.RoleID)
+			if err != nil {
+				return err
+			}
+			k.Role = r
+		}
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+			k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
+			micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision,
+			k.SecretGen, k.PreviousSecretHash, nullMicros(k.PreviousExpiresAt), nullRole(k.RoleID), key)
+		switch {
+		case isUnique(err):
+			return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
+		case isForeignKey(err):
+			return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
+		case err != nil:
+			return fmt.Errorf("create api key: %w", err)
+		}
+		return nil
+	})
 }
 
 // APIKey returns a key by id, in any project; ENOTFOUND when unknown or deleted.
@@ -107,7 +127,7 @@ func (db *DB) APIKeys(ctx context.Context, projectID string) ([]*keyward.APIKey,
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	rows, err := db.r.QueryContext(ctx,
-		"SELECT "+apiKeyCols+" FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", projectID)
+		"SELECT "+apiKeyRead+" FROM api_keys WHERE project_id = $1 ORDER BY created_at, id", projectID)
 	if err != nil {
 		return nil, fmt.Errorf("api keys: %w", err)
 	}
@@ -187,11 +207,18 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 				return err
 			}
 		}
+		var role *keyward.Role
+		if change.Role != nil && *change.Role != "" {
+			var err error
+			if role, err = db.lockRole(ctx, tx, projectID, *change.Role); err != nil {
+				return err
+			}
+		}
 		// Locked first, as DeleteAPIKey does: a session being created from the key has
 		// committed before the revocation below looks for it, or waits and then finds the
 		// revision changed.
 		before, err := scanAPIKey(tx.QueryRowContext(ctx,
-			"SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
+			"SELECT "+apiKeyRead+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		} else if err != nil {
@@ -199,7 +226,10 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		}
 		after = change.Apply(before)
 		after.Revision = before.Revision + 1
-		if change.Owner != nil && !keyward.Subset(after.Permissions, ownerPerms) {
+		if change.Role != nil {
+			after.Role = role
+		}
+		if change.Owner != nil && !keyward.Subset(after.Own(), ownerPerms) {
 			return keyward.Errorf(keyward.EFORBIDDEN, "The new owner does not hold every permission of the API key in this project.")
 		}
 		ips, err := formatPrefixes(after.IPs)
@@ -222,6 +252,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		}
 		if change.Owner != nil {
 			set, args = set+fmt.Sprintf(", owner = $%d, disabled_at = NULL", len(args)+1), append(args, after.Owner)
+		}
+		if change.Role != nil {
+			set, args = set+fmt.Sprintf(", role_id = $%d", len(args)+1), append(args, nullRole(after.RoleID))
 		}
 		_, err = tx.ExecContext(ctx,
 			"UPDATE api_keys SET name = $1, ips = $2, permissions = $3, expires_at = $4, revision = $5"+set+" WHERE id = $6", args...)
@@ -257,7 +290,7 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 		// committed before the revocation below looks for it, or waits and then finds the
 		// revision changed.
 		before, err := scanAPIKey(tx.QueryRowContext(ctx,
-			"SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
+			"SELECT "+apiKeyRead+" FROM api_keys WHERE id = $1 AND project_id = $2"+db.q.forUpdate, id, projectID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		} else if err != nil {
@@ -301,14 +334,23 @@ func (db *DB) lockNewOwner(ctx context.Context, tx *sql.Tx, projectID, userID st
 		return nil, fmt.Errorf("lock new owner: %w", err)
 	}
 	var perms string
+	var role sql.NullString
 	err = tx.QueryRowContext(ctx,
-		"SELECT permissions FROM members WHERE project_id = $1 AND user_id = $2"+db.q.forShare, projectID, userID).Scan(&perms)
+		"SELECT permissions, role_id FROM members WHERE project_id = $1 AND user_id = $2"+db.q.forShare, projectID, userID).Scan(&perms, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notMember
 	} else if err != nil {
 		return nil, fmt.Errorf("lock new owner's membership: %w", err)
 	}
-	return splitList(perms), nil
+	held := splitList(perms)
+	if role.Valid {
+		r, err := db.lockRole(ctx, tx, projectID, role.String)
+		if err != nil {
+			return nil, err
+		}
+		held = keyward.Union(held, r.Permissions)
+	}
+	return held, nil
 }
 
 // TouchAPIKey records the last use of a key. ENOTFOUND when the key is unknown or deleted.

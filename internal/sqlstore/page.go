@@ -102,7 +102,7 @@ func (db *DB) APIKeyPage(ctx context.Context, projectID string, p keyward.Page) 
 	if apikey.ValidID(search) && p.Cursor == "" {
 		// A search of the shape of a key id finds that key alone when it exists; otherwise it
 		// is the beginning of a name like any other.
-		k, err := scanAPIKey(db.r.QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE project_id = $1 AND id = $2", projectID, search))
+		k, err := scanAPIKey(db.r.QueryRowContext(ctx, "SELECT "+apiKeyRead+" FROM api_keys WHERE project_id = $1 AND id = $2", projectID, search))
 		switch {
 		case err == nil:
 			return []*keyward.APIKey{k}, "", nil
@@ -110,7 +110,7 @@ func (db *DB) APIKeyPage(ctx context.Context, projectID string, p keyward.Page) 
 			return nil, "", fmt.Errorf("api key page: %w", err)
 		}
 	}
-	q.WriteString("SELECT " + apiKeyCols + ", name_key FROM api_keys WHERE project_id = $1")
+	q.WriteString("SELECT " + apiKeyRead + ", name_key FROM api_keys WHERE project_id = $1")
 	switch {
 	case search == "":
 		list = "keys"

@@ -24,7 +24,7 @@ const (
 		"(SELECT previous_expires_at FROM api_keys WHERE api_keys.id = sessions.key_id AND sessions.kind = 'key') FROM sessions WHERE id = $1"
 	qRotateRefresh = "UPDATE sessions SET refresh_hash = $1, refresh_issued_at = $2, refresh_expires_at = $3 WHERE id = $4"
 	qSpendRefresh  = "INSERT INTO refresh_tokens (session_id, hash, issued_at, expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5)"
-	qSelectAPIKey  = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
+	qSelectAPIKey  = "SELECT " + apiKeyRead + " FROM api_keys WHERE id = $1"
 	qKeyRevision   = "SELECT revision, secret_gen, previous_expires_at FROM api_keys WHERE id = $1 AND disabled_at IS NULL"
 	qSavepoint     = "SAVEPOINT op"
 	qRelease       = "RELEASE op"

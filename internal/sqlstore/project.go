@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -27,7 +26,7 @@ func scanProject(row scanner) (*keyward.Project, error) {
 // CreateProject stores p and makes creator a member of it, atomically; creator.ProjectID is set
 // to p.ID. ECONFLICT when the name, or one that looks like it (names.Key), is taken; EINVALID
 // when the name holds an invisible character; ENOTFOUND when the creator is not a user.
-func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member) error {
+func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member, roles ...*keyward.Role) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	perms, err := joinList("permission", creator.Permissions)
@@ -46,9 +45,15 @@ func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *ke
 		} else if err != nil {
 			return fmt.Errorf("create project: %w", err)
 		}
+		for _, r := range roles {
+			r.ProjectID = p.ID
+		}
+		if err := insertRoles(ctx, tx, roles); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx,
-			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)",
-			p.ID, creator.UserID, perms, micros(creator.CreatedAt), micros(creator.UpdatedAt))
+			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6)",
+			p.ID, creator.UserID, perms, micros(creator.CreatedAt), micros(creator.UpdatedAt), nullRole(creator.RoleID))
 		if isForeignKey(err) {
 			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
 		} else if err != nil {
@@ -109,23 +114,32 @@ func (db *DB) ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Pr
 	return out, nil
 }
 
-const memberCols = "project_id, user_id, permissions, created_at, updated_at"
+const memberCols = "project_id, user_id, permissions, created_at, updated_at, role_id"
 
 func scanMember(row scanner) (*keyward.Member, error) {
 	var m keyward.Member
-	var perms string
+	var perms, roleName, rolePerms string
 	var created, updated int64
-	if err := row.Scan(&m.ProjectID, &m.UserID, &m.Email, &perms, &created, &updated); err != nil {
+	var role sql.NullString
+	var owner sql.NullBool
+	if err := row.Scan(&m.ProjectID, &m.UserID, &m.Email, &perms, &created, &updated, &role, &roleName, &rolePerms, &owner); err != nil {
 		return nil, err
 	}
 	m.Permissions = splitList(perms)
 	m.CreatedAt = fromMicros(created)
 	m.UpdatedAt = fromMicros(updated)
+	if role.Valid {
+		m.RoleID = role.String
+		m.Role = &keyward.Role{ID: role.String, ProjectID: m.ProjectID, Name: roleName, Permissions: splitList(rolePerms), Owner: owner.Bool}
+	}
 	return &m, nil
 }
 
-const memberSelect = "SELECT m.project_id, m.user_id, u.email, m.permissions, m.created_at, m.updated_at" +
-	" FROM members m JOIN users u ON u.id = m.user_id"
+// memberSelect reads memberships with the user's email and the role's name, permissions and
+// owner flag, in one statement.
+const memberSelect = "SELECT m.project_id, m.user_id, u.email, m.permissions, m.created_at, m.updated_at," +
+	" m.role_id, COALESCE(r.name, ''), COALESCE(r.permissions, ''), r.owner" +
+	" FROM members m JOIN users u ON u.id = m.user_id LEFT JOIN roles r ON r.id = m.role_id"
 
 // Member returns one membership with the user's email; ENOTFOUND when the user is not a member.
 func (db *DB) Member(ctx context.Context, projectID, userID string) (*keyward.Member, error) {
@@ -179,59 +193,44 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 		if err := lockProject(ctx, tx, m.ProjectID); err != nil {
 			return err
 		}
-		wasManager, err := holdsMembersManage(ctx, tx, m.ProjectID, m.UserID)
+		m.Role = nil
+		if m.RoleID != "" {
+			r, err := db.lockRole(ctx, tx, m.ProjectID, m.RoleID)
+			if err != nil {
+				return err
+			}
+			m.Role = r
+		}
+		before, err := grantsHeld(ctx, tx, m.ProjectID, m.UserID, "")
+		if err != nil {
+			return err
+		}
+		wasManager := slices.Contains(before.users[m.UserID], membersManage)
+		wasOwner, err := holdsOwnerRole(ctx, tx, m.ProjectID, m.UserID)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5)"+
-				" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
-			m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt))
+			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6)"+
+				" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, role_id = excluded.role_id, updated_at = excluded.updated_at",
+			m.ProjectID, m.UserID, perms, micros(m.CreatedAt), micros(m.UpdatedAt), nullRole(m.RoleID))
 		if isForeignKey(err) {
 			return keyward.Errorf(keyward.ENOTFOUND, "Project or user not found.")
 		} else if err != nil {
 			return fmt.Errorf("put member: %w", err)
 		}
-		if wasManager && !slices.Contains(m.Permissions, membersManage) {
+		if wasManager && !slices.Contains(m.Held(), membersManage) {
 			if err := keepsAManager(ctx, tx, m.ProjectID); err != nil {
 				return err
 			}
 		}
-		exceeding, err := keysExceeding(ctx, tx, m)
-		if err != nil {
-			return err
+		if wasOwner && (m.Role == nil || !m.Role.Owner) {
+			if err := keepsAnOwner(ctx, tx, m.ProjectID); err != nil {
+				return err
+			}
 		}
-		return db.endKeySessions(ctx, tx, exceeding, keyward.AuditKeySessionsEnded, keyward.OwnerReduced, m.UpdatedAt)
+		return db.endNarrowed(ctx, tx, before, reasonMemberReduced, keyward.OwnerReduced, m.UpdatedAt)
 	})
-}
-
-// keysExceeding lists m's enabled keys in m's project that hold a permission m does not, read in
-// the transaction that changed the membership. An exchange that read the old membership just
-// before and stores its session just after is not revoked here: its access token carries the old
-// permissions until it expires, and its refresh reads the new ones (docs/decisions.md).
-func keysExceeding(ctx context.Context, tx *sql.Tx, m *keyward.Member) ([]ownedKey, error) {
-	rows, err := tx.QueryContext(ctx,
-		"SELECT id, permissions FROM api_keys WHERE owner = $1 AND project_id = $2 AND disabled_at IS NULL",
-		m.UserID, m.ProjectID)
-	if err != nil {
-		return nil, fmt.Errorf("put member: owned keys: %w", err)
-	}
-	defer rows.Close()
-	var out []ownedKey
-	for rows.Next() {
-		var id, perms string
-		if err := rows.Scan(&id, &perms); err != nil {
-			return nil, fmt.Errorf("put member: owned keys: %w", err)
-		}
-		if !keyward.Subset(splitList(perms), m.Permissions) {
-			out = append(out, ownedKey{id: id, project: m.ProjectID})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("put member: owned keys: %w", err)
-	}
-	slices.SortFunc(out, func(a, b ownedKey) int { return cmp.Compare(a.id, b.id) })
-	return out, nil
 }
 
 // RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
@@ -249,6 +248,10 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 		if err != nil {
 			return err
 		}
+		wasOwner, err := holdsOwnerRole(ctx, tx, projectID, userID)
+		if err != nil {
+			return err
+		}
 		// The membership goes first: CreateSession share-locks it for project-narrowed sessions.
 		res, err := tx.ExecContext(ctx, "DELETE FROM members WHERE project_id = $1 AND user_id = $2", projectID, userID)
 		if err != nil {
@@ -261,6 +264,11 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 		}
 		if wasManager {
 			if err := keepsAManager(ctx, tx, projectID); err != nil {
+				return err
+			}
+		}
+		if wasOwner {
+			if err := keepsAnOwner(ctx, tx, projectID); err != nil {
 				return err
 			}
 		}
@@ -295,33 +303,44 @@ func lockProject(ctx context.Context, tx *sql.Tx, projectID string) error {
 	return nil
 }
 
-// holdsMembersManage reports whether userID is a member of the project holding members-manage.
+// holdsMembersManage reports whether userID is a member of the project holding members-manage,
+// directly or through their role.
 func holdsMembersManage(ctx context.Context, tx *sql.Tx, projectID, userID string) (bool, error) {
-	var perms string
-	err := tx.QueryRowContext(ctx, "SELECT permissions FROM members WHERE project_id = $1 AND user_id = $2",
-		projectID, userID).Scan(&perms)
+	g, err := grantsHeld(ctx, tx, projectID, userID, "")
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(g.users[userID], membersManage), nil
+}
+
+// holdsOwnerRole reports whether userID is a member of the project holding its owner role.
+func holdsOwnerRole(ctx context.Context, tx *sql.Tx, projectID, userID string) (bool, error) {
+	var owner bool
+	err := tx.QueryRowContext(ctx, "SELECT r.owner FROM members m JOIN roles r ON r.id = m.role_id"+
+		" WHERE m.project_id = $1 AND m.user_id = $2", projectID, userID).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("member permissions: %w", err)
+		return false, fmt.Errorf("member role: %w", err)
 	}
-	return slices.Contains(splitList(perms), membersManage), nil
+	return owner, nil
 }
 
-// keepsAManager is ECONFLICT unless some member of the project holds members-manage, as the
-// transaction sees the memberships after its own change.
+// keepsAManager is ECONFLICT unless some member of the project holds members-manage, directly or
+// through their role, as the transaction sees the memberships after its own change.
 func keepsAManager(ctx context.Context, tx *sql.Tx, projectID string) error {
-	rows, err := tx.QueryContext(ctx, "SELECT permissions FROM members WHERE project_id = $1", projectID)
+	rows, err := tx.QueryContext(ctx, "SELECT m.permissions, COALESCE(r.permissions, '') FROM members m"+
+		" LEFT JOIN roles r ON r.id = m.role_id WHERE m.project_id = $1", projectID)
 	if err != nil {
 		return fmt.Errorf("project managers: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var perms string
-		if err := rows.Scan(&perms); err != nil {
+		var perms, role string
+		if err := rows.Scan(&perms, &role); err != nil {
 			return fmt.Errorf("project managers: %w", err)
 		}
-		if slices.Contains(splitList(perms), membersManage) {
+		if slices.Contains(splitList(perms), membersManage) || slices.Contains(splitList(role), membersManage) {
 			return nil
 		}
 	}
@@ -330,6 +349,20 @@ func keepsAManager(ctx context.Context, tx *sql.Tx, projectID string) error {
 	}
 	return keyward.Errorf(keyward.ECONFLICT,
 		"This is the last member who can manage members (%q): give that permission to another member first.", membersManage)
+}
+
+// keepsAnOwner is ECONFLICT unless some member of the project holds its owner role, as the
+// transaction sees the memberships after its own change.
+func keepsAnOwner(ctx context.Context, tx *sql.Tx, projectID string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM members m JOIN roles r ON r.id = m.role_id"+
+		" WHERE m.project_id = $1 AND r.owner LIMIT 1", projectID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyward.Errorf(keyward.ECONFLICT, "This is the last owner of the project: make another member an owner first.")
+	} else if err != nil {
+		return fmt.Errorf("project owners: %w", err)
+	}
+	return nil
 }
 
 // AllProjects lists every project by name.

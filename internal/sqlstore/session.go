@@ -21,6 +21,8 @@ const (
 	reasonKeyRolled      = "key_rolled"
 	reasonUserDisabled   = "user_disabled"
 	reasonMemberRemoved  = "member_removed"
+	reasonMemberReduced  = "member_reduced"
+	reasonRoleNarrowed   = "role_narrowed"
 	reasonProjectDeleted = "project_deleted"
 )
 
