@@ -470,3 +470,21 @@ func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, where string, at t
 	}
 	return len(list), nil
 }
+
+// keySessionCountQuery names the session kind literally, so that SQLite uses the partial index.
+const keySessionCountQuery = "SELECT COUNT(*) FROM sessions WHERE kind = 'key' AND key_id = $1 AND revoked_at IS NULL" +
+	" AND expires_at > $2 AND refresh_expires_at > $2"
+
+// KeySessionCount returns how many sessions of the key are live at now: not revoked, within
+// their max age, and holding a refresh token that has not expired. The partial index on the
+// key's sessions serves it; swept sessions are gone from it anyway.
+func (db *DB) KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	var n int
+	err := db.r.QueryRowContext(ctx, keySessionCountQuery, keyID, micros(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("key session count: %w", err)
+	}
+	return n, nil
+}
