@@ -138,7 +138,8 @@ type Store interface {
 	// for the earlier format, and its hash) belongs to, consumed or not.
 	RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*Session, error)
 	// KeySessionCount returns how many sessions of the key are live at now: not revoked, within
-	// their max age, with a refresh token that has not expired.
+	// their max age, with a refresh token that has not expired, started by a secret of the key
+	// that still exchanges at now (its current one, or the previous one within a roll's grace).
 	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
 
 	// CreateWebSession stores a dashboard login. ENOTFOUND when the user does not exist and

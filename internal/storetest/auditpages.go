@@ -134,8 +134,9 @@ func testAuditPages(t *testing.T, s keyward.Store) {
 	}
 }
 
-// testKeySessionCount: a key's live sessions are counted until they are revoked, expire or
-// their key is deleted; another key's sessions and user sessions are not.
+// testKeySessionCount: a key's live sessions are counted until they are revoked, expire, their
+// secret stops after a roll or their key is deleted; another key's sessions and user sessions
+// are not.
 func testKeySessionCount(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	owner := newUser(t, s)
@@ -164,6 +165,18 @@ func testKeySessionCount(t *testing.T, s keyward.Store) {
 	must(t, s.RevokeSession(ctx, first.ID, "test", t0))
 	if n := count(t0); n != 1 {
 		t.Errorf("after revoking one of two sessions: %d", n)
+	}
+	// A roll leaves the previous secret's session live through the grace, and only then.
+	grace := time.Minute
+	rolled, err := s.RollAPIKey(ctx, p.ID, k.ID, newSecretHash(t), "wxyz", t0.Add(grace), t0)
+	must(t, err)
+	_, _, err = keySessionAt(t, s, rolled, rolled.SecretGen, t0)
+	must(t, err)
+	if n := count(t0.Add(grace - time.Microsecond)); n != 2 {
+		t.Errorf("within the grace: %d live sessions, want the previous secret's and the new one's", n)
+	}
+	if n := count(t0.Add(grace)); n != 1 {
+		t.Errorf("after the grace: %d live sessions, want the new secret's only", n)
 	}
 	must(t, s.DeleteAPIKey(ctx, p.ID, k.ID, t0))
 	if n := count(t0); n != 0 {
