@@ -32,20 +32,7 @@ func TestAuditSearchIndexesUsed(t *testing.T) {
 		}},
 		{keySessionCountQuery, []string{"SEARCH s USING INDEX sessions_key_id (key_id=?)"}},
 	} {
-		rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, "p", 5, 10, "a", "b", "c")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, db, tc.query, "p", 5, 10, "a", "b", "c")
 		for _, want := range tc.want {
 			if !slices.Contains(plan, want) {
 				t.Errorf("%s\nplan %q, want it to hold %q", tc.query, plan, want)
