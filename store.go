@@ -165,6 +165,10 @@ type Store interface {
 	// RefreshTokenSession returns the session a refresh token (by the session id it names, empty
 	// for the earlier format, and its hash) belongs to, consumed or not.
 	RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*Session, error)
+	// KeySessionCount returns how many sessions of the key are live at now: not revoked, within
+	// their max age, with a refresh token that has not expired, started by a secret of the key
+	// that still exchanges at now (its current one, or the previous one within a roll's grace).
+	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
 
 	// CreateWebSession stores a dashboard login. ENOTFOUND when the user does not exist and
 	// EREVOKED when the user is disabled, checked in the same transaction, so a login that races
@@ -195,6 +199,12 @@ type Store interface {
 	// AuditEvents returns up to limit events of a project with ID < before (0: from the newest),
 	// newest first.
 	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*AuditEvent, error)
+	// AuditPage returns one page of a project's audit events, newest first, and the cursor of the
+	// next page ("" on the last). A search keeps the events whose target or actor is the search
+	// (or, for a bare key or user id, key:ID or user:ID), and those whose action is the search or
+	// begins with it followed by a dot. Every search follows indexes, so a page costs the same
+	// however long the log is.
+	AuditPage(ctx context.Context, projectID string, p Page) ([]*AuditEvent, string, error)
 
 	// LoadSigningKeys returns the signing key set; an empty set has Version 0.
 	LoadSigningKeys(ctx context.Context) (SigningKeySet, error)

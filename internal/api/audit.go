@@ -9,40 +9,25 @@ import (
 )
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	q, err := query(r, "limit", "cursor", "before")
+	p, q, err := readPage(r, manage.AuditDefaultLimit, manage.AuditMaxLimit, "before")
 	if err != nil {
 		return err
 	}
 	// cursor is the name every paged list uses; before, the earlier one, means the same.
-	if v, ok := q["cursor"]; ok {
-		if _, both := q["before"]; both {
+	if v, ok := q["before"]; ok {
+		if _, both := q["cursor"]; both {
 			return invalid("Send the cursor as \"cursor\" or \"before\", not both.")
 		}
-		q["before"] = v
-	}
-	limit := manage.AuditDefaultLimit
-	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > manage.AuditMaxLimit || !digits(v) {
-			return invalid("Query parameter \"limit\" must be an integer from 1 to %d.", manage.AuditMaxLimit)
+		if err := checkCursor("before", v); err != nil {
+			return err
 		}
-		limit = n
+		p.Cursor = v
 	}
-	var before int64
-	if v, ok := q["before"]; ok {
-		if before, err = parseCursor(v); err != nil || before == 0 {
-			return invalid("Query parameter \"cursor\" must be the \"next\" of a previous page.")
-		}
-	}
-	events, next, err := a.Audit(r.Context(), before, limit)
+	events, next, err := a.Audit(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	page := client.AuditPage{Data: make([]client.AuditEvent, 0, len(events))}
-	if next != 0 {
-		cursor := strconv.FormatInt(next, 10)
-		page.Next = &cursor
-	}
+	page := client.AuditPage{Data: make([]client.AuditEvent, 0, len(events)), Next: nextCursor(next)}
 	for _, e := range events {
 		page.Data = append(page.Data, client.AuditEvent{
 			ID: e.ID, Project: e.ProjectID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Detail: e.Detail,

@@ -105,3 +105,84 @@ func TestMemberPages(t *testing.T) {
 		e.do(req{method: "GET", path: "/v1/projects/shop/members?" + q, token: tok}).expect(t, http.StatusBadRequest).problem(t)
 	}
 }
+
+// TestAuditSearch: ?q= keeps the events of one key (by subject or bare id), of one person, or of
+// a family of actions, newest first and page by page; its cursor holds for that search only, and
+// another project's events are never found.
+func TestAuditSearch(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	e.project("shop", owner, nil)
+	e.project("other", owner, nil)
+	tok := e.userToken(owner, "")
+	create := func(project, name string) client.Key {
+		var k client.Key
+		e.do(req{method: "POST", path: "/v1/projects/" + project + "/api-keys", token: tok, body: map[string]any{"name": name, "permissions": []string{"images-view"}}}).
+			expect(t, http.StatusCreated).decode(t, &k)
+		return k
+	}
+	ci := create("shop", "ci")
+	web := create("shop", "web")
+	elsewhere := create("other", "elsewhere")
+	e.do(req{method: "PATCH", path: "/v1/projects/shop/api-keys/" + ci.ID, token: tok, body: map[string]any{"name": "ci2"}}).expect(t, http.StatusOK)
+	e.do(req{method: "POST", path: "/v1/projects/shop/api-keys/" + ci.ID + "/roll", token: tok, body: map[string]any{"grace": "0s"}}).expect(t, http.StatusCreated)
+	e.do(req{method: "PATCH", path: "/v1/projects/other/api-keys/" + elsewhere.ID, token: tok, body: map[string]any{"name": "moved"}}).expect(t, http.StatusOK)
+
+	search := func(q string, limit int) []string {
+		t.Helper()
+		var got []string
+		path := fmt.Sprintf("/v1/projects/shop/audit?limit=%d&q=%s", limit, url.QueryEscape(q))
+		for range 10 {
+			var page client.AuditPage
+			e.do(req{method: "GET", path: path, token: tok}).expect(t, http.StatusOK).decode(t, &page)
+			for _, ev := range page.Data {
+				got = append(got, ev.Action+" "+ev.Target)
+			}
+			if page.Next == nil {
+				return got
+			}
+			path = fmt.Sprintf("/v1/projects/shop/audit?limit=%d&q=%s&cursor=%s", limit, url.QueryEscape(q), url.QueryEscape(*page.Next))
+		}
+		t.Fatalf("q=%s: paging never ends", q)
+		return nil
+	}
+	trail := []string{"api_key.rolled key:" + ci.ID, "api_key.updated key:" + ci.ID, "api_key.created key:" + ci.ID}
+	for q, want := range map[string][]string{
+		"key:" + ci.ID:        trail,
+		ci.ID:                 trail,
+		"api_key.updated":     trail[1:2],
+		"api_key":             {trail[0], trail[1], "api_key.created key:" + web.ID, trail[2]},
+		"user:" + owner.ID:    {trail[0], trail[1], "api_key.created key:" + web.ID, trail[2]},
+		owner.ID:              {trail[0], trail[1], "api_key.created key:" + web.ID, trail[2]},
+		elsewhere.ID:          nil,
+		"key:" + elsewhere.ID: nil,
+		"api":                 nil,
+	} {
+		for _, limit := range []int{1, 50} {
+			if got := search(q, limit); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("q=%s, limit %d:\n%s\nwant\n%s", q, limit, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
+	}
+	// A cursor of one search is refused with another, and so are bad searches, in the API's
+	// problem format and without repeating the input.
+	var first client.AuditPage
+	e.do(req{method: "GET", path: "/v1/projects/shop/audit?limit=1&q=" + ci.ID, token: tok}).expect(t, http.StatusOK).decode(t, &first)
+	var plain client.AuditPage
+	e.do(req{method: "GET", path: "/v1/projects/shop/audit?limit=1", token: tok}).expect(t, http.StatusOK).decode(t, &plain)
+	for q, detail := range map[string]string{
+		"q=api_key&cursor=" + url.QueryEscape(*first.Next):       "another search",
+		"cursor=" + url.QueryEscape(*first.Next):                 "another search",
+		"q=" + ci.ID + "&cursor=" + url.QueryEscape(*plain.Next): "another search",
+		"q=" + ci.ID + "&before=" + url.QueryEscape(*plain.Next): "another search",
+		"q=" + strings.Repeat("x", 201):                          "search",
+		"q=%00":                                                  "search",
+		"q=%FF":                                                  "search",
+		"q=a&q=b":                                                `"q"`,
+	} {
+		pr := e.do(req{method: "GET", path: "/v1/projects/shop/audit?" + q, token: tok}).expect(t, http.StatusBadRequest).problem(t)
+		if !strings.Contains(pr.Detail, detail) || strings.Contains(pr.Detail, *first.Next) {
+			t.Errorf("%s: problem %q, want it to say %s and not repeat the cursor", q, pr.Detail, detail)
+		}
+	}
+}

@@ -16,8 +16,9 @@ const auditPageSize = 25
 type auditPage struct {
 	projectBase
 	Events []auditRow
+	Search string // the search box's text
 	Older  string // the next page's URL, "" on the last page
-	Newest string // the first page's URL, "" on the first page
+	Newest string // the first page's URL (of the same search), "" on the first page
 }
 
 type auditRow struct {
@@ -44,6 +45,7 @@ var actions = map[string]string{
 	keyward.AuditKeyCreated:      "Created API key",
 	keyward.AuditKeyDeleted:      "Deleted API key",
 	keyward.AuditKeyUpdated:      "Edited API key",
+	keyward.AuditKeyRolled:       "Rolled API key",
 	keyward.AuditExchangeFailed:  "Failed key exchange",
 	keyward.AuditRefreshReused:   "Refresh token reused; session revoked",
 	keyward.AuditSessionRevoked:  "Revoked session",
@@ -60,25 +62,17 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 		s.render(w, r, http.StatusForbidden, "audit", page)
 		return nil
 	}
-	var before int64
-	if raw := r.URL.Query().Get("before"); raw != "" {
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || n <= 0 {
-			return keyward.Errorf(keyward.EINVALID, "This page of the audit log does not exist.")
-		}
-		before = n
+	query := r.URL.Query()
+	p := keyward.Page{Limit: auditPageSize, Search: query.Get("q"), Cursor: query.Get("cursor")}
+	if p.Cursor == "" {
+		p.Cursor = query.Get("before") // the links of earlier releases, an event id
 	}
-	events, next, err := a.Audit(r.Context(), before, auditPageSize)
+	events, next, err := a.Audit(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	self := projectURL(a.Project, "audit")
-	if next != 0 {
-		page.Older = self + "?before=" + strconv.FormatInt(next, 10)
-	}
-	if before != 0 {
-		page.Newest = self
-	}
+	page.Search = p.Search
+	page.Newest, page.Older = pageLinks(projectURL(a.Project, "audit"), p, next)
 	rows, err := s.auditRows(r.Context(), a, events)
 	if err != nil {
 		return err

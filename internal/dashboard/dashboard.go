@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /projects/{project}/api-keys/{id}/edit", s.inProject(s.updateKey))
 	mux.Handle("GET /projects/{project}/api-keys/{id}/delete", s.inProject(s.confirmDeleteKey))
 	mux.Handle("POST /projects/{project}/api-keys/{id}/delete", s.inProject(s.deleteKey))
+	mux.Handle("POST /projects/{project}/api-keys/{id}/roll", s.inProject(s.rollKey))
 	mux.Handle("GET /projects/{project}/members", s.inProject(s.listMembers))
 	mux.Handle("POST /projects/{project}/members", s.inProject(s.addMember))
 	mux.Handle("GET /projects/{project}/members/{user}", s.inProject(s.editMember))

@@ -577,6 +577,16 @@ func TestMembersTab(t *testing.T) {
 	}
 }
 
+// link returns the first link of body that begins with prefix, unescaped.
+func link(t *testing.T, body, prefix string) string {
+	t.Helper()
+	i := strings.Index(body, prefix)
+	if i < 0 {
+		t.Fatalf("no link to %s in\n%s", prefix, body)
+	}
+	return html.UnescapeString(body[i : i+strings.IndexByte(body[i:], '"')])
+}
+
 func TestAuditPages(t *testing.T) {
 	e := start(t)
 	p := e.project("default")
@@ -592,13 +602,56 @@ func TestAuditPages(t *testing.T) {
 	if !strings.Contains(first.Body, "192.0.2.29") || strings.Contains(first.Body, "192.0.2.4<") || !strings.Contains(first.Body, "Older events") {
 		t.Fatalf("first page:\n%s", first.Body)
 	}
-	i := strings.Index(first.Body, "/projects/default/audit?before=")
-	next := html.UnescapeString(first.Body[i : i+strings.IndexByte(first.Body[i:], '"')])
+	next := link(t, first.Body, "/projects/default/audit?cursor=")
 	second := e.do(request{method: "GET", path: next, cookie: c})
 	if !strings.Contains(second.Body, "192.0.2.4<") || strings.Contains(second.Body, "192.0.2.29") || !strings.Contains(second.Body, "Newest") {
 		t.Fatalf("second page %s:\n%s", next, second.Body)
 	}
-	for _, bad := range []string{"?before=x", "?before=-1", "?before=0"} {
+	// A link of an earlier release, which named the event to start below, still leads there.
+	events, err := e.Store.AuditEvents(t.Context(), p.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if ev.IP == "192.0.2.10" {
+			old := e.do(request{method: "GET", path: fmt.Sprintf("/projects/default/audit?before=%d", ev.ID), cookie: c})
+			if old.Status != http.StatusOK || !strings.Contains(old.Body, "192.0.2.9<") || strings.Contains(old.Body, "192.0.2.10<") {
+				t.Errorf("a link of an earlier release: HTTP %d\n%s", old.Status, old.Body)
+			}
+		}
+	}
+
+	// A search keeps its text in the box and in the paging links, and a page of it holds only
+	// the events it names.
+	for i := range 30 {
+		ev := &keyward.AuditEvent{ProjectID: p.ID, At: e.Clock.Now(), Actor: "key:def", Action: keyward.AuditExchangeFailed,
+			Target: "key:def", IP: fmt.Sprintf("198.51.100.%d", i), Detail: "wrong key"}
+		if err := e.Store.AppendAudit(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := e.do(request{method: "GET", path: "/projects/default/audit?q=key%3Aabc", cookie: c})
+	if !strings.Contains(found.Body, `value="key:abc"`) || !strings.Contains(found.Body, "192.0.2.29") || strings.Contains(found.Body, "198.51.100.") {
+		t.Fatalf("search key:abc:\n%s", found.Body)
+	}
+	older := link(t, found.Body, "/projects/default/audit?cursor=")
+	if !strings.Contains(older, "q=key%3Aabc") {
+		t.Fatalf("the next page's link %q drops the search", older)
+	}
+	rest := e.do(request{method: "GET", path: older, cookie: c})
+	if !strings.Contains(rest.Body, "192.0.2.4<") || strings.Contains(rest.Body, "198.51.100.") || !strings.Contains(rest.Body, `value="key:abc"`) ||
+		!strings.Contains(rest.Body, `href="/projects/default/audit?q=key%3Aabc"`) {
+		t.Fatalf("second page of the search %s:\n%s", older, rest.Body)
+	}
+	// The search's cursor is refused with another search.
+	other := strings.Replace(older, "q=key%3Aabc", "q=key%3Adef", 1)
+	if resp := e.do(request{method: "GET", path: other, cookie: c}); resp.Status != http.StatusBadRequest || !strings.Contains(resp.Body, "another search") {
+		t.Errorf("a cursor with another search: HTTP %d", resp.Status)
+	}
+	if resp := e.do(request{method: "GET", path: "/projects/default/audit?q=nothing", cookie: c}); resp.Status != http.StatusOK || !strings.Contains(resp.Body, "No event has") {
+		t.Errorf("a search that finds nothing: HTTP %d %s", resp.Status, resp.Body)
+	}
+	for _, bad := range []string{"?before=x", "?before=-1", "?before=0", "?cursor=x", "?q=%00", "?q=" + strings.Repeat("x", 201)} {
 		if resp := e.do(request{method: "GET", path: "/projects/default/audit" + bad, cookie: c}); resp.Status != http.StatusBadRequest {
 			t.Errorf("before %s: HTTP %d", bad, resp.Status)
 		}

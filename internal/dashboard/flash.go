@@ -36,6 +36,10 @@ type createdFlash struct {
 	Permissions []string       `json:"permissions"`
 	ExpiresAt   *time.Time     `json:"expires_at,omitempty"`
 	Secret      string         `json:"secret"`
+	// Rolled: the key was not created but given this new secret; its previous secret keeps
+	// exchanging until PreviousUntil (nil or past: it stopped at the roll).
+	Rolled        bool       `json:"rolled,omitempty"`
+	PreviousUntil *time.Time `json:"previous_until,omitempty"`
 }
 
 type updatedFlash struct {

@@ -127,6 +127,8 @@ type keyCreatedPage struct {
 	Key      *keyward.APIKey // nil once the key has been shown
 	Secret   string
 	TokenURL string
+	Rolled   bool       // the key was rolled, not created
+	Previous *time.Time // a rolled key's previous secret works until then; nil: it stopped at the roll
 }
 
 // createKey creates the key and redirects (POST-redirect-GET) to the page that shows its secret
@@ -171,7 +173,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 	return nil
 }
 
-// keyCreated shows the key just created, once: a reload finds the flash gone and says so.
+// keyCreated shows the key just created or rolled, once: a reload finds the flash gone and says
+// so.
 func (s *Server) keyCreated(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
 	f, err := s.takeFlash(r.Context(), v, a.Project.ID)
 	if err != nil {
@@ -182,6 +185,12 @@ func (s *Server) keyCreated(w http.ResponseWriter, r *http.Request, v *visit, a 
 		c := f.Created
 		page.Key = &keyward.APIKey{ID: c.ID, ProjectID: a.Project.ID, Name: c.Name, IPs: c.IPs, Permissions: c.Permissions, ExpiresAt: c.ExpiresAt}
 		page.Secret = c.Secret
+		if c.Rolled {
+			page.Rolled, page.Title = true, "API key rolled"
+			if c.PreviousUntil != nil && c.PreviousUntil.After(f.At) {
+				page.Previous = c.PreviousUntil
+			}
+		}
 	} else {
 		page.Title = "API key already shown"
 	}

@@ -15,25 +15,15 @@ const (
 	AuditMaxLimit     = 200
 )
 
-// Audit returns up to limit of the project's audit events with an id below before (0: from the
-// newest), newest first, and the before of the next, older page (0 on the last page). It needs
-// audit-view.
-func (a *Access) Audit(ctx context.Context, before int64, limit int) ([]*keyward.AuditEvent, int64, error) {
+// Audit returns one page of the project's audit events, newest first, and the cursor of the next,
+// older page ("" on the last); p.Search narrows it as keyward.Store's AuditPage says, and p.Limit
+// is 1 to AuditMaxLimit. It needs audit-view.
+func (a *Access) Audit(ctx context.Context, p keyward.Page) ([]*keyward.AuditEvent, string, error) {
 	if err := a.Require(PermAuditView); err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
-	if limit < 1 || limit > AuditMaxLimit || before < 0 {
-		return nil, 0, keyward.Errorf(keyward.EINVALID, "A page holds 1 to %d events.", AuditMaxLimit)
+	if err := checkPage(p, AuditMaxLimit); err != nil {
+		return nil, "", err
 	}
-	// One more than asked tells whether an older page exists without a second query.
-	events, err := a.svc.Store.AuditEvents(ctx, a.Project.ID, before, limit+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(events) > limit {
-		events = events[:limit]
-		next = events[limit-1].ID
-	}
-	return events, next, nil
+	return a.svc.Store.AuditPage(ctx, a.Project.ID, p)
 }

@@ -82,7 +82,7 @@ func TestUpdateKeyRules(t *testing.T) {
 	if _, err := limited.UpdateKey(ctx, strong.ID, manage.KeyChange{IPs: &[]string{}, SetExpiresAt: true}); err != nil {
 		t.Fatal(err)
 	}
-	events, _, err := owner.Audit(ctx, 0, 2)
+	events, _, err := owner.Audit(ctx, keyward.Page{Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

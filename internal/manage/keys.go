@@ -137,9 +137,17 @@ const (
 	PageMaxLimit     = 1000
 )
 
-func checkPage(p keyward.Page) error {
-	if p.Limit < 1 || p.Limit > PageMaxLimit {
-		return keyward.Errorf(keyward.EINVALID, "A page holds 1 to %d items.", PageMaxLimit)
+// MaxSearch bounds a list's search: a name, an email address or an audit subject is far shorter.
+const MaxSearch = 200
+
+// checkPage refuses a page of more than max items, and a search that is not text a store can
+// compare (PostgreSQL refuses NUL in text). Nothing is repeated: it comes from a URL.
+func checkPage(p keyward.Page, max int) error {
+	if p.Limit < 1 || p.Limit > max {
+		return keyward.Errorf(keyward.EINVALID, "A page holds 1 to %d items.", max)
+	}
+	if !utf8.ValidString(p.Search) || strings.ContainsRune(p.Search, 0) || utf8.RuneCountInString(p.Search) > MaxSearch {
+		return keyward.Errorf(keyward.EINVALID, "A search is at most %d characters of UTF-8 text, without NUL.", MaxSearch)
 	}
 	return nil
 }
@@ -150,7 +158,7 @@ func (a *Access) KeyPage(ctx context.Context, p keyward.Page) ([]*keyward.APIKey
 	if err := a.Require(PermKeysView); err != nil {
 		return nil, "", err
 	}
-	if err := checkPage(p); err != nil {
+	if err := checkPage(p, PageMaxLimit); err != nil {
 		return nil, "", err
 	}
 	keys, next, err := a.svc.Store.APIKeyPage(ctx, a.Project.ID, p)
@@ -170,6 +178,18 @@ func (a *Access) Key(ctx context.Context, id string) (*keyward.APIKey, error) {
 		return nil, err
 	}
 	return a.key(ctx, id)
+}
+
+// KeySessions returns how many live sessions one of the project's keys has now (see
+// keyward.Store's KeySessionCount). It needs api-keys-view.
+func (a *Access) KeySessions(ctx context.Context, id string) (int, error) {
+	if err := a.Require(PermKeysView); err != nil {
+		return 0, err
+	}
+	if _, err := a.key(ctx, id); err != nil {
+		return 0, err
+	}
+	return a.svc.Store.KeySessionCount(ctx, id, a.svc.Now())
 }
 
 func (a *Access) key(ctx context.Context, id string) (*keyward.APIKey, error) {

@@ -43,7 +43,8 @@ type Store interface {
 	UpdateAPIKey(ctx context.Context, projectID, id string, change keyward.APIKeyChange, at time.Time) (*keyward.APIKey, error)
 	RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*keyward.APIKey, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
-	AuditEvents(ctx context.Context, projectID string, before int64, limit int) ([]*keyward.AuditEvent, error)
+	AuditPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.AuditEvent, string, error)
+	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not

@@ -134,13 +134,14 @@ func TestEveryOperationChecksItsPermission(t *testing.T) {
 	_, _, checks["CreateKey"] = a.CreateKey(ctx, manage.KeyInput{Name: "a", Permissions: []string{"containers-view"}})
 	_, checks["Keys"] = a.Keys(ctx)
 	_, checks["Key"] = a.Key(ctx, "0000000000000000")
+	_, checks["KeySessions"] = a.KeySessions(ctx, "0000000000000000")
 	_, checks["DeleteKey"] = a.DeleteKey(ctx, "0000000000000000")
 	_, checks["UpdateKey"] = a.UpdateKey(ctx, "0000000000000000", manage.KeyChange{Name: new("b")})
 	_, checks["Members"] = a.Members(ctx)
 	_, _, checks["PutMember"] = a.PutMember(ctx, "owner@example.com", manage.MemberInput{Permissions: []string{"containers-view"}})
 	_, checks["AddMember"] = a.AddMember(ctx, "owner@example.com", manage.MemberInput{Permissions: []string{"containers-view"}})
 	checks["RemoveMember"] = a.RemoveMember(ctx, "owner@example.com")
-	_, _, checks["Audit"] = a.Audit(ctx, 0, 10)
+	_, _, checks["Audit"] = a.Audit(ctx, keyward.Page{Limit: 10})
 	for op, err := range checks {
 		if keyward.ErrorCode(err) != keyward.EFORBIDDEN {
 			t.Errorf("%s without its permission: %v", op, err)
@@ -219,19 +220,19 @@ func TestAuditPagesAndEvents(t *testing.T) {
 	if deleted, err := a.DeleteKey(ctx, k.ID); err != nil || deleted.Name != "ci" {
 		t.Fatalf("DeleteKey = %+v, %v", deleted, err)
 	}
-	events, next, err := a.Audit(ctx, 0, 1)
-	if err != nil || len(events) != 1 || next == 0 {
-		t.Fatalf("first page: %v, next %d, %v", events, next, err)
+	events, next, err := a.Audit(ctx, keyward.Page{Limit: 1})
+	if err != nil || len(events) != 1 || next == "" {
+		t.Fatalf("first page: %v, next %q, %v", events, next, err)
 	}
 	if e := events[0]; e.Action != keyward.AuditKeyDeleted || e.Actor != c.Principal.Subject || e.IP != "192.0.2.7" || e.Detail != `name="ci"` {
 		t.Errorf("deletion event %+v", e)
 	}
-	events, next, err = a.Audit(ctx, next, manage.AuditMaxLimit)
-	if err != nil || len(events) != 1 || next != 0 || events[0].Action != keyward.AuditKeyCreated {
-		t.Fatalf("second page: %v, next %d, %v", events, next, err)
+	events, next, err = a.Audit(ctx, keyward.Page{Limit: manage.AuditMaxLimit, Cursor: next})
+	if err != nil || len(events) != 1 || next != "" || events[0].Action != keyward.AuditKeyCreated {
+		t.Fatalf("second page: %v, next %q, %v", events, next, err)
 	}
 	for _, limit := range []int{0, manage.AuditMaxLimit + 1} {
-		if _, _, err := a.Audit(ctx, 0, limit); keyward.ErrorCode(err) != keyward.EINVALID {
+		if _, _, err := a.Audit(ctx, keyward.Page{Limit: limit}); keyward.ErrorCode(err) != keyward.EINVALID {
 			t.Errorf("Audit limit %d: %v", limit, err)
 		}
 	}

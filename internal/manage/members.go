@@ -36,7 +36,7 @@ func (a *Access) MemberPage(ctx context.Context, p keyward.Page) ([]*keyward.Mem
 	if err := a.Require(PermMembersView); err != nil {
 		return nil, "", err
 	}
-	if err := checkPage(p); err != nil {
+	if err := checkPage(p, PageMaxLimit); err != nil {
 		return nil, "", err
 	}
 	members, next, err := a.svc.Store.MemberPage(ctx, a.Project.ID, p)

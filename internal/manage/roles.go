@@ -50,7 +50,7 @@ func (a *Access) RolePage(ctx context.Context, p keyward.Page) ([]*keyward.Role,
 	if err := a.mayReadRoles(); err != nil {
 		return nil, "", err
 	}
-	if err := checkPage(p); err != nil {
+	if err := checkPage(p, PageMaxLimit); err != nil {
 		return nil, "", err
 	}
 	roles, next, err := a.svc.Store.RolePage(ctx, a.Project.ID, p)

@@ -77,7 +77,7 @@ func TestTransferKey(t *testing.T) {
 	if got.Owner != ops.Principal.User.ID || got.DisabledAt != nil {
 		t.Fatalf("transferred key %+v", got)
 	}
-	events, _, err := owner.Audit(ctx, 0, 1)
+	events, _, err := owner.Audit(ctx, keyward.Page{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

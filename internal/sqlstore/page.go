@@ -19,9 +19,9 @@ import (
 // made for, and the sort key of the last item of its page. It is opaque to callers, who only pass
 // it back; it grants nothing, since every query is still confined to its project.
 type pageCursor struct {
-	List   string `json:"l"`           // "keys", "keys-by-name" or "members"
+	List   string `json:"l"`           // "keys", "keys-by-name", "members" or "audit"
 	Search string `json:"s,omitempty"` // the search the page was made for
-	At     int64  `json:"t,omitempty"` // keys: created_at of the last key
+	At     int64  `json:"t,omitempty"` // keys: created_at of the last key; audit: id of the last event
 	Key    string `json:"k,omitempty"` // keys-by-name: name_key; members: email
 	ID     string `json:"i,omitempty"` // keys: id of the last key
 }

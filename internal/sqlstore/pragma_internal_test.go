@@ -89,22 +89,32 @@ func TestSessionIndexesUsed(t *testing.T) {
 		{"SELECT id FROM sessions WHERE revoked_at IS NULL AND user_id = 'u' AND project_id = 'p' AND kind = 'user'", "sessions_user_id"},
 		{"SELECT MAX(t.expires_at) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE s.key_id = 'k' AND s.kind = 'key'", "sessions_key_id"},
 	} {
-		rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, db, tc.query)
 		if !strings.Contains(strings.Join(plan, "; "), "INDEX "+tc.index) {
 			t.Errorf("%s\nplan %q, want it to use %s", tc.query, plan, tc.index)
 		}
 	}
+}
+
+// queryPlan returns the steps of SQLite's plan for query, run with args.
+func queryPlan(t *testing.T, db *DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -472,3 +472,25 @@ func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, where string, at t
 	}
 	return len(list), nil
 }
+
+// keySessionCountQuery names the session kind literally, so that SQLite uses the partial index.
+// A session of a secret that stopped (rolled, the grace over) is not live, though it is revoked
+// only at its next refresh: the condition is secretStands'.
+const keySessionCountQuery = "SELECT COUNT(*) FROM sessions s JOIN api_keys k ON k.id = s.key_id" +
+	" WHERE s.kind = 'key' AND s.key_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.refresh_expires_at > $2" +
+	" AND (s.secret_gen = k.secret_gen OR s.secret_gen = k.secret_gen - 1 AND k.previous_expires_at > $2)"
+
+// KeySessionCount returns how many sessions of the key are live at now: not revoked, within
+// their max age, holding a refresh token that has not expired, and started by a secret of the
+// key that still exchanges. The partial index on the key's sessions serves it; swept sessions are
+// gone from it anyway, and a deleted key has none.
+func (db *DB) KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	var n int
+	err := db.r.QueryRowContext(ctx, keySessionCountQuery, keyID, micros(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("key session count: %w", err)
+	}
+	return n, nil
+}

@@ -10,31 +10,39 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// keyPages pages through a project's keys, limit at a time, and returns their names in order;
-// it fails when a page is over-full or a cursor comes with an empty page.
-func keyPages(t *testing.T, s keyward.Store, projectID, search string, limit int) []string {
+// pageThrough reads a list with fetch, limit items a page, following the cursors, and returns
+// the items in order; it fails when a page is over-full, when a page before the last is short,
+// or when paging never ends.
+func pageThrough[T any](t *testing.T, search string, limit int, fetch func(keyward.Page) ([]T, string, error)) []T {
 	t.Helper()
-	var names []string
+	var all []T
 	p := keyward.Page{Limit: limit, Search: search}
 	for range 100 {
-		keys, next, err := s.APIKeyPage(t.Context(), projectID, p)
+		items, next, err := fetch(p)
 		must(t, err)
-		if len(keys) > limit {
-			t.Fatalf("a page of %d holds %d keys", limit, len(keys))
+		if len(items) > limit || (next != "" && len(items) != limit) {
+			t.Fatalf("search %q: a page of %d holds %d items (next %q)", search, limit, len(items), next)
 		}
-		for _, k := range keys {
-			names = append(names, k.Name)
-		}
+		all = append(all, items...)
 		if next == "" {
-			return names
-		}
-		if len(keys) != limit {
-			t.Fatalf("a page of %d keys before the last holds %d", limit, len(keys))
+			return all
 		}
 		p.Cursor = next
 	}
 	t.Fatal("paging never ends")
 	return nil
+}
+
+// keyPages pages through a project's keys, limit at a time, and returns their names in order.
+func keyPages(t *testing.T, s keyward.Store, projectID, search string, limit int) []string {
+	t.Helper()
+	var names []string
+	for _, k := range pageThrough(t, search, limit, func(p keyward.Page) ([]*keyward.APIKey, string, error) {
+		return s.APIKeyPage(t.Context(), projectID, p)
+	}) {
+		names = append(names, k.Name)
+	}
+	return names
 }
 
 func testAPIKeyPages(t *testing.T, s keyward.Store) {

@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"FeedFollower", testFeedFollower},
 		{"Revocations", testRevocations},
 		{"Audit", testAudit},
+		{"AuditPages", testAuditPages},
+		{"KeySessionCount", testKeySessionCount},
 		{"WebSessions", testWebSessions},
 		{"WebSessionsOfDisabledUser", testWebSessionsOfDisabledUser},
 		{"SigningKeys", testSigningKeys},
