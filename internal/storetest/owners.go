@@ -109,7 +109,7 @@ func testRemoveMemberDisablesKeys(t *testing.T, s keyward.Store) {
 // newKeySessionErr is newKeySession returning CreateSession's error.
 func newKeySessionErr(t testing.TB, s keyward.Store, k *keyward.APIKey) (*keyward.Session, error) {
 	t.Helper()
-	sess := &keyward.Session{ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, ProjectID: k.ProjectID,
+	sess := &keyward.Session{ID: newID(t, keyward.PrefixSession), Kind: keyward.SessionKey, KeyID: k.ID, KeyRevision: k.Revision, SecretGen: k.SecretGen, ProjectID: k.ProjectID,
 		CreatedAt: t0, ExpiresAt: t0.Add(sessionAge)}
 	return sess, s.CreateSession(t.Context(), sess, newToken(t, t0))
 }

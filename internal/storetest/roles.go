@@ -307,3 +307,37 @@ func testSeedRoles(t *testing.T, s keyward.Store) {
 
 // randomLower is a random lower-case name part, for project and role names.
 func randomLower(t testing.TB) string { return strings.ToLower(randomString(t, 10)) }
+
+// testNarrowRoleExchangeRace: a role narrowed while a session of a key holding it is being
+// created from a copy of the key read before: either the session committed first and the
+// narrowing revoked it, or the session is refused because the key changed. No session of the
+// old permissions outlives the change.
+func testNarrowRoleExchangeRace(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	ada := newUser(t, s)
+	p, _, _ := projectWithRoles(t, s, ada)
+	for round := range 10 {
+		r := &keyward.Role{ID: newID(t, keyward.PrefixRole), ProjectID: p.ID, Name: "r-" + randomLower(t), Permissions: []string{"api-keys-view", "api-keys-manage"}, CreatedAt: t0, UpdatedAt: t0}
+		must(t, s.CreateRole(ctx, r))
+		k := ownedKeyWithRole(t, s, p, ada, r.ID)
+		read, err := s.APIKey(ctx, k.ID)
+		must(t, err)
+		var sess *keyward.Session
+		var sessErr, roleErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { sess, sessErr = newKeySessionErr(t, s, read) })
+		wg.Go(func() {
+			_, roleErr = s.UpdateRole(ctx, p.ID, r.ID, keyward.RoleChange{Permissions: &[]string{"api-keys-view"}}, t0.Add(time.Minute))
+		})
+		wg.Wait()
+		must(t, roleErr)
+		switch {
+		case sessErr == nil:
+			if activeAt(t, s, sess.ID, t0.Add(time.Minute)) {
+				t.Fatalf("round %d: a session started with the role's old permissions is still live", round)
+			}
+		case keyward.ErrorCode(sessErr) != keyward.ECONFLICT:
+			t.Fatalf("round %d: session: %v", round, sessErr)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Roles", testRoles},
 		{"UpdateRoleNarrows", testUpdateRoleNarrows},
 		{"DeleteRoleRace", testDeleteRoleRace},
+		{"NarrowRoleExchangeRace", testNarrowRoleExchangeRace},
 		{"SeedRoles", testSeedRoles},
 		{"APIKeys", testAPIKeys},
 		{"APIKeyPages", testAPIKeyPages},
