@@ -166,3 +166,49 @@ func TestCycleCatalog(t *testing.T) {
 		t.Errorf("cycle catalog has %d permissions, fewer than Cycle's capabilities", len(c.All()))
 	}
 }
+
+// TestDefaultRoles: in both built-in catalogs a project starts with owner and admin holding
+// everything, a developer who cannot administer members, the project or money, and a viewer
+// who only views; the owner role alone is marked as such.
+func TestDefaultRoles(t *testing.T) {
+	for name, c := range map[string]*keyward.Catalog{"default": keyward.DefaultCatalog(), "cycle": keyward.CycleCatalog()} {
+		roles := keyward.DefaultRoles(c)
+		byName := map[string]*keyward.Role{}
+		for _, r := range roles {
+			byName[r.Name] = r
+			if r.Owner != (r.Name == keyward.RoleOwner) {
+				t.Errorf("%s: role %s has Owner %v", name, r.Name, r.Owner)
+			}
+			if _, err := c.Normalize(r.Permissions); err != nil || len(r.Permissions) == 0 || r.Description == "" {
+				t.Errorf("%s: role %s holds %v (%v), description %q", name, r.Name, r.Permissions, err, r.Description)
+			}
+		}
+		if roles[0].Name != keyward.RoleOwner || len(byName) != 4 {
+			t.Fatalf("%s: roles %v, want owner first of owner, admin, developer, viewer", name, byName)
+		}
+		for _, r := range []string{"owner", "admin"} {
+			if !slices.Equal(byName[r].Permissions, c.Names()) {
+				t.Errorf("%s: %s holds %v, want every permission", name, r, byName[r].Permissions)
+			}
+		}
+		dev := byName["developer"].Permissions
+		for _, p := range []string{"projects-manage", "members-manage", "billing-manage", "billing-orders-manage", "hubs-delete", "hubs-members-manage"} {
+			if slices.Contains(dev, p) {
+				t.Errorf("%s: developer holds %s", name, p)
+			}
+		}
+		for _, p := range []string{"containers-manage", "api-keys-manage", "api-keys-view", "members-view"} {
+			if c.Has(p) && !slices.Contains(dev, p) {
+				t.Errorf("%s: developer lacks %s", name, p)
+			}
+		}
+		for _, p := range byName["viewer"].Permissions {
+			if !strings.HasSuffix(p, "-view") {
+				t.Errorf("%s: viewer holds %s", name, p)
+			}
+		}
+		if !slices.Contains(byName["viewer"].Permissions, "containers-view") {
+			t.Errorf("%s: viewer cannot view containers", name)
+		}
+	}
+}

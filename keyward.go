@@ -3,6 +3,7 @@ package keyward
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -113,19 +114,20 @@ func rolePermissions(r *Role) []string {
 const RoleOwner = "owner"
 
 // DefaultRoles returns the roles every project starts with, for catalog c: owner and admin hold
-// every permission (only an owner deletes the project and makes owners), developer every one but
-// projects-manage, members-manage and billing-manage, viewer every permission whose name ends in
-// "-view".
+// every permission (only an owner deletes the project and makes owners); developer every one but
+// projects-manage, members-manage and the billing and hub permissions (billing-…, hubs-…) that do
+// more than view; viewer every permission whose name ends in "-view".
 func DefaultRoles(c *Catalog) []*Role {
 	all := c.Names()
 	var developer, viewer []string
 	for _, name := range all {
-		switch name {
-		case "projects-manage", "members-manage", "billing-manage":
-		default:
+		views := strings.HasSuffix(name, "-view")
+		administers := name == "projects-manage" || name == "members-manage" ||
+			(strings.HasPrefix(name, "billing-") || strings.HasPrefix(name, "hubs-")) && !views
+		if !administers {
 			developer = append(developer, name)
 		}
-		if len(name) > 5 && name[len(name)-5:] == "-view" {
+		if views {
 			viewer = append(viewer, name)
 		}
 	}
