@@ -116,6 +116,8 @@ func (s *Server) open(ctx context.Context, master []byte) (err error) {
 // costs one query.
 func (s *Server) seedRoles(ctx context.Context) error {
 	catalog, rand := s.catalog, s.cfg.Rand
+	// Instances started together may seed the same project at once: the one that loses sees
+	// ECONFLICT, and its next attempt finds the roles there.
 	var err error
 	for range 3 {
 		err = s.store.SeedRoles(ctx,
@@ -123,7 +125,7 @@ func (s *Server) seedRoles(ctx context.Context) error {
 			func() (string, error) { return keyward.NewID(rand, keyward.PrefixRole) },
 			catalog.Names(), s.cfg.Now().UTC())
 		if keyward.ErrorCode(err) != keyward.ECONFLICT {
-			break // another instance starting at the same time seeded a project first: again
+			break
 		}
 	}
 	if err != nil {
