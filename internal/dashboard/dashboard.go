@@ -109,6 +109,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /projects/{project}/members/{user}", s.inProject(s.changeMember))
 	mux.Handle("GET /projects/{project}/members/{user}/remove", s.inProject(s.confirmRemoveMember))
 	mux.Handle("POST /projects/{project}/members/{user}/remove", s.inProject(s.removeMember))
+	mux.Handle("GET /projects/{project}/roles", s.inProject(s.listRoles))
+	mux.Handle("POST /projects/{project}/roles", s.inProject(s.createRole))
+	mux.Handle("GET /projects/{project}/roles/{role}", s.inProject(s.showRole))
+	mux.Handle("POST /projects/{project}/roles/{role}", s.inProject(s.updateRole))
+	mux.Handle("GET /projects/{project}/roles/{role}/delete", s.inProject(s.confirmDeleteRole))
+	mux.Handle("POST /projects/{project}/roles/{role}/delete", s.inProject(s.deleteRole))
 	mux.Handle("GET /projects/{project}/audit", s.inProject(s.audit))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, _ := s.session(r) // for the page header only; a 404 needs no sign-in

@@ -93,10 +93,11 @@ type keyFormPage struct {
 	Heading, Intro, Action, Submit string // what the form says and where it posts: creation or edit
 	Editing                        bool
 	Name, IPs, Expires             string
-	Groups                         []permGroup
-	Withheld                       int // catalog permissions not offered, because the person does not hold them
-	Errors                         map[string]string
-	MinDate                        string // the earliest expiry the date picker offers
+	roleField
+	Groups   []permGroup
+	Withheld int // catalog permissions not offered, because the person does not hold them
+	Errors   map[string]string
+	MinDate  string // the earliest expiry the date picker offers
 }
 
 func (s *Server) keyForm(v *visit, a *manage.Access) *keyFormPage {
@@ -118,7 +119,12 @@ func (s *Server) newKey(w http.ResponseWriter, r *http.Request, v *visit, a *man
 	if err := a.Require(manage.PermKeysManage); err != nil {
 		return err
 	}
-	s.render(w, r, http.StatusOK, "key-form", s.keyForm(v, a))
+	page := s.keyForm(v, a)
+	var err error
+	if page.roleField, err = s.roleField(r.Context(), a, nil, ""); err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "key-form", page)
 	return nil
 }
 
@@ -147,7 +153,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 	page.Name, page.IPs, page.Expires = f.get("name"), f.get("ips"), strings.TrimSpace(f.get("expires"))
 	perms := f.list("permissions")
 	page.Groups = choices(a.Grantable(), perms)
-	in := manage.KeyInput{Name: page.Name, IPs: splitNetworks(page.IPs), Permissions: perms}
+	if page.roleField, err = s.roleField(r.Context(), a, nil, f.get("role")); err != nil {
+		return err
+	}
+	in := manage.KeyInput{Name: page.Name, IPs: splitNetworks(page.IPs), Permissions: perms, Role: page.Role}
 	if page.Expires != "" {
 		day, err := time.Parse(time.DateOnly, page.Expires)
 		if err != nil {
@@ -199,9 +208,14 @@ func (s *Server) keyCreated(w http.ResponseWriter, r *http.Request, v *visit, a 
 }
 
 // editKeyForm is the creation form turned to editing k: filled in with k's settings, and offering
-// k's permissions the person does not hold too, so that saving without touching them keeps them.
-func (s *Server) editKeyForm(v *visit, a *manage.Access, k *keyward.APIKey, checked []string) *keyFormPage {
+// k's permissions and role the person does not hold too, so that saving without touching them
+// keeps them. checked and role (an id) are what the form shows chosen.
+func (s *Server) editKeyForm(r *http.Request, v *visit, a *manage.Access, k *keyward.APIKey, checked []string, role string) (*keyFormPage, error) {
 	page := s.keyForm(v, a)
+	var err error
+	if page.roleField, err = s.roleField(r.Context(), a, k.Role, role); err != nil {
+		return nil, err
+	}
 	page.Title, page.Heading, page.Submit, page.Editing = "Edit API key", "Edit API key “"+k.Name+"”", "Save changes", true
 	page.Intro = "The key and its secret stay the same. Taking something away from it (a permission, an address, " +
 		"an earlier expiry) revokes its tokens at once; programs using it exchange it again."
@@ -214,7 +228,7 @@ func (s *Server) editKeyForm(v *visit, a *manage.Access, k *keyward.APIKey, chec
 	}
 	page.Groups = choices(offer, checked)
 	page.Withheld = len(s.Catalog.Names()) - len(offer)
-	return page
+	return page, nil
 }
 
 func (s *Server) editKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
@@ -225,7 +239,10 @@ func (s *Server) editKey(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 	if err != nil {
 		return err
 	}
-	page := s.editKeyForm(v, a, k, k.Permissions)
+	page, err := s.editKeyForm(r, v, a, k, k.Permissions, k.RoleID)
+	if err != nil {
+		return err
+	}
 	page.Name, page.IPs, page.Expires = k.Name, strings.Join(clientip.FormatNetworks(k.IPs), ", "), expiryDay(k.ExpiresAt)
 	s.render(w, r, http.StatusOK, "key-form", page)
 	return nil
@@ -254,7 +271,10 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 		return err
 	}
 	perms := f.list("permissions")
-	page := s.editKeyForm(v, a, k, perms)
+	page, err := s.editKeyForm(r, v, a, k, perms, f.get("role"))
+	if err != nil {
+		return err
+	}
 	page.Name, page.IPs, page.Expires = f.get("name"), f.get("ips"), strings.TrimSpace(f.get("expires"))
 	var in manage.KeyChange
 	if page.Name != k.Name {
@@ -266,6 +286,9 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, v *visit, a *
 	}
 	if !sameSet(perms, k.Permissions) {
 		in.Permissions = &perms
+	}
+	if page.Role != k.RoleID {
+		in.Role = &page.Role
 	}
 	if page.Expires != expiryDay(k.ExpiresAt) {
 		in.SetExpiresAt = true
@@ -311,6 +334,7 @@ func sameSet(a, b []string) bool {
 type confirmPage struct {
 	projectBase
 	Heading, Text, Action, Button, Cancel string
+	Error                                 string // why the last attempt failed, if it did
 }
 
 func (s *Server) confirmDeleteKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {

@@ -18,16 +18,34 @@ type membersPage struct {
 	Next    string // the next page's URL, "" on the last page
 	First   string // the first page's URL (of the same search), "" on the first page
 	// The add-member form.
-	Email  string
+	Email string
+	roleField
 	Groups []permGroup
 	Errors map[string]string
 
+	catalog     *keyward.Catalog
 	catalogSize int
 }
 
-// HoldsAll reports whether m holds every permission of the catalog, which the list says in
-// three words instead of eighteen.
-func (p *membersPage) HoldsAll(m *keyward.Member) bool { return len(m.Permissions) == p.catalogSize }
+// HoldsAll reports whether m holds every permission of the catalog, their role's included,
+// which the list says in three words instead of eighteen.
+func (p *membersPage) HoldsAll(m *keyward.Member) bool { return len(p.Held(m)) == p.catalogSize }
+
+// heldPerm is one of the permissions a member holds, and whether they hold it only through
+// their role.
+type heldPerm struct {
+	Name     string
+	FromRole bool
+}
+
+// Held lists what m holds, their own permissions and their role's, in catalog order.
+func (p *membersPage) Held(m *keyward.Member) []heldPerm {
+	var out []heldPerm
+	for _, name := range p.catalog.Filter(m.Held()) {
+		out = append(out, heldPerm{Name: name, FromRole: !slices.Contains(m.Permissions, name)})
+	}
+	return out
+}
 
 // CanChange reports whether the signed-in person may change or remove m.
 func (p *membersPage) CanChange(m *keyward.Member) bool { return p.Access.CanChange(m) }
@@ -44,7 +62,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, v *visit, a
 	case q.Has("added"):
 		page.Notice = "The member was added."
 	case q.Has("saved"):
-		page.Notice = "The member's permissions were saved."
+		page.Notice = "The member's role and permissions were saved."
 	case q.Has("removed"):
 		page.Notice = "The member was removed from the project."
 		page.Notice += keyCount(q.Get("transferred"), " was transferred first.", " were transferred first.")
@@ -63,8 +81,15 @@ func (s *Server) showMembers(w http.ResponseWriter, r *http.Request, a *manage.A
 		page.Members, page.Search = members, p.Search
 		page.First, page.Next = pageLinks(projectURL(page.Project(), "members"), p, next)
 	}
+	if a.Has(manage.PermMembersManage) {
+		f, err := s.roleField(r.Context(), a, nil, page.Role)
+		if err != nil {
+			return err
+		}
+		page.roleField = f
+	}
 	page.Groups = choices(a.Grantable(), checked)
-	page.catalogSize = len(s.Catalog.Names())
+	page.catalog, page.catalogSize = s.Catalog, len(s.Catalog.Names())
 	s.render(w, r, status, "members", page)
 	return nil
 }
@@ -77,9 +102,10 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, v *visit, a *
 	if err != nil {
 		return err
 	}
-	email, perms := f.get("email"), f.list("permissions")
-	if _, err := a.AddMember(r.Context(), email, manage.MemberInput{Permissions: perms, Role: f.get("role")}); err != nil {
+	email, perms, role := f.get("email"), f.list("permissions"), f.get("role")
+	if _, err := a.AddMember(r.Context(), email, manage.MemberInput{Permissions: perms, Role: role}); err != nil {
 		page := &membersPage{projectBase: s.base(v, a, "members", "Members"), Email: email, Errors: map[string]string{}}
+		page.Role = role
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
@@ -92,6 +118,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, v *visit, a *
 type memberPage struct {
 	projectBase
 	Member *keyward.Member
+	roleField
 	Groups []permGroup
 	Errors map[string]string
 	Remove string // where removal is confirmed and posted
@@ -117,12 +144,17 @@ func (s *Server) member(r *http.Request, a *manage.Access) (*keyward.Member, err
 	return nil, keyward.Errorf(keyward.ENOTFOUND, "This person is not a member of the project.")
 }
 
-func (s *Server) memberPage(v *visit, a *manage.Access, m *keyward.Member, checked []string) *memberPage {
+// memberPage is the form that edits m, with checked ticked and the role role (an id) chosen.
+func (s *Server) memberPage(r *http.Request, v *visit, a *manage.Access, m *keyward.Member, checked []string, role string) (*memberPage, error) {
+	f, err := s.roleField(r.Context(), a, m.Role, role)
+	if err != nil {
+		return nil, err
+	}
 	return &memberPage{
 		projectBase: s.base(v, a, "members", m.Email),
-		Member:      m, Groups: choices(a.Grantable(), checked), Errors: map[string]string{},
+		Member:      m, roleField: f, Groups: choices(a.Grantable(), checked), Errors: map[string]string{},
 		Remove: projectURL(a.Project, "members") + "/" + url.PathEscape(m.UserID) + "/remove",
-	}
+	}, nil
 }
 
 func (s *Server) editMember(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
@@ -130,7 +162,11 @@ func (s *Server) editMember(w http.ResponseWriter, r *http.Request, v *visit, a 
 	if err != nil {
 		return err
 	}
-	s.render(w, r, http.StatusOK, "member", s.memberPage(v, a, m, m.Permissions))
+	page, err := s.memberPage(r, v, a, m, m.Permissions, m.RoleID)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "member", page)
 	return nil
 }
 
@@ -143,9 +179,12 @@ func (s *Server) changeMember(w http.ResponseWriter, r *http.Request, v *visit, 
 	if err != nil {
 		return err
 	}
-	perms := f.list("permissions")
-	if _, err := a.ChangeMember(r.Context(), m.UserID, manage.MemberInput{Permissions: perms, Role: f.get("role")}); err != nil {
-		page := s.memberPage(v, a, m, perms)
+	perms, role := f.list("permissions"), f.get("role")
+	if _, err := a.ChangeMember(r.Context(), m.UserID, manage.MemberInput{Permissions: perms, Role: role}); err != nil {
+		page, perr := s.memberPage(r, v, a, m, perms, role)
+		if perr != nil {
+			return perr
+		}
 		if !fieldErrors(err, page.Errors) {
 			return err
 		}
@@ -203,17 +242,18 @@ func (s *Server) removalPage(r *http.Request, v *visit, a *manage.Access, m *key
 			continue
 		}
 		ok := &ownedKey{Key: k}
+		own := s.Catalog.Filter(k.Own()) // its permissions and its role's
 		page.Keys = append(page.Keys, ok)
 		switch {
 		case !a.Has(manage.PermKeysManage):
 			ok.Why = "Transferring it needs the api-keys-manage permission."
 			continue
-		case !holdsAll(a.Perms, k.Permissions):
+		case !holdsAll(a.Perms, own):
 			ok.Why = "You cannot transfer it: it holds permissions you do not."
 			continue
 		}
 		for _, o := range members {
-			if o.UserID != m.UserID && holdsAll(o.Permissions, k.Permissions) {
+			if o.UserID != m.UserID && holdsAll(o.Held(), own) {
 				ok.To = append(ok.To, o)
 			}
 		}

@@ -57,12 +57,12 @@ func TestRedTeamStoryInTheBrowser(t *testing.T) {
 	// The admin reduces Eve to containers-view.
 	admin.open("/projects/default/members")
 	admin.pressAt(`//a[@aria-label='Edit permissions of eve@example.com']`)
-	admin.see("Permissions of eve@example.com")
+	admin.see("Role and permissions of eve@example.com")
 	for _, p := range []string{"containers-manage", "api-keys-view", "api-keys-manage"} {
 		admin.check(p) // unticks it
 	}
-	admin.press("Save permissions")
-	admin.see("The member's permissions were saved.")
+	admin.press("Save")
+	admin.see("The member's role and permissions were saved.")
 
 	after := e.exchange(key, "")
 	if after.Status != http.StatusOK || after.Scope != "containers-view" {

@@ -250,10 +250,21 @@ func (a *Access) mayEditRole(r *keyward.Role) error {
 	return nil
 }
 
-// CanEditRole reports whether the caller may edit or delete r.
-func (a *Access) CanEditRole(r *keyward.Role) bool {
-	return a.Has(PermMembersManage) && a.mayEditRole(r) == nil
+// MayEditRole is nil when the caller may edit or delete r, and otherwise the EFORBIDDEN that
+// says why, for a page to show before anyone tries.
+func (a *Access) MayEditRole(r *keyward.Role) error {
+	if err := a.Require(PermMembersManage); err != nil {
+		return err
+	}
+	return a.mayEditRole(r)
 }
+
+// CanEditRole reports whether the caller may edit or delete r.
+func (a *Access) CanEditRole(r *keyward.Role) bool { return a.MayEditRole(r) == nil }
+
+// CanGiveRole reports whether the caller may give r to a member or a key, or take it away: the
+// roles a form offers.
+func (a *Access) CanGiveRole(r *keyward.Role) bool { return a.mayGiveRole(r, "") == nil }
 
 // grant resolves what a caller gives a member or a key (to names it in messages): a role, by
 // name or id ("" for none), and direct permissions, at least one of the two. The caller must hold
