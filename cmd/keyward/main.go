@@ -136,10 +136,18 @@ Usage:
                                         rename a project
   keyward projects delete PROJECT --yes delete a project; its keys and tokens stop working at once
   keyward keys list [--project P]       list a project's API keys (never their secrets)
-  keyward keys create --name N --permissions a,b [--ips cidr,…] [--expires T] [--project P]
+  keyward keys create --name N [--role R] [--permissions a,b] [--ips cidr,…] [--expires T] [--project P]
                                         create an API key and print it, once
+  keyward keys edit ID|NAME [--role R|--no-role] [--permissions a,b] …
+                                        change an API key; what is not given stays
   keyward keys delete ID|NAME [--project P]
                                         delete an API key; its tokens stop working at once
+  keyward roles list [--project P]      list a project's roles, with how many members and keys hold each
+  keyward roles create NAME --permissions a,b [--description TEXT]
+                                        create a role that members and API keys can hold
+  keyward roles edit NAME [--name NEW] [--permissions a,b] [--description TEXT]
+                                        change a role for all its holders at once
+  keyward roles delete NAME             delete a role that nobody holds
   keyward token [--scope a,b]           exchange KEYWARD_API_KEY and print the access token
   keyward permissions                   list the permission catalog, by group
 
@@ -150,7 +158,7 @@ Usage:
 Environment:
   KEYWARD_SERVER    the server's URL (default: the stored login's, else http://127.0.0.1:8080)
   KEYWARD_API_KEY   an API key to act with instead of the stored login
-  KEYWARD_PROJECT   the project of 'keyward keys' when --project is not given
+  KEYWARD_PROJECT   the project of 'keyward keys' and 'keyward roles' when --project is not given
 
 List commands print a table; --json prints JSON for scripts.
 Run 'keyward <command> -h' for a command's flags.
@@ -174,6 +182,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return failed(m.projects(ctx, rest))
 	case "keys":
 		return failed(m.keys(ctx, rest))
+	case "roles":
+		return failed(m.roles(ctx, rest))
 	case "token":
 		return failed(m.token(ctx, rest))
 	case "permissions":
@@ -190,7 +200,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // commands are the subcommands of keyward, for suggestions.
-var commands = []string{"serve", "login", "logout", "projects", "keys", "token", "permissions", "scan", "version", "help"}
+var commands = []string{"serve", "login", "logout", "projects", "keys", "roles", "token", "permissions", "scan", "version", "help"}
 
 // unknownCommand is the usage error for an unknown subcommand of parent ("keyward keys"), with the
 // nearest known command as a suggestion.

@@ -58,7 +58,8 @@ func (m *Main) projectsList(ctx context.Context, args []string) error {
 
 func (m *Main) projectsCreate(ctx context.Context, args []string) error {
 	fs := m.flagSet("projects create", "projects create NAME [--json]\n\n"+
-		"Creates a project (a lower-case name such as web-shop); you become its member with every permission.")
+		"Creates a project (a lower-case name such as web-shop) with the roles owner, admin, developer and\n"+
+		"viewer; you become its member holding the owner role.")
 	asJSON := fs.Bool("json", false, "print the project as JSON")
 	rest, err := m.parseArgs(fs, args)
 	if err != nil {
@@ -111,7 +112,7 @@ func (m *Main) projectsRename(ctx context.Context, args []string) error {
 func (m *Main) projectsDelete(ctx context.Context, args []string) error {
 	fs := m.flagSet("projects delete", "projects delete PROJECT --yes\n\n"+
 		"Deletes a project (named by id or name) with its members and API keys; every token of it\n"+
-		"stops working at once. Only an owner of the project (a member holding every permission) may.")
+		"stops working at once. Only an owner of the project (a member holding the owner role) may.")
 	yes := fs.Bool("yes", false, "confirm the deletion, which cannot be undone")
 	rest, err := m.parseArgs(fs, args)
 	if err != nil {
