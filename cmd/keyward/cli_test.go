@@ -146,6 +146,15 @@ func startServer(t *testing.T) *kwtest.Server {
 	return kwtest.Start(t, kwtest.WithConfig(func(c *server.Config) { c.FailedAttemptsPerMinute = 1 << 20 }))
 }
 
+// signedIn starts a server and returns it with a CLI logged in to it as the instance admin.
+func signedIn(t *testing.T) (*kwtest.Server, *cli) {
+	t.Helper()
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+	return s, c
+}
+
 func (c *cli) login(t *testing.T) {
 	t.Helper()
 	r := c.run(kwtest.AdminPassword+"\n", nil, "login", "--email", kwtest.AdminEmail)
@@ -239,9 +248,7 @@ func readCredentials(t *testing.T, c *cli) *credentials {
 // and that concurrent commands renew it once between them instead of spending one refresh token
 // twice, which the server would take for theft and answer by ending the session.
 func TestStoredLoginRefreshes(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	_, c := signedIn(t)
 
 	expire := func() *credentials {
 		t.Helper()
@@ -279,9 +286,7 @@ func TestStoredLoginRefreshes(t *testing.T) {
 }
 
 func TestProjectsAndKeys(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 
 	// projects
 	r := c.ok("projects", "list")
@@ -508,9 +513,7 @@ func TestPermissions(t *testing.T) {
 // refused for a member without the key's permissions, and saves a key its owner's removal
 // disabled.
 func TestKeysEditOwner(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 	admin := s.AdminToken(t)
 	c.ok("projects", "create", "web-shop")
 	member := func(u *kwtest.User, perms ...string) {
@@ -555,9 +558,7 @@ func TestKeysEditOwner(t *testing.T) {
 // TestProjectsRenameDelete: a project is renamed and then deleted, the deletion only with --yes;
 // its keys stop exchanging.
 func TestProjectsRenameDelete(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 
 	c.ok("projects", "create", "old-name")
 	r := c.ok("projects", "rename", "old-name", "new-name")
@@ -588,9 +589,7 @@ func TestProjectsRenameDelete(t *testing.T) {
 // TestKeysRoll: keys roll prints the new secret alone, as keys create does; the old one works
 // through the grace, and both exchange meanwhile.
 func TestKeysRoll(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
 	old := strings.TrimSpace(c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "images-view").stdout)
 	id, err := apikey.Parse(old)
@@ -624,9 +623,7 @@ func TestKeysRoll(t *testing.T) {
 // TestRoles: roles are listed, created, edited and deleted; keys take a role on create and edit;
 // narrowing a role ends the sessions of the keys that hold it; a role in use stays.
 func TestRoles(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
 
 	// Every project starts with the default roles; the creator holds the owner role.

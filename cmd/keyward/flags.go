@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -219,4 +220,46 @@ func readPages[T any](m *Main, l *listFlags, what string, page func(client.ListO
 		}
 		opts.Cursor = *p.Next
 	}
+}
+
+// pagedList is a list command of one project's objects, read page by page: keys list, roles
+// list.
+type pagedList[T any] struct {
+	name, help   string // "keys list"; what -h says after the usage line
+	what, search string // "keys"; what --search finds
+	page         func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[T], error)
+}
+
+// run parses args, connects, and reads the pages the flags ask for. With --json it prints them
+// and returns printed; otherwise the command prints its table of items, of project ref, where
+// search is the --search given.
+func (l pagedList[T]) run(ctx context.Context, m *Main, args []string) (items []T, ref, search string, printed bool, err error) {
+	fs := m.flagSet(l.name, l.name+" [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+l.help)
+	project := projectFlag(fs)
+	asJSON := fs.Bool("json", false, "print a JSON array of "+l.what)
+	pages := pageFlags(fs, l.what, l.search)
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	if len(rest) > 0 {
+		return nil, "", "", false, usagef("%s takes no arguments, got %q", l.name, rest[0])
+	}
+	if err := pages.check(l.name); err != nil {
+		return nil, "", "", false, err
+	}
+	r, ref, err := m.connectToProject(ctx, *project)
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	items, err = readPages(m, pages, l.what, func(opts client.ListOptions) (*client.Page[T], error) {
+		return l.page(ctx, r, ref, opts)
+	})
+	if err != nil {
+		return nil, "", "", false, r.explain(err)
+	}
+	if *asJSON {
+		return nil, "", "", true, printJSON(m.Stdout, nonNil(items))
+	}
+	return items, ref, *pages.search, false, nil
 }

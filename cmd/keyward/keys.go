@@ -22,25 +22,13 @@ const keysSynopsis = "keys list [--search Q] [--limit N|--all] [--project P] [--
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("keys: give a command: list, create, edit, roll or delete ('keyward keys -h' shows how)")
-	}
-	switch args[0] {
-	case "list":
-		return m.keysList(ctx, args[1:])
-	case "create":
-		return m.keysCreate(ctx, args[1:])
-	case "edit":
-		return m.keysEdit(ctx, args[1:])
-	case "roll":
-		return m.keysRoll(ctx, args[1:])
-	case "delete":
-		return m.keysDelete(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
-		return nil
-	}
-	return unknownCommand("keyward keys", args[0], []string{"list", "create", "edit", "roll", "delete"})
+	return m.dispatch(ctx, "keys", keysSynopsis, []subcommand{
+		{"list", m.keysList},
+		{"create", m.keysCreate},
+		{"edit", m.keysEdit},
+		{"roll", m.keysRoll},
+		{"delete", m.keysDelete},
+	}, args)
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
@@ -86,36 +74,19 @@ func (m *Main) connectToProject(ctx context.Context, named string) (r *remote, r
 }
 
 func (m *Main) keysList(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys list", "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+
-		"Lists a project's API keys, oldest first, or those --search finds. Secrets are never shown: only\n"+
-		"each key's id and last four characters.")
-	project := projectFlag(fs)
-	asJSON := fs.Bool("json", false, "print a JSON array of keys")
-	pages := pageFlags(fs, "keys", "a key id, or the beginning of key names (case and look-alike letters ignored)")
-	rest, err := m.parseArgs(fs, args, "project")
-	if err != nil {
+	keys, ref, search, printed, err := pagedList[client.Key]{
+		name: "keys list", what: "keys",
+		help: "Lists a project's API keys, oldest first, or those --search finds. Secrets are never shown: only\n" +
+			"each key's id and last four characters.",
+		search: "a key id, or the beginning of key names (case and look-alike letters ignored)",
+		page: func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[client.Key], error) {
+			return r.KeysPage(ctx, project, opts)
+		},
+	}.run(ctx, m, args)
+	if err != nil || printed {
 		return err
 	}
-	if len(rest) > 0 {
-		return usagef("keys list takes no arguments, got %q", rest[0])
-	}
-	if err := pages.check("keys list"); err != nil {
-		return err
-	}
-	r, ref, err := m.connectToProject(ctx, *project)
-	if err != nil {
-		return err
-	}
-	keys, err := readPages(m, pages, "keys", func(opts client.ListOptions) (*client.Page[client.Key], error) {
-		return r.KeysPage(ctx, ref, opts)
-	})
-	if err != nil {
-		return r.explain(err)
-	}
-	if *asJSON {
-		return printJSON(m.Stdout, nonNil(keys))
-	}
-	if len(keys) == 0 && *pages.search != "" {
+	if len(keys) == 0 && search != "" {
 		fmt.Fprintf(m.Stdout, "No API key of project %s has that id or a name beginning so.\n", printable(ref))
 		return nil
 	}
@@ -215,11 +186,9 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 		case "name":
 			req.Name = name
 		case "permissions":
-			p := splitList(*perms)
-			if len(p) == 0 {
-				bad = usagef("keys edit: --permissions needs at least one permission (see 'keyward permissions')")
+			if req.Permissions, err = replacedPermissions("keys edit", *perms); err != nil {
+				bad = err
 			}
-			req.Permissions = &p
 		case "role":
 			if strings.TrimSpace(*role) == "" {
 				bad = usagef("keys edit: --role needs a role's name or id; --no-role takes the key's role away")
@@ -438,6 +407,16 @@ func (r *remote) findKey(ctx context.Context, named, target string) (project, id
 func isStatus(err error, status int) bool {
 	var p *client.Problem
 	return errors.As(err, &p) && p.Status == status
+}
+
+// replacedPermissions reads the --permissions of an edit command (cmd), which replace the current
+// ones and so must name at least one.
+func replacedPermissions(cmd, value string) (*[]string, error) {
+	p := splitList(value)
+	if len(p) == 0 {
+		return nil, usagef("%s: --permissions needs at least one permission (see 'keyward permissions')", cmd)
+	}
+	return &p, nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

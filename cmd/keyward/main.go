@@ -212,6 +212,36 @@ func unknownCommand(parent, got string, known []string) error {
 	return &usageError{msg: msg + fmt.Sprintf("; '%s -h' lists the commands", parent), prefixed: true}
 }
 
+// subcommand is a command of a group such as keyward keys.
+type subcommand struct {
+	name string
+	run  func(context.Context, []string) error
+}
+
+// dispatch runs the command of group ("keys") that args name, prints the group's synopsis for
+// -h, and otherwise says which commands there are.
+func (m *Main) dispatch(ctx context.Context, group, synopsis string, cmds []subcommand, args []string) error {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	if len(args) == 0 {
+		choices := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+		return usagef("%s: give a command: %s ('keyward %s -h' shows how)", group, choices, group)
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:])
+		}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", synopsis)
+		return nil
+	}
+	return unknownCommand("keyward "+group, args[0], names)
+}
+
 // flagSet returns a FlagSet for a client command whose usage line is synopsis.
 func (m *Main) flagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("keyward "+name, flag.ContinueOnError)

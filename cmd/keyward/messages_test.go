@@ -142,9 +142,7 @@ func TestServerAddressMistakes(t *testing.T) {
 }
 
 func TestKeysDeleteFindsTheKeysProject(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	_, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
 	create := func(project, name string) string {
 		t.Helper()

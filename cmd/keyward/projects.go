@@ -9,23 +9,12 @@ import (
 const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects delete PROJECT --yes"
 
 func (m *Main) projects(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("projects: give a command: list, create, rename or delete ('keyward projects -h' shows how)")
-	}
-	switch args[0] {
-	case "list":
-		return m.projectsList(ctx, args[1:])
-	case "create":
-		return m.projectsCreate(ctx, args[1:])
-	case "rename":
-		return m.projectsRename(ctx, args[1:])
-	case "delete":
-		return m.projectsDelete(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", projectsSynopsis)
-		return nil
-	}
-	return unknownCommand("keyward projects", args[0], []string{"list", "create", "rename", "delete"})
+	return m.dispatch(ctx, "projects", projectsSynopsis, []subcommand{
+		{"list", m.projectsList},
+		{"create", m.projectsCreate},
+		{"rename", m.projectsRename},
+		{"delete", m.projectsDelete},
+	}, args)
 }
 
 func (m *Main) projectsList(ctx context.Context, args []string) error {

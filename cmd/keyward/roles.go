@@ -15,54 +15,26 @@ const rolesSynopsis = "roles list [--search Q] [--limit N|--all] [--project P] [
 	"       keyward roles delete NAME [--project P]"
 
 func (m *Main) roles(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("roles: give a command: list, create, edit or delete ('keyward roles -h' shows how)")
-	}
-	switch args[0] {
-	case "list":
-		return m.rolesList(ctx, args[1:])
-	case "create":
-		return m.rolesCreate(ctx, args[1:])
-	case "edit":
-		return m.rolesEdit(ctx, args[1:])
-	case "delete":
-		return m.rolesDelete(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", rolesSynopsis)
-		return nil
-	}
-	return unknownCommand("keyward roles", args[0], []string{"list", "create", "edit", "delete"})
+	return m.dispatch(ctx, "roles", rolesSynopsis, []subcommand{
+		{"list", m.rolesList},
+		{"create", m.rolesCreate},
+		{"edit", m.rolesEdit},
+		{"delete", m.rolesDelete},
+	}, args)
 }
 
 func (m *Main) rolesList(ctx context.Context, args []string) error {
-	fs := m.flagSet("roles list", "roles list [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+
-		"Lists a project's roles by name, or those --search finds, with how many members and API keys\n"+
-		"hold each. Needs the members-view or the api-keys-view permission.")
-	project := projectFlag(fs)
-	asJSON := fs.Bool("json", false, "print a JSON array of roles")
-	pages := pageFlags(fs, "roles", "a role id, or the beginning of role names (case and look-alike letters ignored)")
-	rest, err := m.parseArgs(fs, args, "project")
-	if err != nil {
+	roles, ref, _, printed, err := pagedList[client.Role]{
+		name: "roles list", what: "roles",
+		help: "Lists a project's roles by name, or those --search finds, with how many members and API keys\n" +
+			"hold each. Needs the members-view or the api-keys-view permission.",
+		search: "a role id, or the beginning of role names (case and look-alike letters ignored)",
+		page: func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[client.Role], error) {
+			return r.RolesPage(ctx, project, opts)
+		},
+	}.run(ctx, m, args)
+	if err != nil || printed {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("roles list takes no arguments, got %q", rest[0])
-	}
-	if err := pages.check("roles list"); err != nil {
-		return err
-	}
-	r, ref, err := m.connectToProject(ctx, *project)
-	if err != nil {
-		return err
-	}
-	roles, err := readPages(m, pages, "roles", func(opts client.ListOptions) (*client.Page[client.Role], error) {
-		return r.RolesPage(ctx, ref, opts)
-	})
-	if err != nil {
-		return r.explain(err)
-	}
-	if *asJSON {
-		return printJSON(m.Stdout, nonNil(roles))
 	}
 	if len(roles) == 0 {
 		fmt.Fprintf(m.Stdout, "No role of project %s has that id or a name beginning so.\n", printable(ref))
@@ -141,11 +113,9 @@ func (m *Main) rolesEdit(ctx context.Context, args []string) error {
 		case "name":
 			req.Name = name
 		case "permissions":
-			p := splitList(*perms)
-			if len(p) == 0 {
-				bad = usagef("roles edit: --permissions needs at least one permission (see 'keyward permissions')")
+			if req.Permissions, err = replacedPermissions("roles edit", *perms); err != nil {
+				bad = err
 			}
-			req.Permissions = &p
 		case "description":
 			req.Description = description
 		}
