@@ -146,6 +146,15 @@ func startServer(t *testing.T) *kwtest.Server {
 	return kwtest.Start(t, kwtest.WithConfig(func(c *server.Config) { c.FailedAttemptsPerMinute = 1 << 20 }))
 }
 
+// signedIn starts a server and returns it with a CLI logged in to it as the instance admin.
+func signedIn(t *testing.T) (*kwtest.Server, *cli) {
+	t.Helper()
+	s := startServer(t)
+	c := newCLI(t, s.URL)
+	c.login(t)
+	return s, c
+}
+
 func (c *cli) login(t *testing.T) {
 	t.Helper()
 	r := c.run(kwtest.AdminPassword+"\n", nil, "login", "--email", kwtest.AdminEmail)
@@ -239,9 +248,7 @@ func readCredentials(t *testing.T, c *cli) *credentials {
 // and that concurrent commands renew it once between them instead of spending one refresh token
 // twice, which the server would take for theft and answer by ending the session.
 func TestStoredLoginRefreshes(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	_, c := signedIn(t)
 
 	expire := func() *credentials {
 		t.Helper()
@@ -279,9 +286,7 @@ func TestStoredLoginRefreshes(t *testing.T) {
 }
 
 func TestProjectsAndKeys(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 
 	// projects
 	r := c.ok("projects", "list")
@@ -339,7 +344,7 @@ func TestProjectsAndKeys(t *testing.T) {
 	c.fails(1, "is not an IP address", nil, "keys", "create", "--project", "web-shop", "--name", "x", "--permissions", "images-view", "--ips", "300.0.0.1")
 	c.fails(2, "--expires", nil, "keys", "create", "--project", "web-shop", "--name", "x", "--permissions", "images-view", "--expires", "tomorrow")
 	c.fails(2, "--name is required", nil, "keys", "create", "--project", "web-shop", "--permissions", "images-view")
-	c.fails(2, "--permissions is required", nil, "keys", "create", "--project", "web-shop", "--name", "x")
+	c.fails(2, "--permissions or --role is required", nil, "keys", "create", "--project", "web-shop", "--name", "x")
 	c.fails(1, `Project "nowhere" was not found`, nil, "keys", "create", "--project", "nowhere", "--name", "x", "--permissions", "images-view")
 
 	// keys list: a table and JSON, never a secret.
@@ -439,7 +444,7 @@ func TestProjectsAndKeys(t *testing.T) {
 	c.fails(2, "not both", nil, "keys", "edit", "deploy", "--project", "web-shop", "--expires", "30d", "--no-expiry")
 	c.fails(1, `An API key named "ci" already exists`, nil, "keys", "edit", "deploy", "--project", "web-shop", "--name", "ci")
 	r = c.ok("keys", "edit", "deploy", "--project", "web-shop", "--permissions", "images-view", "--ips", "", "--no-expiry")
-	if !strings.Contains(r.stdout, `Updated API key "deploy" (id `+deployID+") in project web-shop: permissions images-view, IPs any, expires never") {
+	if !strings.Contains(r.stdout, `Updated API key "deploy" (id `+deployID+") in project web-shop: role -, permissions images-view, IPs any, expires never") {
 		t.Errorf("keys edit: %s", r)
 	}
 	kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
@@ -508,9 +513,7 @@ func TestPermissions(t *testing.T) {
 // refused for a member without the key's permissions, and saves a key its owner's removal
 // disabled.
 func TestKeysEditOwner(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 	admin := s.AdminToken(t)
 	c.ok("projects", "create", "web-shop")
 	member := func(u *kwtest.User, perms ...string) {
@@ -555,9 +558,7 @@ func TestKeysEditOwner(t *testing.T) {
 // TestProjectsRenameDelete: a project is renamed and then deleted, the deletion only with --yes;
 // its keys stop exchanging.
 func TestProjectsRenameDelete(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 
 	c.ok("projects", "create", "old-name")
 	r := c.ok("projects", "rename", "old-name", "new-name")
@@ -588,9 +589,7 @@ func TestProjectsRenameDelete(t *testing.T) {
 // TestKeysRoll: keys roll prints the new secret alone, as keys create does; the old one works
 // through the grace, and both exchange meanwhile.
 func TestKeysRoll(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	s, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
 	old := strings.TrimSpace(c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--permissions", "images-view").stdout)
 	id, err := apikey.Parse(old)
@@ -619,4 +618,128 @@ func TestKeysRoll(t *testing.T) {
 	kwtest.RequireOAuthError(t, s.TokenRequest(t, url.Values{"grant_type": {"client_credentials"}}, kwtest.Basic(id, rolled)),
 		http.StatusUnauthorized, "invalid_client")
 	s.Exchange(t, again.Secret)
+}
+
+// TestRoles: roles are listed, created, edited and deleted; keys take a role on create and edit;
+// narrowing a role ends the sessions of the keys that hold it; a role in use stays.
+func TestRoles(t *testing.T) {
+	s, c := signedIn(t)
+	c.ok("projects", "create", "web-shop")
+
+	// Every project starts with the default roles; the creator holds the owner role.
+	r := c.ok("roles", "list", "--project", "web-shop")
+	for _, want := range []string{"NAME", "PERMISSIONS", "MEMBERS", "KEYS", "admin", "developer", "viewer", "every permission (the owner role"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("roles list lacks %q: %s", want, r)
+		}
+	}
+	var roles []client.Role
+	decodeJSON(t, c.ok("roles", "list", "--project", "web-shop", "--json"), &roles)
+	if len(roles) != 4 {
+		t.Fatalf("roles list --json: %+v", roles)
+	}
+	for _, role := range roles {
+		if (role.Name == "owner") != role.Owner || !strings.HasPrefix(role.ID, "rol_") || (role.Owner && role.Members != 1) {
+			t.Errorf("default role: %+v", role)
+		}
+	}
+	r = c.ok("roles", "list", "--project", "web-shop", "--limit", "1", "--json")
+	decodeJSON(t, r, &roles)
+	if len(roles) != 1 || !strings.Contains(r.stderr, "showing the first 1 roles; --all lists every one") {
+		t.Errorf("roles list --limit 1: %s", r)
+	}
+
+	// roles create: a table line, or the role as JSON.
+	r = c.ok("roles", "create", "deployer", "--project", "web-shop", "--permissions", "containers-view,containers-manage", "--description", "Deploys.")
+	if !strings.Contains(r.stdout, "Created role deployer (id rol_") || !strings.Contains(r.stdout, "in project web-shop: permissions containers-view,containers-manage.") {
+		t.Errorf("roles create: %s", r)
+	}
+	var reader client.Role
+	decodeJSON(t, c.ok("roles", "create", "--json", "reader", "--project", "web-shop", "--permissions", "images-view"), &reader)
+	if reader.Name != "reader" || !slices.Equal(reader.Permissions, []string{"images-view"}) || reader.Owner {
+		t.Errorf("roles create --json: %+v", reader)
+	}
+	c.fails(1, `A role named "dep1oyer" already exists`, nil, "roles", "create", "dep1oyer", "--project", "web-shop", "--permissions", "images-view")
+	c.fails(1, "lower-case letters", nil, "roles", "create", "Not A Slug", "--project", "web-shop", "--permissions", "images-view")
+	c.fails(1, `Unknown permission "no-such-permission"`, nil, "roles", "create", "x", "--project", "web-shop", "--permissions", "no-such-permission")
+	decodeJSON(t, c.ok("roles", "list", "--project", "web-shop", "--search", "DEP", "--json"), &roles)
+	if len(roles) != 1 || roles[0].Name != "deployer" || roles[0].Description != "Deploys." {
+		t.Errorf("roles list --search DEP: %+v", roles)
+	}
+	if r := c.ok("roles", "list", "--project", "web-shop", "--search", "nothing"); !strings.Contains(r.stdout, "No role of project web-shop") {
+		t.Errorf("roles list --search nothing: %s", r)
+	}
+
+	// keys create --role: the key holds the role's permissions without any of its own.
+	deployKey := strings.TrimSpace(c.ok("keys", "create", "--project", "web-shop", "--name", "deploy", "--role", "deployer").stdout)
+	c.ok("keys", "create", "--project", "web-shop", "--name", "ci", "--role", "deployer", "--permissions", "images-view")
+	c.fails(1, `Role "nobody" was not found`, nil, "keys", "create", "--project", "web-shop", "--name", "x", "--role", "nobody")
+	r = c.ok("keys", "list", "--project", "web-shop")
+	if !strings.Contains(r.stdout, "ROLE") || strings.Count(r.stdout, "deployer") != 2 {
+		t.Errorf("keys list lacks the role: %s", r)
+	}
+	keyEnv := []string{"KEYWARD_API_KEY=" + deployKey}
+	var tok tokenOut
+	decodeJSON(t, c.run("", keyEnv, "token", "--json"), &tok)
+	if tok.Scope != "containers-manage containers-view" && tok.Scope != "containers-view containers-manage" {
+		t.Errorf("the token of a key with a role: scope %q", tok.Scope)
+	}
+
+	// roles edit: narrowing the role ends the sessions of the keys that hold it.
+	c.fails(2, "nothing to change", nil, "roles", "edit", "deployer", "--project", "web-shop")
+	c.fails(2, "--permissions needs at least one", nil, "roles", "edit", "deployer", "--project", "web-shop", "--permissions", "")
+	r = c.ok("roles", "edit", "deployer", "--project", "web-shop", "--permissions", "containers-view")
+	if !strings.Contains(r.stdout, "Updated role deployer (id rol_") || !strings.Contains(r.stdout, "permissions containers-view; held by 0 members and 2 API keys.") {
+		t.Errorf("roles edit: %s", r)
+	}
+	kwtest.RequireOAuthError(t, s.Refresh(t, tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	if _, claims := kwtest.DecodeJWT(t, strings.TrimSpace(c.run("", keyEnv, "token").stdout)); claims["scope"] != "containers-view" {
+		t.Errorf("token after the role's narrowing: %v", claims)
+	}
+	var edited client.Role
+	decodeJSON(t, c.ok("roles", "edit", "deployer", "--project", "web-shop", "--description", "", "--json"), &edited)
+	if edited.Description != "" || edited.Keys != 2 {
+		t.Errorf("roles edit --json: %+v", edited)
+	}
+	c.fails(1, "The owner role always holds every permission", nil, "roles", "edit", "owner", "--project", "web-shop", "--description", "x")
+	c.fails(1, `Role "nobody" was not found`, nil, "roles", "edit", "nobody", "--project", "web-shop", "--description", "x")
+
+	// keys edit --role and --no-role.
+	r = c.ok("keys", "edit", "deploy", "--project", "web-shop", "--role", "reader")
+	if !strings.Contains(r.stdout, "role reader, permissions -,") {
+		t.Errorf("keys edit --role: %s", r)
+	}
+	c.fails(1, "needs a role or at least one of the permissions", nil, "keys", "edit", "deploy", "--project", "web-shop", "--no-role")
+	r = c.ok("keys", "edit", "deploy", "--project", "web-shop", "--no-role", "--permissions", "images-view")
+	if !strings.Contains(r.stdout, "role -, permissions images-view,") {
+		t.Errorf("keys edit --no-role: %s", r)
+	}
+	var key keyOut
+	decodeJSON(t, c.ok("keys", "edit", "deploy", "--project", "web-shop", "--role", reader.ID, "--json"), &key)
+	if key.Role == nil || *key.Role != "reader" {
+		t.Errorf("keys edit --role ID --json: %+v", key)
+	}
+	c.fails(2, "--role needs a role's name or id", nil, "keys", "edit", "deploy", "--project", "web-shop", "--role", "")
+	c.fails(2, "give --role or --no-role, not both", nil, "keys", "edit", "deploy", "--project", "web-shop", "--role", "reader", "--no-role")
+	c.fails(1, `Role "nobody" was not found`, nil, "keys", "edit", "deploy", "--project", "web-shop", "--role", "nobody")
+
+	// roles delete: a role in use stays, an unused one goes.
+	c.fails(1, `Role "deployer" is held by 0 members and 1 API key; give them another role first.`, nil, "roles", "delete", "deployer", "--project", "web-shop")
+	c.fails(1, "The owner role", nil, "roles", "delete", "owner", "--project", "web-shop")
+	c.ok("keys", "edit", "ci", "--project", "web-shop", "--no-role")
+	if r := c.ok("roles", "delete", "deployer", "--project", "web-shop"); !strings.Contains(r.stdout, "Deleted role deployer from project web-shop.") {
+		t.Errorf("roles delete: %s", r)
+	}
+	c.fails(1, `Role "deployer" was not found`, nil, "roles", "delete", "deployer", "--project", "web-shop")
+	c.fails(2, "usage: keyward roles delete", nil, "roles", "delete", "--project", "web-shop")
+	c.fails(2, "--permissions is required", nil, "roles", "create", "x", "--project", "web-shop")
+	c.fails(2, "usage: keyward roles create", nil, "roles", "create", "--project", "web-shop", "--permissions", "images-view")
+
+	// A key reads the roles of its own project, within its permissions.
+	ciKey := strings.TrimSpace(c.ok("keys", "create", "--project", "web-shop", "--name", "viewer-bot", "--role", "viewer").stdout)
+	decodeJSON(t, c.run("", []string{"KEYWARD_API_KEY=" + ciKey}, "roles", "list", "--json"), &roles)
+	if len(roles) != 5 {
+		t.Errorf("roles list with an API key: %+v", roles)
+	}
+	c.fails(1, `needs the "members-manage" permission`, []string{"KEYWARD_API_KEY=" + ciKey}, "roles", "delete", "reader")
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward/client"
 )
 
 // parseFlags parses args with fs and turns a mistake into one line that names the command, the
@@ -159,4 +162,104 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
+}
+
+// listFlags are the flags of a list command that reads the server's pages: --search, --limit
+// and --all.
+type listFlags struct {
+	fs     *flag.FlagSet
+	search *string
+	limit  *int
+	all    *bool
+}
+
+// pageFlags adds --search, --limit and --all to fs, for a list of what ("keys"); search says
+// what --search finds.
+func pageFlags(fs *flag.FlagSet, what, search string) *listFlags {
+	return &listFlags{
+		fs:     fs,
+		search: fs.String("search", "", search),
+		limit:  fs.Int("limit", 100, "list at most this many "+what+", 1 to 1000"),
+		all:    fs.Bool("all", false, "list every one, however many"),
+	}
+}
+
+// check refuses --limit with --all and a limit out of range, naming cmd ("keys list").
+func (l *listFlags) check(cmd string) error {
+	limitSet := false
+	l.fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
+	switch {
+	case *l.all && limitSet:
+		return usagef("%s: give --limit or --all, not both", cmd)
+	case *l.limit < 1 || *l.limit > 1000:
+		return usagef("%s: --limit takes a number from 1 to 1000", cmd)
+	}
+	return nil
+}
+
+// readPages reads the pages the flags ask for: the first --limit items, saying on standard
+// error when there are more, or with --all every page.
+func readPages[T any](m *Main, l *listFlags, what string, page func(client.ListOptions) (*client.Page[T], error)) ([]T, error) {
+	opts := client.ListOptions{Limit: *l.limit, Search: *l.search}
+	if *l.all {
+		opts.Limit = 1000
+	}
+	var items []T
+	for {
+		p, err := page(opts)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, p.Data...)
+		if p.Next == nil {
+			return items, nil
+		}
+		if !*l.all {
+			fmt.Fprintf(m.Stderr, "keyward: showing the first %d %s; --all lists every one, --search finds one\n", len(items), what)
+			return items, nil
+		}
+		opts.Cursor = *p.Next
+	}
+}
+
+// pagedList is a list command of one project's objects, read page by page: keys list, roles
+// list.
+type pagedList[T any] struct {
+	name, help   string // "keys list"; what -h says after the usage line
+	what, search string // "keys"; what --search finds
+	page         func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[T], error)
+}
+
+// run parses args, connects, and reads the pages the flags ask for. With --json it prints them
+// and returns printed; otherwise the command prints its table of items, of project ref, where
+// search is the --search given.
+func (l pagedList[T]) run(ctx context.Context, m *Main, args []string) (items []T, ref, search string, printed bool, err error) {
+	fs := m.flagSet(l.name, l.name+" [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+l.help)
+	project := projectFlag(fs)
+	asJSON := fs.Bool("json", false, "print a JSON array of "+l.what)
+	pages := pageFlags(fs, l.what, l.search)
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	if len(rest) > 0 {
+		return nil, "", "", false, usagef("%s takes no arguments, got %q", l.name, rest[0])
+	}
+	if err := pages.check(l.name); err != nil {
+		return nil, "", "", false, err
+	}
+	r, ref, err := m.connectToProject(ctx, *project)
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	items, err = readPages(m, pages, l.what, func(opts client.ListOptions) (*client.Page[T], error) {
+		return l.page(ctx, r, ref, opts)
+	})
+	if err != nil {
+		return nil, "", "", false, r.explain(err)
+	}
+	if *asJSON {
+		return nil, "", "", true, printJSON(m.Stdout, nonNil(items))
+	}
+	return items, ref, *pages.search, false, nil
 }

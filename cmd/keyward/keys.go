@@ -16,31 +16,19 @@ import (
 )
 
 const keysSynopsis = "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n" +
-	"       keyward keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
-	"       keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
+	"       keyward keys create --name NAME [--role R] [--permissions a,b] [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
+	"       keyward keys edit ID|NAME [--name N] [--role R|--no-role] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
 	"       keyward keys roll ID|NAME [--grace 1h] [--project P] [--json]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("keys: give a command: list, create, edit, roll or delete ('keyward keys -h' shows how)")
-	}
-	switch args[0] {
-	case "list":
-		return m.keysList(ctx, args[1:])
-	case "create":
-		return m.keysCreate(ctx, args[1:])
-	case "edit":
-		return m.keysEdit(ctx, args[1:])
-	case "roll":
-		return m.keysRoll(ctx, args[1:])
-	case "delete":
-		return m.keysDelete(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", keysSynopsis)
-		return nil
-	}
-	return unknownCommand("keyward keys", args[0], []string{"list", "create", "edit", "roll", "delete"})
+	return m.dispatch(ctx, "keys", keysSynopsis, []subcommand{
+		{"list", m.keysList},
+		{"create", m.keysCreate},
+		{"edit", m.keysEdit},
+		{"roll", m.keysRoll},
+		{"delete", m.keysDelete},
+	}, args)
 }
 
 // projectFlag adds --project, which KEYWARD_PROJECT sets too.
@@ -73,62 +61,32 @@ func (r *remote) project(ctx context.Context, named string) (string, error) {
 	return "", usagef("give --project (or KEYWARD_PROJECT): you belong to %d projects (%s)", len(names), strings.Join(names, ", "))
 }
 
+// connectToProject connects to the server and picks the project the command acts on (see
+// project).
+func (m *Main) connectToProject(ctx context.Context, named string) (r *remote, ref string, err error) {
+	if r, err = m.connect(ctx); err != nil {
+		return nil, "", err
+	}
+	if ref, err = r.project(ctx, named); err != nil {
+		return nil, "", err
+	}
+	return r, ref, nil
+}
+
 func (m *Main) keysList(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys list", "keys list [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+
-		"Lists a project's API keys, oldest first, or those --search finds. Secrets are never shown: only\n"+
-		"each key's id and last four characters.")
-	project := projectFlag(fs)
-	asJSON := fs.Bool("json", false, "print a JSON array of keys")
-	search := fs.String("search", "", "a key id, or the beginning of key names (case and look-alike letters ignored)")
-	limit := fs.Int("limit", 100, "list at most this many keys, 1 to 1000")
-	all := fs.Bool("all", false, "list every key, however many")
-	rest, err := m.parseArgs(fs, args, "project")
-	if err != nil {
+	keys, ref, search, printed, err := pagedList[client.Key]{
+		name: "keys list", what: "keys",
+		help: "Lists a project's API keys, oldest first, or those --search finds. Secrets are never shown: only\n" +
+			"each key's id and last four characters.",
+		search: "a key id, or the beginning of key names (case and look-alike letters ignored)",
+		page: func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[client.Key], error) {
+			return r.KeysPage(ctx, project, opts)
+		},
+	}.run(ctx, m, args)
+	if err != nil || printed {
 		return err
 	}
-	if len(rest) > 0 {
-		return usagef("keys list takes no arguments, got %q", rest[0])
-	}
-	limitSet := false
-	fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
-	switch {
-	case *all && limitSet:
-		return usagef("keys list: give --limit or --all, not both")
-	case *limit < 1 || *limit > 1000:
-		return usagef("keys list: --limit takes a number from 1 to 1000")
-	}
-	r, err := m.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ref, err := r.project(ctx, *project)
-	if err != nil {
-		return err
-	}
-	opts := client.ListOptions{Limit: *limit, Search: *search}
-	if *all {
-		opts.Limit = 1000
-	}
-	var keys []client.Key
-	for {
-		page, err := r.KeysPage(ctx, ref, opts)
-		if err != nil {
-			return r.explain(err)
-		}
-		keys = append(keys, page.Data...)
-		if page.Next == nil {
-			break
-		}
-		if !*all {
-			fmt.Fprintf(m.Stderr, "keyward: showing the first %d keys; --all lists every one, --search finds one\n", len(keys))
-			break
-		}
-		opts.Cursor = *page.Next
-	}
-	if *asJSON {
-		return printJSON(m.Stdout, nonNil(keys))
-	}
-	if len(keys) == 0 && *search != "" {
+	if len(keys) == 0 && search != "" {
 		fmt.Fprintf(m.Stdout, "No API key of project %s has that id or a name beginning so.\n", printable(ref))
 		return nil
 	}
@@ -136,21 +94,23 @@ func (m *Main) keysList(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "Project %s has no API keys. Create one with:\n  keyward keys create --project %s --name NAME --permissions PERMISSION,…\n", printable(ref), printable(ref))
 		return nil
 	}
-	t := newTable(m.Stdout, "NAME", "ID", "HINT", "PERMISSIONS", "IPS", "CREATED", "LAST USED", "EXPIRES")
+	t := newTable(m.Stdout, "NAME", "ID", "HINT", "ROLE", "PERMISSIONS", "IPS", "CREATED", "LAST USED", "EXPIRES")
 	for _, k := range keys {
-		t.row(k.Name, k.ID, "…"+k.Hint, list(k.Permissions, "-"), list(k.IPs, "any"),
+		t.row(k.Name, k.ID, "…"+k.Hint, roleCell(k.Role), list(k.Permissions, "-"), list(k.IPs, "any"),
 			when(&k.CreatedAt), when(k.LastUsedAt), when(k.ExpiresAt))
 	}
 	return t.flush()
 }
 
 func (m *Main) keysCreate(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys create", "keys create --name NAME --permissions a,b [--ips cidr,…] [--expires T] [--project P] [--json]\n\n"+
+	fs := m.flagSet("keys create", "keys create --name NAME [--role R] [--permissions a,b] [--ips cidr,…] [--expires T] [--project P] [--json]\n\n"+
 		"Creates an API key and prints it on standard output, this once: the server keeps only its hash.\n"+
-		"KEY=$(keyward keys create …) captures it; the notice goes to standard error.")
+		"KEY=$(keyward keys create …) captures it; the notice goes to standard error. The key holds a\n"+
+		"role, permissions of its own, or both.")
 	project := projectFlag(fs)
 	name := fs.String("name", "", "the key's name, unique in the project (required)")
 	perms := fs.String("permissions", "", "comma-separated permissions, all of which you must hold (see 'keyward permissions')")
+	role := fs.String("role", "", "a role of the project, by name or id, all of whose permissions you must hold (see 'keyward roles list')")
 	ips := fs.String("ips", "", "the key's allowed IPs: comma-separated addresses or CIDRs it may be used from (default: any)")
 	expires := fs.String("expires", "", "when the key stops working: a date (2030-01-31, the start of that day in UTC), an RFC 3339 time, or a duration from now such as 720h or 90d (default: never)")
 	asJSON := fs.Bool("json", false, "print the created key, secret included, as JSON")
@@ -164,9 +124,9 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 	if *name == "" {
 		return usagef("keys create: --name is required")
 	}
-	req := client.CreateKeyRequest{Name: *name, Permissions: splitList(*perms), IPs: splitList(*ips)}
-	if len(req.Permissions) == 0 {
-		return usagef("keys create: --permissions is required (see 'keyward permissions')")
+	req := client.CreateKeyRequest{Name: *name, Permissions: splitList(*perms), Role: strings.TrimSpace(*role), IPs: splitList(*ips)}
+	if len(req.Permissions) == 0 && req.Role == "" {
+		return usagef("keys create: --permissions or --role is required (see 'keyward permissions' and 'keyward roles list')")
 	}
 	if *expires != "" {
 		t, err := parseExpiry(*expires, m.now())
@@ -175,11 +135,7 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 		}
 		req.ExpiresAt = &t
 	}
-	r, err := m.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ref, err := r.project(ctx, *project)
+	r, ref, err := m.connectToProject(ctx, *project)
 	if err != nil {
 		return err
 	}
@@ -198,15 +154,18 @@ func (m *Main) keysCreate(ctx context.Context, args []string) error {
 }
 
 func (m *Main) keysEdit(ctx context.Context, args []string) error {
-	fs := m.flagSet("keys edit", "keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n\n"+
-		"Changes an API key's name, permissions, allowed IPs, expiry or owner; what is not given stays. The\n"+
-		"key and its secret stay the same. An edit that takes something away (a permission, an address,\n"+
-		"an earlier expiry) ends the key's current tokens at once; programs exchange the key again.\n"+
+	fs := m.flagSet("keys edit", "keys edit ID|NAME [--name N] [--role R|--no-role] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n\n"+
+		"Changes an API key's name, role, permissions, allowed IPs, expiry or owner; what is not given stays.\n"+
+		"The key and its secret stay the same. An edit that takes something away (a role's permission, a\n"+
+		"permission, an address, an earlier expiry) ends the key's current tokens at once; programs\n"+
+		"exchange the key again.\n"+
 		"--owner hands the key to another member who holds its permissions, and enables a key that its\n"+
 		"owner's departure disabled.")
 	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
 	name := fs.String("name", "", "the key's new name, unique in the project")
 	perms := fs.String("permissions", "", "the key's permissions, comma-separated, replacing the current ones; all of them yours")
+	role := fs.String("role", "", "the key's role, by name or id, replacing the current one; all its permissions yours")
+	noRole := fs.Bool("no-role", false, "the key holds no role, only its own permissions")
 	ips := fs.String("ips", "", "the key's allowed IPs, comma-separated addresses or CIDRs, replacing the current ones; empty: any")
 	expires := fs.String("expires", "", "when the key stops working: a date, an RFC 3339 time, or a duration from now such as 720h or 90d")
 	noExpiry := fs.Bool("no-expiry", false, "the key never expires")
@@ -217,20 +176,29 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(rest) != 1 {
-		return usagef("usage: keyward keys edit ID|NAME [--name N] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID]")
+		return usagef("usage: keyward keys edit ID|NAME [--name N] [--role R|--no-role] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID]")
 	}
 	var req client.UpdateKeyRequest
 	var bad error
+	var noneRole *string // --no-role: sent as the empty role
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "name":
 			req.Name = name
 		case "permissions":
-			p := splitList(*perms)
-			if len(p) == 0 {
-				bad = usagef("keys edit: --permissions needs at least one permission (see 'keyward permissions')")
+			if req.Permissions, err = replacedPermissions("keys edit", *perms); err != nil {
+				bad = err
 			}
-			req.Permissions = &p
+		case "role":
+			if strings.TrimSpace(*role) == "" {
+				bad = usagef("keys edit: --role needs a role's name or id; --no-role takes the key's role away")
+			}
+			req.Role = role
+		case "no-role":
+			if *noRole {
+				none := ""
+				noneRole = &none
+			}
 		case "ips":
 			list := splitList(*ips)
 			req.IPs = &list
@@ -255,8 +223,14 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if req.ExpiresAt != nil && req.NoExpiry {
 		return usagef("keys edit: give --expires or --no-expiry, not both")
 	}
-	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry && req.Owner == nil {
-		return usagef("keys edit: nothing to change: give --name, --permissions, --ips, --expires, --no-expiry or --owner")
+	if noneRole != nil {
+		if req.Role != nil {
+			return usagef("keys edit: give --role or --no-role, not both")
+		}
+		req.Role = noneRole
+	}
+	if req.Name == nil && req.Permissions == nil && req.IPs == nil && req.ExpiresAt == nil && !req.NoExpiry && req.Owner == nil && req.Role == nil {
+		return usagef("keys edit: nothing to change: give --name, --role, --no-role, --permissions, --ips, --expires, --no-expiry or --owner")
 	}
 	r, ref, id, err := m.connectToKey(ctx, *project, rest[0])
 	if err != nil {
@@ -287,8 +261,8 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(m.Stdout, k)
 	}
-	fmt.Fprintf(m.Stdout, "Updated API key %q (id %s) in project %s: permissions %s, IPs %s, expires %s.\n",
-		printable(k.Name), k.ID, printable(ref), list(k.Permissions, "-"), list(k.IPs, "any"), when(k.ExpiresAt))
+	fmt.Fprintf(m.Stdout, "Updated API key %q (id %s) in project %s: role %s, permissions %s, IPs %s, expires %s.\n",
+		printable(k.Name), k.ID, printable(ref), roleCell(k.Role), list(k.Permissions, "-"), list(k.IPs, "any"), when(k.ExpiresAt))
 	if req.Owner != nil {
 		fmt.Fprintf(m.Stdout, "It now belongs to %s (%s).\n", printable(ownerName), k.Owner)
 	}
@@ -433,6 +407,16 @@ func (r *remote) findKey(ctx context.Context, named, target string) (project, id
 func isStatus(err error, status int) bool {
 	var p *client.Problem
 	return errors.As(err, &p) && p.Status == status
+}
+
+// replacedPermissions reads the --permissions of an edit command (cmd), which replace the current
+// ones and so must name at least one.
+func replacedPermissions(cmd, value string) (*[]string, error) {
+	p := splitList(value)
+	if len(p) == 0 {
+		return nil, usagef("%s: --permissions needs at least one permission (see 'keyward permissions')", cmd)
+	}
+	return &p, nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

@@ -136,10 +136,18 @@ Usage:
                                         rename a project
   keyward projects delete PROJECT --yes delete a project; its keys and tokens stop working at once
   keyward keys list [--project P]       list a project's API keys (never their secrets)
-  keyward keys create --name N --permissions a,b [--ips cidr,…] [--expires T] [--project P]
+  keyward keys create --name N [--role R] [--permissions a,b] [--ips cidr,…] [--expires T] [--project P]
                                         create an API key and print it, once
+  keyward keys edit ID|NAME [--role R|--no-role] [--permissions a,b] …
+                                        change an API key; what is not given stays
   keyward keys delete ID|NAME [--project P]
                                         delete an API key; its tokens stop working at once
+  keyward roles list [--project P]      list a project's roles, with how many members and keys hold each
+  keyward roles create NAME --permissions a,b [--description TEXT]
+                                        create a role that members and API keys can hold
+  keyward roles edit NAME [--name NEW] [--permissions a,b] [--description TEXT]
+                                        change a role for all its holders at once
+  keyward roles delete NAME             delete a role that nobody holds
   keyward token [--scope a,b]           exchange KEYWARD_API_KEY and print the access token
   keyward permissions                   list the permission catalog, by group
 
@@ -150,7 +158,7 @@ Usage:
 Environment:
   KEYWARD_SERVER    the server's URL (default: the stored login's, else http://127.0.0.1:8080)
   KEYWARD_API_KEY   an API key to act with instead of the stored login
-  KEYWARD_PROJECT   the project of 'keyward keys' when --project is not given
+  KEYWARD_PROJECT   the project of 'keyward keys' and 'keyward roles' when --project is not given
 
 List commands print a table; --json prints JSON for scripts.
 Run 'keyward <command> -h' for a command's flags.
@@ -174,6 +182,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return failed(m.projects(ctx, rest))
 	case "keys":
 		return failed(m.keys(ctx, rest))
+	case "roles":
+		return failed(m.roles(ctx, rest))
 	case "token":
 		return failed(m.token(ctx, rest))
 	case "permissions":
@@ -190,7 +200,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // commands are the subcommands of keyward, for suggestions.
-var commands = []string{"serve", "login", "logout", "projects", "keys", "token", "permissions", "scan", "version", "help"}
+var commands = []string{"serve", "login", "logout", "projects", "keys", "roles", "token", "permissions", "scan", "version", "help"}
 
 // unknownCommand is the usage error for an unknown subcommand of parent ("keyward keys"), with the
 // nearest known command as a suggestion.
@@ -200,6 +210,36 @@ func unknownCommand(parent, got string, known []string) error {
 		msg += fmt.Sprintf(" (did you mean %s?)", near)
 	}
 	return &usageError{msg: msg + fmt.Sprintf("; '%s -h' lists the commands", parent), prefixed: true}
+}
+
+// subcommand is a command of a group such as keyward keys.
+type subcommand struct {
+	name string
+	run  func(context.Context, []string) error
+}
+
+// dispatch runs the command of group ("keys") that args name, prints the group's synopsis for
+// -h, and otherwise says which commands there are.
+func (m *Main) dispatch(ctx context.Context, group, synopsis string, cmds []subcommand, args []string) error {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	if len(args) == 0 {
+		choices := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+		return usagef("%s: give a command: %s ('keyward %s -h' shows how)", group, choices, group)
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:])
+		}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", synopsis)
+		return nil
+	}
+	return unknownCommand("keyward "+group, args[0], names)
 }
 
 // flagSet returns a FlagSet for a client command whose usage line is synopsis.

@@ -142,9 +142,7 @@ func TestServerAddressMistakes(t *testing.T) {
 }
 
 func TestKeysDeleteFindsTheKeysProject(t *testing.T) {
-	s := startServer(t)
-	c := newCLI(t, s.URL)
-	c.login(t)
+	_, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
 	create := func(project, name string) string {
 		t.Helper()
@@ -189,5 +187,25 @@ func TestLoginRefusalNamesTheServer(t *testing.T) {
 	want := "keyward: the server at " + other + " calls itself " + s.URL + ": use that issuer URL as the server's URL\n"
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("want exit 1 and %q: %s", want, r)
+	}
+}
+
+func TestRolesCommandLineMistakesGetOneLine(t *testing.T) {
+	c := newCLI(t, "")
+	c.oneLine(2, `keyward roles create: unknown flag --permisions (did you mean --permissions?); 'keyward roles create -h' lists the flags`, nil,
+		"roles", "create", "release", "--permisions", "images-view")
+	c.oneLine(2, `keyward roles: unknown command "lsit" (did you mean list?); 'keyward roles -h' lists the commands`, nil, "roles", "lsit")
+	c.oneLine(2, `keyward: unknown command "rolse" (did you mean roles?); 'keyward -h' lists the commands`, nil, "rolse")
+	c.oneLine(2, `keyward roles list: --limit: "all" is not a whole number; use a value such as 10`, nil, "roles", "list", "--limit", "all")
+	c.oneLine(2, `keyward: roles list: give --limit or --all, not both`, nil, "roles", "list", "--limit", "5", "--all")
+	c.oneLine(2, `keyward: roles edit: nothing to change: give --name, --permissions or --description`, nil, "roles", "edit", "release")
+	c.oneLine(2, `keyward: roles: give a command: list, create, edit or delete ('keyward roles -h' shows how)`, nil, "roles")
+	c.oneLine(2, `keyward keys edit: unknown flag --norole (did you mean --no-role?); 'keyward keys edit -h' lists the flags`, nil,
+		"keys", "edit", "deploy", "--norole")
+	c.oneLine(2, `keyward: keys edit: --role needs a role's name or id; --no-role takes the key's role away`, nil, "keys", "edit", "deploy", "--role", " ")
+	c.oneLine(2, `keyward: keys create: --permissions or --role is required (see 'keyward permissions' and 'keyward roles list')`, nil,
+		"keys", "create", "--name", "ci")
+	if r := c.run("", nil, "roles", "edit", "-h"); r.code != 0 || !strings.Contains(r.stderr, "-permissions") || !strings.Contains(r.stderr, "ends\nthe sessions") {
+		t.Errorf("roles edit -h: %s", r)
 	}
 }

@@ -60,3 +60,11 @@ func list(names []string, empty string) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// roleCell is the role a member or a key holds, for a table cell or a sentence.
+func roleCell(role *string) string {
+	if role == nil || *role == "" {
+		return "-"
+	}
+	return *role
+}

@@ -9,23 +9,12 @@ import (
 const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects delete PROJECT --yes"
 
 func (m *Main) projects(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usagef("projects: give a command: list, create, rename or delete ('keyward projects -h' shows how)")
-	}
-	switch args[0] {
-	case "list":
-		return m.projectsList(ctx, args[1:])
-	case "create":
-		return m.projectsCreate(ctx, args[1:])
-	case "rename":
-		return m.projectsRename(ctx, args[1:])
-	case "delete":
-		return m.projectsDelete(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(m.Stderr, "Usage: keyward %s\n", projectsSynopsis)
-		return nil
-	}
-	return unknownCommand("keyward projects", args[0], []string{"list", "create", "rename", "delete"})
+	return m.dispatch(ctx, "projects", projectsSynopsis, []subcommand{
+		{"list", m.projectsList},
+		{"create", m.projectsCreate},
+		{"rename", m.projectsRename},
+		{"delete", m.projectsDelete},
+	}, args)
 }
 
 func (m *Main) projectsList(ctx context.Context, args []string) error {
@@ -58,7 +47,8 @@ func (m *Main) projectsList(ctx context.Context, args []string) error {
 
 func (m *Main) projectsCreate(ctx context.Context, args []string) error {
 	fs := m.flagSet("projects create", "projects create NAME [--json]\n\n"+
-		"Creates a project (a lower-case name such as web-shop); you become its member with every permission.")
+		"Creates a project (a lower-case name such as web-shop) with the roles owner, admin, developer and\n"+
+		"viewer; you become its member holding the owner role.")
 	asJSON := fs.Bool("json", false, "print the project as JSON")
 	rest, err := m.parseArgs(fs, args)
 	if err != nil {
@@ -111,7 +101,7 @@ func (m *Main) projectsRename(ctx context.Context, args []string) error {
 func (m *Main) projectsDelete(ctx context.Context, args []string) error {
 	fs := m.flagSet("projects delete", "projects delete PROJECT --yes\n\n"+
 		"Deletes a project (named by id or name) with its members and API keys; every token of it\n"+
-		"stops working at once. Only an owner of the project (a member holding every permission) may.")
+		"stops working at once. Only an owner of the project (a member holding the owner role) may.")
 	yes := fs.Bool("yes", false, "confirm the deletion, which cannot be undone")
 	rest, err := m.parseArgs(fs, args)
 	if err != nil {
