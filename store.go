@@ -133,6 +133,11 @@ type Store interface {
 	// exchanging now: those of the replaced previous secret, and those of the rolled one too when
 	// previousExpires is not after at. ENOTFOUND when the key does not exist in that project.
 	RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*APIKey, error)
+	// EndRollGraces ends, for at most limit rolled keys whose grace is over at now, the
+	// sessions their previous secret started (reason key_rolled, through the feed), and raises
+	// each key's revision; it returns how many keys it ended the grace of. The server calls it
+	// every second.
+	EndRollGraces(ctx context.Context, now time.Time, limit int) (int, error)
 	// TouchAPIKey records the last use of a key (ENOTFOUND when unknown). It may be batched by
 	// the caller.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, ip string) error

@@ -50,6 +50,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string
 	var jobs sync.WaitGroup
 	jobs.Go(func() { s.background(bg) })
 	jobs.Go(func() { s.sweeper(bg) })
+	jobs.Go(func() { s.graceEnder(bg) })
 
 	errc := make(chan error, 1)
 	go func() {
@@ -175,6 +176,37 @@ func (s *Server) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(max(sweepPause, sweepRest*time.Since(start))):
+		}
+	}
+}
+
+// graceEndEvery is how often the server ends the graces of rolled keys that are over: the tokens
+// of a previous secret are refused by resource servers within this and the feed's delay of the
+// grace's end.
+const graceEndEvery = time.Second
+
+// graceEnder ends the graces of rolled keys as they run out, until ctx ends. With no grace to end
+// a round is one query on a partial index that holds only the keys whose grace is pending.
+func (s *Server) graceEnder(ctx context.Context) {
+	tick := time.NewTicker(graceEndEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for {
+				n, err := s.store.EndRollGraces(ctx, s.cfg.Now(), sweepBatch)
+				if err != nil {
+					if ctx.Err() == nil {
+						s.log.Error("ending roll graces failed", "err", err)
+					}
+					break
+				}
+				if n < sweepBatch {
+					break
+				}
+			}
 		}
 	}
 }

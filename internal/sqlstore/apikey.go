@@ -301,16 +301,17 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 		k.SecretHash, k.Hint = secretHash, hint
 		k.SecretGen, k.Revision = before.SecretGen+1, before.Revision+1
 		after = &k
+		// The sessions of every secret older than the one still exchanging end now; those of the
+		// previous secret end when its grace does (EndRollGraces), unless there is none.
+		oldest, ended := k.SecretGen-1, false
+		if !previousExpires.After(at) {
+			oldest, ended = k.SecretGen, true
+		}
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE api_keys SET secret_hash = $1, hint = $2, previous_secret_hash = $3, previous_expires_at = $4, "+
-				"secret_gen = $5, revision = $6 WHERE id = $7",
-			k.SecretHash, k.Hint, k.PreviousSecretHash, micros(previousExpires), k.SecretGen, k.Revision, id); err != nil {
+				"secret_gen = $5, revision = $6, grace_ended = $7 WHERE id = $8",
+			k.SecretHash, k.Hint, k.PreviousSecretHash, micros(previousExpires), k.SecretGen, k.Revision, ended, id); err != nil {
 			return fmt.Errorf("roll api key: %w", err)
-		}
-		// The sessions of every secret older than the one still exchanging end now.
-		oldest := k.SecretGen - 1
-		if !previousExpires.After(at) {
-			oldest = k.SecretGen
 		}
 		_, err = db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
 			at, reasonKeyRolled, id, oldest)
@@ -320,6 +321,68 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 		return nil, err
 	}
 	return after, nil
+}
+
+// EndRollGraces ends the graces of rolled keys that are over at now, at most limit keys a call:
+// in one transaction per key, it revokes the sessions the key's previous secret started (reason
+// "key_rolled", through the feed, so resource servers refuse their tokens) and raises the key's
+// revision, so that an exchange with the previous secret that read the key before the grace
+// ended cannot start a session after this. It returns how many keys it ended the grace of.
+func (db *DB) EndRollGraces(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	if err := checkLimit(limit); err != nil {
+		return 0, err
+	}
+	rows, err := db.r.QueryContext(ctx, "SELECT id FROM api_keys WHERE previous_secret_hash IS NOT NULL AND NOT grace_ended"+
+		" AND previous_expires_at <= $1 ORDER BY previous_expires_at LIMIT $2", micros(now), limit)
+	if err != nil {
+		return 0, fmt.Errorf("end roll graces: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("end roll graces: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("end roll graces: %w", err)
+	}
+	ended := 0
+	for _, id := range ids {
+		did := false
+		err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			did = false
+			// The key is locked and read again: a roll since the query above starts a new grace.
+			var gen int64
+			err := tx.QueryRowContext(ctx, "SELECT secret_gen FROM api_keys WHERE id = $1 AND previous_secret_hash IS NOT NULL"+
+				" AND NOT grace_ended AND previous_expires_at <= $2"+db.q.forUpdate, id, micros(now)).Scan(&gen)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE api_keys SET grace_ended = TRUE, revision = revision + 1 WHERE id = $1", id); err != nil {
+				return err
+			}
+			if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
+				now, reasonKeyRolled, id, gen); err != nil {
+				return err
+			}
+			did = true
+			return nil
+		})
+		if err != nil {
+			return ended, fmt.Errorf("end roll grace of key %s: %w", id, err)
+		}
+		if did {
+			ended++
+		}
+	}
+	return ended, nil
 }
 
 // lockNewOwner checks that userID is an enabled member of projectID and, on PostgreSQL,

@@ -163,3 +163,59 @@ func testRollExchangeRace(t *testing.T, s keyward.Store) {
 		wantCode(t, err, keyward.EREVOKED)
 	}
 }
+
+// testEndRollGraces: once a roll's grace is over, EndRollGraces ends the sessions the previous
+// secret started, through the feed, and only those, once; a session of the previous secret from
+// a copy of the key read before cannot start after it; a key rolled again meanwhile, or within
+// its grace, is left alone.
+func testEndRollGraces(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	p := newProject(t, s, newUser(t, s))
+	k := newKey(t, s, p, "graced")
+	waiting := newKey(t, s, p, "still in its grace")
+	grace := 10 * time.Minute
+	rolled, err := s.RollAPIKey(ctx, p.ID, k.ID, newSecretHash(t), "wxyz", t0.Add(grace), t0)
+	must(t, err)
+	_, err = s.RollAPIKey(ctx, p.ID, waiting.ID, newSecretHash(t), "wxyz", t0.Add(time.Hour), t0)
+	must(t, err)
+	oldSess, oldTok, err := keySessionAt(t, s, rolled, rolled.SecretGen-1, t0.Add(time.Minute))
+	must(t, err)
+	newSess, _, err := keySessionAt(t, s, rolled, rolled.SecretGen, t0.Add(time.Minute))
+	must(t, err)
+
+	if n, err := s.EndRollGraces(ctx, t0.Add(grace-time.Microsecond), 10); err != nil || n != 0 {
+		t.Fatalf("within the grace EndRollGraces = %d, %v; want nothing ended", n, err)
+	}
+	cursor := feedTail(t, s)
+	end := t0.Add(grace)
+	if n, err := s.EndRollGraces(ctx, end, 10); err != nil || n != 1 {
+		t.Fatalf("at the grace's end EndRollGraces = %d, %v; want 1 key", n, err)
+	}
+	if r := sessionReason(t, s, oldSess.ID); r != "key_rolled" {
+		t.Errorf("the previous secret's session: revoke reason %q, want key_rolled", r)
+	}
+	if !activeAt(t, s, newSess.ID, end) {
+		t.Error("the new secret's session ended with the previous secret's grace")
+	}
+	sameJSON(t, "feed", revocations(feedSince(t, s, cursor)), []revocation{
+		{keyward.RevokedSession, oldSess.ID, p.ID, end, oldTok.ExpiresAt},
+	})
+	if n, err := s.EndRollGraces(ctx, end.Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("later, EndRollGraces = %d, %v; want only the other key, whose grace is now over", n, err)
+	}
+	if n, err := s.EndRollGraces(ctx, end.Add(2*time.Hour), 10); err != nil || n != 0 {
+		t.Fatalf("again, EndRollGraces = %d, %v; want nothing left", n, err)
+	}
+	// A copy of the key read before the grace ended starts no session of the previous secret.
+	_, _, err = keySessionAt(t, s, rolled, rolled.SecretGen-1, end.Add(-time.Microsecond))
+	wantCode(t, err, keyward.ECONFLICT)
+	// A new roll starts a new grace, which ends in its turn.
+	_, err = s.RollAPIKey(ctx, p.ID, k.ID, newSecretHash(t), "abcd", end.Add(3*time.Hour), end.Add(2*time.Hour))
+	must(t, err)
+	if n, err := s.EndRollGraces(ctx, end.Add(2*time.Hour+time.Minute), 10); err != nil || n != 0 {
+		t.Fatalf("within the new grace EndRollGraces = %d, %v", n, err)
+	}
+	if n, err := s.EndRollGraces(ctx, end.Add(3*time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("at the new grace's end EndRollGraces = %d, %v", n, err)
+	}
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UpdateKeyRefreshRace", testUpdateKeyRefreshRace},
 		{"RollAPIKey", testRollAPIKey},
 		{"RollExchangeRace", testRollExchangeRace},
+		{"EndRollGraces", testEndRollGraces},
 		{"TransferAPIKey", testTransferAPIKey},
 		{"TransferRemoveRace", testTransferRemoveRace},
 		{"Sessions", testSessions},
