@@ -24,9 +24,37 @@ type Store interface {
 	// SetUserDisabled disables or enables a user; disabling revokes all of the user's sessions,
 	// deletes their dashboard logins and disables the keys they own in every project (their
 	// sessions revoked, audit event api_key.disabled, reason owner_disabled), in one
-	// transaction. Enabling the user again enables none of those keys. No endpoint calls it yet: it is the
-	// verb user management will build on, and the tests use it to disable a user.
+	// transaction. Enabling the user again enables none of those keys. ECONFLICT, as UpdateUser,
+	// when it would disable the last enabled administrator.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
+	// UserPage returns one page of the instance's users ordered by email, and the cursor of the
+	// next page ("" on the last). A search keeps the user whose id it is and the users whose
+	// email begins with it, ignoring case.
+	UserPage(ctx context.Context, p Page) ([]*User, string, error)
+	// UpdateUser applies change and returns the user as it now is; disabling does what
+	// SetUserDisabled does, in the same transaction. ECONFLICT when the change would leave no
+	// enabled administrator (checked under a lock on every enabled administrator, so two
+	// administrators demoting each other at once leave one); ENOTFOUND when unknown.
+	UpdateUser(ctx context.Context, id string, change UserChange, at time.Time) (*User, error)
+	// DeleteUser deletes the user with their memberships, dashboard logins and reset link, revokes
+	// their sessions (reason user_deleted) and disables the keys they own (audit event
+	// api_key.disabled, reason owner_deleted), in one transaction; audit events stay. ECONFLICT
+	// when they are the last enabled administrator, or the last owner or last holder of
+	// members-manage of a project (the message says of how many); ENOTFOUND when unknown.
+	DeleteUser(ctx context.Context, id string, at time.Time) error
+	// SetPassword stores a new password hash for the user, deletes their reset link, and ends
+	// every other sign-in of theirs in the same transaction: their sessions but keepSession
+	// (reason password_changed, through the feed) and their dashboard logins but the one whose
+	// hash is keepWeb ("" and nil keep none). ENOTFOUND when unknown.
+	SetPassword(ctx context.Context, id, passwordHash, keepSession string, keepWeb []byte, at time.Time) error
+	// CreatePasswordReset stores r, replacing the user's earlier link; ENOTFOUND when the user
+	// does not exist.
+	CreatePasswordReset(ctx context.Context, r *PasswordReset) error
+	// UsePasswordReset spends the link whose hash is given and sets the user's password as
+	// SetPassword does, keeping no sign-in, in one transaction, and returns the user. ENOTFOUND
+	// when the link is unknown, spent, replaced or its user disabled; EEXPIRED when it expired
+	// at now (it is deleted then). Of concurrent calls with one hash, at most one succeeds.
+	UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time) (*User, error)
 
 	// CreateProject creates p with roles and makes creator a member with creator.Permissions and
 	// creator.RoleID (one of roles, or none), atomically, setting creator.ProjectID and each
@@ -217,7 +245,7 @@ type Store interface {
 	// expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 	ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []SigningKey) (int64, error)
 
-	// Sweep deletes refresh tokens, sessions, dashboard logins and feed entries that expired
+	// Sweep deletes refresh tokens, sessions, dashboard logins, reset links and feed entries that expired
 	// before now, at most limit rows of each per call, and returns how many rows it deleted.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
 }

@@ -79,36 +79,8 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// SetUserDisabled disables or enables a user. Disabling revokes, in the same transaction, every
-// session of the user that is not revoked yet (reason "user_disabled"), appends them to the
-// feed, deletes the user's dashboard logins, and disables the keys the user owns in every project,
-// revoking their sessions (reason "owner_disabled"). Enabling the user enables none of them.
-// ENOTFOUND when the user is unknown.
+// SetUserDisabled disables or enables a user, as UpdateUser does.
 func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// The user row changes first: CreateSession share-locks it, so no session of this user
-		// can commit between here and the revocations below.
-		res, err := tx.ExecContext(ctx, "UPDATE users SET disabled = $1 WHERE id = $2", disabled, id)
-		if err != nil {
-			return fmt.Errorf("set user disabled: %w", err)
-		}
-		if n, err := rowsAffected(res); err != nil {
-			return err
-		} else if n == 0 {
-			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
-		}
-		if !disabled {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE user_id = $1", id); err != nil {
-			return fmt.Errorf("delete web sessions: %w", err)
-		}
-		if _, err = db.revokeSessions(ctx, tx,
-			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id); err != nil {
-			return err
-		}
-		return db.disableOwnerKeys(ctx, tx, id, "", keyward.OwnerDisabled, at)
-	})
+	_, err := db.UpdateUser(ctx, id, keyward.UserChange{Disabled: &disabled}, at)
+	return err
 }
