@@ -252,8 +252,9 @@ const (
 )
 
 // Validate checks a new password: at least MinLength characters, at most MaxBytes bytes, valid
-// UTF-8 and no NUL (which some clients and C libraries treat as the end of the string). It
-// imposes no composition rules, as NIST SP 800-63B advises. Errors are *keyward.Error EINVALID.
+// UTF-8, no NUL (which some clients and C libraries treat as the end of the string), and not one
+// of the most common passwords (IsCommon). It imposes no composition rules, as NIST SP 800-63B
+// advises. Errors are *keyward.Error EINVALID.
 func Validate(password string) error {
 	switch {
 	case len(password) > MaxBytes:
@@ -264,6 +265,8 @@ func Validate(password string) error {
 		return keyward.Errorf(keyward.EINVALID, "A password cannot contain a NUL character.")
 	case utf8.RuneCountInString(password) < MinLength:
 		return keyward.Errorf(keyward.EINVALID, "A password has at least %d characters.", MinLength)
+	case IsCommon(password):
+		return keyward.Errorf(keyward.EINVALID, "This password is one of the %d most common ones, which attackers try first; choose another.", CommonCount)
 	}
 	return nil
 }

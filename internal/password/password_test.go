@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -293,6 +294,28 @@ func TestNewHasher(t *testing.T) {
 	}
 }
 
+// TestCommonList: the bundled list holds what its comment says, and generated passwords (the
+// first admin's) pass.
+func TestCommonList(t *testing.T) {
+	if n := len(common()); n != CommonCount {
+		t.Fatalf("the bundled list holds %d passwords, want %d", n, CommonCount)
+	}
+	for pw := range common() {
+		if utf8.RuneCountInString(pw) < MinLength || pw != strings.ToLower(pw) {
+			t.Fatalf("%q should not be on the list", pw)
+		}
+	}
+	for range 100 {
+		pw, err := keyward.RandomBase62(rand.Reader, 24)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Validate(pw); err != nil {
+			t.Fatalf("a generated password is refused: %v", err)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name, password string
@@ -304,6 +327,11 @@ func TestValidate(t *testing.T) {
 		{"emoji", "🔑🔑🔑🔑🔑🔑🔑🔑", ""},
 		{"longest", strings.Repeat("a", 1024), ""},
 		{"no composition rules", "aaaaaaaa", ""},
+		{"common", "password1", "most common"},
+		{"common in capitals", "PassWord1", "most common"},
+		{"common, full-width", "ｐａｓｓｗｏｒｄ１", "most common"},
+		{"the list's last", "dalmatio", "most common"},
+		{"common with a suffix", "password1!x", ""},
 		{"empty", "", "at least 8 characters"},
 		{"seven", "abcdefg", "at least 8 characters"},
 		{"seven characters in eight bytes", "äbcdefg", "at least 8 characters"},
