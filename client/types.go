@@ -289,3 +289,21 @@ type Metadata struct {
 	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
 }
+
+// UpdateUserRequest is the body of UpdateUser: what to change; a field left out stays.
+type UpdateUserRequest struct {
+	Disabled *bool `json:"disabled,omitempty"`
+	Admin    *bool `json:"admin,omitempty"`
+}
+
+// ChangePasswordRequest is the body of ChangePassword.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// PasswordResetLink is a single-use link that lets a user set a new password, shown once.
+type PasswordResetLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}

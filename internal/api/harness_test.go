@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/fakeclock"
 	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/testlog"
 	"github.com/keyward/keyward/internal/token"
@@ -70,7 +71,9 @@ func newEnv(t *testing.T) *env {
 		Catalog: catalog, Passwords: fakePasswords{}, Now: clk.Now, Rand: rand.Reader,
 		Logger:   newTestLogger(logs),
 		FeedPoll: 10 * time.Millisecond,
+		Issuer:   issuer,
 	}
+	srv.Login = authn.Login{Store: store, Passwords: fakePasswords{}, ByIP: ratelimit.New(10, 10, clk.Now), ByUser: ratelimit.New(10, 10, clk.Now), Now: clk.Now}
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), "audit event lost") {
 			t.Errorf("an audit event was lost:\n%s", logs)
@@ -89,6 +92,14 @@ type fakePasswords struct{}
 func (fakePasswords) Hash(_ context.Context, pw string, _ io.Reader) (string, error) {
 	return "$test$" + strings.Repeat("x", len(pw)), nil
 }
+
+// Verify matches what Hash wrote: any password of the same length.
+func (f fakePasswords) Verify(ctx context.Context, encoded, pw string) (bool, error) {
+	want, _ := f.Hash(ctx, pw, nil)
+	return encoded == want, nil
+}
+
+func (fakePasswords) VerifyDummy(context.Context, string) {}
 
 func (e *env) newID(prefix string) string {
 	id, err := keyward.NewID(rand.Reader, prefix)

@@ -38,6 +38,12 @@ type Server struct {
 	// for followers to hang up (they reconnect to another instance with Last-Event-ID).
 	Stopping <-chan struct{}
 
+	// Login checks the current password of a password change, throttled and audited as a
+	// sign-in (the token endpoint's and the dashboard's limiters).
+	Login authn.Login
+	// Issuer is the server's public URL, the base of password reset links.
+	Issuer string
+
 	// Manage performs the operations and enforces their rules; nil: one built from the fields
 	// above. The server passes the instance's, which the dashboard shares.
 	Manage *manage.Service
@@ -61,6 +67,11 @@ func (s *Server) routes() []route {
 		{"GET /v1/revocations", s.handle(s.revocations)},
 		{"GET /v1/me", s.authed(s.me)},
 		{"POST /v1/users", s.authed(s.createUser)},
+		{"GET /v1/users", s.authed(s.listUsers)},
+		{"PATCH /v1/users/{id}", s.authed(s.updateUser)},
+		{"DELETE /v1/users/{id}", s.authed(s.deleteUser)},
+		{"POST /v1/users/{id}/password-reset", s.authed(s.issuePasswordReset)},
+		{"PUT /v1/me/password", s.authed(s.changePassword)},
 		{"GET /v1/projects", s.authed(s.listProjects)},
 		{"POST /v1/projects", s.authed(s.createProject)},
 		{"GET /v1/projects/{project}", s.project("", s.getProject)},

@@ -45,6 +45,12 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	AuditPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.AuditEvent, string, error)
 	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
+	UserPage(ctx context.Context, p keyward.Page) ([]*keyward.User, string, error)
+	UpdateUser(ctx context.Context, id string, change keyward.UserChange, at time.Time) (*keyward.User, error)
+	DeleteUser(ctx context.Context, id string, at time.Time) error
+	SetPassword(ctx context.Context, id, passwordHash, keepSession string, keepWeb []byte, at time.Time) error
+	CreatePasswordReset(ctx context.Context, r *keyward.PasswordReset) error
+	UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time) (*keyward.User, error)
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not
@@ -58,7 +64,7 @@ type Passwords interface {
 type Service struct {
 	Store     Store
 	Catalog   *keyward.Catalog
-	Passwords Passwords // needed by CreateUser only
+	Passwords Passwords // needed by CreateUser and the password changes only
 	Now       func() time.Time
 	Rand      io.Reader
 	Logger    *slog.Logger // nil: discard

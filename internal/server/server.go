@@ -239,6 +239,8 @@ func (s *Server) buildHandler() http.Handler {
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
 		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping, Manage: mgr,
+		Login: authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Logger: s.log, Now: cfg.Now},
+		Issuer: cfg.Issuer,
 	}
 	dash := &dashboard.Server{
 		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,
