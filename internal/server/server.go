@@ -239,7 +239,7 @@ func (s *Server) buildHandler() http.Handler {
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
 		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping, Manage: mgr,
-		Login: authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Logger: s.log, Now: cfg.Now},
+		Login:  authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Logger: s.log, Now: cfg.Now},
 		Issuer: cfg.Issuer,
 	}
 	dash := &dashboard.Server{
