@@ -129,6 +129,7 @@ Usage:
 
   keyward login [--server URL] [--email E]
                                         sign in; stores a refresh token for the commands below
+  keyward passwd                        change your password; your other sessions end
   keyward logout                        end the stored login's session and forget it
   keyward projects list                 list your projects
   keyward projects create NAME          create a project
@@ -176,6 +177,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.serve(ctx, rest)
 	case "login":
 		return failed(m.login(ctx, rest))
+	case "passwd":
+		return failed(m.passwd(ctx, rest))
 	case "logout":
 		return failed(m.logout(ctx, rest))
 	case "projects":
@@ -200,7 +203,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // commands are the subcommands of keyward, for suggestions.
-var commands = []string{"serve", "login", "logout", "projects", "keys", "roles", "token", "permissions", "scan", "version", "help"}
+var commands = []string{"serve", "login", "passwd", "logout", "projects", "keys", "roles", "token", "permissions", "scan", "version", "help"}
 
 // unknownCommand is the usage error for an unknown subcommand of parent ("keyward keys"), with the
 // nearest known command as a suggestion.
