@@ -150,22 +150,9 @@ func testLastAdminRace(t *testing.T, s keyward.Store) {
 				return s.DeleteUser(ctx, victim, t0)
 			}
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, victim := range []string{a.ID, b.ID} {
-			wg.Go(func() { errs[i] = act(victim) })
-		}
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-			} else {
-				wantCode(t, err, keyward.ECONFLICT)
-			}
-		}
-		if ok != 1 {
-			t.Fatalf("round %d: %d of two mutual demotions succeeded (%v)", round, ok, errs)
+		victims := []string{a.ID, b.ID}
+		if ok := race(t, 2, keyward.ECONFLICT, func(i int) error { return act(victims[i]) }); ok != 1 {
+			t.Fatalf("round %d: %d of two mutual demotions succeeded", round, ok)
 		}
 		admins := 0
 		for _, id := range []string{a.ID, b.ID} {
@@ -340,11 +327,23 @@ func testPasswordReset(t *testing.T, s keyward.Store) {
 
 	// Of concurrent uses of one link, one wins.
 	v := newUser(t, s)
-	race := link(v)
+	spent := link(v)
+	if ok := race(t, 8, keyward.ENOTFOUND, func(int) error {
+		_, err := s.UsePasswordReset(ctx, spent.Hash, "r", t0)
+		return err
+	}); ok != 1 {
+		t.Fatalf("%d of 8 concurrent uses of one link succeeded", ok)
+	}
+}
+
+// race runs n calls of fn at once and returns how many succeeded; every other one must fail
+// with the code loser.
+func race(t *testing.T, n int, loser string, fn func(i int) error) int {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = s.UsePasswordReset(ctx, race.Hash, "r", t0) })
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
 	}
 	wg.Wait()
 	ok := 0
@@ -352,10 +351,8 @@ func testPasswordReset(t *testing.T, s keyward.Store) {
 		if err == nil {
 			ok++
 		} else {
-			wantCode(t, err, keyward.ENOTFOUND)
+			wantCode(t, err, loser)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent uses of one link succeeded", ok, len(errs))
-	}
+	return ok
 }
