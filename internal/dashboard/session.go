@@ -147,7 +147,11 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	_, signedOut := r.URL.Query()["signed-out"]
-	s.render(w, r, http.StatusOK, "login", &loginPage{pageBase: pageBase{Title: "Sign in"}, Next: next, SignedOut: signedOut})
+	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Next: next, SignedOut: signedOut}
+	if _, reset := r.URL.Query()["password-set"]; reset {
+		page.Notice = "Your new password is set. Sign in with it."
+	}
+	s.render(w, r, http.StatusOK, "login", page)
 	return nil
 }
 
@@ -166,7 +170,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	ctx := r.Context()
-	login := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	login := s.passwordLogin()
 	u, err := login.Password(ctx, attempt)
 	var wait *authn.Throttled
 	switch {
@@ -206,6 +210,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 	return nil
+}
+
+// passwordLogin is the dashboard's password check, with the limiters the token endpoint shares.
+func (s *Server) passwordLogin() authn.Login {
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
 }
 
 // cookie returns the session cookie with value; maxAge < 0 deletes it. Without Max-Age it ends
