@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -53,6 +54,11 @@ type Server struct {
 	// ByIP and ByUser count failed logins per client address and per email address, with the
 	// keys the token endpoint uses ("<ip>" and "user:<email>").
 	ByIP, ByUser Limiter
+	// Trust exempts known browsers and addresses from the lockout others cause (optional; nil:
+	// none); DeviceSecret is the secret device cookies are signed with (optional; nil: a random
+	// one per process).
+	Trust        *authn.Trust
+	DeviceSecret []byte
 	ClientIP     func(*http.Request) netip.Addr // optional; nil: the TCP peer address
 	// HTTPS is whether browsers reach keyward over https (the issuer's scheme): the session cookie
 	// is then Secure with the __Host- prefix.
@@ -65,6 +71,10 @@ type Server struct {
 	Logger      *slog.Logger // optional; nil: discard
 
 	web *web.Surface
+
+	deviceOnce sync.Once
+	deviceMAC  []byte
+	deviceErr  error
 }
 
 // Handler returns the dashboard. It expects to be mounted at "/" and answers every path it does

@@ -158,7 +158,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	attempt := &authn.Attempt{Email: form.get("email"), Password: form.get("password"), IP: s.clientIP(r), Via: "dashboard"}
+	attempt := &authn.Attempt{Email: form.get("email"), Password: form.get("password"), IP: s.clientIP(r), Via: "dashboard", Device: s.device(r)}
 	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Email: attempt.Email, Next: localPath(form.get("next"))}
 	if attempt.Email == "" || attempt.Password == "" {
 		page.Error = "Enter your email address and password."
@@ -166,7 +166,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	ctx := r.Context()
-	login := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	login := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
 	u, err := login.Password(ctx, attempt)
 	var wait *authn.Throttled
 	switch {
@@ -203,6 +203,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	login.Succeeded(ctx, attempt, u, "")
+	if s.Trust != nil {
+		if err := s.setDevice(w, u.ID); err != nil {
+			return err
+		}
+	}
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 	return nil
