@@ -110,6 +110,7 @@ func TestTour(t *testing.T) {
 
 	e.do(req{method: "PATCH", path: base, token: tok, body: map[string]any{"name": "shop"}}).expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: "/v1/admin/projects", token: tok}).expect(t, http.StatusOK)
+	e.do(req{method: "GET", path: "/v1/audit?q=login", token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "POST", path: base + "/recover", token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "DELETE", path: base, token: tok}).expect(t, http.StatusNoContent)
 

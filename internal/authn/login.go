@@ -45,7 +45,7 @@ type Login struct {
 	// others' failures cause; nil: every attempt is a stranger's.
 	Trust  *Trust
 	Logger *slog.Logger // optional; nil: audit failures are not logged
-	Now          func() time.Time
+	Now    func() time.Time
 }
 
 // Attempt is one sign-in.

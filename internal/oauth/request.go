@@ -58,7 +58,7 @@ type request struct {
 	// throttled is how long the address (or the key id at it) must wait after its failures; a
 	// request presenting an unguessable credential is still let through to have it checked.
 	throttled time.Duration
-	now        time.Time
+	now       time.Time
 }
 
 func newRequest(f form, c clientAuth, ip netip.Addr, now time.Time) *request {

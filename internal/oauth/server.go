@@ -88,11 +88,11 @@ type Server struct {
 	ByIP, ByUser, ByKeyIP Limiter
 	// Trust exempts a user's known addresses from the lockout others cause (optional).
 	Trust   *authn.Trust
-	Touch                 KeyToucher // optional
-	Metrics               Metrics    // optional
-	Logger                *slog.Logger
-	Now                   func() time.Time
-	Rand                  io.Reader
+	Touch   KeyToucher // optional
+	Metrics Metrics    // optional
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Rand    io.Reader
 
 	cachedKeys keyCache
 }
