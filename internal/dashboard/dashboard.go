@@ -97,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /login", s.handle(s.login))
 	mux.Handle("POST /logout", s.handle(s.logout))
 	mux.Handle("GET /permissions", s.page(s.permissions))
+	mux.Handle("GET /audit", s.page(s.instanceAudit))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))
