@@ -25,6 +25,7 @@ type Store interface {
 	WebSession(ctx context.Context, hash []byte) (*keyward.WebSession, error)
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	DeleteWebSession(ctx context.Context, hash []byte) error
+	UserWebSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*keyward.WebSession, error)
 	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
 	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
@@ -98,6 +99,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /logout", s.handle(s.logout))
 	mux.Handle("GET /permissions", s.page(s.permissions))
 	mux.Handle("GET /audit", s.page(s.instanceAudit))
+	mux.Handle("GET /sessions", s.page(s.sessions))
+	mux.Handle("POST /sessions/end", s.page(s.endSession))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))

@@ -45,6 +45,10 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	AuditPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.AuditEvent, string, error)
 	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
+	// A person's own token sessions.
+	UserSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*keyward.Session, error)
+	Session(ctx context.Context, id string) (*keyward.Session, error)
+	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not
