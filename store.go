@@ -203,6 +203,14 @@ type Store interface {
 	// that still exchanges at now (its current one, or the previous one within a roll's grace).
 	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
 
+	// UserSessions returns up to limit live token sessions of the user (kind user, not revoked,
+	// within their max age, with an unexpired refresh token at now), newest first; for the
+	// user's own sessions page. UserWebSessions returns up to limit of the user's dashboard
+	// logins not past their absolute end at now, most recently used first. Both follow an index
+	// on the user; limit <= 0 is EINVALID.
+	UserSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*Session, error)
+	UserWebSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*WebSession, error)
+
 	// CreateWebSession stores a dashboard login. ENOTFOUND when the user does not exist and
 	// EREVOKED when the user is disabled, checked in the same transaction, so a login that races
 	// with disabling the user never outlives it. ECONFLICT when the hash is taken.

@@ -356,6 +356,16 @@ func (c *Client) DeleteKey(ctx context.Context, project, id string) error {
 
 // Audit returns one page of a project's audit log, newest first.
 func (c *Client) Audit(ctx context.Context, project string, opts AuditOptions) (*AuditPage, error) {
+	return c.auditPage(ctx, projectPath(project)+"/audit", opts)
+}
+
+// InstanceAudit returns one page of the instance's own audit log (sign-ins, failed sign-ins,
+// users), newest first; only an instance administrator may read it.
+func (c *Client) InstanceAudit(ctx context.Context, opts AuditOptions) (*AuditPage, error) {
+	return c.auditPage(ctx, "/v1/audit", opts)
+}
+
+func (c *Client) auditPage(ctx context.Context, path string, opts AuditOptions) (*AuditPage, error) {
 	q := url.Values{}
 	if opts.Limit != 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
@@ -363,8 +373,11 @@ func (c *Client) Audit(ctx context.Context, project string, opts AuditOptions) (
 	if opts.Before != "" {
 		q.Set("before", opts.Before)
 	}
+	if opts.Search != "" {
+		q.Set("q", opts.Search)
+	}
 	var out AuditPage
-	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/audit", q, nil, &out, http.StatusOK); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, q, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -249,6 +249,9 @@ type AuditEvent struct {
 type AuditOptions struct {
 	Limit  int    // 1–200; zero: the server's default (50)
 	Before string // the Next of the previous page; empty: the newest events
+	// Search keeps the events whose actor or target it is, or whose action it is or begins
+	// with followed by a dot ("login" finds login and login.failed); empty: every event.
+	Search string
 }
 
 // AuditPage is one page of the audit log.

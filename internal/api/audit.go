@@ -4,36 +4,50 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/manage"
 )
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
-	p, q, err := readPage(r, manage.AuditDefaultLimit, manage.AuditMaxLimit, "before")
+	p, err := auditQuery(r)
 	if err != nil {
 		return err
-	}
-	// cursor is the name every paged list uses; before, the earlier one, means the same.
-	if v, ok := q["before"]; ok {
-		if _, both := q["cursor"]; both {
-			return invalid("Send the cursor as \"cursor\" or \"before\", not both.")
-		}
-		if err := checkCursor("before", v); err != nil {
-			return err
-		}
-		p.Cursor = v
 	}
 	events, next, err := a.Audit(r.Context(), p)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, auditPageOut(events, next))
+}
+
+// auditQuery reads ?limit=&cursor=&q= of an audit log, and before, the earlier name of cursor.
+func auditQuery(r *http.Request) (keyward.Page, error) {
+	p, q, err := readPage(r, manage.AuditDefaultLimit, manage.AuditMaxLimit, "before")
+	if err != nil {
+		return p, err
+	}
+	// cursor is the name every paged list uses; before, the earlier one, means the same.
+	if v, ok := q["before"]; ok {
+		if _, both := q["cursor"]; both {
+			return p, invalid("Send the cursor as \"cursor\" or \"before\", not both.")
+		}
+		if err := checkCursor("before", v); err != nil {
+			return p, err
+		}
+		p.Cursor = v
+	}
+	return p, nil
+}
+
+func auditPageOut(events []*keyward.AuditEvent, next string) client.AuditPage {
 	page := client.AuditPage{Data: make([]client.AuditEvent, 0, len(events)), Next: nextCursor(next)}
 	for _, e := range events {
 		page.Data = append(page.Data, client.AuditEvent{
 			ID: e.ID, Project: e.ProjectID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Detail: e.Detail,
 		})
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return page
 }
 
 // parseCursor reads a feed or page cursor: a decimal sequence number, without sign or padding.

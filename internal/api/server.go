@@ -79,6 +79,7 @@ func (s *Server) routes() []route {
 		{"DELETE /v1/projects/{project}", s.project("", s.deleteProject)},
 		{"POST /v1/projects/{project}/recover", s.authed(s.recoverProject)},
 		{"GET /v1/admin/projects", s.authed(s.listAllProjects)},
+		{"GET /v1/audit", s.authed(s.listInstanceAudit)},
 		{"GET /v1/projects/{project}/members", s.project("members-view", s.listMembers)},
 		{"PUT /v1/projects/{project}/members/{user}", s.project("members-manage", s.putMember)},
 		{"DELETE /v1/projects/{project}/members/{user}", s.project("members-manage", s.deleteMember)},

@@ -115,6 +115,7 @@ func TestTour(t *testing.T) {
 	e.do(req{method: "POST", path: "/v1/users/" + user.ID + "/password-reset", token: tok, body: map[string]any{}}).expect(t, http.StatusCreated)
 	e.do(req{method: "PUT", path: "/v1/me/password", token: e.userToken(&keyward.User{ID: user.ID}, ""),
 		body: map[string]any{"current_password": "correct horse battery", "new_password": "another horse battery"}}).expect(t, http.StatusNoContent)
+	e.do(req{method: "GET", path: "/v1/audit?q=login", token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "POST", path: base + "/recover", token: tok}).expect(t, http.StatusOK)
 	e.do(req{method: "DELETE", path: base, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "DELETE", path: "/v1/users/" + user.ID, token: tok}).expect(t, http.StatusNoContent)

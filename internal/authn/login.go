@@ -41,8 +41,11 @@ type Login struct {
 	// ByIP and ByUser count failures per client address ("<ip>") and per email address
 	// ("user:<email>").
 	ByIP, ByUser Limiter
-	Logger       *slog.Logger // optional; nil: audit failures are not logged
-	Now          func() time.Time
+	// Trust, when set, exempts the owner's known browsers and addresses from the lockout that
+	// others' failures cause; nil: every attempt is a stranger's.
+	Trust  *Trust
+	Logger *slog.Logger // optional; nil: audit failures are not logged
+	Now    func() time.Time
 }
 
 // Attempt is one sign-in.
@@ -51,6 +54,10 @@ type Attempt struct {
 	Password string
 	IP       netip.Addr
 	Via      string // the door, for the audit log: "" for the token endpoint, "dashboard"
+	// Device is the browser's device cookie, already verified by its door; nil: none.
+	Device *Device
+
+	trust string // the bucket the attempt is counted in when trusted (set by Password)
 }
 
 // CanonicalEmail is the form in which an address is stored and looked up: lower-cased and
@@ -86,26 +93,33 @@ func (e *Throttled) Unwrap() error {
 // has started the person's session.
 func (l Login) Password(ctx context.Context, a *Attempt) (*keyward.User, error) {
 	email := CanonicalEmail(a.Email)
-	ipKey, userKey := a.IP.String(), "user:"+email
-	var wait time.Duration
-	for _, c := range [...]struct {
-		l   Limiter
-		key string
-	}{{l.ByIP, ipKey}, {l.ByUser, userKey}} {
-		if after, blocked := c.l.Blocked(c.key); blocked {
-			wait = max(wait, after, time.Second)
+	a.trust = l.Trust.pair(email, a.IP)
+	var u *keyward.User
+	var err error
+	looked := false
+	if a.trust == "" && a.Device != nil && l.Trust != nil {
+		looked = true
+		// The cookie names a user id, the form an email address: the user is read first (a
+		// cheap indexed read; the password hash waits until the throttle has been passed).
+		if u, err = l.lookup(ctx, email); err != nil {
+			return nil, err
+		}
+		if u != nil && u.ID == a.Device.UserID {
+			a.trust = "device:" + a.Device.ID
 		}
 	}
-	if wait > 0 {
+	if wait := l.blocked(a, email); wait > 0 {
 		return nil, &Throttled{RetryAfter: wait}
 	}
-	u, err := l.Store.UserByEmail(ctx, email)
-	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+	if !looked {
+		if u, err = l.lookup(ctx, email); err != nil {
+			return nil, err
+		}
+	}
+	if u == nil {
 		// As slow as a real check, so that timing does not tell which addresses have accounts.
 		l.Passwords.VerifyDummy(ctx, a.Password)
 		return nil, l.Failed(ctx, a, "unknown user")
-	} else if err != nil {
-		return nil, err
 	}
 	ok, err := l.Passwords.Verify(ctx, u.PasswordHash, a.Password)
 	if err != nil {
@@ -120,13 +134,46 @@ func (l Login) Password(ctx context.Context, a *Attempt) (*keyward.User, error) 
 	return u, nil
 }
 
+// lookup returns the user of email, nil when there is none.
+func (l Login) lookup(ctx context.Context, email string) (*keyward.User, error) {
+	u, err := l.Store.UserByEmail(ctx, email)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return nil, nil
+	}
+	return u, err
+}
+
+// blocked returns how long a must wait: a trusted attempt only for its own bucket's failures,
+// any other for the address's and the email address's.
+func (l Login) blocked(a *Attempt, email string) time.Duration {
+	type bucket struct {
+		l   Limiter
+		key string
+	}
+	buckets := []bucket{{l.ByIP, a.IP.String()}, {l.ByUser, "user:" + email}}
+	if a.trust != "" {
+		buckets = []bucket{{l.Trust.Failures, a.trust}}
+	}
+	var wait time.Duration
+	for _, c := range buckets {
+		if after, blocked := c.l.Blocked(c.key); blocked {
+			wait = max(wait, after, time.Second)
+		}
+	}
+	return wait
+}
+
 // Failed counts and audits a failed sign-in (also one refused after Password succeeded, such as
 // a user disabled a moment later) and returns the answer, which never says why.
 func (l Login) Failed(ctx context.Context, a *Attempt, reason string) error {
 	email := CanonicalEmail(a.Email)
 	ipKey := a.IP.String()
-	l.ByIP.Fail(ipKey)
-	l.ByUser.Fail("user:" + email)
+	if a.trust != "" {
+		l.Trust.Failures.Fail(a.trust) // a trusted browser's or address's own lockout
+	} else {
+		l.ByIP.Fail(ipKey)
+		l.ByUser.Fail("user:" + email)
+	}
 	if a.Via != "" {
 		reason = a.Via + ": " + reason
 	}
@@ -136,6 +183,7 @@ func (l Login) Failed(ctx context.Context, a *Attempt, reason string) error {
 
 // Succeeded audits a sign-in of u; projectID is the project its session is narrowed to, if any.
 func (l Login) Succeeded(ctx context.Context, a *Attempt, u *keyward.User, projectID string) {
+	l.Trust.remember(CanonicalEmail(a.Email), a.IP)
 	l.audit(ctx, &keyward.AuditEvent{ProjectID: projectID, Actor: "user:" + u.ID, Action: keyward.AuditLogin,
 		Target: "user:" + u.ID, IP: a.IP.String(), Detail: a.Via})
 }

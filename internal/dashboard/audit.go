@@ -82,10 +82,11 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *visit, a *mana
 	return nil
 }
 
-// auditRows puts events in words, naming people and keys.
+// auditRows puts events in words, naming people and keys (those of a's project; a is nil for the
+// instance's log).
 func (s *Server) auditRows(ctx context.Context, a *manage.Access, events []*keyward.AuditEvent) ([]auditRow, error) {
 	names := &subjectNames{store: s.Store, cache: map[string]string{}, keys: map[string]string{}}
-	if a.Has(manage.PermKeysView) {
+	if a != nil && a.Has(manage.PermKeysView) { // nil: the instance's log, of no project
 		keys, err := a.Keys(ctx)
 		if err != nil {
 			return nil, err

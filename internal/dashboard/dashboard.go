@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -24,6 +25,7 @@ type Store interface {
 	WebSession(ctx context.Context, hash []byte) (*keyward.WebSession, error)
 	TouchWebSession(ctx context.Context, hash []byte, at time.Time) error
 	DeleteWebSession(ctx context.Context, hash []byte) error
+	UserWebSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*keyward.WebSession, error)
 	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
 	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
@@ -53,6 +55,11 @@ type Server struct {
 	// ByIP and ByUser count failed logins per client address and per email address, with the
 	// keys the token endpoint uses ("<ip>" and "user:<email>").
 	ByIP, ByUser Limiter
+	// Trust exempts known browsers and addresses from the lockout others cause (optional; nil:
+	// none); DeviceSecret is the secret device cookies are signed with (optional; nil: a random
+	// one per process).
+	Trust        *authn.Trust
+	DeviceSecret []byte
 	ClientIP     func(*http.Request) netip.Addr // optional; nil: the TCP peer address
 	// HTTPS is whether browsers reach keyward over https (the issuer's scheme): the session cookie
 	// is then Secure with the __Host- prefix.
@@ -65,6 +72,10 @@ type Server struct {
 	Logger      *slog.Logger // optional; nil: discard
 
 	web *web.Surface
+
+	deviceOnce sync.Once
+	deviceMAC  []byte
+	deviceErr  error
 }
 
 // Handler returns the dashboard. It expects to be mounted at "/" and answers every path it does
@@ -91,6 +102,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /account/password", s.page(s.changePassword))
 	mux.Handle("GET /reset-password", s.handle(s.resetForm))
 	mux.Handle("POST /reset-password", s.handle(s.resetPassword))
+	mux.Handle("GET /audit", s.page(s.instanceAudit))
+	mux.Handle("GET /sessions", s.page(s.sessions))
+	mux.Handle("POST /sessions/end", s.page(s.endSession))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))

@@ -53,11 +53,20 @@ type deletedFlash struct {
 	Name string `json:"name"`
 }
 
+// deriveKey is the one derivation of the dashboard's keys: a 256-bit key for purpose from secret.
+func deriveKey(secret []byte, purpose string) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%s key: %w", purpose, err)
+	}
+	return key, nil
+}
+
 // flashCipher is the AEAD that seals the flashes of the session whose cookie secret is secret.
 func flashCipher(secret []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, secret, nil, "keyward dashboard flash", 32)
+	key, err := deriveKey(secret, "keyward dashboard flash")
 	if err != nil {
-		return nil, fmt.Errorf("flash key: %w", err)
+		return nil, err
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {

@@ -162,7 +162,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	attempt := &authn.Attempt{Email: form.get("email"), Password: form.get("password"), IP: s.clientIP(r), Via: "dashboard"}
+	attempt := &authn.Attempt{Email: form.get("email"), Password: form.get("password"), IP: s.clientIP(r), Via: "dashboard", Device: s.device(r)}
 	page := &loginPage{pageBase: pageBase{Title: "Sign in"}, Email: attempt.Email, Next: localPath(form.get("next"))}
 	if attempt.Email == "" || attempt.Password == "" {
 		page.Error = "Enter your email address and password."
@@ -207,6 +207,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	login.Succeeded(ctx, attempt, u, "")
+	if s.Trust != nil {
+		if err := s.setDevice(w, u.ID); err != nil {
+			return err
+		}
+	}
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 	return nil
@@ -214,7 +219,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 // passwordLogin is the dashboard's password check, with the limiters the token endpoint shares.
 func (s *Server) passwordLogin() authn.Login {
-	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
 }
 
 // cookie returns the session cookie with value; maxAge < 0 deletes it. Without Max-Age it ends

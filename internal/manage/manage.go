@@ -51,6 +51,10 @@ type Store interface {
 	SetPassword(ctx context.Context, id, passwordHash, keepSession string, keepWeb []byte, at time.Time) error
 	CreatePasswordReset(ctx context.Context, r *keyward.PasswordReset) error
 	UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time) (*keyward.User, error)
+	// A person's own token sessions.
+	UserSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*keyward.Session, error)
+	Session(ctx context.Context, id string) (*keyward.Session, error)
+	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not

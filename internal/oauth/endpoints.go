@@ -151,9 +151,7 @@ func (s *Server) introspectionCaller(ctx context.Context, r *http.Request, f for
 		return nil, invalidClient("The client credentials are not valid.", client.Basic)
 	}
 	req := newRequest(f, client, s.ClientIP(r), s.Now())
-	if err := s.throttle(req); err != nil {
-		return nil, err
-	}
+	req.throttled = s.throttle(req) // a key is unguessable: only a wrong one is refused for it
 	// Read from the store, not the key cache: no write transaction follows to notice that the
 	// key was deleted since it was cached.
 	k, err := s.authenticateKey(ctx, req, false)

@@ -101,7 +101,7 @@ func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*su
 
 // login is the password check the dashboard shares.
 func (s *Server) login() authn.Login {
-	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
 }
 
 // authz answers what a user or a key may do in a project, as /v1 and the dashboard answer it.

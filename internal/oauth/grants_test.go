@@ -35,6 +35,9 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 		// succeeded is the audit event of a success; "" for none, so that an exchange and a
 		// refresh remain one write each.
 		succeeded string
+		// unguessable: the credential cannot be guessed, so a valid one is let through from a
+		// throttled address (only a failure is refused for the address's failures).
+		unguessable bool
 	}{
 		"client_credentials": {
 			valid: func(e *grantEnv) (url.Values, string) {
@@ -48,6 +51,7 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 				return url.Values{"grant_type": {"client_credentials"}}, unknown
 			},
 			status: http.StatusUnauthorized, code: errInvalidClient, refused: keyward.AuditExchangeFailed,
+			unguessable: true,
 		},
 		"password": {
 			valid: func(e *grantEnv) (url.Values, string) {
@@ -72,6 +76,7 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 				return spent, ""
 			},
 			status: http.StatusBadRequest, code: errInvalidGrant, refused: keyward.AuditRefreshReused,
+			unguessable: true,
 		},
 	}
 	for name := range grants {
@@ -106,7 +111,17 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 
 			e.byIP.blocked[e.addr.String()] = true
 			form, basic := tc.valid(e)
-			expect("throttled address", form, basic, http.StatusTooManyRequests, errTemporarilyUnavailable)
+			if tc.unguessable {
+				expect("valid credential from a throttled address", form, basic, http.StatusOK, "")
+				form, basic = tc.failed(e)
+				e.audit.events, e.byIP.failed = nil, map[string]int{}
+				expect("refused from a throttled address", form, basic, http.StatusTooManyRequests, errTemporarilyUnavailable)
+				if got := e.audit.actions(); got != "" || len(e.byIP.failed) != 0 {
+					t.Errorf("a refusal while throttled was audited (%q) or counted (%v)", got, e.byIP.failed)
+				}
+			} else {
+				expect("throttled address", form, basic, http.StatusTooManyRequests, errTemporarilyUnavailable)
+			}
 			delete(e.byIP.blocked, e.addr.String())
 
 			form, basic = tc.valid(e)

@@ -55,7 +55,10 @@ type request struct {
 	refresh    refreshToken // the refresh_token parameter, read by the refresh grant
 	ip         netip.Addr
 	ipKey      string // ip as the key of per-address throttling and of audit events
-	now        time.Time
+	// throttled is how long the address (or the key id at it) must wait after its failures; a
+	// request presenting an unguessable credential is still let through to have it checked.
+	throttled time.Duration
+	now       time.Time
 }
 
 func newRequest(f form, c clientAuth, ip netip.Addr, now time.Time) *request {

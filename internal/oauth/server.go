@@ -86,11 +86,13 @@ type Server struct {
 	// Failed attempts are throttled per address, per username and per key id and address, so that
 	// someone guessing at one address cannot lock a key's owner out at another.
 	ByIP, ByUser, ByKeyIP Limiter
-	Touch                 KeyToucher // optional
-	Metrics               Metrics    // optional
-	Logger                *slog.Logger
-	Now                   func() time.Time
-	Rand                  io.Reader
+	// Trust exempts a user's known addresses from the lockout others cause (optional).
+	Trust   *authn.Trust
+	Touch   KeyToucher // optional
+	Metrics Metrics    // optional
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Rand    io.Reader
 
 	cachedKeys keyCache
 }

@@ -111,8 +111,8 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err := g.check(s, req); err != nil {
 		return nil, err
 	}
-	if err := s.throttle(req); err != nil {
-		return nil, err
+	if req.throttled = s.throttle(req); req.throttled > 0 && !unguessable(g, req) {
+		return nil, throttled(req.throttled)
 	}
 	sub, scope, err := s.grant(ctx, g, req, true)
 	if errors.Is(err, errKeyChanged) {
@@ -169,17 +169,14 @@ func (s *Server) grant(ctx context.Context, g grant, req *request, cached bool) 
 	return sub, scope, nil
 }
 
-// throttle answers 429 while the address, or the presented key id at the address, has too many
-// recent failures.
-func (s *Server) throttle(req *request) error {
+// throttle returns how long the request must wait because the address, or the presented key id
+// at the address, has too many recent failures; 0: it need not.
+func (s *Server) throttle(req *request) time.Duration {
 	wait := blockedFor(s.ByIP, req.ipKey)
 	if req.keyID != "" {
 		wait = max(wait, blockedFor(s.ByKeyIP, keyAt(req.keyID, req.ipKey)))
 	}
-	if wait > 0 {
-		return throttled(wait)
-	}
-	return nil
+	return wait
 }
 
 func blockedFor(l Limiter, key string) time.Duration {
@@ -199,6 +196,11 @@ func (s *Server) refuse(ctx context.Context, req *request, err error) error {
 	var r *refusal
 	if !errors.As(err, &r) {
 		return err
+	}
+	if r.counted && req.throttled > 0 {
+		// A guess from a throttled address: refused as throttled, neither counted again nor
+		// audited, as before its credential was looked at.
+		return throttled(req.throttled)
 	}
 	if r.counted {
 		s.ByIP.Fail(req.ipKey)

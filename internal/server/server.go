@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.registry = prometheus.NewRegistry()
-	s.handler = s.buildHandler()
+	s.handler = s.buildHandler(master)
 	return s, nil
 }
 
@@ -206,7 +206,13 @@ func (s *Server) Store() *sqlstore.DB { return s.store }
 // Issuer returns the issuer URL in use.
 func (s *Server) Issuer() string { return s.cfg.Issuer }
 
-func (s *Server) buildHandler() http.Handler {
+// knownAddressTTL is how long a user's successful sign-in from an address exempts that pair from
+// the lockout others' failures cause.
+const knownAddressTTL = 30 * 24 * time.Hour
+
+// buildHandler wires the surfaces; master, when set, also signs the dashboard's device cookies,
+// so that every instance of a cluster recognises them.
+func (s *Server) buildHandler(master []byte) http.Handler {
 	cfg := s.cfg
 	resolver := clientip.Resolver{Trusted: cfg.TrustedProxies}
 	verifier := &token.Verifier{Keys: s.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: 30 * time.Second, Now: cfg.Now}
@@ -221,6 +227,7 @@ func (s *Server) buildHandler() http.Handler {
 	// Failed logins are counted once, whether they come through the token endpoint or the
 	// dashboard's sign-in form.
 	byIP, byUser := limiter(), limiter()
+	trust := &authn.Trust{Failures: limiter(), Known: ratelimit.NewKnown(knownAddressTTL, cfg.Now)}
 	mgr := &manage.Service{
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
@@ -233,17 +240,18 @@ func (s *Server) buildHandler() http.Handler {
 		},
 		Store: s.store, Minter: minter, Verifier: verifier, Keys: s.keys, Auth: auth, Catalog: s.catalog,
 		Passwords: hasher, ClientIP: resolver.ClientIP,
-		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(),
+		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(), Trust: trust,
 		Touch: s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
 		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping, Manage: mgr,
-		Login:  authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Logger: s.log, Now: cfg.Now},
+		Login:  authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Trust: trust, Logger: s.log, Now: cfg.Now},
 		Issuer: cfg.Issuer,
 	}
 	dash := &dashboard.Server{
 		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,
+		Trust: trust, DeviceSecret: master,
 		ClientIP: resolver.ClientIP, HTTPS: strings.HasPrefix(cfg.Issuer, "https://"), Issuer: cfg.Issuer,
 		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}

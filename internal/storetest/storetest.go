@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"KeySessionCount", testKeySessionCount},
 		{"WebSessions", testWebSessions},
 		{"WebSessionsOfDisabledUser", testWebSessionsOfDisabledUser},
+		{"UserSessions", testUserSessions},
 		{"SigningKeys", testSigningKeys},
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"Sweep", testSweep},
