@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,4 +169,54 @@ func TestInviteCap(t *testing.T) {
 	t.Logf("%d invitations in %v", manage.MaxPendingInvites, time.Since(start))
 	e.do(req{method: "POST", path: "/v1/projects/shop/invites", token: tok, body: map[string]any{"email": "late@example.com", "role": "viewer"}}).expect(t, http.StatusConflict)
 	e.do(req{method: "POST", path: "/v1/projects/shop/invites", token: tok, body: map[string]any{"email": "paa@example.com", "role": "viewer"}}).expect(t, http.StatusCreated)
+}
+
+// mailer records what it sends, or fails.
+type mailer struct {
+	fail error
+	sent []string // "to|subject|body"
+}
+
+func (m *mailer) Send(_ context.Context, to, subject, body string) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	m.sent = append(m.sent, to+"|"+subject+"|"+body)
+	return nil
+}
+
+// TestInviteMail: with a mailer the link goes by mail and never to the inviter; when the mail
+// fails, the invitation is kept and the inviter gets the link instead, with why.
+func TestInviteMail(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	tok := e.userToken(owner, "")
+	e.do(req{method: "POST", path: "/v1/projects", token: tok, body: map[string]any{"name": "shop"}}).expect(t, http.StatusCreated)
+	m := &mailer{}
+	e.srv.mgr.Mailer, e.srv.mgr.BaseURL = m, "https://auth.example.com/"
+
+	var sent client.CreatedInvite
+	resp := e.do(req{method: "POST", path: "/v1/projects/shop/invites", token: tok, body: map[string]any{"email": "ada@example.com", "role": "viewer"}}).expect(t, http.StatusCreated)
+	resp.decode(t, &sent)
+	if !sent.Mailed || sent.URL != "" || sent.MailError != "" || strings.Contains(string(resp.body), "/invite/") {
+		t.Errorf("a mailed invitation answered %s", resp.body)
+	}
+	if len(m.sent) != 1 || !strings.HasPrefix(m.sent[0], "ada@example.com|Invitation to the project shop on keyward|owner@example.com invites you to the project shop") ||
+		!strings.Contains(m.sent[0], "https://auth.example.com/invite/") {
+		t.Fatalf("mailed %q", m.sent)
+	}
+
+	m.fail = errors.New("connection refused")
+	var failed client.CreatedInvite
+	e.do(req{method: "POST", path: "/v1/projects/shop/invites", token: tok, body: map[string]any{"email": "bea@example.com", "role": "viewer"}}).
+		expect(t, http.StatusCreated).decode(t, &failed)
+	if failed.Mailed || !strings.HasPrefix(failed.URL, "https://auth.example.com/invite/") || !strings.Contains(failed.MailError, "could not be sent") {
+		t.Errorf("a failed mail answered %+v", failed)
+	}
+	if _, err := e.srv.mgr.Invitation(e.ctx, strings.TrimPrefix(failed.URL, "https://auth.example.com/invite/")); err != nil {
+		t.Errorf("the invitation of a failed mail is lost: %v", err)
+	}
+	if !strings.Contains(e.logs.String(), "invitation mail not sent") || strings.Contains(e.logs.String(), strings.TrimPrefix(failed.URL, "https://auth.example.com/invite/")) {
+		t.Errorf("the failure is not logged, or the log holds the link:\n%s", e.logs)
+	}
 }
