@@ -23,7 +23,7 @@ const DefaultTimeout = 10 * time.Second
 
 // Sender sends plain-text mail through one SMTP server. Build it with Parse.
 type Sender struct {
-	host, port string
+	host, port  string
 	implicitTLS bool // smtps://: TLS from the first byte
 	from        string
 	auth        *url.Userinfo // nil: no authentication
