@@ -174,11 +174,8 @@ func (db *DB) AcceptInvite(ctx context.Context, hash []byte, a keyward.InviteAcc
 			if u.Email != inv.Email {
 				return keyward.Errorf(keyward.EFORBIDDEN, "The invitation is for another email address.")
 			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6)",
-				u.ID, u.Email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt)); isUnique(err) {
-				return keyward.Errorf(keyward.ECONFLICT, "A user with this email address already exists.")
-			} else if err != nil {
-				return fmt.Errorf("accept invite: create user: %w", err)
+			if _, err := tx.ExecContext(ctx, insertUser, userRow(u)...); err != nil {
+				return userInserted(err)
 			}
 			userID = u.ID
 		} else {
