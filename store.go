@@ -100,8 +100,7 @@ type Store interface {
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 
 	// CreateInvite stores inv, replacing the pending invitation of the same address to the
-	// project and deleting the project's expired ones; ENOTFOUND for an unknown project, EINVALID
-	// for a role of another project.
+	// project; ENOTFOUND for an unknown project, EINVALID for a role of another project.
 	CreateInvite(ctx context.Context, inv *Invite) error
 	// Invites returns up to limit invitations of a project pending at now, oldest first.
 	Invites(ctx context.Context, projectID string, now time.Time, limit int) ([]*Invite, error)
@@ -237,8 +236,8 @@ type Store interface {
 	// expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 	ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []SigningKey) (int64, error)
 
-	// Sweep deletes refresh tokens, sessions, dashboard logins and feed entries that expired
-	// before now, at most limit rows of each per call, and returns how many rows it deleted.
+	// Sweep deletes refresh tokens, sessions, dashboard logins, feed entries and invitations that
+	// expired before now, at most limit rows of each per call, and returns how many rows it deleted.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
 }
 

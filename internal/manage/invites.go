@@ -272,6 +272,13 @@ func (s *Service) AcceptInvite(ctx context.Context, c Caller, token, newPassword
 		if err := password.Validate(newPassword); err != nil {
 			return nil, nil, onField("password", err)
 		}
+		// Checked before the costly hash, so that posting to an invitation of an address with an
+		// account costs no hash; the store checks again in its transaction.
+		if _, err := s.Store.UserByEmail(ctx, inv.Email); err == nil {
+			return nil, nil, accountExists(inv.Email)
+		} else if keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			return nil, nil, err
+		}
 		hash, err := s.Passwords.Hash(ctx, newPassword, s.Rand)
 		if err != nil {
 			return nil, nil, err
@@ -289,7 +296,7 @@ func (s *Service) AcceptInvite(ctx context.Context, c Caller, token, newPassword
 	case keyward.ENOTFOUND:
 		return nil, nil, InviteGone
 	case keyward.ECONFLICT:
-		return nil, nil, keyward.Errorf(keyward.ECONFLICT, "%s has an account already: sign in, then accept the invitation.", inv.Email)
+		return nil, nil, accountExists(inv.Email)
 	case keyward.EREVOKED:
 		return nil, nil, InviteGone
 	default:
@@ -304,4 +311,8 @@ func (s *Service) AcceptInvite(ctx context.Context, c Caller, token, newPassword
 		Detail: "email=" + inv.Email + " role=" + inv.Role.Name,
 	})
 	return u, m, nil
+}
+
+func accountExists(email string) error {
+	return keyward.Errorf(keyward.ECONFLICT, "%s has an account already: sign in, then accept the invitation.", email)
 }

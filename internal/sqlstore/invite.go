@@ -29,9 +29,8 @@ func scanInvite(row scanner) (*keyward.Invite, error) {
 	return &inv, nil
 }
 
-// CreateInvite stores inv, replacing the pending invitation of the same address to the project,
-// and deletes the project's expired ones, in one transaction. ENOTFOUND for an unknown project,
-// EINVALID for a role of another project.
+// CreateInvite stores inv, replacing any invitation of the same address to the project, in one
+// transaction. ENOTFOUND for an unknown project, EINVALID for a role of another project.
 func (db *DB) CreateInvite(ctx context.Context, inv *keyward.Invite) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
@@ -43,8 +42,7 @@ func (db *DB) CreateInvite(ctx context.Context, inv *keyward.Invite) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE project_id = $1 AND (email = $2 OR expires_at <= $3)",
-			inv.ProjectID, inv.Email, micros(inv.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE project_id = $1 AND email = $2", inv.ProjectID, inv.Email); err != nil {
 			return fmt.Errorf("create invite: replace: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx,

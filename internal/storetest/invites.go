@@ -242,3 +242,37 @@ func testAcceptInviteRace(t *testing.T, s keyward.Store) {
 		t.Fatalf("%d members, want %d", len(members), 1+rounds)
 	}
 }
+
+// testSweepInvites: the sweep deletes invitations that expired, a batch at a time, and keeps the
+// pending ones.
+func testSweepInvites(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	// Its own era, long before every other subtest's invitations, so that only its own are due.
+	now := time.Date(2001, 6, 1, 0, 0, 0, 0, time.UTC)
+	ada := newUser(t, s)
+	p, _, viewer := projectWithRoles(t, s, ada)
+	made := func(email string, expires time.Time) *keyward.Invite {
+		h := sha256.Sum256([]byte(randomString(t, 43)))
+		inv := &keyward.Invite{ID: newID(t, keyward.PrefixInvite), ProjectID: p.ID, Email: email, RoleID: viewer.ID, Hash: h[:],
+			CreatedBy: ada.ID, CreatedAt: expires.Add(-keyward.InviteTTL), ExpiresAt: expires}
+		must(t, s.CreateInvite(ctx, inv))
+		return inv
+	}
+	stale1, stale2 := made("stale1@example.com", now.Add(-time.Hour)), made("stale2@example.com", now.Add(-time.Minute))
+	live := made("live@example.com", now.Add(time.Hour))
+	for range 10 {
+		n, err := s.Sweep(ctx, now, 1)
+		must(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	for _, inv := range []*keyward.Invite{stale1, stale2} {
+		if _, err := s.RevokeInvite(ctx, p.ID, inv.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			t.Errorf("expired invitation %s not swept: %v", inv.Email, err)
+		}
+	}
+	if _, err := s.InviteByHash(ctx, live.Hash, now); err != nil {
+		t.Errorf("a pending invitation was swept: %v", err)
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Invites", testInvites},
 		{"AcceptInvite", testAcceptInvite},
 		{"AcceptInviteRace", testAcceptInviteRace},
+		{"SweepInvites", testSweepInvites},
 		{"APIKeys", testAPIKeys},
 		{"APIKeyPages", testAPIKeyPages},
 		{"MemberPages", testMemberPages},

@@ -2,7 +2,8 @@
 --
 -- Pending invitations to a project. The primary key of a link is the SHA-256 of its token: the
 -- token itself is never stored. An invitation is deleted when it is accepted or revoked, and
--- with its project or its role; an address has at most one pending invitation per project.
+-- with its project or its role, or swept once expired; an address has at most one pending
+-- invitation per project.
 
 -- +goose Up
 CREATE TABLE invites (
@@ -17,6 +18,7 @@ CREATE TABLE invites (
 );
 CREATE UNIQUE INDEX invites_project_email ON invites (project_id, email);
 CREATE INDEX invites_role_id ON invites (role_id);
+CREATE INDEX invites_expires_at ON invites (expires_at);
 
 -- +goose Down
 DROP TABLE invites;
