@@ -57,12 +57,14 @@ func TestInviteByMailInTheBrowser(t *testing.T) {
 	bea.fill("Choose a password", "bea's long passphrase")
 	bea.fill("Type it again", "bea's long passphrase")
 	bea.press("Create my account and join")
-	bea.see("bea@example.com", "default")
+	bea.see("Welcome to default: you accepted the invitation.", "bea@example.com")
 	if got := e.member("bea@example.com"); got.Role == nil || got.Role.Name != "developer" {
 		t.Fatalf("Bea's membership: %+v", got)
 	}
 	bea.open("/projects/default/api-keys")
 	bea.see("API keys")
+	// The password chosen signs in from another browser too.
+	newTab(t, e).login("bea@example.com", "bea's long passphrase")
 
 	// The owner's list no longer shows it; the link is spent.
 	owner.open("/projects/default/members")
