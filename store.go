@@ -127,6 +127,25 @@ type Store interface {
 	// last who holds members-manage.
 	RemoveMember(ctx context.Context, projectID, userID string, at time.Time) error
 
+	// CreateInvite stores inv, replacing the pending invitation of the same address to the
+	// project; ENOTFOUND for an unknown project, EINVALID for a role of another project.
+	CreateInvite(ctx context.Context, inv *Invite) error
+	// Invites returns up to limit invitations of a project pending at now, oldest first.
+	Invites(ctx context.Context, projectID string, now time.Time, limit int) ([]*Invite, error)
+	// InviteByHash returns the invitation whose token hashes to hash, pending at now; ENOTFOUND
+	// when it is unknown, accepted, revoked or expired alike.
+	InviteByHash(ctx context.Context, hash []byte, now time.Time) (*Invite, error)
+	// RevokeInvite deletes a pending invitation of the project and returns it; ENOTFOUND when
+	// unknown.
+	RevokeInvite(ctx context.Context, projectID, id string) (*Invite, error)
+	// AcceptInvite spends the invitation pending at a.At whose token hashes to hash and makes
+	// the user a member with its role, in one transaction: of concurrent calls, at most one
+	// succeeds, and a refused call spends nothing. The user is a.NewUser, created here
+	// (ECONFLICT when the email is taken), or the enabled (EREVOKED) user a.UserID; either must
+	// have the invitation's address (EFORBIDDEN). A member already keeps their membership as it
+	// is. ENOTFOUND when the invitation is not pending.
+	AcceptInvite(ctx context.Context, hash []byte, a InviteAcceptance) (*Invite, *Member, error)
+
 	// CreateAPIKey stores k; ECONFLICT when the name is taken in the project, EINVALID without
 	// an owner.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
@@ -253,8 +272,9 @@ type Store interface {
 	// expectedVersion, and returns the new version; ECONFLICT when another instance was faster.
 	ReplaceSigningKeys(ctx context.Context, expectedVersion int64, keys []SigningKey) (int64, error)
 
-	// Sweep deletes refresh tokens, sessions, dashboard logins, reset links and feed entries that expired
-	// before now, at most limit rows of each per call, and returns how many rows it deleted.
+	// Sweep deletes refresh tokens, sessions, dashboard logins, reset links, feed entries and
+	// invitations that expired before now, at most limit rows of each per call, and returns how
+	// many rows it deleted.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
 }
 

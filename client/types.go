@@ -310,3 +310,30 @@ type PasswordResetLink struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
+
+// Invite is a pending invitation to a project. Its link is never listed.
+type Invite struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"` // the role's name
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreateInviteRequest is the body of CreateInvite.
+type CreateInviteRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"` // a role's name or id; the caller holds its permissions
+}
+
+// CreatedInvite is a new invitation. The answer is the same whether or not the address has an
+// account or is a member already.
+type CreatedInvite struct {
+	Invite
+	// URL is the link, present only when no mail carried it (no mail server configured, or the
+	// send failed): shown once, pass it on to the invited person.
+	URL string `json:"url,omitempty"`
+	// Mailed is whether the invitation was mailed; MailError says why not when a send failed.
+	Mailed    bool   `json:"mailed"`
+	MailError string `json:"mail_error,omitempty"`
+}

@@ -348,6 +348,8 @@ func TestServeStartMistakes(t *testing.T) {
 		{nil, []string{"KEYWARD_ADMIN_EMAIL=not-an-email"}, `keyward: KEYWARD_ADMIN_EMAIL "not-an-email": Enter a plain email address such as ada@example.com.`},
 		{[]string{"--db", "sqlite:" + filepath.Join(dir, "typo", "k.db"), "--db-wait", "1h"}, nil, "does not exist"},
 		{[]string{"--metrics-addr", "203.0.113.1:9"}, nil, "keyward: --metrics-addr 203.0.113.1:9: this machine has no such address"},
+		{[]string{"--smtp-url", "smtp://bot:s3cret@mail.example.com?from=kw@example.com"}, nil, "set KEYWARD_SMTP_URL instead"},
+		{nil, []string{"KEYWARD_SMTP_URL=smtp://bot:s3cret@mail.example.com"}, "keyward: --smtp-url: the SMTP URL needs ?from="},
 	} {
 		args := append([]string{"serve", "--db", "sqlite:" + filepath.Join(dir, "k.db")}, tc.args...)
 		cmd := exec.Command(keywardBin, args...)
@@ -355,7 +357,7 @@ func TestServeStartMistakes(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		last := lines[len(lines)-1]
-		if err == nil || !strings.Contains(last, tc.want) || !strings.HasPrefix(last, "keyward: ") {
+		if err == nil || !strings.Contains(last, tc.want) || !strings.HasPrefix(last, "keyward: ") || strings.Contains(string(out), "s3cret") {
 			t.Errorf("keyward %s: %v, last line %q, want %q\n%s", strings.Join(args, " "), err, last, tc.want, out)
 		}
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -46,6 +48,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this address only (for example 127.0.0.1:9090), not on --addr")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://…")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "send invitations through this SMTP server: smtp://USER:PASSWORD@HOST:587?from=ADDRESS, or smtps:// (with a password, set KEYWARD_SMTP_URL instead)")
 	fs.DurationVar(&cfg.DBWait, "db-wait", cfg.DBWait, "how long to keep retrying at start while the database cannot be reached (0: fail at once)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the tokens' iss (default: http://ADDR)")
 	fs.StringVar(&cfg.Audience, "audience", "", "the tokens' aud (default: the issuer)")
@@ -68,6 +71,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments, got %q", fs.Arg(0))
+	}
+	if err := checkSMTPFlag(fs); err != nil {
+		return err
 	}
 	if err := m.envOverlay(fs); err != nil {
 		return err
@@ -135,4 +141,21 @@ func tuneRuntime(getenv func(string) string, hashes int) {
 // serverMemoryLimit is the soft memory limit with hashes concurrent password hashes.
 func serverMemoryLimit(hashes int) int64 {
 	return serverBaseMemory + int64(hashes)*int64(password.DefaultParams.Memory)<<10
+}
+
+// checkSMTPFlag refuses a password in --smtp-url on the command line, which every local user can
+// read; KEYWARD_SMTP_URL carries it instead.
+func checkSMTPFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "smtp-url" {
+			return
+		}
+		if u, perr := url.Parse(f.Value.String()); perr == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				err = usagef("--smtp-url carries a password, which every local user can read on a command line; set KEYWARD_SMTP_URL instead")
+			}
+		}
+	})
+	return err
 }

@@ -10,9 +10,11 @@ import (
 	"github.com/keyward/keyward/client"
 )
 
+// TestMembers adds members directly, which only an instance administrator does (TestInvites
+// has everyone else).
 func TestMembers(t *testing.T) {
 	e := newEnv(t)
-	owner := e.user("owner@example.com", false)
+	owner := e.user("owner@example.com", true)
 	p := e.project("shop", owner, nil)
 	ada := e.user("ada@example.com", false)
 	tok := e.userToken(owner, "")

@@ -83,6 +83,9 @@ func (s *Server) routes() []route {
 		{"GET /v1/projects/{project}/members", s.project("members-view", s.listMembers)},
 		{"PUT /v1/projects/{project}/members/{user}", s.project("members-manage", s.putMember)},
 		{"DELETE /v1/projects/{project}/members/{user}", s.project("members-manage", s.deleteMember)},
+		{"GET /v1/projects/{project}/invites", s.project("members-view", s.listInvites)},
+		{"POST /v1/projects/{project}/invites", s.project("members-manage", s.createInvite)},
+		{"DELETE /v1/projects/{project}/invites/{id}", s.project("members-manage", s.revokeInvite)},
 		// members-view or api-keys-view: manage.RolePage decides.
 		{"GET /v1/projects/{project}/roles", s.project("", s.listRoles)},
 		{"POST /v1/projects/{project}/roles", s.project("members-manage", s.createRole)},

@@ -48,6 +48,14 @@ func TestTour(t *testing.T) {
 	e.do(req{method: "PUT", path: base + "/members/" + user.ID, token: tok, body: map[string]any{"permissions": []string{"containers-view", "api-keys-view"}}}).
 		expect(t, http.StatusOK)
 	e.do(req{method: "GET", path: base + "/members", token: tok}).expect(t, http.StatusOK)
+	var invite client.CreatedInvite
+	e.do(req{method: "POST", path: base + "/invites", token: tok, body: map[string]any{"email": "Bea@Example.com", "role": "viewer"}}).
+		expect(t, http.StatusCreated).decode(t, &invite)
+	if invite.Email != "bea@example.com" || invite.Role != "viewer" || invite.URL == "" || invite.Mailed {
+		t.Errorf("created invite %+v", invite)
+	}
+	e.do(req{method: "GET", path: base + "/invites", token: tok}).expect(t, http.StatusOK)
+	e.do(req{method: "DELETE", path: base + "/invites/" + invite.ID, token: tok}).expect(t, http.StatusNoContent)
 
 	var roles client.Page[client.Role]
 	e.do(req{method: "GET", path: base + "/roles", token: tok}).expect(t, http.StatusOK).decode(t, &roles)

@@ -53,6 +53,9 @@ var actions = map[string]string{
 	keyward.AuditMemberChanged:   "Set member permissions",
 	keyward.AuditMemberRemoved:   "Removed member",
 	keyward.AuditUserCreated:     "Created user",
+	keyward.AuditInviteCreated:   "Invited",
+	keyward.AuditInviteAccepted:  "Accepted invitation",
+	keyward.AuditInviteRevoked:   "Revoked invitation",
 	keyward.AuditSigningRotation: "Rotated signing key",
 }
 

@@ -27,6 +27,15 @@ type flash struct {
 	Created   *createdFlash `json:"created,omitempty"`
 	Deleted   *deletedFlash `json:"deleted,omitempty"`
 	Updated   *updatedFlash `json:"updated,omitempty"`
+	Invited   *invitedFlash `json:"invited,omitempty"`
+}
+
+// invitedFlash is a new invitation; URL is its link when no mail carried it, shown once.
+type invitedFlash struct {
+	Email     string `json:"email"`
+	URL       string `json:"url,omitempty"`
+	Mailed    bool   `json:"mailed"`
+	MailError string `json:"mail_error,omitempty"`
 }
 
 type createdFlash struct {

@@ -22,6 +22,9 @@ type membersPage struct {
 	roleField
 	Groups []permGroup
 	Errors map[string]string
+	// IsAdmin: only an instance administrator adds an existing user directly; everyone invites.
+	IsAdmin bool
+	inviteForm
 
 	catalog     *keyward.Catalog
 	catalogSize int
@@ -61,6 +64,16 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, v *visit, a
 	switch {
 	case q.Has("added"):
 		page.Notice = "The member was added."
+	case q.Has("invited"):
+		f, err := s.takeFlash(r.Context(), v, a.Project.ID)
+		if err != nil {
+			return err
+		}
+		if f != nil && f.Invited != nil {
+			page.Invited, page.Notice = f.Invited, inviteNotice(f.Invited)
+		}
+	case q.Has("revoked"):
+		page.Notice = "The invitation was revoked; its link no longer works."
 	case q.Has("saved"):
 		page.Notice = "The member's role and permissions were saved."
 	case q.Has("removed"):
@@ -80,7 +93,11 @@ func (s *Server) showMembers(w http.ResponseWriter, r *http.Request, a *manage.A
 		}
 		page.Members, page.Search = members, p.Search
 		page.First, page.Next = pageLinks(projectURL(page.Project(), "members"), p, next)
+		if page.Invites, err = a.Invites(r.Context()); err != nil {
+			return err
+		}
 	}
+	page.IsAdmin = manage.RequireAdmin(a.Caller().Principal, "") == nil
 	if a.Has(manage.PermMembersManage) {
 		f, err := s.roleField(r.Context(), a, nil, page.Role)
 		if err != nil {

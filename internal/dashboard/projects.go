@@ -91,6 +91,9 @@ func (s *Server) general(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 
 func (s *Server) showGeneral(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access, status int, page *generalPage) error {
 	page.projectBase = s.base(v, a, "general", "General")
+	if r.URL.Query().Has("joined") {
+		page.Notice = "Welcome to " + a.Project.Name + ": you accepted the invitation."
+	}
 	page.Groups = choices(a.Grantable(), a.Perms)
 	page.CanRename = a.MayRename() == nil
 	page.CanDelete = a.MayDelete() == nil

@@ -186,8 +186,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	// A fresh secret at every login, and any session the browser brought is ended: a secret
-	// planted before login (session fixation) never becomes a signed-in one.
+	if err := s.startSession(w, r, u); keyward.ErrorCode(err) == keyward.EREVOKED {
+		_ = login.Failed(ctx, attempt, "disabled user")
+		page.Error = authn.WrongCredentials
+		s.render(w, r, http.StatusUnauthorized, "login", page)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	login.Succeeded(ctx, attempt, u, "")
+	http.Redirect(w, r, page.Next, http.StatusSeeOther)
+	return nil
+}
+
+// startSession signs u in: a new web session and its cookie. A fresh secret at every sign-in,
+// and any session the browser brought is ended: a secret planted before (session fixation)
+// never becomes a signed-in one. EREVOKED when u is disabled.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *keyward.User) error {
+	ctx := r.Context()
 	if old, err := s.session(r); err == nil && old != nil {
 		_ = s.Store.DeleteWebSession(ctx, old.hash)
 	}
@@ -198,22 +214,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	hash := sha256.Sum256(secret)
 	now := s.Now()
 	ws := &keyward.WebSession{Hash: hash[:], UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.MaxAge)}
-	if err := s.Store.CreateWebSession(ctx, ws); keyward.ErrorCode(err) == keyward.EREVOKED {
-		_ = login.Failed(ctx, attempt, "disabled user")
-		page.Error = authn.WrongCredentials
-		s.render(w, r, http.StatusUnauthorized, "login", page)
-		return nil
-	} else if err != nil {
+	if err := s.Store.CreateWebSession(ctx, ws); err != nil {
 		return err
 	}
-	login.Succeeded(ctx, attempt, u, "")
+	// Every sign-in of this browser makes it known for the user (see Trust).
 	if s.Trust != nil {
 		if err := s.setDevice(w, u.ID); err != nil {
 			return err
 		}
 	}
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
-	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 	return nil
 }
 

@@ -44,6 +44,11 @@ type Store interface {
 	RollAPIKey(ctx context.Context, projectID, id string, secretHash []byte, hint string, previousExpires, at time.Time) (*keyward.APIKey, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	AuditPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.AuditEvent, string, error)
+	CreateInvite(ctx context.Context, inv *keyward.Invite) error
+	Invites(ctx context.Context, projectID string, now time.Time, limit int) ([]*keyward.Invite, error)
+	InviteByHash(ctx context.Context, hash []byte, now time.Time) (*keyward.Invite, error)
+	RevokeInvite(ctx context.Context, projectID, id string) (*keyward.Invite, error)
+	AcceptInvite(ctx context.Context, hash []byte, a keyward.InviteAcceptance) (*keyward.Invite, *keyward.Member, error)
 	KeySessionCount(ctx context.Context, keyID string, now time.Time) (int, error)
 	UserPage(ctx context.Context, p keyward.Page) ([]*keyward.User, string, error)
 	UpdateUser(ctx context.Context, id string, change keyward.UserChange, at time.Time) (*keyward.User, error)
@@ -72,6 +77,11 @@ type Service struct {
 	Now       func() time.Time
 	Rand      io.Reader
 	Logger    *slog.Logger // nil: discard
+
+	// Mailer sends invitations; nil: their links are shown to the inviter once instead.
+	Mailer Mailer
+	// BaseURL is the dashboard's URL (the issuer), which links in invitations start with.
+	BaseURL string
 }
 
 // Caller is who performs an operation and from which address, for the audit log.

@@ -161,6 +161,15 @@ func TestMemberModes(t *testing.T) {
 	if _, err := owner.ChangeMember(ctx, "ada@example.com", manage.MemberInput{Permissions: []string{"dns-view"}}); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Fatalf("ChangeMember of a non-member: %v", err)
 	}
+	// Only an instance administrator adds a member directly; anyone else learns nothing about
+	// whether the address has an account.
+	known, knownErr := owner.AddMember(ctx, "ada@example.com", manage.MemberInput{Permissions: []string{"dns-view"}})
+	_, unknownErr := owner.AddMember(ctx, "bob@example.com", manage.MemberInput{Permissions: []string{"dns-view"}})
+	if known != nil || keyward.ErrorCode(knownErr) != keyward.ENOTFOUND ||
+		strings.ReplaceAll(keyward.ErrorMessage(knownErr), "ada@", "bob@") != keyward.ErrorMessage(unknownErr) {
+		t.Fatalf("AddMember by a non-admin: %v for an account, %v for none", knownErr, unknownErr)
+	}
+	owner.Caller().Principal.User.Admin = true
 	m, err := owner.AddMember(ctx, "ADA@example.com", manage.MemberInput{Permissions: []string{"images-view", "dns-view"}})
 	if err != nil || !slices.Equal(m.Permissions, []string{"images-view", "dns-view"}) { // catalog order
 		t.Fatalf("AddMember = %+v, %v", m, err)
@@ -318,7 +327,7 @@ func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
 	if _, err := a.Key(ctx, "0000000000000000"); !strings.Contains(keyward.ErrorMessage(err), `"0000000000000000"`) {
 		t.Errorf("Key(a well-formed id) = %v; want the id named", err)
 	}
-	if _, err := a.ChangeMember(ctx, "nobody@example.com", manage.MemberInput{}); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com"`) {
+	if _, err := a.ChangeMember(ctx, "nobody@example.com", manage.MemberInput{}); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com" is not a member`) {
 		t.Errorf("ChangeMember(an unknown address) = %v; want the address named", err)
 	}
 }

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -67,7 +68,7 @@ type MemberInput struct {
 
 // PutMember adds the user userRef names (a user id or an email address) to the project, or
 // replaces their permissions and role, and reports whether the membership is new. It needs
-// members-manage. The caller may grant only what they hold, and may change only a member who
+// members-manage; only an instance administrator adds a member (notMemberNorAdmin). The caller may grant only what they hold, and may change only a member who
 // holds nothing the caller lacks: otherwise a member could strip a more powerful one of
 // permissions they could never give back. Only an owner gives or takes the owner role.
 func (a *Access) PutMember(ctx context.Context, userRef string, in MemberInput) (*keyward.Member, bool, error) {
@@ -92,8 +93,11 @@ func (a *Access) putMember(ctx context.Context, userRef string, in MemberInput, 
 		return nil, false, err
 	}
 	s := a.svc
+	admin := isAdmin(a.caller.Principal)
 	u, err := s.userRef(ctx, userRef)
-	if err != nil {
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND && !admin {
+		return nil, false, notMember(userRef, mode != changeOnly) // as for an account that is not a member
+	} else if err != nil {
 		return nil, false, onField("email", err)
 	}
 	perms, role, err := a.grant(ctx, in.Permissions, in.Role, "a member")
@@ -118,8 +122,8 @@ func (a *Access) putMember(ctx context.Context, userRef string, in MemberInput, 
 		m.CreatedAt, created = old.CreatedAt, false
 	case keyward.ErrorCode(err) != keyward.ENOTFOUND:
 		return nil, false, err
-	case mode == changeOnly:
-		return nil, false, keyward.Errorf(keyward.ENOTFOUND, "%s is not a member of this project.", userRef)
+	case mode == changeOnly || !admin:
+		return nil, false, notMember(userRef, mode != changeOnly)
 	}
 	if err := s.Store.PutMember(ctx, m); err != nil {
 		if keyward.ErrorCode(err) == keyward.EINVALID {
@@ -135,6 +139,21 @@ func (a *Access) putMember(ctx context.Context, userRef string, in MemberInput, 
 		ProjectID: a.Project.ID, At: now, Action: keyward.AuditMemberChanged, Target: "user:" + u.ID, Detail: detail,
 	})
 	return a.presentMember(m), created, nil
+}
+
+// notMember is the answer for a reference to someone who is not a member, alike whether or not
+// they have an account, so that no members-manage holder learns which addresses have one. Only
+// an instance administrator, who may list users anyway, adds a member directly (orInvite: say
+// so); everyone else invites (CreateInvite).
+func notMember(ref string, orInvite bool) error {
+	msg := "The user is not a member of this project."
+	if wellFormedUserRef(ref) {
+		msg = fmt.Sprintf("%q is not a member of this project.", ref)
+	}
+	if orInvite {
+		msg += " Invite them instead: only an instance administrator adds members directly."
+	}
+	return &FieldError{Field: "email", Code: keyward.ENOTFOUND, Message: msg}
 }
 
 // presentMember drops permissions the operator has since removed from the catalog.
@@ -154,12 +173,14 @@ func (a *Access) RemoveMember(ctx context.Context, userRef string) error {
 	}
 	s := a.svc
 	u, err := s.userRef(ctx, userRef)
-	if err != nil {
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return notMember(userRef, false)
+	} else if err != nil {
 		return err
 	}
 	old, err := s.Store.Member(ctx, a.Project.ID, u.ID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return keyward.Errorf(keyward.ENOTFOUND, "%s is not a member of this project.", userRef)
+		return notMember(userRef, false)
 	} else if err != nil {
 		return err
 	}
@@ -211,14 +232,20 @@ func (s *Service) userRef(ctx context.Context, ref string) (*keyward.User, error
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "The user was not found; name a user by id (usr_…) or email address.")
 	}
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		// The ref comes from a URL or a form: it is repeated only when it could name a user.
-		if id, isID := strings.CutPrefix(ref, keyward.PrefixUser); isID && len(id) == keyward.IDLength && keyward.IsBase62(id) {
-			return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
-		}
-		if _, bad := NormalizeEmail(ref); bad == nil {
+		if wellFormedUserRef(ref) {
 			return nil, keyward.Errorf(keyward.ENOTFOUND, "User %q was not found.", ref)
 		}
 		return nil, keyward.Errorf(keyward.ENOTFOUND, "The user was not found.")
 	}
 	return u, err
+}
+
+// wellFormedUserRef reports whether ref could name a user: an id of the form ids take, or an
+// email address. It comes from a URL or a form: only such a ref is repeated in a message.
+func wellFormedUserRef(ref string) bool {
+	if id, isID := strings.CutPrefix(ref, keyward.PrefixUser); isID {
+		return len(id) == keyward.IDLength && keyward.IsBase62(id)
+	}
+	_, bad := NormalizeEmail(ref)
+	return bad == nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/mail"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/password"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	// minute, or half the JWKS cache lifetime when that is shorter): another instance's new key
 	// must be noticed well within one JWKS cache lifetime.
 	KeyMaintenance time.Duration
+
+	// SMTPURL, when set, is the mail server invitations are sent through (mail.Parse); without
+	// it, an invitation's link is shown to the inviter instead.
+	SMTPURL string
 
 	// Injected for tests; zero values mean the real clock, crypto/rand and standard output.
 	Now    func() time.Time
@@ -164,6 +169,11 @@ func (c *Config) normalize() error {
 	case "ES256", "EdDSA", "RS256":
 	default:
 		return fmt.Errorf("--signing-alg must be ES256, EdDSA or RS256, got %q", c.SigningAlg)
+	}
+	if c.SMTPURL != "" {
+		if _, err := mail.Parse(c.SMTPURL); err != nil {
+			return fmt.Errorf("--smtp-url: %v", err) // the message never repeats the URL, which may hold a password
+		}
 	}
 	if c.FailedAttemptsPerMinute <= 0 {
 		c.FailedAttemptsPerMinute = 10

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/dashboard"
 	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/mail"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/password"
@@ -230,6 +231,13 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 	trust := &authn.Trust{Failures: limiter(), Known: ratelimit.NewKnown(knownAddressTTL, cfg.Now)}
 	mgr := &manage.Service{
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
+		BaseURL: cfg.Issuer,
+	}
+	if cfg.SMTPURL != "" {
+		sender, _ := mail.Parse(cfg.SMTPURL) // checked by normalize
+		sender.Now, sender.Rand = cfg.Now, cfg.Rand
+		mgr.Mailer = sender
+		s.log.Info("invitations are mailed", "smtp", sender.String())
 	}
 
 	oauthSrv := &oauth.Server{

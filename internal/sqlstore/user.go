@@ -28,16 +28,25 @@ func scanUser(row scanner) (*keyward.User, error) {
 func (db *DB) CreateUser(ctx context.Context, u *keyward.User) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	email := strings.ToLower(u.Email)
-	_, err := db.exec(ctx,
-		"INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6)",
-		u.ID, email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt))
+	u.Email = strings.ToLower(u.Email)
+	_, err := db.exec(ctx, insertUser, userRow(u)...)
+	return userInserted(err)
+}
+
+// insertUser stores a user from userRow's values; every way a user is created uses it.
+const insertUser = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6)"
+
+func userRow(u *keyward.User) []any {
+	return []any{u.ID, u.Email, u.PasswordHash, u.Admin, u.Disabled, micros(u.CreatedAt)}
+}
+
+// userInserted reads insertUser's error: ECONFLICT when the email is taken.
+func userInserted(err error) error {
 	if isUnique(err) {
 		return keyward.Errorf(keyward.ECONFLICT, "A user with this email address already exists.")
 	} else if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	u.Email = email
 	return nil
 }
 
