@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
@@ -93,13 +92,8 @@ func (s *Server) issuePasswordReset(w http.ResponseWriter, r *http.Request, p *a
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, client.PasswordResetLink{
-		URL: ResetURL(s.Issuer, link.Secret), ExpiresAt: link.ExpiresAt.UTC(),
+		URL: manage.ResetURL(s.Issuer, link.Secret), ExpiresAt: link.ExpiresAt.UTC(),
 	})
-}
-
-// ResetURL is the dashboard page where a reset link's secret sets a new password.
-func ResetURL(issuer, secret string) string {
-	return strings.TrimSuffix(issuer, "/") + "/reset-password?token=" + secret
 }
 
 // changePassword changes the caller's own password; the calling token's session survives, every

@@ -105,6 +105,16 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /audit", s.page(s.instanceAudit))
 	mux.Handle("GET /sessions", s.page(s.sessions))
 	mux.Handle("POST /sessions/end", s.page(s.endSession))
+	mux.Handle("GET /users", s.adminPage(s.listUsers))
+	mux.Handle("POST /users", s.adminPage(s.createUser))
+	mux.Handle("POST /users/{user}/enable", s.adminPage(s.changeUser(keyward.UserChange{Disabled: new(false)}, "enabled")))
+	mux.Handle("POST /users/{user}/grant-admin", s.adminPage(s.changeUser(keyward.UserChange{Admin: new(true)}, "admin-granted")))
+	mux.Handle("POST /users/{user}/revoke-admin", s.adminPage(s.changeUser(keyward.UserChange{Admin: new(false)}, "admin-revoked")))
+	mux.Handle("GET /users/{user}/disable", s.adminPage(s.confirmUser("disable")))
+	mux.Handle("POST /users/{user}/disable", s.adminPage(s.disableOrDelete("disable")))
+	mux.Handle("GET /users/{user}/delete", s.adminPage(s.confirmUser("delete")))
+	mux.Handle("POST /users/{user}/delete", s.adminPage(s.disableOrDelete("delete")))
+	mux.Handle("POST /users/{user}/password-reset", s.adminPage(s.issueReset))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))
@@ -141,7 +151,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/audit", s.inProject(s.audit))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, _ := s.session(r) // for the page header only; a 404 needs no sign-in
-		return inVisit(v, keyward.Errorf(keyward.ENOTFOUND, "There is no page at this address."))
+		return inVisit(v, errNoPage)
 	}))
 
 	// Every state change is a POST, and a POST from another site is refused whatever cookies it
@@ -152,6 +162,9 @@ func (s *Server) Handler() http.Handler {
 	}))
 	return s.web.Secure(csrf.Handler(mux))
 }
+
+// errNoPage is the answer for an address the dashboard does not have, or does not show this person.
+var errNoPage = keyward.Errorf(keyward.ENOTFOUND, "There is no page at this address.")
 
 // handle serves h and renders its error as a page. A POST's body is bounded before h reads it.
 func (s *Server) handle(h web.HandlerFunc) http.Handler {

@@ -17,8 +17,8 @@ import (
 // and a new key's secret should not sit in the database for longer than needed.
 const flashTTL = 10 * time.Minute
 
-// flash is what a page shows once after a POST redirected to it: a new key with its secret, or
-// the key just deleted. It is kept with the web session in the store, so the redirect may land
+// flash is what a page shows once after a POST redirected to it: a new key with its secret, the
+// key just deleted, or a password reset link. It is kept with the web session in the store, so the redirect may land
 // on any instance, and sealed with a key derived from the cookie secret, which the store never
 // sees: a copy of the database reveals no API key.
 type flash struct {
@@ -28,6 +28,7 @@ type flash struct {
 	Deleted   *deletedFlash `json:"deleted,omitempty"`
 	Updated   *updatedFlash `json:"updated,omitempty"`
 	Invited   *invitedFlash `json:"invited,omitempty"`
+	Reset     *resetFlash   `json:"reset,omitempty"` // a password reset link, on the users page (no project)
 }
 
 // invitedFlash is a new invitation; URL is its link when no mail carried it, shown once.

@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -30,6 +31,12 @@ func (s *Service) UserPage(ctx context.Context, c Caller, p keyward.Page) ([]*ke
 		return nil, "", err
 	}
 	return s.Store.UserPage(ctx, p)
+}
+
+// User returns the user id names, for an instance administrator's page about them; anyone else
+// is told the path does not exist.
+func (s *Service) User(ctx context.Context, c Caller, id string) (*keyward.User, error) {
+	return s.adminTarget(ctx, c, id)
 }
 
 // adminTarget admits an instance administrator acting on the user id names, and returns that
@@ -176,6 +183,11 @@ func (s *Service) IssuePasswordReset(ctx context.Context, c Caller, id string) (
 	s.audit(ctx, c, &keyward.AuditEvent{At: now, Action: keyward.AuditUserPasswordResetIssued, Target: "user:" + id,
 		Detail: "expires_at=" + r.ExpiresAt.UTC().Format(time.RFC3339)})
 	return &ResetLink{Secret: secret, ExpiresAt: r.ExpiresAt}, nil
+}
+
+// ResetURL is the dashboard page at issuer where secret, a reset link's, sets a new password.
+func ResetURL(issuer, secret string) string {
+	return strings.TrimSuffix(issuer, "/") + "/reset-password?token=" + secret
 }
 
 // ValidResetSecret reports whether secret has the shape of a reset link's secret, so that
