@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Sweep deletes spent refresh tokens, sessions, dashboard logins and feed entries that expired
+// Sweep deletes spent refresh tokens, sessions, dashboard logins, device authorizations and feed entries that expired
 // before now, at most limit rows of each table per call, and returns how many rows it deleted.
 // A session expires with its live refresh token: nothing can refresh it any more, and every
 // access token it issued expired before that token. Audit events are kept.
@@ -25,6 +25,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"tokens of the earlier format", "DELETE FROM legacy_refresh_tokens WHERE hash IN (SELECT hash FROM legacy_refresh_tokens WHERE expires_at < $1 LIMIT $2)"},
 		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires_at < $1 LIMIT $2)"},
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
+		{"device authorizations", "DELETE FROM device_authorizations WHERE device_hash IN (SELECT device_hash FROM device_authorizations WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 	} {
 		res, err := db.exec(ctx, q.sql, micros(now), limit)

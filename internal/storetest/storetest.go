@@ -77,6 +77,11 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"WebSessionsOfDisabledUser", testWebSessionsOfDisabledUser},
 		{"SigningKeys", testSigningKeys},
 		{"TimesRoundTrip", testTimesRoundTrip},
+		{"DeviceAuthorizations", testDeviceAuthorizations},
+		{"DeviceAuthorizationExpiry", testDeviceAuthorizationExpiry},
+		{"DeviceRedeemOfDisabledUser", testDeviceRedeemOfDisabledUser},
+		{"DeviceRedeemRace", testDeviceRedeemRace},
+		{"DeviceDecideRace", testDeviceDecideRace},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
