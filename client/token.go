@@ -34,6 +34,9 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantRefreshToken      = "refresh_token"
 	GrantPassword          = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628), with which `keyward login
+	// --web` signs in through the browser.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // ErrLoginRequired is in the chain of the error a session's TokenSource returns once the session

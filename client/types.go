@@ -280,6 +280,7 @@ type Metadata struct {
 	JWKSURI                                string   `json:"jwks_uri"`
 	RevocationEndpoint                     string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+	DeviceAuthorizationEndpoint            string   `json:"device_authorization_endpoint,omitempty"`
 	GrantTypesSupported                    []string `json:"grant_types_supported"`
 	ResponseTypesSupported                 []string `json:"response_types_supported"`
 	ScopesSupported                        []string `json:"scopes_supported"`
@@ -288,4 +289,16 @@ type Metadata struct {
 	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
 	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
+}
+
+// DeviceAuthorization is the device authorization endpoint's answer (RFC 8628 §3.2): the program
+// shows UserCode and VerificationURI to the person and polls the token endpoint with DeviceCode,
+// no more often than every Interval seconds.
+type DeviceAuthorization struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
 }
