@@ -13,10 +13,6 @@ import (
 	"github.com/keyward/keyward/internal/devicecode"
 )
 
-// DeviceClientID is the client_id of keyward's CLI in the device authorization grant. The CLI is
-// a public client: the id proves nothing, the person who approves the code in the dashboard does.
-const DeviceClientID = "keyward-cli"
-
 const (
 	// deviceCodeTTL is how long a person has to approve a code (RFC 8628 suggests minutes).
 	deviceCodeTTL = 10 * time.Minute
@@ -63,12 +59,12 @@ func (s *Server) deviceAuthorization(ctx context.Context, w http.ResponseWriter,
 		return nil, err
 	}
 	if c.Present {
-		return nil, invalidRequest("The device authorization grant takes no client authentication: send client_id=" + DeviceClientID + " alone.")
+		return nil, invalidRequest("The device authorization grant takes no client authentication: send client_id=" + client.DeviceClientID + " alone.")
 	}
-	if c.ID != "" && c.ID != DeviceClientID {
-		return nil, invalidClient("Unknown client_id: the device authorization grant serves keyward's CLI, "+DeviceClientID+".", false)
+	if c.ID != "" && c.ID != client.DeviceClientID {
+		return nil, invalidClient("Unknown client_id: the device authorization grant serves keyward's CLI, "+client.DeviceClientID+".", false)
 	}
-	d := &keyward.DeviceAuthorization{ClientID: DeviceClientID, IP: ip.String(), CreatedAt: s.Now(), Interval: devicePollInterval}
+	d := &keyward.DeviceAuthorization{ClientID: client.DeviceClientID, IP: ip.String(), CreatedAt: s.Now(), Interval: devicePollInterval}
 	d.ExpiresAt = d.CreatedAt.Add(deviceCodeTTL)
 	if raw, ok := f["scope"]; ok {
 		d.Scope = strings.Fields(raw)
@@ -123,8 +119,8 @@ func (deviceGrant) check(s *Server, req *request) error {
 	if req.client.Present {
 		return invalidRequest("The device grant takes no client authentication.")
 	}
-	if req.client.ID != "" && req.client.ID != DeviceClientID {
-		return invalidClient("Unknown client_id: the device grant serves keyward's CLI, "+DeviceClientID+".", false)
+	if req.client.ID != "" && req.client.ID != client.DeviceClientID {
+		return invalidClient("Unknown client_id: the device grant serves keyward's CLI, "+client.DeviceClientID+".", false)
 	}
 	return nil
 }

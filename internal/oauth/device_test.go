@@ -34,7 +34,7 @@ func (e *grantEnv) authorizeDevice(form url.Values) (int, map[string]any, http.H
 // startDevice starts a device sign-in and returns its answer.
 func (e *grantEnv) startDevice(form url.Values) *client.DeviceAuthorization {
 	e.t.Helper()
-	form.Set("client_id", DeviceClientID)
+	form.Set("client_id", client.DeviceClientID)
 	status, body, _ := e.authorizeDevice(form)
 	if status != http.StatusOK {
 		e.t.Fatalf("device authorization: %d %v", status, body)
@@ -64,7 +64,7 @@ func (e *grantEnv) decide(userCode string, approve bool) {
 func (e *grantEnv) approvedDevice(form url.Values) url.Values {
 	d := e.startDevice(form)
 	e.decide(d.UserCode, true)
-	return url.Values{"grant_type": {client.GrantDeviceCode}, "device_code": {d.DeviceCode}, "client_id": {DeviceClientID}}
+	return url.Values{"grant_type": {client.GrantDeviceCode}, "device_code": {d.DeviceCode}, "client_id": {client.DeviceClientID}}
 }
 
 func TestDeviceAuthorizationEndpoint(t *testing.T) {
@@ -99,19 +99,19 @@ func TestDeviceAuthorizationEndpoint(t *testing.T) {
 		status int
 		code   string
 	}{
-		"client secret":      {form: url.Values{"client_id": {DeviceClientID}, "client_secret": {"x"}}, status: 400, code: errInvalidRequest},
+		"client secret":      {form: url.Values{"client_id": {client.DeviceClientID}, "client_secret": {"x"}}, status: 400, code: errInvalidRequest},
 		"basic auth":         {form: url.Values{}, basic: true, status: 400, code: errInvalidRequest},
 		"unknown client":     {form: url.Values{"client_id": {"someone-else"}}, status: 401, code: errInvalidClient},
 		"unknown scope":      {form: url.Values{"scope": {"dns-view no-such-permission"}}, status: 400, code: errInvalidScope},
 		"empty project":      {form: url.Values{"project": {""}}, status: 400, code: errInvalidRequest},
 		"long project":       {form: url.Values{"project": {strings.Repeat("a", 201)}}, status: 400, code: errInvalidRequest},
-		"repeated client":    {form: url.Values{"client_id": {DeviceClientID, DeviceClientID}}, status: 400, code: errInvalidRequest},
+		"repeated client":    {form: url.Values{"client_id": {client.DeviceClientID, client.DeviceClientID}}, status: 400, code: errInvalidRequest},
 		"no client_id is ok": {form: url.Values{}, status: 200},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/oauth/device_authorization", strings.NewReader(tc.form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if tc.basic {
-			r.SetBasicAuth(DeviceClientID, "secret")
+			r.SetBasicAuth(client.DeviceClientID, "secret")
 		}
 		w := httptest.NewRecorder()
 		e.srv.handleDeviceAuthorization(w, r)
