@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,11 +37,12 @@ func DeviceLogin(ctx context.Context, server, project string, prompt func(*Devic
 	interval := time.Duration(max(d.Interval, 1)) * time.Second
 	deadline := time.Now().Add(time.Duration(d.ExpiresIn) * time.Second)
 	form := url.Values{"grant_type": {GrantDeviceCode}, "device_code": {d.DeviceCode}, "client_id": {DeviceClientID}}
+	wait := interval
 	for {
-		if time.Now().Add(interval).After(deadline) {
+		if time.Now().Add(wait).After(deadline) {
 			return nil, errors.New("keyward: the sign-in code expired before it was approved; sign in again")
 		}
-		t := time.NewTimer(interval)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -48,12 +50,19 @@ func DeviceLogin(ctx context.Context, server, project string, prompt func(*Devic
 		case <-t.C:
 		}
 		tr, err := ep.token(ctx, nil, form, "", "")
+		wait = interval
 		var re *oauth2.RetrieveError
 		switch {
 		case err == nil:
 			return tr, nil
 		case !errors.As(err, &re):
 			return nil, err
+		case re.Response != nil && re.Response.StatusCode == http.StatusTooManyRequests:
+			// The address is throttled (other clients' failures behind the same NAT): the
+			// approval keeps until the code expires, so wait as told and ask again.
+			if secs, err := strconv.Atoi(re.Response.Header.Get("Retry-After")); err == nil && secs > 0 {
+				wait = max(interval, time.Duration(secs)*time.Second)
+			}
 		case re.ErrorCode == "authorization_pending":
 		case re.ErrorCode == "slow_down":
 			interval += deviceSlowDown

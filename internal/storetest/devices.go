@@ -252,3 +252,28 @@ func testDeviceDecideRace(t *testing.T, s keyward.Store) {
 		}
 	}
 }
+
+// testDeviceSweep: Sweep deletes the authorizations that expired, and only those.
+func testDeviceSweep(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	// Its own era, before every other subtest's data, so that only its rows are due.
+	now := time.Date(2002, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(created time.Time) *keyward.DeviceAuthorization {
+		dh := sha256.Sum256([]byte(randomString(t, 43)))
+		uh := sha256.Sum256([]byte(randomString(t, 8)))
+		d := &keyward.DeviceAuthorization{DeviceCodeHash: dh[:], UserCodeHash: uh[:], ClientID: "keyward-cli", IP: "192.0.2.1",
+			CreatedAt: created, ExpiresAt: created.Add(10 * time.Minute), Interval: 5 * time.Second}
+		must(t, s.CreateDeviceAuthorization(ctx, d))
+		return d
+	}
+	expired, live := at(now.Add(-time.Hour)), at(now.Add(-time.Minute))
+	n, err := s.Sweep(ctx, now, 100)
+	must(t, err)
+	if n < 1 {
+		t.Fatalf("Sweep deleted %d rows, want the expired authorization", n)
+	}
+	_, err = s.DeviceAuthorization(ctx, expired.UserCodeHash)
+	wantCode(t, err, keyward.ENOTFOUND)
+	_, err = s.DeviceAuthorization(ctx, live.UserCodeHash)
+	must(t, err)
+}

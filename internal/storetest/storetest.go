@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"DeviceRedeemOfDisabledUser", testDeviceRedeemOfDisabledUser},
 		{"DeviceRedeemRace", testDeviceRedeemRace},
 		{"DeviceDecideRace", testDeviceDecideRace},
+		{"DeviceSweep", testDeviceSweep},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
