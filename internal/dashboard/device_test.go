@@ -150,3 +150,34 @@ func TestDeviceWrongCodesThrottled(t *testing.T) {
 	}
 	e.login(adminEmail, adminPassword)
 }
+
+// TestDeviceProjectOfAnotherTenant: a program that asks for a project the approver is not a
+// member of can only be denied, and the page does not say whether the project exists.
+func TestDeviceProjectOfAnotherTenant(t *testing.T) {
+	e := start(t)
+	e.user("eve@example.com", "eve's long password")
+	cookie := e.login("eve@example.com", "eve's long password")
+	pages := map[string]string{}
+	for _, project := range []string{"default", "no-such-project"} {
+		d := e.startDevice("198.51.100.23", url.Values{"project": {project}})
+		resp := e.do(request{method: "GET", path: "/device?user_code=" + d.UserCode, cookie: cookie})
+		if resp.Status != http.StatusOK || strings.Contains(resp.Body, `value="approve"`) || strings.Contains(resp.Body, project) {
+			t.Fatalf("%s: HTTP %d, want the page without Approve and without the name:\n%s", project, resp.Status, resp.Body)
+		}
+		pages[project] = strings.ReplaceAll(resp.Body, d.UserCode, "CODE")
+		resp = e.do(request{method: "POST", path: "/device", cookie: cookie, form: url.Values{"user_code": {d.UserCode}, "decision": {"approve"}}})
+		if resp.Status != http.StatusForbidden {
+			t.Errorf("%s: approve anyway: HTTP %d", project, resp.Status)
+		}
+		if a := e.pollDevice(d); a.Error != "authorization_pending" {
+			t.Errorf("%s: after a refused approval: %+v", project, a)
+		}
+		resp = e.do(request{method: "POST", path: "/device", cookie: cookie, form: url.Values{"user_code": {d.UserCode}, "decision": {"deny"}}})
+		if resp.Status != http.StatusOK {
+			t.Errorf("%s: deny: HTTP %d", project, resp.Status)
+		}
+	}
+	if pages["default"] != pages["no-such-project"] {
+		t.Error("the page for an existing project of another tenant differs from the page for none")
+	}
+}
