@@ -249,6 +249,10 @@ type Store interface {
 	// it. Nil when there is none or the login no longer exists.
 	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 
+	// DeviceAuthorizations keeps the sign-ins of the device authorization grant; Sweep deletes
+	// them once expired.
+	DeviceAuthorizations
+
 	// Revocations returns up to limit feed entries with Seq > after, oldest first. Once a reader
 	// has seen entry n, no entry below n can appear later (there may be gaps). limit <= 0 is
 	// EINVALID, here and in AuditEvents and Sweep.

@@ -34,6 +34,9 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantRefreshToken      = "refresh_token"
 	GrantPassword          = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628), with which `keyward login
+	// --web` signs in through the browser.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // ErrLoginRequired is in the chain of the error a session's TokenSource returns once the session
@@ -326,14 +329,9 @@ type endpoint struct {
 	server string
 	hc     *http.Client
 
-	mu  sync.Mutex
-	url string
-}
-
-// metadata is the part of the RFC 8414 metadata the client uses.
-type metadata struct {
-	Issuer        string `json:"issuer"`
-	TokenEndpoint string `json:"token_endpoint"`
+	mu        sync.Mutex
+	url       string
+	deviceURL string // the device authorization endpoint, "" when the server has none
 }
 
 // tokenURL discovers the token endpoint, caching a success. The metadata must name the server
@@ -366,7 +364,7 @@ func (e *endpoint) tokenURL(ctx context.Context) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("keyward: %s answered %s for its metadata; is %s the keyward server's issuer URL?", base+metadataPath, resp.Status, base)
 	}
-	var m metadata
+	var m Metadata
 	if err := json.Unmarshal(body, &m); err != nil {
 		return "", fmt.Errorf("keyward: the server metadata is not JSON: %w", err)
 	}
@@ -380,7 +378,7 @@ func (e *endpoint) tokenURL(ctx context.Context) (string, error) {
 	case strings.HasPrefix(base, "https:") && u.Scheme != "https":
 		return "", fmt.Errorf("keyward: the server's token endpoint %s is not https", m.TokenEndpoint)
 	}
-	e.url = m.TokenEndpoint
+	e.url, e.deviceURL = m.TokenEndpoint, m.DeviceAuthorizationEndpoint
 	return e.url, nil
 }
 
@@ -421,18 +419,7 @@ func (e *endpoint) token(ctx context.Context, now func() time.Time, form url.Val
 		return nil, fmt.Errorf("keyward: reading the token response: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		re := &oauth2.RetrieveError{Response: resp, Body: body}
-		if isJSON(resp.Header.Get("Content-Type")) {
-			var e struct {
-				Code        string `json:"error"`
-				Description string `json:"error_description"`
-				URI         string `json:"error_uri"`
-			}
-			if json.Unmarshal(body, &e) == nil {
-				re.ErrorCode, re.ErrorDescription, re.ErrorURI = e.Code, e.Description, e.URI
-			}
-		}
-		return nil, fmt.Errorf("keyward: %s grant refused: %w", form.Get("grant_type"), re)
+		return nil, fmt.Errorf("keyward: %s grant refused: %w", form.Get("grant_type"), retrieveError(resp, body))
 	}
 	var tr TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
@@ -446,6 +433,22 @@ func (e *endpoint) token(ctx context.Context, now func() time.Time, form url.Val
 		tr.RefreshExpiry = sent.Add(time.Duration(tr.RefreshExpiresIn) * time.Second)
 	}
 	return &tr, nil
+}
+
+// retrieveError is an OAuth error response (RFC 6749 §5.2) as golang.org/x/oauth2 reports one.
+func retrieveError(resp *http.Response, body []byte) *oauth2.RetrieveError {
+	re := &oauth2.RetrieveError{Response: resp, Body: body}
+	if isJSON(resp.Header.Get("Content-Type")) {
+		var e struct {
+			Code        string `json:"error"`
+			Description string `json:"error_description"`
+			URI         string `json:"error_uri"`
+		}
+		if json.Unmarshal(body, &e) == nil {
+			re.ErrorCode, re.ErrorDescription, re.ErrorURI = e.Code, e.Description, e.URI
+		}
+	}
+	return re
 }
 
 func isJSON(contentType string) bool {

@@ -283,6 +283,7 @@ type Metadata struct {
 	JWKSURI                                string   `json:"jwks_uri"`
 	RevocationEndpoint                     string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+	DeviceAuthorizationEndpoint            string   `json:"device_authorization_endpoint,omitempty"`
 	GrantTypesSupported                    []string `json:"grant_types_supported"`
 	ResponseTypesSupported                 []string `json:"response_types_supported"`
 	ScopesSupported                        []string `json:"scopes_supported"`
@@ -336,4 +337,16 @@ type CreatedInvite struct {
 	// Mailed is whether the invitation was mailed; MailError says why not when a send failed.
 	Mailed    bool   `json:"mailed"`
 	MailError string `json:"mail_error,omitempty"`
+}
+
+// DeviceAuthorization is the device authorization endpoint's answer (RFC 8628 §3.2): the program
+// shows UserCode and VerificationURI to the person and polls the token endpoint with DeviceCode,
+// no more often than every Interval seconds.
+type DeviceAuthorization struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
 }

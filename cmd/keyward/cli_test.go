@@ -70,13 +70,7 @@ func (c *cli) run(stdin string, extraEnv []string, args ...string) *result {
 	c.t.Helper()
 	cmd := exec.Command(keywardBin, args...)
 	cmd.Dir = c.dir
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "KEYWARD_") && name != "HOME" && name != "XDG_CONFIG_HOME" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(append(cmd.Env, c.env...), extraEnv...)
+	cmd.Env = append(append(cleanEnv(), c.env...), extraEnv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -19,18 +19,25 @@ import (
 )
 
 func (m *Main) login(ctx context.Context, args []string) error {
-	fs := m.flagSet("login", "login [--server URL] [--email EMAIL]\n\n"+
-		"Signs in with your email and password and keeps a refresh token in your configuration folder\n"+
-		"(readable by you only) for the other commands. The password is read from the terminal without\n"+
-		"echo, or from the first line of standard input when it is not a terminal.")
+	fs := m.flagSet("login", "login [--server URL] [--web | --password [--email EMAIL]]\n\n"+
+		"Signs in and keeps a refresh token in your configuration folder (readable by you only) for the\n"+
+		"other commands. With --web, the default when standard input is a terminal, it prints a code and\n"+
+		"a link: open the link in a browser signed in to keyward (with your second factor, if you have\n"+
+		"one), check the code and approve. With --password, the default otherwise, it signs in with your\n"+
+		"email and password, read from the terminal without echo or from the first line of standard input.")
 	server := fs.String("server", "", "the keyward server's URL (default: KEYWARD_SERVER, the stored login's, or "+defaultServer+")")
-	email := fs.String("email", "", "your email address (default: KEYWARD_EMAIL, or asked)")
+	email := fs.String("email", "", "your email address, for --password (default: KEYWARD_EMAIL, or asked)")
+	web := fs.Bool("web", false, "sign in by approving a code in the browser")
+	withPassword := fs.Bool("password", false, "sign in with your email and password")
 	rest, err := m.parseArgs(fs, args, "server", "email")
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usagef("login takes no arguments, got %q", rest[0])
+	}
+	if *web && *withPassword {
+		return usagef("login: choose --web or --password, not both")
 	}
 	store, err := m.credentialStore()
 	if err != nil {
@@ -48,8 +55,11 @@ func (m *Main) login(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "keyward: warning: %s is plain http: your password and tokens cross the network unencrypted.\n", *server)
 	}
 
-	in := bufio.NewReader(m.Stdin)
 	tty := m.stdinTerminal()
+	if *web || (tty && !*withPassword) {
+		return m.webLogin(ctx, store, previous, *server)
+	}
+	in := bufio.NewReader(m.Stdin)
 	if *email == "" {
 		if !tty {
 			return usagef("login: give --email (or KEYWARD_EMAIL) when standard input is not a terminal")
@@ -92,13 +102,18 @@ func (m *Main) login(ctx context.Context, args []string) error {
 		}
 		return explain(err, *server)
 	}
+	return m.saveLogin(ctx, store, previous, *server, *email, resp)
+}
+
+// saveLogin stores a new login in place of previous, whose session it ends.
+func (m *Main) saveLogin(ctx context.Context, store *credentialStore, previous *credentials, server, email string, resp *client.TokenResponse) error {
 	unlock, err := store.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	if err := store.save(&credentials{
-		Server: *server, Email: *email, AccessToken: resp.AccessToken, Expiry: resp.Expiry, RefreshToken: resp.RefreshToken,
+		Server: server, Email: email, AccessToken: resp.AccessToken, Expiry: resp.Expiry, RefreshToken: resp.RefreshToken,
 	}); err != nil {
 		return fmt.Errorf("signed in, but the login could not be saved: %w", err)
 	}
@@ -106,7 +121,7 @@ func (m *Main) login(ctx context.Context, args []string) error {
 	if previous != nil && !previous.ended() && previous.RefreshToken != resp.RefreshToken {
 		_ = m.revoke(ctx, previous)
 	}
-	fmt.Fprintf(m.Stdout, "Logged in to %s as %s.\n", *server, *email)
+	fmt.Fprintf(m.Stdout, "Logged in to %s as %s.\n", server, email)
 	return nil
 }
 

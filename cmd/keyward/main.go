@@ -127,7 +127,7 @@ const usage = `keyward: API keys that never touch your API.
 Usage:
   keyward serve [flags]                 run the authorization server
 
-  keyward login [--server URL] [--email E]
+  keyward login [--server URL] [--web | --password [--email E]]
                                         sign in; stores a refresh token for the commands below
   keyward passwd                        change your password; your other sessions end
   keyward logout                        end the stored login's session and forget it

@@ -43,7 +43,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 func TestOpenAPIDescribesWholeSurface(t *testing.T) {
 	doc, _ := loadSpec(t)
 	for _, want := range []string{
-		"POST /oauth/token", "POST /oauth/revoke", "POST /oauth/introspect",
+		"POST /oauth/token", "POST /oauth/revoke", "POST /oauth/introspect", "POST /oauth/device_authorization",
 		"GET /.well-known/oauth-authorization-server", "GET /.well-known/jwks.json",
 		"GET /healthz", "GET /readyz", "GET /metrics",
 	} {

@@ -29,6 +29,8 @@ type Store interface {
 	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
 	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
+	DeviceAuthorization(ctx context.Context, userCodeHash []byte) (*keyward.DeviceAuthorization, error)
+	DecideDeviceAuthorization(ctx context.Context, userCodeHash []byte, userID string, approve bool, at time.Time) (*keyward.DeviceAuthorization, error)
 	Ping(ctx context.Context) error // after an internal error: is the database down?
 }
 
@@ -115,6 +117,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /users/{user}/delete", s.adminPage(s.confirmUser("delete")))
 	mux.Handle("POST /users/{user}/delete", s.adminPage(s.disableOrDelete("delete")))
 	mux.Handle("POST /users/{user}/password-reset", s.adminPage(s.issueReset))
+	mux.Handle("GET /device", s.page(s.deviceForm))
+	mux.Handle("POST /device", s.page(s.decideDevice))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))

@@ -201,7 +201,7 @@ func (s *Server) mayIntrospect(ctx context.Context, who *caller, c *token.Claims
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	base := strings.TrimSuffix(s.Issuer, "/")
-	grants := []string{"client_credentials", "refresh_token"}
+	grants := []string{"client_credentials", "refresh_token", client.GrantDeviceCode}
 	if s.PasswordGrant {
 		grants = slices.Insert(grants, 0, "password")
 	}
@@ -213,6 +213,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		JWKSURI:                                base + "/.well-known/jwks.json",
 		RevocationEndpoint:                     base + "/oauth/revoke",
 		IntrospectionEndpoint:                  base + "/oauth/introspect",
+		DeviceAuthorizationEndpoint:            base + "/oauth/device_authorization",
 		GrantTypesSupported:                    grants,
 		ResponseTypesSupported:                 []string{},
 		ScopesSupported:                        s.Catalog.Names(),

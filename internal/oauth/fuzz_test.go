@@ -162,5 +162,5 @@ func fixedFormError(d string) bool {
 	name, ok := strings.CutPrefix(d, "The ")
 	name, ok2 := strings.CutSuffix(name, " parameter is repeated.")
 	return ok && ok2 && slices.Contains([]string{"grant_type", "client_id", "client_secret", "scope", "username",
-		"password", "project", "refresh_token", "token", "token_type_hint"}, name)
+		"password", "project", "refresh_token", "token", "token_type_hint", "device_code"}, name)
 }

@@ -79,13 +79,24 @@ func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*su
 	case err != nil:
 		return nil, storeError(err)
 	}
+	ref, narrow := req.form["project"]
+	sub, err := s.userSubject(ctx, req, u, ref, narrow)
+	if err != nil {
+		return nil, err
+	}
+	sub.succeeded = func(ctx context.Context, sess *keyward.Session) {
+		login.Succeeded(ctx, attempt, u, sess.ProjectID)
+	}
+	return sub, nil
+}
+
+// userSubject is a new session of the user u, narrowed to the project ref names when narrow is
+// set (the user must be a member there; the session then holds the membership's permissions).
+func (s *Server) userSubject(ctx context.Context, req *request, u *keyward.User, ref string, narrow bool) (*subject, error) {
 	sub := &subject{
 		session: &keyward.Session{Kind: keyward.SessionUser, UserID: u.ID, CreatedAt: req.now, ExpiresAt: req.now.Add(s.SessionMaxAge)},
-		succeeded: func(ctx context.Context, sess *keyward.Session) {
-			login.Succeeded(ctx, attempt, u, sess.ProjectID)
-		},
 	}
-	if ref, ok := req.form["project"]; ok {
+	if narrow {
 		// Not narrowed yet, so the user holds their membership's permissions there.
 		who := &authn.Principal{Subject: sub.session.Subject(), Session: sub.session, User: u}
 		p, held, err := s.authz().ResolveProject(ctx, who, ref)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
 )
@@ -77,6 +78,19 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 			},
 			status: http.StatusBadRequest, code: errInvalidGrant, refused: keyward.AuditRefreshReused,
 			unguessable: true,
+		},
+		client.GrantDeviceCode: {
+			valid: func(e *grantEnv) (url.Values, string) {
+				return e.approvedDevice(url.Values{"project": {e.project.Name}}), ""
+			},
+			failed: func(e *grantEnv) (url.Values, string) {
+				spent := e.approvedDevice(url.Values{})
+				if status, body, _ := e.post(spent, ""); status != http.StatusOK {
+					e.t.Fatalf("first use of a device code: %d %v", status, body)
+				}
+				return spent, ""
+			},
+			status: http.StatusBadRequest, code: errInvalidGrant,
 		},
 	}
 	for name := range grants {
@@ -220,10 +234,11 @@ func newGrantEnv(t *testing.T) *grantEnv {
 		Passwords: plainPasswords{},
 		ClientIP:  func(*http.Request) netip.Addr { return e.addr },
 		ByIP:      e.byIP, ByUser: newFakeLimiter(), ByKeyIP: newFakeLimiter(),
-		Metrics: metricsFunc(func(grant, result string) { e.metrics = append(e.metrics, grant+" "+result) }),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:     func() time.Time { return now },
-		Rand:    rand.Reader,
+		DeviceRequests: newFakeLimiter(),
+		Metrics:        metricsFunc(func(grant, result string) { e.metrics = append(e.metrics, grant+" "+result) }),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:            func() time.Time { return now },
+		Rand:           rand.Reader,
 	}
 	return e
 }

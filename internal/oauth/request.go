@@ -21,7 +21,7 @@ import (
 const maxFormBytes = 16 << 10
 
 // credentialParams may never travel in a URL, where proxies and logs would keep them.
-var credentialParams = []string{"client_secret", "password", "refresh_token", "username", "token", "client_id"}
+var credentialParams = []string{"client_secret", "password", "refresh_token", "username", "token", "client_id", "device_code"}
 
 // form is a parsed, validated application/x-www-form-urlencoded request body in which every
 // parameter appears at most once.
@@ -137,6 +137,7 @@ var repeatedParams = map[string]string{
 	"refresh_token":   "The refresh_token parameter is repeated.",
 	"token":           "The token parameter is repeated.",
 	"token_type_hint": "The token_type_hint parameter is repeated.",
+	"device_code":     "The device_code parameter is repeated.",
 }
 
 func repeated(name string) string {

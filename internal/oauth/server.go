@@ -27,6 +27,7 @@ type Store interface {
 	RefreshTokenSession(ctx context.Context, sessionID string, hash []byte) (*keyward.Session, error)
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
+	keyward.DeviceAuthorizations
 }
 
 // Minter signs access tokens.
@@ -94,6 +95,9 @@ type Server struct {
 	Now     func() time.Time
 	Rand    io.Reader
 
+	// DeviceRequests counts every call of the device authorization endpoint per address.
+	DeviceRequests Limiter
+
 	cachedKeys keyCache
 }
 
@@ -102,6 +106,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/oauth/token", s.handleToken)
 	mux.HandleFunc("/oauth/revoke", s.handleRevoke)
 	mux.HandleFunc("/oauth/introspect", s.handleIntrospect)
+	mux.HandleFunc("/oauth/device_authorization", s.handleDeviceAuthorization)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 }

@@ -37,12 +37,13 @@ type grant interface {
 
 // grants are the supported grant types by grant_type; unsupportedGrant lists them.
 var grants = map[string]grant{
-	"client_credentials": clientCredentials{},
-	"password":           passwordGrant{},
-	"refresh_token":      refreshGrant{},
+	"client_credentials":   clientCredentials{},
+	"password":             passwordGrant{},
+	"refresh_token":        refreshGrant{},
+	client.GrantDeviceCode: deviceGrant{},
 }
 
-const unsupportedGrant = "Supported grant types: client_credentials, password, refresh_token."
+const unsupportedGrant = "Supported grant types: client_credentials, password, refresh_token, " + client.GrantDeviceCode + "."
 
 // subject is a credential as a grant found it.
 type subject struct {
@@ -247,18 +248,23 @@ func (startsSession) commit(ctx context.Context, s *Server, req *request, sub *s
 	return effectiveScope(sub.held, narrowed), nil
 }
 
-// startSession stores sub's new session with its first refresh token.
-func (s *Server) startSession(ctx context.Context, req *request, sub *subject) error {
-	sess := sub.session
+// newSession gives sub's new session its id and first refresh token, to be stored.
+func (s *Server) newSession(req *request, sub *subject) error {
 	id, err := keyward.NewSessionID(req.now, s.Rand)
 	if err != nil {
 		return serverError(err)
 	}
-	sess.ID = id
-	if sub.refresh, sub.rt, err = s.newRefreshToken(sess, req.now); err != nil {
+	sub.session.ID = id
+	sub.refresh, sub.rt, err = s.newRefreshToken(sub.session, req.now)
+	return err
+}
+
+// startSession stores sub's new session with its first refresh token.
+func (s *Server) startSession(ctx context.Context, req *request, sub *subject) error {
+	if err := s.newSession(req, sub); err != nil {
 		return err
 	}
-	if err := s.Store.CreateSession(ctx, sess, sub.rt); err != nil {
+	if err := s.Store.CreateSession(ctx, sub.session, sub.rt); err != nil {
 		if k := sub.key; k != nil && keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			// Deleted since it was read (or cached): the same answer as a key read after deletion.
 			s.cachedKeys.drop(k.ID)

@@ -249,7 +249,8 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Store: s.store, Minter: minter, Verifier: verifier, Keys: s.keys, Auth: auth, Catalog: s.catalog,
 		Passwords: hasher, ClientIP: resolver.ClientIP,
 		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(), Trust: trust,
-		Touch: s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
+		DeviceRequests: limiter(),
+		Touch:          s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,

@@ -63,20 +63,10 @@ func scanSessionAnd(row scanner, extra ...any) (*keyward.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	scope := sql.NullString{Valid: s.Scope != nil}
-	if scope.Valid {
-		var err error
-		if scope.String, err = joinList("scope", s.Scope); err != nil {
-			return err
-		}
-	}
-	if err := checkTokenSession(first, s.ID); err != nil {
+	args, err := sessionArgs(s, first)
+	if err != nil {
 		return err
 	}
-	expires := min(micros(first.ExpiresAt), micros(s.ExpiresAt))
-	args := []any{s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
-		micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
-		first.Hash, micros(first.IssuedAt), expires, s.SecretGen}
 	if db.commit != nil && s.Kind == keyward.SessionKey {
 		// A key exchange on SQLite, the busiest write: the key's existence and revision are
 		// checked by the insert itself, one statement (writes are serialized, so nothing can
@@ -95,16 +85,40 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 		})
 	}
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := db.lockCredential(ctx, tx, s); err != nil {
-			return err
-		}
-		res, err := db.prep.txExec(ctx, tx, qInsertSession, args...)
-		if err := sessionInserted(res, err); err != nil {
-			return err
-		}
-		first.SessionID = s.ID
-		return nil
+		return db.insertSession(ctx, tx, s, first, args)
 	})
+}
+
+// sessionArgs are the arguments of qInsertSession for s and its first refresh token.
+func sessionArgs(s *keyward.Session, first *keyward.RefreshToken) ([]any, error) {
+	scope := sql.NullString{Valid: s.Scope != nil}
+	if scope.Valid {
+		var err error
+		if scope.String, err = joinList("scope", s.Scope); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkTokenSession(first, s.ID); err != nil {
+		return nil, err
+	}
+	expires := min(micros(first.ExpiresAt), micros(s.ExpiresAt))
+	return []any{s.ID, s.Kind, s.KeyID, s.UserID, s.ProjectID, scope,
+		micros(s.CreatedAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt), s.RevokeReason,
+		first.Hash, micros(first.IssuedAt), expires, s.SecretGen}, nil
+}
+
+// insertSession checks (and locks) the credential behind s and stores s with its first refresh
+// token, in tx.
+func (db *DB) insertSession(ctx context.Context, tx *sql.Tx, s *keyward.Session, first *keyward.RefreshToken, args []any) error {
+	if err := db.lockCredential(ctx, tx, s); err != nil {
+		return err
+	}
+	res, err := db.prep.txExec(ctx, tx, qInsertSession, args...)
+	if err := sessionInserted(res, err); err != nil {
+		return err
+	}
+	first.SessionID = s.ID
+	return nil
 }
 
 // sessionInserted turns the result of a session insert into the store's errors: ECONFLICT for a

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Sweep deletes spent refresh tokens, sessions, dashboard logins, feed entries and invitations
-// that expired before now, at most limit rows of each table per call, and returns how many rows it deleted.
+// Sweep deletes spent refresh tokens, sessions, dashboard logins, password reset links,
+// invitations, device authorizations and feed entries that expired before now, at most limit rows
+// of each table per call, and returns how many rows it deleted.
 // A session expires with its live refresh token: nothing can refresh it any more, and every
 // access token it issued expired before that token. Audit events are kept.
 //
@@ -26,6 +27,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires_at < $1 LIMIT $2)"},
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
 		{"password reset links", "DELETE FROM password_resets WHERE hash IN (SELECT hash FROM password_resets WHERE expires_at < $1 LIMIT $2)"},
+		{"device authorizations", "DELETE FROM device_authorizations WHERE device_hash IN (SELECT device_hash FROM device_authorizations WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 		{"invitations", "DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE expires_at < $1 LIMIT $2)"},
 	} {

@@ -88,6 +88,12 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UserSessions", testUserSessions},
 		{"SigningKeys", testSigningKeys},
 		{"TimesRoundTrip", testTimesRoundTrip},
+		{"DeviceAuthorizations", testDeviceAuthorizations},
+		{"DeviceAuthorizationExpiry", testDeviceAuthorizationExpiry},
+		{"DeviceRedeemOfDisabledUser", testDeviceRedeemOfDisabledUser},
+		{"DeviceRedeemRace", testDeviceRedeemRace},
+		{"DeviceDecideRace", testDeviceDecideRace},
+		{"DeviceSweep", testDeviceSweep},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
