@@ -25,6 +25,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"tokens of the earlier format", "DELETE FROM legacy_refresh_tokens WHERE hash IN (SELECT hash FROM legacy_refresh_tokens WHERE expires_at < $1 LIMIT $2)"},
 		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires_at < $1 LIMIT $2)"},
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
+		{"login challenges", "DELETE FROM login_challenges WHERE hash IN (SELECT hash FROM login_challenges WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 	} {
 		res, err := db.exec(ctx, q.sql, micros(now), limit)

@@ -78,6 +78,11 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"Sweep", testSweep},
+		{"TOTP", testTOTP},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"LoginChallenges", testLoginChallenges},
+		{"Require2FA", testRequire2FA},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
