@@ -22,7 +22,9 @@ func (m *Main) login(ctx context.Context, args []string) error {
 	fs := m.flagSet("login", "login [--server URL] [--email EMAIL]\n\n"+
 		"Signs in with your email and password and keeps a refresh token in your configuration folder\n"+
 		"(readable by you only) for the other commands. The password is read from the terminal without\n"+
-		"echo, or from the first line of standard input when it is not a terminal.")
+		"echo, or from the first line of standard input when it is not a terminal. When your account has\n"+
+		"two-factor sign-in on, a code of your authenticator app (or a recovery code) is asked next, or\n"+
+		"read from the second line of standard input.")
 	server := fs.String("server", "", "the keyward server's URL (default: KEYWARD_SERVER, the stored login's, or "+defaultServer+")")
 	email := fs.String("email", "", "your email address (default: KEYWARD_EMAIL, or asked)")
 	rest, err := m.parseArgs(fs, args, "server", "email")
@@ -84,6 +86,9 @@ func (m *Main) login(ctx context.Context, args []string) error {
 
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.httpClient())
 	resp, err := client.PasswordLogin(ctx, *server, *email, password, "")
+	if client.SecondFactorRequired(err) {
+		resp, err = m.loginSecondFactor(ctx, in, tty, *server, *email, password)
+	}
 	if err != nil {
 		// A refusal names the server, which may be the stored login's rather than the one meant.
 		var refused *oauth2.RetrieveError
@@ -194,4 +199,21 @@ func readLine(r *bufio.Reader) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// loginSecondFactor asks for the second factor the server wants after a right password, and
+// signs in with it.
+func (m *Main) loginSecondFactor(ctx context.Context, in *bufio.Reader, tty bool, server, email, password string) (*client.TokenResponse, error) {
+	if tty {
+		fmt.Fprint(m.Stderr, "Two-factor code (or a recovery code): ")
+	}
+	line, err := readLine(in)
+	if err != nil {
+		return nil, fmt.Errorf("reading the two-factor code: %w", err)
+	}
+	otp := strings.TrimSpace(line)
+	if otp == "" {
+		return nil, usagef("login: your account has two-factor sign-in on: a code of your authenticator app or a recovery code is needed")
+	}
+	return client.PasswordLoginOTP(ctx, server, email, password, "", otp)
 }

@@ -43,6 +43,8 @@ type Login struct {
 	ByIP, ByUser Limiter
 	Logger       *slog.Logger // optional; nil: audit failures are not logged
 	Now          func() time.Time
+	// SecondFactors, when set, asks users who have a second factor for it (SecondFactor).
+	SecondFactors SecondFactors
 }
 
 // Attempt is one sign-in.
@@ -87,17 +89,8 @@ func (e *Throttled) Unwrap() error {
 func (l Login) Password(ctx context.Context, a *Attempt) (*keyward.User, error) {
 	email := CanonicalEmail(a.Email)
 	ipKey, userKey := a.IP.String(), "user:"+email
-	var wait time.Duration
-	for _, c := range [...]struct {
-		l   Limiter
-		key string
-	}{{l.ByIP, ipKey}, {l.ByUser, userKey}} {
-		if after, blocked := c.l.Blocked(c.key); blocked {
-			wait = max(wait, after, time.Second)
-		}
-	}
-	if wait > 0 {
-		return nil, &Throttled{RetryAfter: wait}
+	if err := l.throttled(ipKey, userKey); err != nil {
+		return nil, err
 	}
 	u, err := l.Store.UserByEmail(ctx, email)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
@@ -147,4 +140,21 @@ func (l Login) audit(ctx context.Context, e *keyward.AuditEvent) {
 	if err := l.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil && l.Logger != nil {
 		l.Logger.ErrorContext(ctx, "audit event lost", "action", e.Action, "err", err)
 	}
+}
+
+// throttled is a *Throttled while the address or the user has too many recent failures.
+func (l Login) throttled(ipKey, userKey string) error {
+	var wait time.Duration
+	for _, c := range [...]struct {
+		l   Limiter
+		key string
+	}{{l.ByIP, ipKey}, {l.ByUser, userKey}} {
+		if after, blocked := c.l.Blocked(c.key); blocked {
+			wait = max(wait, after, time.Second)
+		}
+	}
+	if wait > 0 {
+		return &Throttled{RetryAfter: wait}
+	}
+	return nil
 }

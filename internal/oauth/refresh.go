@@ -152,6 +152,8 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 	held, err := s.authz().Permissions(ctx, p, sess.ProjectID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return end(lost, gone)
+	} else if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+		return nil, nil, projectRefused(err)
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}

@@ -20,6 +20,7 @@ type Store interface {
 	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
 	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
 	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
 	CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error
 	Session(ctx context.Context, id string) (*keyward.Session, error)
@@ -86,11 +87,14 @@ type Server struct {
 	// Failed attempts are throttled per address, per username and per key id and address, so that
 	// someone guessing at one address cannot lock a key's owner out at another.
 	ByIP, ByUser, ByKeyIP Limiter
-	Touch                 KeyToucher // optional
-	Metrics               Metrics    // optional
-	Logger                *slog.Logger
-	Now                   func() time.Time
-	Rand                  io.Reader
+	// SecondFactors asks the password grant for the second factor of users who have one
+	// (optional; nil: nobody has one).
+	SecondFactors authn.SecondFactors
+	Touch         KeyToucher // optional
+	Metrics       Metrics    // optional
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Rand          io.Reader
 
 	cachedKeys keyCache
 }

@@ -1,0 +1,52 @@
+package authn
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
+)
+
+// SecondFactors checks the second factors of sign-in (internal/twofactor).
+type SecondFactors interface {
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
+	// Check is EUNAUTHORIZED when code is not a valid second factor of u; a valid one is spent.
+	Check(ctx context.Context, u *keyward.User, code string, ip netip.Addr) error
+}
+
+// SecondFactorRequired is the answer to a right password of a user with a second factor when
+// none was given: distinct from WrongCredentials, which it can only follow a right password.
+const SecondFactorRequired = client.SecondFactorRequiredDescription
+
+// WrongSecondFactor answers a wrong second factor after a right password.
+const WrongSecondFactor = "The second factor is wrong or was used already."
+
+// NeedsSecondFactor reports whether u must give a second factor to finish signing in.
+func (l Login) NeedsSecondFactor(ctx context.Context, u *keyward.User) (bool, error) {
+	if l.SecondFactors == nil {
+		return false, nil
+	}
+	return l.SecondFactors.HasSecondFactor(ctx, u.ID)
+}
+
+// SecondFactor checks the second factor of a sign-in whose password was right, under the
+// throttling of passwords: while the address or the user is throttled it fails with *Throttled
+// without checking, and a wrong code counts against both, as a wrong password does, so six
+// digits cannot be guessed any faster than a password. It fails with EUNAUTHORIZED
+// (WrongSecondFactor), *Throttled or the store's error.
+func (l Login) SecondFactor(ctx context.Context, a *Attempt, u *keyward.User, code string) error {
+	ipKey, userKey := a.IP.String(), "user:"+CanonicalEmail(u.Email)
+	if err := l.throttled(ipKey, userKey); err != nil {
+		return err
+	}
+	err := l.SecondFactors.Check(ctx, u, code, a.IP)
+	if keyward.ErrorCode(err) != keyward.EUNAUTHORIZED {
+		return err
+	}
+	l.ByIP.Fail(ipKey)
+	l.ByUser.Fail(userKey)
+	l.audit(ctx, &keyward.AuditEvent{Actor: "user:" + u.ID, Action: keyward.AuditSecondFactorFailed,
+		Target: "user:" + u.ID, IP: ipKey, Detail: a.Via})
+	return keyward.Errorf(keyward.EUNAUTHORIZED, "%s", WrongSecondFactor)
+}
