@@ -27,6 +27,9 @@ type Store interface {
 	SetWebSessionFlash(ctx context.Context, hash, flash []byte) error
 	TakeWebSessionFlash(ctx context.Context, hash []byte) ([]byte, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
+	CreateLoginChallenge(ctx context.Context, c *keyward.LoginChallenge) error
+	LoginChallenge(ctx context.Context, hash []byte) (*keyward.LoginChallenge, error)
+	DeleteLoginChallenge(ctx context.Context, hash []byte) (bool, error)
 	Ping(ctx context.Context) error // after an internal error: is the database down?
 }
 
@@ -63,6 +66,9 @@ type Server struct {
 	Now         func() time.Time
 	Rand        io.Reader
 	Logger      *slog.Logger // optional; nil: discard
+	// SecondFactors enrols and checks second factors (optional; nil: sign-in asks for none and
+	// the account pages are absent).
+	SecondFactors SecondFactors
 
 	web *web.Surface
 }
@@ -86,6 +92,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /login", s.handle(s.loginForm))
 	mux.Handle("POST /login", s.handle(s.login))
 	mux.Handle("POST /logout", s.handle(s.logout))
+	s.routeSecondFactors(mux)
 	mux.Handle("GET /permissions", s.page(s.permissions))
 	mux.Handle("GET /projects", s.page(s.projects))
 	mux.Handle("POST /projects", s.page(s.createProject))

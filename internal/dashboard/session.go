@@ -166,7 +166,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	ctx := r.Context()
-	login := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	login := s.passwordLogin()
 	u, err := login.Password(ctx, attempt)
 	var wait *authn.Throttled
 	switch {
@@ -182,6 +182,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+	if need, err := login.NeedsSecondFactor(ctx, u); err != nil {
+		return err
+	} else if need {
+		return s.challenge(w, r, u, page.Next)
+	}
+	return s.signIn(w, r, login, attempt, u, page)
+}
+
+// passwordLogin is authn.Login, the sign-in rules the token endpoint's password grant applies too.
+func (s *Server) passwordLogin() authn.Login {
+	l := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Logger: s.Logger, Now: s.Now}
+	if s.SecondFactors != nil {
+		l.SecondFactors = s.SecondFactors
+	}
+	return l
+}
+
+// signIn starts the web session of u, who proved who they are, and sends them to page.Next.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, login authn.Login, attempt *authn.Attempt, u *keyward.User, page *loginPage) error {
+	ctx := r.Context()
 	// A fresh secret at every login, and any session the browser brought is ended: a secret
 	// planted before login (session fixation) never becomes a signed-in one.
 	if old, err := s.session(r); err == nil && old != nil {

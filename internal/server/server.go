@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/internal/twofactor"
 	"github.com/keyward/keyward/internal/web"
 )
 
@@ -39,6 +41,7 @@ type Server struct {
 	toucher  *toucher
 	registry *prometheus.Registry
 	handler  http.Handler
+	master   []byte // seals signing keys and TOTP secrets; nil: none configured
 	metrics  http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
 
 	stopping     chan struct{} // closed when shutdown begins: long-lived streams end
@@ -67,6 +70,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.waitForDatabase(ctx, func() error { return s.open(ctx, master) }); err != nil {
 		return nil, err
 	}
+	s.master = master
 	s.registry = prometheus.NewRegistry()
 	s.handler = s.buildHandler()
 	return s, nil
@@ -225,6 +229,8 @@ func (s *Server) buildHandler() http.Handler {
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
 
+	factors := &twofactor.Service{Store: s.store, MasterKey: s.master, Issuer: issuerName(cfg.Issuer), Now: cfg.Now, Rand: cfg.Rand, Logger: s.log}
+
 	oauthSrv := &oauth.Server{
 		Config: oauth.Config{
 			Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL, RefreshGrace: cfg.RefreshGrace,
@@ -235,6 +241,7 @@ func (s *Server) buildHandler() http.Handler {
 		Passwords: hasher, ClientIP: resolver.ClientIP,
 		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(),
 		Touch: s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
+		SecondFactors: factors,
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
@@ -243,7 +250,7 @@ func (s *Server) buildHandler() http.Handler {
 	dash := &dashboard.Server{
 		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,
 		ClientIP: resolver.ClientIP, HTTPS: strings.HasPrefix(cfg.Issuer, "https://"), Issuer: cfg.Issuer,
-		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, SecondFactors: factors,
 	}
 
 	mux := http.NewServeMux()
@@ -349,4 +356,13 @@ func (s *Server) Close() error {
 		s.toucher.flush(context.Background())
 	}
 	return s.store.Close()
+}
+
+// issuerName is what authenticator apps show an account under: "keyward" and the issuer's host,
+// so that two instances are told apart.
+func issuerName(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		return "keyward " + u.Hostname()
+	}
+	return "keyward"
 }
