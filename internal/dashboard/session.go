@@ -168,18 +168,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	login := s.passwordLogin()
 	u, err := login.Password(ctx, attempt)
-	var wait *authn.Throttled
-	switch {
-	case errors.As(err, &wait):
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
-		page.Error = "Too many failed sign-in attempts. " + ratelimit.TryAgain(wait.RetryAfter)
-		s.render(w, r, http.StatusTooManyRequests, "login", page)
+	if refused, err := signInRefused(w, err, authn.WrongCredentials, func(status int, msg string) error {
+		page.Error = msg
+		s.render(w, r, status, "login", page)
 		return nil
-	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
-		page.Error = authn.WrongCredentials
-		s.render(w, r, http.StatusUnauthorized, "login", page)
-		return nil
-	case err != nil:
+	}); refused || err != nil {
 		return err
 	}
 	if need, err := login.NeedsSecondFactor(ctx, u); err != nil {
@@ -188,6 +181,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.challenge(w, r, u, page.Next)
 	}
 	return s.signIn(w, r, login, attempt, u, page)
+}
+
+// signInRefused shows, through show, the answer to a sign-in step that err refused: throttled
+// (429 with Retry-After) or wrong (401, saying wrong). It reports whether err was such a refusal;
+// any other error is returned.
+func signInRefused(w http.ResponseWriter, err error, wrong string, show func(status int, msg string) error) (bool, error) {
+	var wait *authn.Throttled
+	switch {
+	case errors.As(err, &wait):
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
+		return true, show(http.StatusTooManyRequests, "Too many failed sign-in attempts. "+ratelimit.TryAgain(wait.RetryAfter))
+	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
+		return true, show(http.StatusUnauthorized, wrong)
+	}
+	return false, err
 }
 
 // passwordLogin is authn.Login, the sign-in rules the token endpoint's password grant applies too.

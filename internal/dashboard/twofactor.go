@@ -2,19 +2,16 @@ package dashboard
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
-	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/twofactor"
 	"github.com/keyward/keyward/internal/web"
 )
@@ -181,18 +178,11 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	err = login.SecondFactor(ctx, attempt, u, code)
-	var wait *authn.Throttled
-	switch {
-	case errors.As(err, &wait):
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
-		page.Error = "Too many failed sign-in attempts. " + ratelimit.TryAgain(wait.RetryAfter)
-		s.render(w, r, http.StatusTooManyRequests, "login-2fa", page)
+	if refused, err := signInRefused(w, err, authn.WrongSecondFactor, func(status int, msg string) error {
+		page.Error = msg
+		s.render(w, r, status, "login-2fa", page)
 		return nil
-	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
-		page.Error = authn.WrongSecondFactor
-		s.render(w, r, http.StatusUnauthorized, "login-2fa", page)
-		return nil
-	case err != nil:
+	}); refused || err != nil {
 		return err
 	}
 	// Of two browsers racing with one challenge, one signs in.
@@ -286,17 +276,13 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, v *visit,
 		return false, s.showAccount2FA(w, r, v, http.StatusBadRequest, map[string]string{"password": "Enter your password."})
 	}
 	u, err := s.passwordLogin().Password(r.Context(), &authn.Attempt{Email: v.User.Email, Password: password, IP: v.Caller.IP, Via: "dashboard"})
-	var wait *authn.Throttled
-	switch {
-	case errors.As(err, &wait):
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
-		return false, s.showAccount2FA(w, r, v, http.StatusTooManyRequests, map[string]string{"password": "Too many failed attempts. " + ratelimit.TryAgain(wait.RetryAfter)})
-	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED || (err == nil && u.ID != v.User.ID):
-		return false, s.showAccount2FA(w, r, v, http.StatusUnauthorized, map[string]string{"password": "The password is wrong."})
-	case err != nil:
-		return false, err
+	if err == nil && u.ID != v.User.ID {
+		err = keyward.Errorf(keyward.EUNAUTHORIZED, "another user") // renamed to another's address meanwhile
 	}
-	return true, nil
+	refused, err := signInRefused(w, err, "The password is wrong.", func(status int, msg string) error {
+		return s.showAccount2FA(w, r, v, status, map[string]string{"password": msg})
+	})
+	return !refused && err == nil, err
 }
 
 func (s *Server) regenerateCodes(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -324,14 +310,9 @@ func (s *Server) disable2FA(w http.ResponseWriter, r *http.Request, v *visit) er
 	}
 	attempt := &authn.Attempt{Email: v.User.Email, IP: v.Caller.IP, Via: "dashboard"}
 	err = s.passwordLogin().SecondFactor(r.Context(), attempt, v.User, f.get("code"))
-	var wait *authn.Throttled
-	switch {
-	case errors.As(err, &wait):
-		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
-		return s.showAccount2FA(w, r, v, http.StatusTooManyRequests, map[string]string{"code": "Too many failed attempts. " + ratelimit.TryAgain(wait.RetryAfter)})
-	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
-		return s.showAccount2FA(w, r, v, http.StatusUnauthorized, map[string]string{"code": authn.WrongSecondFactor})
-	case err != nil:
+	if refused, err := signInRefused(w, err, authn.WrongSecondFactor, func(status int, msg string) error {
+		return s.showAccount2FA(w, r, v, status, map[string]string{"code": msg})
+	}); refused || err != nil {
 		return err
 	}
 	if err := s.SecondFactors.Disable(r.Context(), v.User, v.Caller.IP); err != nil {

@@ -41,7 +41,7 @@ type Server struct {
 	toucher  *toucher
 	registry *prometheus.Registry
 	handler  http.Handler
-	master   []byte // seals signing keys and TOTP secrets; nil: none configured
+	master   []byte       // seals signing keys and TOTP secrets; nil: none configured
 	metrics  http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
 
 	stopping     chan struct{} // closed when shutdown begins: long-lived streams end

@@ -116,8 +116,12 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID string) error {
 func (db *DB) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
+	return hasSecondFactor(ctx, db.r, userID)
+}
+
+func hasSecondFactor(ctx context.Context, q rowQuerier, userID string) (bool, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed", userID).Scan(&n)
+	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed", userID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("has second factor: %w", err)
 	}
@@ -152,10 +156,9 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed", userID).Scan(&n); err != nil {
-			return fmt.Errorf("replace recovery codes: %w", err)
-		} else if n == 0 {
+		if has, err := hasSecondFactor(ctx, tx, userID); err != nil {
+			return err
+		} else if !has {
 			return keyward.Errorf(keyward.ENOTFOUND, "Two-factor sign-in is off.")
 		}
 		return replaceRecoveryCodes(ctx, tx, userID, hashes)
@@ -178,17 +181,13 @@ func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, userID string, hashes
 func (db *DB) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	var n int
-	err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL", userID).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("recovery codes left: %w", err)
-	}
-	return n, nil
+	return countRecoveryCodes(ctx, db.r, userID)
 }
 
-func countRecoveryCodes(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
+// countRecoveryCodes counts the user's unused recovery codes, in a transaction or not.
+func countRecoveryCodes(ctx context.Context, q rowQuerier, userID string) (int, error) {
 	var n int
-	err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL", userID).Scan(&n)
+	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL", userID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("recovery codes left: %w", err)
 	}
