@@ -153,7 +153,9 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return end(lost, gone)
 	} else if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
-		return nil, nil, projectRefused(err)
+		// The project requires a second factor the user lacks (require_2fa). The token is spent
+		// by now, so the session ends; they sign in again once enrolled.
+		return end("second factor required", projectRefused(err))
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}

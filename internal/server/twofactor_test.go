@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/kwtest"
@@ -71,6 +72,25 @@ func TestPasswordGrantSecondFactor(t *testing.T) {
 	// A recovery code works once, typed in any case.
 	kwtest.RequireToken(t, s.TokenRequest(t, passwordForm(kwtest.AdminEmail, kwtest.AdminPassword, "", strings.ToUpper(codes[0]))))
 	kwtest.RequireOAuthError(t, s.TokenRequest(t, passwordForm(kwtest.AdminEmail, kwtest.AdminPassword, "", codes[0])), http.StatusBadRequest, "invalid_grant")
+
+	// The instance audit trail has the failures and the spent recovery code, and no code.
+	events, _, err := s.Srv.Store().AuditPage(t.Context(), "", keyward.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, e := range events {
+		counts[e.Action]++
+		if strings.Contains(e.Detail+e.Target, codes[0]) || strings.Contains(e.Detail, code) {
+			t.Errorf("a code in the audit trail: %+v", e)
+		}
+	}
+	if counts[keyward.AuditSecondFactorFailed] < 5 || counts[keyward.AuditRecoveryCodeUsed] != 1 || counts[keyward.Audit2FAEnabled] != 1 {
+		t.Errorf("audit events %v", counts)
+	}
+	if strings.Contains(s.Logs(), codes[0]) {
+		t.Error("a recovery code in the server log")
+	}
 }
 
 // TestSecondFactorGuessingThrottled: wrong codes count as failed sign-ins of the user, so the
@@ -106,6 +126,7 @@ func TestRequire2FA(t *testing.T) {
 	s.CreateUser(t, admin, email, pw)
 	putMember(t, s, admin, "default", email, "containers-view", "api-keys-view")
 	bob := s.Login(t, email, pw, "").AccessToken
+	bobNarrowed := s.Login(t, email, pw, "default")
 	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "ci", Permissions: []string{"containers-view"}})
 
 	// Turning it on needs a second factor of one's own.
@@ -139,6 +160,11 @@ func TestRequire2FA(t *testing.T) {
 	if e := kwtest.RequireOAuthError(t, r, http.StatusForbidden, "invalid_grant"); !strings.Contains(e.Description, "two-factor") {
 		t.Errorf("narrowed login without 2FA: %q", e.Description)
 	}
+	// A token narrowed to the project no longer refreshes: its session ends.
+	r = s.Refresh(t, bobNarrowed.RefreshToken)
+	if e := kwtest.RequireOAuthError(t, r, http.StatusForbidden, "invalid_grant"); !strings.Contains(e.Description, "two-factor") {
+		t.Errorf("refresh without 2FA: %q", e.Description)
+	}
 	// Keys are not people: the project's key keeps exchanging.
 	s.Exchange(t, key.Secret)
 
@@ -149,10 +175,12 @@ func TestRequire2FA(t *testing.T) {
 	kwtest.RequireToken(t, s.TokenRequest(t, passwordForm(kwtest.AdminEmail, kwtest.AdminPassword, "default", twofactor.Code(secret, twofactor.Step(s.Clock.Now())))))
 
 	// Once Bob enrols, the same token is let in.
-	s.EnrolTOTP(t, email)
+	bobSecret, _ := s.EnrolTOTP(t, email)
 	if r := s.API(t, http.MethodGet, "/v1/projects/default/api-keys", bob, nil); r.Status != http.StatusOK {
 		t.Fatalf("after enrolling: %s", r)
 	}
+	code := twofactor.Code(bobSecret, twofactor.Step(s.Clock.Now()))
+	kwtest.RequireToken(t, s.TokenRequest(t, passwordForm(email, pw, "default", code)))
 }
 
 // TestTOTPSecretSealed: with a master key, the stored secret is sealed, not the secret itself.
