@@ -32,6 +32,33 @@ type LoginChallenge struct {
 	ExpiresAt time.Time
 }
 
+// PrefixPasskey begins the id of a passkey.
+const PrefixPasskey = "pky_"
+
+// Passkey is a WebAuthn credential a user signs in with as their second factor. It holds a
+// public key only: a copy of the database signs nobody in.
+type Passkey struct {
+	ID           string
+	UserID       string
+	CredentialID []byte // the authenticator's id of it; unique
+	Name         string // the user's name for it
+	// Credential is the WebAuthn library's record of it (public key, signature counter, flags),
+	// kept as that library encodes it.
+	Credential []byte
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// Ceremony is the state a WebAuthn ceremony keeps between its two requests (the challenge),
+// owned by the web session or sign-in challenge whose hash it carries, for one purpose.
+type Ceremony struct {
+	Hash      []byte
+	Purpose   string // "register" or "login"
+	UserID    string
+	Data      []byte
+	ExpiresAt time.Time
+}
+
 // TwoFactorStore is the part of Store that keeps second factors.
 type TwoFactorStore interface {
 	// PutTOTP stores an unconfirmed secret for s.UserID, replacing an earlier unconfirmed one;
@@ -48,7 +75,8 @@ type TwoFactorStore interface {
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
 	// DeleteTOTP removes the user's secret and recovery codes; deleting none succeeds.
 	DeleteTOTP(ctx context.Context, userID string) error
-	// HasSecondFactor reports whether the user has a confirmed second factor.
+	// HasSecondFactor reports whether the user has a confirmed second factor: a TOTP secret or
+	// a passkey.
 	HasSecondFactor(ctx context.Context, userID string) (bool, error)
 
 	// UseRecoveryCode spends the user's unused recovery code whose hash is given, exactly once,
@@ -68,6 +96,22 @@ type TwoFactorStore interface {
 	// DeleteLoginChallenge deletes it, and reports whether it was there: of two racing
 	// completions, one does.
 	DeleteLoginChallenge(ctx context.Context, hash []byte) (bool, error)
+
+	// CreatePasskey stores p; ENOTFOUND when the user does not exist, ECONFLICT when the
+	// credential is stored already.
+	CreatePasskey(ctx context.Context, p *Passkey) error
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID string) ([]*Passkey, error)
+	// DeletePasskey deletes the user's passkey id; ENOTFOUND when the user has no such passkey.
+	DeletePasskey(ctx context.Context, userID, id string) error
+	// UsePasskey records a sign-in with the user's passkey credentialID: its updated record
+	// (the signature counter) and the time; ENOTFOUND when the user has no such passkey.
+	UsePasskey(ctx context.Context, userID string, credentialID, credential []byte, at time.Time) error
+	// PutCeremony stores c, replacing the ceremony of the same hash and purpose.
+	PutCeremony(ctx context.Context, c *Ceremony) error
+	// TakeCeremony returns the ceremony of hash and purpose and deletes it, so that a challenge
+	// answers once; ENOTFOUND when there is none.
+	TakeCeremony(ctx context.Context, hash []byte, purpose string) (*Ceremony, error)
 
 	// SetProjectRequire2FA sets whether the project refuses members without a second factor and
 	// returns the project as it now is; ENOTFOUND when the project does not exist.

@@ -26,6 +26,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"sessions", "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE refresh_expires_at < $1 LIMIT $2)"},
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
 		{"login challenges", "DELETE FROM login_challenges WHERE hash IN (SELECT hash FROM login_challenges WHERE expires_at < $1 LIMIT $2)"},
+		{"webauthn ceremonies", "DELETE FROM webauthn_ceremonies WHERE (hash, purpose) IN (SELECT hash, purpose FROM webauthn_ceremonies WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 	} {
 		res, err := db.exec(ctx, q.sql, micros(now), limit)

@@ -112,16 +112,13 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID string) error {
 	})
 }
 
-// HasSecondFactor reports whether the user has a confirmed TOTP secret.
+// HasSecondFactor reports whether the user has a confirmed TOTP secret or a passkey.
 func (db *DB) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	return hasSecondFactor(ctx, db.r, userID)
-}
-
-func hasSecondFactor(ctx context.Context, q rowQuerier, userID string) (bool, error) {
 	var n int
-	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed", userID).Scan(&n)
+	err := db.r.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed)"+
+		" + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)", userID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("has second factor: %w", err)
 	}
@@ -156,10 +153,12 @@ func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if has, err := hasSecondFactor(ctx, tx, userID); err != nil {
-			return err
-		} else if !has {
-			return keyward.Errorf(keyward.ENOTFOUND, "Two-factor sign-in is off.")
+		// Recovery codes stand in for the authenticator app's codes, so they need one.
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND confirmed", userID).Scan(&n); err != nil {
+			return fmt.Errorf("replace recovery codes: %w", err)
+		} else if n == 0 {
+			return keyward.Errorf(keyward.ENOTFOUND, "No authenticator app is set up.")
 		}
 		return replaceRecoveryCodes(ctx, tx, userID, hashes)
 	})

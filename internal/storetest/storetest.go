@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RecoveryCodes", testRecoveryCodes},
 		{"LoginChallenges", testLoginChallenges},
 		{"Require2FA", testRequire2FA},
+		{"Passkeys", testPasskeys},
+		{"Ceremonies", testCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

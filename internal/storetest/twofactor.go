@@ -216,3 +216,65 @@ func testRequire2FA(t *testing.T, s keyward.Store) {
 	_, err = s.SetProjectRequire2FA(ctx, "prj_unknown", true)
 	wantCode(t, err, keyward.ENOTFOUND)
 }
+
+func testPasskeys(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	u, other := newUser(t, s), newUser(t, s)
+	pk := &keyward.Passkey{ID: newID(t, keyward.PrefixPasskey), UserID: u.ID, CredentialID: []byte(randomString(t, 16)),
+		Name: "laptop", Credential: []byte(`{"counter":0}`), CreatedAt: t0}
+	must(t, s.CreatePasskey(ctx, pk))
+	dup := *pk
+	dup.ID = newID(t, keyward.PrefixPasskey)
+	wantCode(t, s.CreatePasskey(ctx, &dup), keyward.ECONFLICT) // the same credential twice
+	gone := *pk
+	gone.ID, gone.UserID, gone.CredentialID = newID(t, keyward.PrefixPasskey), "usr_unknown", []byte("x")
+	wantCode(t, s.CreatePasskey(ctx, &gone), keyward.ENOTFOUND)
+
+	if has, err := s.HasSecondFactor(ctx, u.ID); err != nil || !has {
+		t.Fatalf("a passkey is not a second factor: %v, %v", has, err)
+	}
+	list, err := s.Passkeys(ctx, u.ID)
+	must(t, err)
+	sameJSON(t, "Passkeys", list, []*keyward.Passkey{pk})
+	if list, _ := s.Passkeys(ctx, other.ID); len(list) != 0 {
+		t.Fatalf("another user's passkeys: %v", list)
+	}
+
+	wantCode(t, s.UsePasskey(ctx, other.ID, pk.CredentialID, []byte(`{}`), t0), keyward.ENOTFOUND)
+	later := t0.Add(time.Hour)
+	must(t, s.UsePasskey(ctx, u.ID, pk.CredentialID, []byte(`{"counter":1}`), later))
+	list, err = s.Passkeys(ctx, u.ID)
+	must(t, err)
+	if len(list) != 1 || string(list[0].Credential) != `{"counter":1}` || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(later) {
+		t.Fatalf("after use: %+v", list[0])
+	}
+
+	wantCode(t, s.DeletePasskey(ctx, other.ID, pk.ID), keyward.ENOTFOUND) // not theirs
+	must(t, s.DeletePasskey(ctx, u.ID, pk.ID))
+	wantCode(t, s.DeletePasskey(ctx, u.ID, pk.ID), keyward.ENOTFOUND)
+	if has, _ := s.HasSecondFactor(ctx, u.ID); has {
+		t.Fatal("second factor after deleting the only passkey")
+	}
+}
+
+func testCeremonies(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	u := newUser(t, s)
+	hash := hashOf(randomString(t, 16))
+	must(t, s.PutCeremony(ctx, &keyward.Ceremony{Hash: hash, Purpose: "login", UserID: u.ID, Data: []byte("first"), ExpiresAt: t0.Add(time.Minute)}))
+	must(t, s.PutCeremony(ctx, &keyward.Ceremony{Hash: hash, Purpose: "login", UserID: u.ID, Data: []byte("second"), ExpiresAt: t0.Add(time.Minute)}))
+	must(t, s.PutCeremony(ctx, &keyward.Ceremony{Hash: hash, Purpose: "register", UserID: u.ID, Data: []byte("other"), ExpiresAt: t0.Add(time.Minute)}))
+	c, err := s.TakeCeremony(ctx, hash, "login")
+	must(t, err)
+	if string(c.Data) != "second" || c.UserID != u.ID || !c.ExpiresAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("TakeCeremony = %+v", c)
+	}
+	_, err = s.TakeCeremony(ctx, hash, "login") // answered once
+	wantCode(t, err, keyward.ENOTFOUND)
+	c, err = s.TakeCeremony(ctx, hash, "register")
+	must(t, err)
+	if string(c.Data) != "other" {
+		t.Fatalf("the other purpose: %+v", c)
+	}
+	wantCode(t, s.PutCeremony(ctx, &keyward.Ceremony{Hash: hash, Purpose: "login", UserID: "usr_unknown", Data: []byte("x"), ExpiresAt: t0}), keyward.ENOTFOUND)
+}
