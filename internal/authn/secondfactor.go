@@ -30,17 +30,24 @@ func (l Login) NeedsSecondFactor(ctx context.Context, u *keyward.User) (bool, er
 	return l.SecondFactors.HasSecondFactor(ctx, u.ID)
 }
 
-// SecondFactor checks the second factor of a sign-in whose password was right, under the
-// throttling of passwords: while the address or the user is throttled it fails with *Throttled
-// without checking, and a wrong code counts against both, as a wrong password does, so six
-// digits cannot be guessed any faster than a password. It fails with EUNAUTHORIZED
-// (WrongSecondFactor), *Throttled or the store's error.
+// SecondFactor checks the second factor code (a TOTP or recovery code) of a sign-in whose
+// password was right, with SecondFactorCheck.
 func (l Login) SecondFactor(ctx context.Context, a *Attempt, u *keyward.User, code string) error {
+	return l.SecondFactorCheck(ctx, a, u, func() error { return l.SecondFactors.Check(ctx, u, code, a.IP) })
+}
+
+// SecondFactorCheck runs check, the check of a second factor of a sign-in whose password was
+// right (a code, a passkey), under the throttling of passwords: while the address or the user is
+// throttled it fails with *Throttled without checking, and a wrong answer (check is
+// EUNAUTHORIZED) counts against both, as a wrong password does, so six digits cannot be guessed
+// any faster than a password. It fails with EUNAUTHORIZED (WrongSecondFactor), *Throttled or
+// the store's error.
+func (l Login) SecondFactorCheck(ctx context.Context, a *Attempt, u *keyward.User, check func() error) error {
 	ipKey, userKey := a.IP.String(), "user:"+CanonicalEmail(u.Email)
 	if err := l.throttled(ipKey, userKey); err != nil {
 		return err
 	}
-	err := l.SecondFactors.Check(ctx, u, code, a.IP)
+	err := check()
 	if keyward.ErrorCode(err) != keyward.EUNAUTHORIZED {
 		return err
 	}

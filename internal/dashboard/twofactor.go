@@ -34,6 +34,7 @@ func (s *Server) routeSecondFactors(mux *http.ServeMux) {
 	mux.Handle("POST "+manage.Enrol2FAPath+"/recovery-codes", s.page(s.regenerateCodes))
 	mux.Handle("POST "+manage.Enrol2FAPath+"/disable", s.page(s.disable2FA))
 	mux.Handle("POST /projects/{project}/require-2fa", s.inProject(s.setRequire2FA))
+	s.routePasskeys(mux)
 }
 
 // setRequire2FA turns the project's require_2fa on or off.
@@ -130,7 +131,8 @@ func (s *Server) pendingChallenge(r *http.Request) (*keyward.LoginChallenge, *ke
 
 type secondStepPage struct {
 	pageBase
-	Error string
+	Error   string
+	Passkey bool // the person has a passkey: the page offers it
 }
 
 // expired sends a browser without a live challenge back to the password form.
@@ -142,14 +144,18 @@ func (s *Server) expired(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) secondStepForm(w http.ResponseWriter, r *http.Request) error {
-	c, _, err := s.pendingChallenge(r)
+	c, u, err := s.pendingChallenge(r)
 	if err != nil {
 		return err
 	}
 	if c == nil {
 		return s.expired(w, r)
 	}
-	s.render(w, r, http.StatusOK, "login-2fa", &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"}})
+	st, err := s.SecondFactors.Status(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "login-2fa", &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"}, Passkey: len(st.Passkeys) > 0})
 	return nil
 }
 
@@ -185,8 +191,13 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) error {
 	}); refused || err != nil {
 		return err
 	}
+	return s.completeSignIn(w, r, login, attempt, c, u)
+}
+
+// completeSignIn spends the challenge whose second factor was right and starts the web session.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, login authn.Login, attempt *authn.Attempt, c *keyward.LoginChallenge, u *keyward.User) error {
 	// Of two browsers racing with one challenge, one signs in.
-	if ok, err := s.Store.DeleteLoginChallenge(ctx, c.Hash); err != nil {
+	if ok, err := s.Store.DeleteLoginChallenge(r.Context(), c.Hash); err != nil {
 		return err
 	} else if !ok {
 		return s.expired(w, r)

@@ -17,7 +17,7 @@ import (
 func (b *tab) enrol(e *env) ([]byte, []string) {
 	b.t.Helper()
 	b.open("/account/2fa")
-	b.see("Two-factor sign-in is off")
+	b.see("No authenticator app is set up")
 	b.press("Set up an authenticator app")
 	b.see("Scan this code with your authenticator app")
 	b.checkPage()
@@ -43,7 +43,7 @@ func (b *tab) enrol(e *env) ([]byte, []string) {
 		b.t.Fatalf("%d recovery codes shown", len(codes))
 	}
 	b.press("Done")
-	b.see("Two-factor sign-in is on", "Recovery codes left: 10")
+	b.see("Your authenticator app is set up", "Recovery codes left: 10")
 	// The code of this step was spent on the confirmation: sign-ins use the next one.
 	e.Clock.Advance(twofactor.Period * time.Second)
 	return secret, codes
@@ -129,7 +129,7 @@ func TestTwoFactorSignIn(t *testing.T) {
 	b.fill("Password", adminPassword)
 	b.fill("A code from your app, or a recovery code", code())
 	b.press("Turn off")
-	b.see("Two-factor sign-in is off")
+	b.see("No authenticator app is set up")
 	b.signOut()
 	b.login(adminEmail, adminPassword) // a password alone again
 }

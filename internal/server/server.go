@@ -229,7 +229,7 @@ func (s *Server) buildHandler() http.Handler {
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
 
-	factors := &twofactor.Service{Store: s.store, MasterKey: s.master, Issuer: issuerName(cfg.Issuer), Now: cfg.Now, Rand: cfg.Rand, Logger: s.log}
+	factors := &twofactor.Service{Store: s.store, MasterKey: s.master, Issuer: issuerName(cfg.Issuer), Origin: cfg.Issuer, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log}
 
 	oauthSrv := &oauth.Server{
 		Config: oauth.Config{

@@ -28,6 +28,12 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (int, error)
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+	CreatePasskey(ctx context.Context, p *keyward.Passkey) error
+	Passkeys(ctx context.Context, userID string) ([]*keyward.Passkey, error)
+	DeletePasskey(ctx context.Context, userID, id string) error
+	UsePasskey(ctx context.Context, userID string, credentialID, credential []byte, at time.Time) error
+	PutCeremony(ctx context.Context, c *keyward.Ceremony) error
+	TakeCeremony(ctx context.Context, hash []byte, purpose string) (*keyward.Ceremony, error)
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 }
 
@@ -38,6 +44,9 @@ type Service struct {
 	// master key): they are stored as they are, as signing keys then are.
 	MasterKey []byte
 	Issuer    string // the name authenticator apps show next to the account
+	// Origin is the issuer URL browsers reach keyward at: passkeys are bound to its host (the
+	// WebAuthn relying party id) and accepted from that origin only.
+	Origin string
 	Now       func() time.Time
 	Rand      io.Reader
 	Logger    *slog.Logger // optional
@@ -47,18 +56,25 @@ type Service struct {
 type Status struct {
 	TOTP         bool // confirmed
 	RecoveryLeft int
+	Passkeys     []*keyward.Passkey
 }
 
 // Status returns the user's second factors.
 func (s *Service) Status(ctx context.Context, userID string) (Status, error) {
+	var st Status
+	var err error
+	if st.Passkeys, err = s.Store.Passkeys(ctx, userID); err != nil {
+		return st, err
+	}
 	t, err := s.Store.TOTP(ctx, userID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND || (err == nil && !t.Confirmed) {
-		return Status{}, nil
+		return st, nil
 	} else if err != nil {
-		return Status{}, err
+		return st, err
 	}
-	left, err := s.Store.RecoveryCodesLeft(ctx, userID)
-	return Status{TOTP: true, RecoveryLeft: left}, err
+	st.TOTP = true
+	st.RecoveryLeft, err = s.Store.RecoveryCodesLeft(ctx, userID)
+	return st, err
 }
 
 // HasSecondFactor reports whether the user must give a second factor to sign in.
