@@ -47,9 +47,9 @@ type Service struct {
 	// Origin is the issuer URL browsers reach keyward at: passkeys are bound to its host (the
 	// WebAuthn relying party id) and accepted from that origin only.
 	Origin string
-	Now       func() time.Time
-	Rand      io.Reader
-	Logger    *slog.Logger // optional
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger // optional
 }
 
 // Status is a user's second factors as the account page shows them.
