@@ -1,12 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/web"
 )
@@ -101,24 +101,7 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, u, err := s.pendingChallenge(r)
-	if err != nil {
-		return err
-	}
-	if c == nil {
-		return s.expired(w, r)
-	}
-	ctx := r.Context()
-	login := s.passwordLogin()
-	attempt := &authn.Attempt{Email: u.Email, IP: s.clientIP(r), Via: "dashboard passkey"}
-	err = login.SecondFactorCheck(ctx, attempt, u, func() error { return s.SecondFactors.CheckPasskey(ctx, u, c.Hash, body) })
-	page := &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"}, Passkey: true}
-	if refused, err := signInRefused(w, err, "The passkey was not accepted.", func(status int, msg string) error {
-		page.Error = msg
-		s.render(w, r, status, "login-2fa", page)
-		return nil
-	}); refused || err != nil {
-		return err
-	}
-	return s.completeSignIn(w, r, login, attempt, c, u)
+	return s.answerChallenge(w, r, "dashboard passkey", "The passkey was not accepted.", func(ctx context.Context, u *keyward.User, c *keyward.LoginChallenge) error {
+		return s.SecondFactors.CheckPasskey(ctx, u, c.Hash, body)
+	})
 }

@@ -3,7 +3,6 @@ package dashboard_test
 import (
 	"testing"
 
-	"github.com/chromedp/cdproto/cdp"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -39,8 +38,6 @@ func (b *tab) credentials(id cdpwebauthn.AuthenticatorID) int {
 	}
 	return len(res.Credentials)
 }
-
-var _ = cdp.Empty{}
 
 // TestPasskeySignIn: register a passkey on the virtual authenticator from the account page, then
 // sign in with the password and the passkey; a deleted passkey signs nobody in.

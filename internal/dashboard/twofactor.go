@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -166,6 +167,22 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	code := f.get("code")
+	if code == "" {
+		s.render(w, r, http.StatusBadRequest, "login-2fa", &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"},
+			Error: "Enter the code your authenticator app shows, or a recovery code."})
+		return nil
+	}
+	return s.answerChallenge(w, r, "dashboard", authn.WrongSecondFactor, func(ctx context.Context, u *keyward.User, _ *keyward.LoginChallenge) error {
+		return s.SecondFactors.Check(ctx, u, code, s.clientIP(r))
+	})
+}
+
+// answerChallenge checks, with check, the second factor that answers the request's pending
+// sign-in, under the throttling of passwords (authn.Login.SecondFactorCheck), and completes the
+// sign-in when it is right; wrong is the message of a wrong answer. via names the door in the
+// audit log.
+func (s *Server) answerChallenge(w http.ResponseWriter, r *http.Request, via, wrong string, check func(context.Context, *keyward.User, *keyward.LoginChallenge) error) error {
 	c, u, err := s.pendingChallenge(r)
 	if err != nil {
 		return err
@@ -175,18 +192,14 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	login := s.passwordLogin()
-	attempt := &authn.Attempt{Email: u.Email, IP: s.clientIP(r), Via: "dashboard"}
-	page := &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"}}
-	code := f.get("code")
-	if code == "" {
-		page.Error = "Enter the code your authenticator app shows, or a recovery code."
-		s.render(w, r, http.StatusBadRequest, "login-2fa", page)
-		return nil
-	}
-	err = login.SecondFactor(ctx, attempt, u, code)
-	if refused, err := signInRefused(w, err, authn.WrongSecondFactor, func(status int, msg string) error {
-		page.Error = msg
-		s.render(w, r, status, "login-2fa", page)
+	attempt := &authn.Attempt{Email: u.Email, IP: s.clientIP(r), Via: via}
+	err = login.SecondFactorCheck(ctx, attempt, u, func() error { return check(ctx, u, c) })
+	if refused, err := signInRefused(w, err, wrong, func(status int, msg string) error {
+		st, err := s.SecondFactors.Status(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		s.render(w, r, status, "login-2fa", &secondStepPage{pageBase: pageBase{Title: "Two-factor sign-in"}, Error: msg, Passkey: len(st.Passkeys) > 0})
 		return nil
 	}); refused || err != nil {
 		return err

@@ -42,19 +42,19 @@ func (w *webauthnUser) WebAuthnName() string                       { return w.u.
 func (w *webauthnUser) WebAuthnDisplayName() string                { return w.u.Email }
 func (w *webauthnUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
-// relyingParty is keyward as the WebAuthn relying party: the issuer's host and origin.
-func (s *Service) relyingParty() (*webauthn.WebAuthn, error) {
-	u, err := url.Parse(s.Origin)
-	if err != nil || u.Hostname() == "" {
-		return nil, fmt.Errorf("passkeys need the issuer URL, got %q", s.Origin)
+// party returns keyward as the WebAuthn relying party (the issuer's host and origin) and u with
+// their stored credentials.
+func (s *Service) party(ctx context.Context, u *keyward.User) (*webauthn.WebAuthn, *webauthnUser, error) {
+	o, err := url.Parse(s.Origin)
+	if err != nil || o.Hostname() == "" {
+		return nil, nil, fmt.Errorf("passkeys need the issuer URL, got %q", s.Origin)
 	}
-	return webauthn.New(&webauthn.Config{
-		RPID: u.Hostname(), RPDisplayName: "keyward", RPOrigins: []string{u.Scheme + "://" + u.Host},
+	rp, err := webauthn.New(&webauthn.Config{
+		RPID: o.Hostname(), RPDisplayName: "keyward", RPOrigins: []string{o.Scheme + "://" + o.Host},
 	})
-}
-
-// user returns u with their stored credentials.
-func (s *Service) user(ctx context.Context, u *keyward.User) (*webauthnUser, []*keyward.Passkey, error) {
+	if err != nil {
+		return nil, nil, err
+	}
 	keys, err := s.Store.Passkeys(ctx, u.ID)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +67,7 @@ func (s *Service) user(ctx context.Context, u *keyward.User) (*webauthnUser, []*
 		}
 		w.creds = append(w.creds, c)
 	}
-	return w, keys, nil
+	return rp, w, nil
 }
 
 // registration is what a registration ceremony keeps between its two requests.
@@ -84,11 +84,7 @@ func (s *Service) BeginPasskey(ctx context.Context, u *keyward.User, owner []byt
 	if name == "" || utf8.RuneCountInString(name) > MaxPasskeyName || names.Check(name) != nil {
 		return nil, keyward.Errorf(keyward.EINVALID, "Name the passkey (up to %d visible characters), such as \"laptop\".", MaxPasskeyName)
 	}
-	rp, err := s.relyingParty()
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := s.user(ctx, u)
+	rp, w, err := s.party(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +111,7 @@ func (s *Service) FinishPasskey(ctx context.Context, u *keyward.User, owner, bod
 	if err := s.takeCeremony(ctx, u, owner, purposeRegister, &reg); err != nil {
 		return nil, notFoundAs(err, refused)
 	}
-	rp, err := s.relyingParty()
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := s.user(ctx, u)
+	rp, w, err := s.party(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -151,11 +143,7 @@ func (s *Service) FinishPasskey(ctx context.Context, u *keyward.User, owner, bod
 // navigator.credentials.get. owner is the hash of the sign-in challenge it belongs to.
 // ENOTFOUND when u has no passkey.
 func (s *Service) BeginPasskeyLogin(ctx context.Context, u *keyward.User, owner []byte) (json.RawMessage, error) {
-	rp, err := s.relyingParty()
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := s.user(ctx, u)
+	rp, w, err := s.party(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +165,7 @@ func (s *Service) CheckPasskey(ctx context.Context, u *keyward.User, owner, body
 	if err := s.takeCeremony(ctx, u, owner, purposeLogin, &session); err != nil {
 		return notFoundAs(err, wrong)
 	}
-	rp, err := s.relyingParty()
-	if err != nil {
-		return err
-	}
-	w, _, err := s.user(ctx, u)
+	rp, w, err := s.party(ctx, u)
 	if err != nil {
 		return err
 	}
