@@ -1,12 +1,14 @@
 package dashboard_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/twofactor"
 )
 
@@ -69,5 +71,57 @@ func TestSecondStepHoldsNoSession(t *testing.T) {
 	e.Clock.Advance(5*time.Minute + time.Second)
 	if resp := step(c, code()); resp.Status != http.StatusUnauthorized || !strings.Contains(resp.Body, "Enter your password again") {
 		t.Fatalf("late challenge: %d", resp.Status)
+	}
+}
+
+// TestPasskeyAnswerRefused: a forged passkey answer to a pending sign-in is refused and counted
+// as a failed sign-in; without a pending sign-in it is refused before anything is checked.
+func TestPasskeyAnswerRefused(t *testing.T) {
+	e := start(t)
+	e.EnrolTOTP(t, adminEmail)
+	post := func(c *http.Cookie, body string) *response {
+		t.Helper()
+		r, err := http.NewRequestWithContext(t.Context(), "POST", e.URL+"/login/2fa/passkey", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		if c != nil {
+			r.AddCookie(c)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return &response{Status: resp.StatusCode, Header: resp.Header, Body: string(data)}
+	}
+	if resp := post(nil, `{}`); resp.Status != http.StatusUnauthorized {
+		t.Fatalf("no pending sign-in: %d", resp.Status)
+	}
+	resp := e.do(request{method: "POST", path: "/login", form: url.Values{"email": {adminEmail}, "password": {adminPassword}}})
+	var challenge *http.Cookie
+	for _, c := range (&http.Response{Header: resp.Header}).Cookies() {
+		if c.Name == "keyward_2fa" {
+			challenge = c
+		}
+	}
+	forged := `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA"}}`
+	for _, body := range []string{forged, `not json`, `{}`} {
+		resp := post(challenge, body)
+		if resp.Status != http.StatusUnauthorized || !strings.Contains(resp.Body, "The passkey was not accepted") {
+			t.Fatalf("forged answer %q: %d", body, resp.Status)
+		}
+		if strings.Contains(resp.Header.Get("Set-Cookie"), "keyward_session") {
+			t.Fatal("a forged answer set a session cookie")
+		}
+	}
+	events, _, err := e.Store.AuditPage(t.Context(), "", keyward.Page{Limit: 50, Search: keyward.AuditSecondFactorFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 {
+		t.Errorf("%d failed second factors audited, want 3", len(events))
 	}
 }

@@ -177,6 +177,11 @@ func (s *Service) CheckPasskey(ctx context.Context, u *keyward.User, owner, body
 	if err != nil {
 		return wrong
 	}
+	if cred.Authenticator.CloneWarning {
+		// The signature counter went back: two copies of the authenticator exist (WebAuthn
+		// §6.1.1). Refused, and the stored counter is left as it was.
+		return wrong
+	}
 	record, err := json.Marshal(cred)
 	if err != nil {
 		return err
