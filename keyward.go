@@ -22,6 +22,9 @@ type Project struct {
 	ID        string
 	Name      string // lower-case slug, unique in the instance
 	CreatedAt time.Time
+	// Require2FA: members without a second factor are refused by the project until they enrol
+	// one (keys are not people and keep working).
+	Require2FA bool
 }
 
 // Member is a user's membership in a project, with the permissions it carries.

@@ -142,6 +142,17 @@ func (c *Client) RenameProject(ctx context.Context, project, name string) (*Proj
 	return &out, nil
 }
 
+// SetProjectRequire2FA sets whether a project refuses members without a second factor; it
+// needs what renaming needs, and turning it on needs a second factor of your own.
+func (c *Client) SetProjectRequire2FA(ctx context.Context, project string, require bool) (*Project, error) {
+	var out Project
+	body := RenameProjectRequest{Require2FA: &require}
+	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteProject deletes a project with its members and keys; every token of it stops working at
 // once. Only an owner of the project (a member holding every permission) may.
 func (c *Client) DeleteProject(ctx context.Context, project string) error {

@@ -233,6 +233,29 @@ func PasswordLogin(ctx context.Context, server, email, password, project string)
 	return ep.token(ctx, nil, form, "", "")
 }
 
+// PasswordLoginOTP is PasswordLogin for a user with a second factor: otp is a current code of
+// their authenticator app or one of their recovery codes. Without it such a user's login fails
+// with an error for which SecondFactorRequired is true.
+func PasswordLoginOTP(ctx context.Context, server, email, password, project, otp string) (*TokenResponse, error) {
+	form := url.Values{"grant_type": {GrantPassword}, "username": {email}, "password": {password}, "otp": {otp}}
+	if project != "" {
+		form.Set("project", project)
+	}
+	ep := &endpoint{server: server, hc: httpClient(ctx, nil)}
+	return ep.token(ctx, nil, form, "", "")
+}
+
+// SecondFactorRequiredDescription is the error_description of the invalid_grant a password
+// login gets, after a right password, from a user with a second factor who sent none.
+const SecondFactorRequiredDescription = "A second factor is required: send the otp parameter."
+
+// SecondFactorRequired reports whether err is a password login refused for want of the otp
+// parameter: the password was right, and a second factor is needed.
+func SecondFactorRequired(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == "invalid_grant" && re.ErrorDescription == SecondFactorRequiredDescription
+}
+
 // SessionTokenSource returns a source that continues a user's session from a stored token: it
 // serves the access token while it is valid, then refreshes it with the refresh token, handing
 // each new pair to c.OnRotate. Once the session cannot be refreshed any more, Token returns an

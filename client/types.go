@@ -54,9 +54,12 @@ type CreateProjectRequest struct {
 	Name string `json:"name"`
 }
 
-// RenameProjectRequest is the body of RenameProject.
+// RenameProjectRequest is the body of PATCH /v1/projects/{project} (RenameProject,
+// SetProjectRequire2FA): each field present is changed.
 type RenameProjectRequest struct {
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
+	// Require2FA: members without a second factor are refused by the project.
+	Require2FA *bool `json:"require_2fa,omitempty"`
 }
 
 // Project is a tenant, with the caller's permissions in it.
@@ -65,6 +68,8 @@ type Project struct {
 	Name        string    `json:"name"`
 	CreatedAt   time.Time `json:"created_at"`
 	Permissions []string  `json:"permissions"`
+	// Require2FA: members without a second factor are refused until they enrol one.
+	Require2FA bool `json:"require_2fa"`
 }
 
 // Member is a user's membership in a project.

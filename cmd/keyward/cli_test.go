@@ -127,6 +127,7 @@ type (
 		Name        string    `json:"name"`
 		CreatedAt   time.Time `json:"created_at"`
 		Permissions []string  `json:"permissions"`
+		Require2FA  bool      `json:"require_2fa"`
 	}
 	// keyOut is the client package's Key: decoding with unknown fields refused proves the CLI's
 	// --json output and the typed client agree on the API's key shape.

@@ -24,7 +24,9 @@ func (m *Main) login(ctx context.Context, args []string) error {
 		"other commands. With --web, the default when standard input is a terminal, it prints a code and\n"+
 		"a link: open the link in a browser signed in to keyward (with your second factor, if you have\n"+
 		"one), check the code and approve. With --password, the default otherwise, it signs in with your\n"+
-		"email and password, read from the terminal without echo or from the first line of standard input.")
+		"email and password, read from the terminal without echo or from the first line of standard input;\n"+
+		"when your account has two-factor sign-in on, a code of your authenticator app (or a recovery code)\n"+
+		"is asked next, or read from the second line of standard input.")
 	server := fs.String("server", "", "the keyward server's URL (default: KEYWARD_SERVER, the stored login's, or "+defaultServer+")")
 	email := fs.String("email", "", "your email address, for --password (default: KEYWARD_EMAIL, or asked)")
 	web := fs.Bool("web", false, "sign in by approving a code in the browser")
@@ -94,6 +96,9 @@ func (m *Main) login(ctx context.Context, args []string) error {
 
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.httpClient())
 	resp, err := client.PasswordLogin(ctx, *server, *email, password, "")
+	if client.SecondFactorRequired(err) {
+		resp, err = m.loginSecondFactor(ctx, in, tty, *server, *email, password)
+	}
 	if err != nil {
 		// A refusal names the server, which may be the stored login's rather than the one meant.
 		var refused *oauth2.RetrieveError
@@ -209,4 +214,21 @@ func readLine(r *bufio.Reader) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// loginSecondFactor asks for the second factor the server wants after a right password, and
+// signs in with it.
+func (m *Main) loginSecondFactor(ctx context.Context, in *bufio.Reader, tty bool, server, email, password string) (*client.TokenResponse, error) {
+	if tty {
+		fmt.Fprint(m.Stderr, "Two-factor code (or a recovery code): ")
+	}
+	line, err := readLine(in)
+	if err != nil {
+		return nil, fmt.Errorf("reading the two-factor code: %w", err)
+	}
+	otp := strings.TrimSpace(line)
+	if otp == "" {
+		return nil, usagef("login: your account has two-factor sign-in on: a code of your authenticator app or a recovery code is needed")
+	}
+	return client.PasswordLoginOTP(ctx, server, email, password, "", otp)
 }

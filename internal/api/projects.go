@@ -10,7 +10,7 @@ import (
 )
 
 func projectOut(p *keyward.Project, perms []string) client.Project {
-	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms)}
+	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms), Require2FA: p.Require2FA}
 }
 
 func userOut(u *keyward.User) *client.User {
@@ -85,12 +85,29 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 		return err
 	}
 	var req client.RenameProjectRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	p, err := a.Rename(r.Context(), req.Name)
+	fields, err := decodePatch(w, r, &req)
 	if err != nil {
 		return err
+	}
+	for f, null := range fields {
+		if null {
+			return invalid("Field %q cannot be null; leave it out to keep it.", f)
+		}
+	}
+	_, rename := fields["name"]
+	if !rename && req.Require2FA == nil {
+		return invalid("Send \"name\" to rename the project, or \"require_2fa\" to set whether it requires two-factor sign-in.")
+	}
+	p := a.Project
+	if rename {
+		if p, err = a.Rename(r.Context(), req.Name); err != nil {
+			return err
+		}
+	}
+	if req.Require2FA != nil {
+		if p, err = a.SetRequire2FA(r.Context(), *req.Require2FA); err != nil {
+			return err
+		}
 	}
 	return writeJSON(w, http.StatusOK, projectOut(p, a.Perms))
 }

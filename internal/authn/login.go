@@ -46,6 +46,8 @@ type Login struct {
 	Trust  *Trust
 	Logger *slog.Logger // optional; nil: audit failures are not logged
 	Now    func() time.Time
+	// SecondFactors, when set, asks users who have a second factor for it (SecondFactor).
+	SecondFactors SecondFactors
 }
 
 // Attempt is one sign-in.
@@ -168,17 +170,23 @@ func (l Login) blocked(a *Attempt, email string) time.Duration {
 func (l Login) Failed(ctx context.Context, a *Attempt, reason string) error {
 	email := CanonicalEmail(a.Email)
 	ipKey := a.IP.String()
-	if a.trust != "" {
-		l.Trust.Failures.Fail(a.trust) // a trusted browser's or address's own lockout
-	} else {
-		l.ByIP.Fail(ipKey)
-		l.ByUser.Fail("user:" + email)
-	}
+	l.count(a, email)
 	if a.Via != "" {
 		reason = a.Via + ": " + reason
 	}
 	l.audit(ctx, &keyward.AuditEvent{Action: keyward.AuditLoginFailed, Target: email, IP: ipKey, Detail: reason})
 	return keyward.Errorf(keyward.EUNAUTHORIZED, "%s", WrongCredentials)
+}
+
+// count counts a failure of a: against its own bucket when it is trusted, against the address and
+// the email address otherwise.
+func (l Login) count(a *Attempt, email string) {
+	if a.trust != "" {
+		l.Trust.Failures.Fail(a.trust) // a trusted browser's or address's own lockout
+		return
+	}
+	l.ByIP.Fail(a.IP.String())
+	l.ByUser.Fail("user:" + email)
 }
 
 // Succeeded audits a sign-in of u; projectID is the project its session is narrowed to, if any.

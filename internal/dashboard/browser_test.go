@@ -19,7 +19,7 @@ import (
 
 // The exact policy the dashboard promises (docs/dashboard.md).
 const wantCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // TestAPIKeyLifecycleInTheBrowser walks the path of the issue: a person signs in, opens the
 // default project's API Keys tab, creates a key with a name, allowed IPs and two

@@ -31,6 +31,9 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	DeviceAuthorization(ctx context.Context, userCodeHash []byte) (*keyward.DeviceAuthorization, error)
 	DecideDeviceAuthorization(ctx context.Context, userCodeHash []byte, userID string, approve bool, at time.Time) (*keyward.DeviceAuthorization, error)
+	CreateLoginChallenge(ctx context.Context, c *keyward.LoginChallenge) error
+	LoginChallenge(ctx context.Context, hash []byte) (*keyward.LoginChallenge, error)
+	DeleteLoginChallenge(ctx context.Context, hash []byte) (bool, error)
 	Ping(ctx context.Context) error // after an internal error: is the database down?
 }
 
@@ -72,6 +75,9 @@ type Server struct {
 	Now         func() time.Time
 	Rand        io.Reader
 	Logger      *slog.Logger // optional; nil: discard
+	// SecondFactors enrols and checks second factors (optional; nil: sign-in asks for none and
+	// the account pages are absent).
+	SecondFactors SecondFactors
 
 	web *web.Surface
 
@@ -99,6 +105,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /login", s.handle(s.loginForm))
 	mux.Handle("POST /login", s.handle(s.login))
 	mux.Handle("POST /logout", s.handle(s.logout))
+	s.routeSecondFactors(mux)
 	mux.Handle("GET /permissions", s.page(s.permissions))
 	mux.Handle("GET /account/password", s.page(s.passwordForm))
 	mux.Handle("POST /account/password", s.page(s.changePassword))

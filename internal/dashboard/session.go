@@ -172,20 +172,48 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	login := s.passwordLogin()
 	u, err := login.Password(ctx, attempt)
+	if refused, err := signInRefused(w, err, authn.WrongCredentials, func(status int, msg string) error {
+		page.Error = msg
+		s.render(w, r, status, "login", page)
+		return nil
+	}); refused || err != nil {
+		return err
+	}
+	if need, err := login.NeedsSecondFactor(ctx, u); err != nil {
+		return err
+	} else if need {
+		return s.challenge(w, r, u, page.Next)
+	}
+	return s.signIn(w, r, login, attempt, u, page)
+}
+
+// signInRefused shows, through show, the answer to a sign-in step that err refused: throttled
+// (429 with Retry-After) or wrong (401, saying wrong). It reports whether err was such a refusal;
+// any other error is returned.
+func signInRefused(w http.ResponseWriter, err error, wrong string, show func(status int, msg string) error) (bool, error) {
 	var wait *authn.Throttled
 	switch {
 	case errors.As(err, &wait):
 		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait.RetryAfter)))
-		page.Error = "Too many failed sign-in attempts. " + ratelimit.TryAgain(wait.RetryAfter)
-		s.render(w, r, http.StatusTooManyRequests, "login", page)
-		return nil
+		return true, show(http.StatusTooManyRequests, "Too many failed sign-in attempts. "+ratelimit.TryAgain(wait.RetryAfter))
 	case keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
-		page.Error = authn.WrongCredentials
-		s.render(w, r, http.StatusUnauthorized, "login", page)
-		return nil
-	case err != nil:
-		return err
+		return true, show(http.StatusUnauthorized, wrong)
 	}
+	return false, err
+}
+
+// passwordLogin is authn.Login, the sign-in rules the token endpoint's password grant applies too.
+func (s *Server) passwordLogin() authn.Login {
+	l := authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
+	if s.SecondFactors != nil {
+		l.SecondFactors = s.SecondFactors
+	}
+	return l
+}
+
+// signIn starts the web session of u, who proved who they are, and sends them to page.Next.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, login authn.Login, attempt *authn.Attempt, u *keyward.User, page *loginPage) error {
+	ctx := r.Context()
 	if err := s.startSession(w, r, u); keyward.ErrorCode(err) == keyward.EREVOKED {
 		_ = login.Failed(ctx, attempt, "disabled user")
 		page.Error = authn.WrongCredentials
@@ -225,11 +253,6 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *keyward
 	}
 	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret), 0))
 	return nil
-}
-
-// passwordLogin is the dashboard's password check, with the limiters the token endpoint shares.
-func (s *Server) passwordLogin() authn.Login {
-	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
 }
 
 // cookie returns the session cookie with value; maxAge < 0 deletes it. Without Max-Age it ends

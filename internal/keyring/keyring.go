@@ -255,7 +255,7 @@ func (k *Keyring) plan(stored []keyward.SigningKey, now time.Time) ([]keyward.Si
 			}
 		}
 		if cfg.MasterKey != nil && !key.Sealed {
-			sealed, err := seal(cfg.MasterKey, key.ID, key.Private, cfg.Rand)
+			sealed, err := Seal(cfg.MasterKey, key.ID, key.Private, cfg.Rand)
 			if err != nil {
 				return nil, false, err
 			}
@@ -290,7 +290,7 @@ func (k *Keyring) newKey(now, publish, activate time.Time) (keyward.SigningKey, 
 		UnpublishAt: k.unpublishAfter(activate.Add(cfg.Rotation)),
 	}
 	if cfg.MasterKey != nil {
-		if sk.Private, err = seal(cfg.MasterKey, kid, der, cfg.Rand); err != nil {
+		if sk.Private, err = Seal(cfg.MasterKey, kid, der, cfg.Rand); err != nil {
 			return keyward.SigningKey{}, err
 		}
 		sk.Sealed = true

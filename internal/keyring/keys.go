@@ -75,7 +75,7 @@ func decodeKey(sk *keyward.SigningKey, master []byte) (*Key, error) {
 			return nil, fmt.Errorf("signing key %s is sealed and no master key is configured (KEYWARD_MASTER_KEY)", sk.ID)
 		}
 		var err error
-		if der, err = open(master, sk.ID, sk.Private); err != nil {
+		if der, err = Open(master, sk.ID, sk.Private); err != nil {
 			return nil, fmt.Errorf("signing key %s does not open with the configured master key (wrong key or corrupted data)", sk.ID)
 		}
 	}

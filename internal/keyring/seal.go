@@ -39,9 +39,10 @@ func ParseMasterKey(s string) ([]byte, error) {
 		MasterKeySize)
 }
 
-// seal encrypts a private key with the master key. The kid is the additional data, so a sealed
-// blob copied onto another key's row does not open.
-func seal(master []byte, kid string, plain []byte, r io.Reader) ([]byte, error) {
+// Seal encrypts a secret with the master key (AES-256-GCM): signing keys, and the TOTP secrets
+// of two-factor sign-in. label is the additional data (a key's kid, a user's id), so a sealed
+// blob copied onto another row does not open.
+func Seal(master []byte, label string, plain []byte, r io.Reader) ([]byte, error) {
 	aead, err := newAEAD(master)
 	if err != nil {
 		return nil, err
@@ -50,10 +51,11 @@ func seal(master []byte, kid string, plain []byte, r io.Reader) ([]byte, error) 
 	if _, err := io.ReadFull(r, nonce); err != nil {
 		return nil, fmt.Errorf("read random: %w", err)
 	}
-	return aead.Seal(nonce, nonce, plain, []byte(kid)), nil
+	return aead.Seal(nonce, nonce, plain, []byte(label)), nil
 }
 
-func open(master []byte, kid string, sealed []byte) ([]byte, error) {
+// Open decrypts what Seal sealed with the same master key and label.
+func Open(master []byte, label string, sealed []byte) ([]byte, error) {
 	aead, err := newAEAD(master)
 	if err != nil {
 		return nil, err
@@ -62,7 +64,7 @@ func open(master []byte, kid string, sealed []byte) ([]byte, error) {
 		return nil, errors.New("sealed key too short")
 	}
 	nonce, ciphertext := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
-	return aead.Open(nil, nonce, ciphertext, []byte(kid))
+	return aead.Open(nil, nonce, ciphertext, []byte(label))
 }
 
 func newAEAD(master []byte) (cipher.AEAD, error) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +38,14 @@ func OnPostgres(t testing.TB) Option {
 	dsn := pgtest.Fresh(t).DSN("")
 	return func(c *server.Config) { c.DB, c.MasterKey = dsn, NewMasterKey() }
 }
+
+// localhostIssuer asks Start for the issuer http://localhost:PORT.
+const localhostIssuer = "http://localhost"
+
+// OnLocalhost makes the issuer http://localhost:PORT instead of http://127.0.0.1:PORT: a host
+// name, which passkeys need (WebAuthn takes no IP address as a relying party id). Browsers open
+// the server at Config.Issuer then.
+func OnLocalhost(c *server.Config) { c.Issuer = localhostIssuer }
 
 // NewMasterKey returns a random KEYWARD_MASTER_KEY, which PostgreSQL deployments need.
 func NewMasterKey() string {
@@ -83,6 +93,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
 	if cfg.Issuer == "" {
 		cfg.Issuer = "http://" + ts.Listener.Addr().String()
+	} else if cfg.Issuer == localhostIssuer {
+		cfg.Issuer += ":" + strconv.Itoa(ts.Listener.Addr().(*net.TCPAddr).Port)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

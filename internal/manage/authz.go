@@ -14,6 +14,7 @@ type Directory interface {
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
 	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
 	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
+	HasSecondFactor(ctx context.Context, userID string) (bool, error) // for require_2fa
 }
 
 // Authorizer answers what an identified caller may do in a project. The API, the dashboard and
@@ -70,6 +71,9 @@ func (a Authorizer) Held(ctx context.Context, p *authn.Principal, projectID stri
 		m, err := a.Store.Member(ctx, projectID, p.User.ID)
 		if err != nil {
 			return Held{}, notFoundAs(err, hidden)
+		}
+		if err := a.secondFactorGate(ctx, p.User, projectID); err != nil {
+			return Held{}, err
 		}
 		held = m.Held()
 		h.Owner = m.Role != nil && m.Role.Owner && p.Session.Scope == nil

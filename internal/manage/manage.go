@@ -24,6 +24,7 @@ type Store interface {
 	CreateProject(ctx context.Context, p *keyward.Project, creator *keyward.Member, roles ...*keyward.Role) error
 	AllProjects(ctx context.Context) ([]*keyward.Project, error)
 	RenameProject(ctx context.Context, id, name string) (*keyward.Project, error)
+	SetProjectRequire2FA(ctx context.Context, id string, require bool) (*keyward.Project, error)
 	DeleteProject(ctx context.Context, id string, at time.Time) error
 	CreateRole(ctx context.Context, r *keyward.Role) error
 	Role(ctx context.Context, projectID, ref string) (*keyward.Role, error)

@@ -38,6 +38,11 @@ func (s *Service) Projects(ctx context.Context, c Caller) ([]*Access, error) {
 		held, err := s.authz().Held(ctx, p, project.ID)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			continue // not visible to a narrowed token, or the membership ended between the two reads
+		} else if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+			// Listed, with nothing held, so that the member finds it and, opening it, learns why
+			// (require_2fa).
+			out = append(out, &Access{Project: project, svc: s, caller: c})
+			continue
 		} else if err != nil {
 			return nil, err
 		}

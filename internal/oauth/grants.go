@@ -79,6 +79,9 @@ func (passwordGrant) identify(ctx context.Context, s *Server, req *request) (*su
 	case err != nil:
 		return nil, storeError(err)
 	}
+	if err := secondFactor(ctx, login, attempt, u, req); err != nil {
+		return nil, err
+	}
 	ref, narrow := req.form["project"]
 	sub, err := s.userSubject(ctx, req, u, ref, narrow)
 	if err != nil {
@@ -102,6 +105,8 @@ func (s *Server) userSubject(ctx context.Context, req *request, u *keyward.User,
 		p, held, err := s.authz().ResolveProject(ctx, who, ref)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			return nil, oauthError(http.StatusBadRequest, errInvalidScope, "Unknown project, or you are not a member of it.")
+		} else if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+			return nil, projectRefused(err)
 		} else if err != nil {
 			return nil, storeError(err)
 		}
@@ -112,7 +117,8 @@ func (s *Server) userSubject(ctx context.Context, req *request, u *keyward.User,
 
 // login is the password check the dashboard shares.
 func (s *Server) login() authn.Login {
-	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now}
+	return authn.Login{Store: s.Store, Passwords: s.Passwords, ByIP: s.ByIP, ByUser: s.ByUser, Trust: s.Trust, Logger: s.Logger, Now: s.Now,
+		SecondFactors: s.SecondFactors}
 }
 
 // authz answers what a user or a key may do in a project, as /v1 and the dashboard answer it.

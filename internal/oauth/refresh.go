@@ -152,6 +152,10 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 	held, err := s.authz().Permissions(ctx, p, sess.ProjectID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return end(lost, gone)
+	} else if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+		// The project requires a second factor the user lacks (require_2fa). The token is spent
+		// by now, so the session ends; they sign in again once enrolled.
+		return end("second factor required", projectRefused(err))
 	} else if err != nil {
 		return nil, nil, storeError(err)
 	}

@@ -21,7 +21,7 @@ import (
 const maxFormBytes = 16 << 10
 
 // credentialParams may never travel in a URL, where proxies and logs would keep them.
-var credentialParams = []string{"client_secret", "password", "refresh_token", "username", "token", "client_id", "device_code"}
+var credentialParams = []string{"client_secret", "password", "refresh_token", "username", "token", "client_id", "device_code", "otp"}
 
 // form is a parsed, validated application/x-www-form-urlencoded request body in which every
 // parameter appears at most once.

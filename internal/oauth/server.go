@@ -20,6 +20,7 @@ type Store interface {
 	ProjectByID(ctx context.Context, id string) (*keyward.Project, error)
 	ProjectByName(ctx context.Context, name string) (*keyward.Project, error)
 	Member(ctx context.Context, projectID, userID string) (*keyward.Member, error)
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
 	APIKey(ctx context.Context, id string) (*keyward.APIKey, error)
 	CreateSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken) error
 	Session(ctx context.Context, id string) (*keyward.Session, error)
@@ -88,12 +89,15 @@ type Server struct {
 	// someone guessing at one address cannot lock a key's owner out at another.
 	ByIP, ByUser, ByKeyIP Limiter
 	// Trust exempts a user's known addresses from the lockout others cause (optional).
-	Trust   *authn.Trust
-	Touch   KeyToucher // optional
-	Metrics Metrics    // optional
-	Logger  *slog.Logger
-	Now     func() time.Time
-	Rand    io.Reader
+	Trust *authn.Trust
+	// SecondFactors asks the password grant for the second factor of users who have one
+	// (optional; nil: nobody has one).
+	SecondFactors authn.SecondFactors
+	Touch         KeyToucher // optional
+	Metrics       Metrics    // optional
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Rand          io.Reader
 
 	// DeviceRequests counts every call of the device authorization endpoint per address.
 	DeviceRequests Limiter

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
+	"github.com/keyward/keyward/internal/twofactor"
 	"github.com/keyward/keyward/internal/web"
 )
 
@@ -40,6 +42,7 @@ type Server struct {
 	toucher  *toucher
 	registry *prometheus.Registry
 	handler  http.Handler
+	master   []byte       // seals signing keys and TOTP secrets; nil: none configured
 	metrics  http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
 
 	stopping     chan struct{} // closed when shutdown begins: long-lived streams end
@@ -68,6 +71,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.waitForDatabase(ctx, func() error { return s.open(ctx, master) }); err != nil {
 		return nil, err
 	}
+	s.master = master
 	s.registry = prometheus.NewRegistry()
 	s.handler = s.buildHandler(master)
 	return s, nil
@@ -240,6 +244,8 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		s.log.Info("invitations are mailed", "smtp", sender.String())
 	}
 
+	factors := &twofactor.Service{Store: s.store, MasterKey: s.master, Issuer: issuerName(cfg.Issuer), Origin: cfg.Issuer, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log}
+
 	oauthSrv := &oauth.Server{
 		Config: oauth.Config{
 			Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL, RefreshGrace: cfg.RefreshGrace,
@@ -251,6 +257,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		ByIP: byIP, ByUser: byUser, ByKeyIP: limiter(), Trust: trust,
 		DeviceRequests: limiter(),
 		Touch:          s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
+		SecondFactors: factors,
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
@@ -262,7 +269,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,
 		Trust: trust, DeviceSecret: master,
 		ClientIP: resolver.ClientIP, HTTPS: strings.HasPrefix(cfg.Issuer, "https://"), Issuer: cfg.Issuer,
-		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, SecondFactors: factors,
 	}
 
 	mux := http.NewServeMux()
@@ -368,4 +375,13 @@ func (s *Server) Close() error {
 		s.toucher.flush(context.Background())
 	}
 	return s.store.Close()
+}
+
+// issuerName is what authenticator apps show an account under: "keyward" and the issuer's host,
+// so that two instances are told apart.
+func issuerName(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		return "keyward " + u.Hostname()
+	}
+	return "keyward"
 }

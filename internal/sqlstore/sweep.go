@@ -28,6 +28,8 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"web sessions", "DELETE FROM web_sessions WHERE hash IN (SELECT hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)"},
 		{"password reset links", "DELETE FROM password_resets WHERE hash IN (SELECT hash FROM password_resets WHERE expires_at < $1 LIMIT $2)"},
 		{"device authorizations", "DELETE FROM device_authorizations WHERE device_hash IN (SELECT device_hash FROM device_authorizations WHERE expires_at < $1 LIMIT $2)"},
+		{"login challenges", "DELETE FROM login_challenges WHERE hash IN (SELECT hash FROM login_challenges WHERE expires_at < $1 LIMIT $2)"},
+		{"webauthn ceremonies", "DELETE FROM webauthn_ceremonies WHERE (hash, purpose) IN (SELECT hash, purpose FROM webauthn_ceremonies WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 		{"invitations", "DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE expires_at < $1 LIMIT $2)"},
 	} {

@@ -95,6 +95,13 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"DeviceDecideRace", testDeviceDecideRace},
 		{"DeviceSweep", testDeviceSweep},
 		{"Sweep", testSweep},
+		{"TOTP", testTOTP},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"LoginChallenges", testLoginChallenges},
+		{"Require2FA", testRequire2FA},
+		{"Passkeys", testPasskeys},
+		{"Ceremonies", testCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,9 +26,10 @@ func APIHeaders() http.Header {
 }
 
 // pageCSP allows the dashboard's own script and style sheet and nothing else: no inline script or
-// style, no plugins, no framing, forms posting only back here.
+// style, no plugins, no framing, forms posting only back here, and the script's requests (the
+// passkey ceremonies) going only back here too.
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // PageHeaders are the dashboard's: a strict content security policy, isolation from other
 // origins' windows and loads, no powerful browser features, and no caching of pages that show
