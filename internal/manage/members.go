@@ -68,9 +68,10 @@ type MemberInput struct {
 
 // PutMember adds the user userRef names (a user id or an email address) to the project, or
 // replaces their permissions and role, and reports whether the membership is new. It needs
-// members-manage; only an instance administrator adds a member (notMemberNorAdmin). The caller may grant only what they hold, and may change only a member who
-// holds nothing the caller lacks: otherwise a member could strip a more powerful one of
-// permissions they could never give back. Only an owner gives or takes the owner role.
+// members-manage; only an instance administrator adds a member (notMember). The caller may grant
+// only what they hold, and may change only a member who holds nothing the caller lacks:
+// otherwise a member could strip a more powerful one of permissions they could never give back.
+// Only an owner gives or takes the owner role.
 func (a *Access) PutMember(ctx context.Context, userRef string, in MemberInput) (*keyward.Member, bool, error) {
 	return a.putMember(ctx, userRef, in, addOrChange)
 }
@@ -93,16 +94,18 @@ func (a *Access) putMember(ctx context.Context, userRef string, in MemberInput, 
 		return nil, false, err
 	}
 	s := a.svc
+	// What is given is checked before who it is given to, so that a refusal of the input is the
+	// same whether or not the address has an account.
+	perms, role, err := a.grant(ctx, in.Permissions, in.Role, "a member")
+	if err != nil {
+		return nil, false, err
+	}
 	admin := isAdmin(a.caller.Principal)
 	u, err := s.userRef(ctx, userRef)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND && !admin {
 		return nil, false, notMember(userRef, mode != changeOnly) // as for an account that is not a member
 	} else if err != nil {
 		return nil, false, onField("email", err)
-	}
-	perms, role, err := a.grant(ctx, in.Permissions, in.Role, "a member")
-	if err != nil {
-		return nil, false, err
 	}
 	now := s.Now()
 	m := &keyward.Member{ProjectID: a.Project.ID, UserID: u.ID, Email: u.Email, Permissions: perms, CreatedAt: now, UpdatedAt: now}

@@ -143,3 +143,29 @@ func TestAttackRoleInput(t *testing.T) {
 	kwtest.RequireProblem(t, r, http.StatusBadRequest)
 	s.Exchange(t, w.adminKey.Secret)
 }
+
+// TestAttackMemberOracle: a members-manage holder who is not the instance administrator cannot
+// tell an address with an account from one without, through any body of PUT …/members/{user}.
+func TestAttackMemberOracle(t *testing.T) {
+	w := newAttackWorld(t)
+	s := w.s
+	const maxEmail, maxPwd = "max@keyward.test", "max-has-a-long-password-7"
+	s.CreateUser(t, w.admin, maxEmail, maxPwd)
+	putMember(t, s, w.admin, "default", maxEmail, "members-view", "members-manage", "api-keys-view")
+	max := s.Login(t, maxEmail, maxPwd, "default").AccessToken
+	for _, body := range []map[string]any{
+		{"permissions": []string{"api-keys-view"}},
+		{"permissions": []string{"containers-manage"}},
+		{"permissions": []string{"no-such-permission"}},
+		{"role": "admin"},
+		{"role": "no-such-role"},
+		{},
+	} {
+		known := s.API(t, http.MethodPut, "/v1/projects/default/members/bob@keyward.test", max, body)
+		unknown := s.API(t, http.MethodPut, "/v1/projects/default/members/nobody-at-all@keyward.test", max, body)
+		kp, up := kwtest.RequireProblem(t, known, known.Status), kwtest.RequireProblem(t, unknown, unknown.Status)
+		if known.Status != unknown.Status || strings.Replace(kp.Detail, "bob@", "nobody-at-all@", 1) != up.Detail {
+			t.Errorf("body %v: an address with an account answers %d %q, one without %d %q", body, known.Status, kp.Detail, unknown.Status, up.Detail)
+		}
+	}
+}
