@@ -311,12 +311,13 @@ func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
 		t.Errorf("Open(nowhere) = %v; a well-formed name is worth naming", err)
 	}
 	a := f.open(c, "web")
+	give := manage.MemberInput{Permissions: []string{"members-view"}}
 	checks := map[string]error{}
 	_, checks["Key"] = a.Key(ctx, planted)
 	_, checks["DeleteKey"] = a.DeleteKey(ctx, planted)
-	_, checks["ChangeMember"] = a.ChangeMember(ctx, planted, manage.MemberInput{})
-	_, checks["ChangeMember@"] = a.ChangeMember(ctx, planted+" @example.com", manage.MemberInput{})
-	_, checks["ChangeMember usr_"] = a.ChangeMember(ctx, keyward.PrefixUser+planted, manage.MemberInput{})
+	_, checks["ChangeMember"] = a.ChangeMember(ctx, planted, give)
+	_, checks["ChangeMember@"] = a.ChangeMember(ctx, planted+" @example.com", give)
+	_, checks["ChangeMember usr_"] = a.ChangeMember(ctx, keyward.PrefixUser+planted, give)
 	checks["RemoveMember"] = a.RemoveMember(ctx, planted)
 	checks["RemoveMember@"] = a.RemoveMember(ctx, planted+" @example.com")
 	for name, err := range checks {
@@ -327,7 +328,7 @@ func TestNotFoundNeverRepeatsArbitraryText(t *testing.T) {
 	if _, err := a.Key(ctx, "0000000000000000"); !strings.Contains(keyward.ErrorMessage(err), `"0000000000000000"`) {
 		t.Errorf("Key(a well-formed id) = %v; want the id named", err)
 	}
-	if _, err := a.ChangeMember(ctx, "nobody@example.com", manage.MemberInput{}); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com" is not a member`) {
+	if _, err := a.ChangeMember(ctx, "nobody@example.com", give); !strings.Contains(keyward.ErrorMessage(err), `"nobody@example.com" is not a member`) {
 		t.Errorf("ChangeMember(an unknown address) = %v; want the address named", err)
 	}
 }
