@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -181,6 +182,15 @@ func (s *Service) audit(ctx context.Context, c Caller, e *keyward.AuditEvent) {
 	}
 	if err := s.Store.AppendAudit(ctx, e); err != nil {
 		s.logger().ErrorContext(ctx, "audit event lost", "action", e.Action, "target", e.Target, "err", err)
+	}
+	if e.ProjectID != "" && strings.HasPrefix(e.Action, "invite.") {
+		// Who is let into the instance is the instance administrator's business too: the
+		// instance log gets a copy, naming the project.
+		c := *e
+		c.ID, c.ProjectID, c.Detail = 0, "", strings.TrimSpace("project="+e.ProjectID+" "+e.Detail)
+		if err := s.Store.AppendAudit(ctx, &c); err != nil {
+			s.logger().ErrorContext(ctx, "audit event lost", "action", c.Action, "target", c.Target, "err", err)
+		}
 	}
 }
 

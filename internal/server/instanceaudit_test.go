@@ -24,6 +24,9 @@ func TestInstanceAudit(t *testing.T) {
 		kwtest.From("198.51.100.23"))
 	kwtest.RequireOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
 	s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "project-event", Permissions: []string{"images-view"}})
+	if r := s.API(t, http.MethodPost, "/v1/projects/default/invites", admin, map[string]any{"email": "newcomer@keyward.test", "role": "viewer"}); r.Status != http.StatusCreated {
+		t.Fatalf("invite: %s", r)
+	}
 
 	c := client.New(s.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: admin}))
 	page, err := c.InstanceAudit(t.Context(), client.AuditOptions{})
@@ -37,8 +40,8 @@ func TestInstanceAudit(t *testing.T) {
 			t.Errorf("a project's event in the instance log: %+v", e)
 		}
 	}
-	if actions[keyward.AuditLogin] < 2 || actions[keyward.AuditLoginFailed] != 1 {
-		t.Fatalf("instance log: %v, want the admin's and Ada's sign-ins and one failure", actions)
+	if actions[keyward.AuditLogin] < 2 || actions[keyward.AuditLoginFailed] != 1 || actions["invite.created"] != 1 {
+		t.Fatalf("instance log: %v, want the admin's and Ada's sign-ins, one failure and the invitation", actions)
 	}
 
 	failed, err := c.InstanceAudit(t.Context(), client.AuditOptions{Search: keyward.AuditLoginFailed})
