@@ -15,6 +15,8 @@ type User struct {
 	Admin        bool   // instance administrator
 	Disabled     bool
 	CreatedAt    time.Time
+	// SecondFactor is whether the user signs in with a second factor; filled in by user lists.
+	SecondFactor bool
 }
 
 // Project is a tenant: it has members and API keys.

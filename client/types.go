@@ -40,6 +40,9 @@ type User struct {
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// SecondFactor is whether the user signs in with a second factor (a TOTP app or a passkey);
+	// set in the user list.
+	SecondFactor *bool `json:"second_factor,omitempty"`
 }
 
 // CreateUserRequest is the body of CreateUser.

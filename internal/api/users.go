@@ -20,10 +20,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authn.Prin
 	if err != nil {
 		return err
 	}
-	// When two factors arrive, whether each user has one belongs in client.User, filled here.
 	data := make([]client.User, 0, len(users))
 	for _, u := range users {
-		data = append(data, *userOut(u))
+		out := userOut(u)
+		out.SecondFactor = &u.SecondFactor
+		data = append(data, *out)
 	}
 	return writeJSON(w, http.StatusOK, client.Page[client.User]{Data: data, Next: nextCursor(next)})
 }

@@ -30,7 +30,17 @@ func (s *Service) UserPage(ctx context.Context, c Caller, p keyward.Page) ([]*ke
 	if err := checkPage(p, PageMaxLimit); err != nil {
 		return nil, "", err
 	}
-	return s.Store.UserPage(ctx, p)
+	users, next, err := s.Store.UserPage(ctx, p)
+	if err != nil {
+		return nil, "", err
+	}
+	// Whether each has a second factor: what an administrator checks before requiring one.
+	for _, u := range users {
+		if u.SecondFactor, err = s.Store.HasSecondFactor(ctx, u.ID); err != nil {
+			return nil, "", err
+		}
+	}
+	return users, next, nil
 }
 
 // User returns the user id names, for an instance administrator's page about them; anyone else

@@ -218,3 +218,29 @@ func TestTOTPSecretSealed(t *testing.T) {
 		t.Fatal("a secret sealed with one master key opened with another")
 	}
 }
+
+// TestUserListShowsSecondFactors: the administrator's user list says who signs in with a second
+// factor, what one checks before requiring it of a project.
+func TestUserListShowsSecondFactors(t *testing.T) {
+	s := kwtest.Start(t)
+	admin := s.AdminToken(t)
+	s.CreateUser(t, admin, "plain@keyward.test", "plain password 12345")
+	s.EnrolTOTP(t, kwtest.AdminEmail)
+	var page struct {
+		Data []struct {
+			Email        string `json:"email"`
+			SecondFactor *bool  `json:"second_factor"`
+		} `json:"data"`
+	}
+	s.API(t, http.MethodGet, "/v1/users", admin, nil).JSON(t, &page)
+	got := map[string]bool{}
+	for _, u := range page.Data {
+		if u.SecondFactor == nil {
+			t.Fatalf("user %s is listed without second_factor", u.Email)
+		}
+		got[u.Email] = *u.SecondFactor
+	}
+	if !got[kwtest.AdminEmail] || got["plain@keyward.test"] {
+		t.Errorf("second factors listed: %v, want the admin's only", got)
+	}
+}
