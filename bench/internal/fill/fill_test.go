@@ -42,8 +42,9 @@ func migrateForFill(t *testing.T, path string) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
-	if _, err := db.Exec(`INSERT INTO users VALUES ('usr_admin', 'a@example.com', 'x', TRUE, FALSE, 1);
-INSERT INTO projects VALUES ('prj_default', 'default', 1)`); err != nil {
+	// Columns named: later migrations add columns with defaults.
+	if _, err := db.Exec(`INSERT INTO users (id, email, password_hash, admin, disabled, created_at) VALUES ('usr_admin', 'a@example.com', 'x', TRUE, FALSE, 1);
+INSERT INTO projects (id, name, created_at) VALUES ('prj_default', 'default', 1)`); err != nil {
 		t.Fatal(err)
 	}
 }
