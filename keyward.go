@@ -283,7 +283,7 @@ const (
 type Session struct {
 	ID        string
 	Kind      string // SessionKey or SessionUser
-	KeyID     string // for key sessions
+	KeyID     string // for key sessions; for federated sessions, the rule
 	UserID    string // for user sessions
 	ProjectID string // the key's project, or the project a user token was narrowed to; may be empty
 	// Scope is the narrowing requested at the exchange; nil means every permission the
@@ -307,6 +307,9 @@ type Session struct {
 func (s *Session) Subject() string {
 	if s.Kind == SessionKey {
 		return "key:" + s.KeyID
+	}
+	if s.Kind == SessionFederated {
+		return "federated:" + s.KeyID
 	}
 	return "user:" + s.UserID
 }

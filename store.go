@@ -16,7 +16,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
-	TwoFactorStore // second factors: twofactor.go
+	TwoFactorStore  // second factors: twofactor.go
+	FederationStore // workload identity federation: federation.go
 
 	// CreateUser stores u with its email lower-cased; ECONFLICT when the email is taken.
 	CreateUser(ctx context.Context, u *User) error

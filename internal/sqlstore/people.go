@@ -125,6 +125,9 @@ func (db *DB) UpdateUser(ctx context.Context, id string, change keyward.UserChan
 			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDisabled, id); err != nil {
 			return err
 		}
+		if err := db.endOwnerRuleSessions(ctx, tx, id, "", reasonUserDisabled, at); err != nil {
+			return err
+		}
 		return db.disableOwnerKeys(ctx, tx, id, "", keyward.OwnerDisabled, at)
 	})
 	if err != nil {
@@ -240,6 +243,9 @@ func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time) error {
 		}
 		if _, err = db.revokeSessions(ctx, tx,
 			"user_id = $3 AND kind = '"+keyward.SessionUser+"'", at, reasonUserDeleted, id); err != nil {
+			return err
+		}
+		if err := db.endOwnerRuleSessions(ctx, tx, id, "", reasonUserDeleted, at); err != nil {
 			return err
 		}
 		return db.disableOwnerKeys(ctx, tx, id, "", keyward.OwnerDeleted, at)

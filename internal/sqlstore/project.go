@@ -276,6 +276,9 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, reasonMemberRemoved, userID, projectID); err != nil {
 			return err
 		}
+		if err := db.endOwnerRuleSessions(ctx, tx, userID, projectID, reasonMemberRemoved, at); err != nil {
+			return err
+		}
 		return db.disableOwnerKeys(ctx, tx, userID, projectID, keyward.OwnerRemoved, at)
 	})
 }

@@ -209,6 +209,11 @@ func (db *DB) UpdateRole(ctx context.Context, projectID, id string, change keywa
 		if _, err := tx.ExecContext(ctx, "UPDATE api_keys SET revision = revision + 1 WHERE role_id = $1", id); err != nil {
 			return fmt.Errorf("update role: keys: %w", err)
 		}
+		if !keyward.Subset(before.Permissions, r.Permissions) {
+			if err := db.endRoleRuleSessions(ctx, tx, id, reasonRoleNarrowed, at); err != nil {
+				return err
+			}
+		}
 		return db.endNarrowed(ctx, tx, held, reasonRoleNarrowed, reasonRoleNarrowed, at)
 	})
 	if err != nil {
@@ -456,6 +461,9 @@ func (db *DB) endNarrowed(ctx context.Context, tx *sql.Tx, before grants, userRe
 		}
 		if _, err := db.revokeSessions(ctx, tx,
 			"user_id = $3 AND project_id = $4 AND kind = '"+keyward.SessionUser+"'", at, userReason, user, before.project); err != nil {
+			return err
+		}
+		if err := db.endOwnerRuleSessions(ctx, tx, user, before.project, userReason, at); err != nil {
 			return err
 		}
 	}

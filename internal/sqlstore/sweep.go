@@ -32,6 +32,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"webauthn ceremonies", "DELETE FROM webauthn_ceremonies WHERE (hash, purpose) IN (SELECT hash, purpose FROM webauthn_ceremonies WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 		{"invitations", "DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE expires_at < $1 LIMIT $2)"},
+		{"spent identity tokens", "DELETE FROM federation_jtis WHERE (issuer, jti) IN (SELECT issuer, jti FROM federation_jtis WHERE expires_at < $1 LIMIT $2)"},
 	} {
 		res, err := db.exec(ctx, q.sql, micros(now), limit)
 		if err != nil {

@@ -102,6 +102,10 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Require2FA", testRequire2FA},
 		{"Passkeys", testPasskeys},
 		{"Ceremonies", testCeremonies},
+		{"FederationIssuers", testFederationIssuers},
+		{"FederationRules", testFederationRules},
+		{"FederatedSessionOwner", testFederatedSessionOwner},
+		{"SpendJTI", testSpendJTI},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
