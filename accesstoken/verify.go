@@ -86,53 +86,79 @@ func Verify(raw string, opts Options) (*Token, error) {
 			return nil, fmt.Errorf("accesstoken: algorithm %q is not an asymmetric signature", a)
 		}
 	}
+	var c Claims
+	if err := verifySigned(raw, opts.Algorithms, opts.Key, true, &c); err != nil {
+		return nil, err
+	}
+	return check(&c, &opts)
+}
+
+// VerifySignature checks raw as Verify does up to its signature, and decodes its payload into
+// dst: the size bound, canonical base64url, the algorithm allow-list (asymmetric algorithms
+// only), no crit or b64 header, a kid that key knows and that may sign with the algorithm, and
+// the signature. It checks no typ and no claim: it is for JWTs that are not keyward's access
+// tokens, such as the identity tokens workload federation trades, whose claims the caller
+// checks. Refusals wrap the same Err values as Verify's.
+func VerifySignature(raw string, algs []jose.SignatureAlgorithm, key func(kid string, alg jose.SignatureAlgorithm) (crypto.PublicKey, bool), dst any) error {
+	if key == nil || len(algs) == 0 {
+		return errors.New("accesstoken: VerifySignature needs algorithms and a key")
+	}
+	for _, a := range algs {
+		if !Asymmetric(a) {
+			return fmt.Errorf("accesstoken: algorithm %q is not an asymmetric signature", a)
+		}
+	}
+	return verifySigned(raw, algs, key, false, dst)
+}
+
+// verifySigned is the signature half of Verify; typed requires the access-token typ.
+func verifySigned(raw string, algs []jose.SignatureAlgorithm, keyOf func(kid string, alg jose.SignatureAlgorithm) (crypto.PublicKey, bool), typed bool, dst any) error {
 	if len(raw) > MaxLength {
-		return nil, ErrTooLong
+		return ErrTooLong
 	}
 	if !wellFormed(raw) {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
-	tok, err := jwt.ParseSigned(raw, opts.Algorithms)
+	tok, err := jwt.ParseSigned(raw, algs)
 	if err != nil {
 		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return nil, ErrAlgorithm
+			return ErrAlgorithm
 		}
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	if len(tok.Headers) != 1 {
-		return nil, ErrMalformed
+		return ErrMalformed
 	}
 	h := tok.Headers[0]
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
-	if !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
-		return nil, ErrType
+	if typed && !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
+		return ErrType
 	}
 	// No JWS extension is understood, so any crit is unsupported (RFC 7515 §4.1.11). b64 is
 	// refused too: go-jose honours it even without crit, and it changes what the signature covers.
 	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, ErrCritical
+		return ErrCritical
 	}
 	if _, ok := h.ExtraHeaders["b64"]; ok {
-		return nil, ErrUnsupportedHeader
+		return ErrUnsupportedHeader
 	}
 	if h.KeyID == "" {
-		return nil, ErrNoKeyID
+		return ErrNoKeyID
 	}
-	key, ok := opts.Key(h.KeyID, jose.SignatureAlgorithm(h.Algorithm))
+	key, ok := keyOf(h.KeyID, jose.SignatureAlgorithm(h.Algorithm))
 	switch {
 	case key == nil:
-		return nil, ErrUnknownKey
+		return ErrUnknownKey
 	case !ok:
-		return nil, ErrKeyAlgorithm
+		return ErrKeyAlgorithm
 	}
-	var c Claims
-	if err := tok.Claims(key, &c); err != nil {
+	if err := tok.Claims(key, dst); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
-			return nil, ErrSignature
+			return ErrSignature
 		}
-		return nil, ErrMalformedClaims
+		return ErrMalformedClaims
 	}
-	return check(&c, &opts)
+	return nil
 }
 
 // check validates the claims of a token whose signature holds.

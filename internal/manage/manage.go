@@ -62,6 +62,7 @@ type Store interface {
 	UserSessions(ctx context.Context, userID string, now time.Time, limit int) ([]*keyward.Session, error)
 	Session(ctx context.Context, id string) (*keyward.Session, error)
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
+	FederationStore // federation.go
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not
@@ -84,6 +85,9 @@ type Service struct {
 	Mailer Mailer
 	// BaseURL is the dashboard's URL (the issuer), which links in invitations start with.
 	BaseURL string
+	// AllowInsecureIssuers admits federation issuers at http://127.0.0.1 and the like (tests,
+	// local issuers); otherwise an issuer and its key set must be https.
+	AllowInsecureIssuers bool
 }
 
 // Caller is who performs an operation and from which address, for the audit log.
