@@ -100,6 +100,15 @@ func (s *Server) routes() []route {
 		// api-keys-manage, or api-keys-roll-self for the key itself: manage.RollKey decides.
 		{"POST /v1/projects/{project}/api-keys/{id}/roll", s.project("", s.rollKey)},
 		{"GET /v1/projects/{project}/audit", s.project("audit-view", s.listAudit)},
+		// Workload identity federation: federation.go.
+		{"GET /v1/projects/{project}/federation/issuers", s.project("api-keys-view", s.listIssuers)},
+		{"POST /v1/projects/{project}/federation/issuers", s.project("api-keys-manage", s.createIssuer)},
+		{"PATCH /v1/projects/{project}/federation/issuers/{issuer}", s.project("api-keys-manage", s.updateIssuer)},
+		{"DELETE /v1/projects/{project}/federation/issuers/{issuer}", s.project("api-keys-manage", s.deleteIssuer)},
+		{"GET /v1/projects/{project}/federation/rules", s.project("api-keys-view", s.listRules)},
+		{"POST /v1/projects/{project}/federation/rules", s.project("api-keys-manage", s.createRule)},
+		{"PATCH /v1/projects/{project}/federation/rules/{rule}", s.project("api-keys-manage", s.updateRule)},
+		{"DELETE /v1/projects/{project}/federation/rules/{rule}", s.project("api-keys-manage", s.deleteRule)},
 	}
 }
 

@@ -111,6 +111,7 @@ func TestTour(t *testing.T) {
 		t.Errorf("rolled key %+v: %v", rolled, err)
 	}
 	e.do(req{method: "GET", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusOK)
+	tourFederation(t, e, tok, base, created.ID)
 	e.do(req{method: "DELETE", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "DELETE", path: base + "/members/" + user.ID, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "GET", path: base + "/audit?limit=2", token: tok}).expect(t, http.StatusOK)
