@@ -27,10 +27,23 @@ type Claims struct {
 	SessionID string           `json:"sid,omitempty"`
 	Project   string           `json:"project,omitempty"`
 	IPs       []string         `json:"ips,omitempty"` // the key's networks; none means any address
+	// Act and FederationRule are set on a token issued for a workload's identity token: who
+	// the workload is (RFC 8693 §4.1) and the federation rule that let it in.
+	Act            *Actor `json:"act,omitempty"`
+	FederationRule string `json:"federation_rule,omitempty"`
 }
 
-// Subject prefixes: a token is either an API key's or a user's, never confusable.
+// Actor is RFC 8693's act claim: the subject of the identity token a federated token was issued
+// for, and its issuer.
+type Actor struct {
+	Subject string `json:"sub"`
+	Issuer  string `json:"iss,omitempty"`
+}
+
+// Subject prefixes: a token is an API key's, a user's, or a federation rule's (a workload let in
+// by a rule that grants a role), never confusable.
 const (
-	SubjectKey  = "key:"
-	SubjectUser = "user:"
+	SubjectKey       = "key:"
+	SubjectUser      = "user:"
+	SubjectFederated = "federated:"
 )

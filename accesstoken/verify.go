@@ -35,7 +35,7 @@ var (
 	ErrNotYetValid       = jwt.ErrNotValidYet
 	ErrIssuedInFuture    = jwt.ErrIssuedInTheFuture
 	ErrMissingClaim      = errors.New("accesstoken: required claim missing")
-	ErrSubject           = errors.New("accesstoken: subject is neither a key nor a user")
+	ErrSubject           = errors.New("accesstoken: subject is neither a key, a user nor a federation rule")
 	ErrClientID          = errors.New("accesstoken: client_id does not match the key subject")
 	ErrNetworks          = errors.New("accesstoken: malformed network restriction")
 )
@@ -61,6 +61,7 @@ type Token struct {
 	Claims   Claims
 	KeyID    string         // for a subject "key:<id>"
 	UserID   string         // for a subject "user:<id>"
+	RuleID   string         // for a subject "federated:<rule id>"
 	Networks []netip.Prefix // Claims.IPs parsed; nil means any address
 }
 
@@ -194,6 +195,8 @@ func check(c *Claims, opts *Options) (*Token, error) {
 		t.KeyID = id
 	} else if id, ok := strings.CutPrefix(c.Subject, SubjectUser); ok && id != "" {
 		t.UserID = id
+	} else if id, ok := strings.CutPrefix(c.Subject, SubjectFederated); ok && id != "" && c.FederationRule == id {
+		t.RuleID = id
 	} else {
 		return nil, ErrSubject
 	}

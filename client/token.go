@@ -87,9 +87,11 @@ type TokenResponse struct {
 	AccessToken      string `json:"access_token"`
 	TokenType        string `json:"token_type"`
 	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	RefreshToken     string `json:"refresh_token,omitempty"` // none for a federated grant
+	RefreshExpiresIn int64  `json:"refresh_expires_in,omitempty"`
 	Scope            string `json:"scope"`
+	// IssuedTokenType answers a token exchange (RFC 8693): TokenTypeAccessToken.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 
 	// Expiry and RefreshExpiry are computed from the lifetimes when the response arrives,
 	// counting from the moment the request was sent.

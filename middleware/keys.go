@@ -2,14 +2,9 @@ package middleware
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +12,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/keyward/keyward/accesstoken"
 )
 
 const (
@@ -28,8 +24,6 @@ const (
 	defaultKeysMaxAge = 10 * time.Minute
 	// retryKeysAfter is when a failed periodic refresh is tried again.
 	retryKeysAfter = 30 * time.Second
-	// minRSABits refuses RSA keys too short to be safe.
-	minRSABits = 2048
 )
 
 // verificationKey is a public key with the one algorithm it may be used with.
@@ -149,54 +143,14 @@ func (s *keySet) get(ctx context.Context) (map[string]verificationKey, time.Dura
 	return keys, maxAge(header.Get("Cache-Control")), nil
 }
 
-// usable accepts a public signing key with a kid whose algorithm is allowed and fits its type.
-// Private and symmetric keys are never used, whatever the JWKS says.
+// usable accepts a public signing key with a kid whose algorithm is allowed and fits its type
+// (accesstoken.PublicKey's rules, which the server's federation shares).
 func (s *keySet) usable(k jose.JSONWebKey) (verificationKey, bool) {
-	if k.KeyID == "" || !k.Valid() || !k.IsPublic() || (k.Use != "" && k.Use != "sig") {
+	alg, ok := accesstoken.PublicKey(k, s.algs)
+	if !ok {
 		return verificationKey{}, false
 	}
-	alg := k.Algorithm
-	if alg == "" {
-		alg = defaultAlg(k.Key)
-	}
-	if !slices.Contains(s.algs, jose.SignatureAlgorithm(alg)) || !fits(alg, k.Key) {
-		return verificationKey{}, false
-	}
-	return verificationKey{alg: alg, key: k.Key}, true
-}
-
-// defaultAlg is the algorithm of a key published without "alg".
-func defaultAlg(key any) string {
-	switch k := key.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256"
-		case elliptic.P384():
-			return "ES384"
-		case elliptic.P521():
-			return "ES512"
-		}
-	case ed25519.PublicKey:
-		return "EdDSA"
-	case *rsa.PublicKey:
-		return "RS256"
-	}
-	return ""
-}
-
-// fits reports whether alg can be used with key, so that a token cannot pick an algorithm its
-// key was never meant for.
-func fits(alg string, key any) bool {
-	switch k := key.(type) {
-	case *ecdsa.PublicKey:
-		return alg == defaultAlg(k)
-	case ed25519.PublicKey:
-		return alg == "EdDSA"
-	case *rsa.PublicKey:
-		return (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")) && k.N.BitLen() >= minRSABits
-	}
-	return false
+	return verificationKey{alg: string(alg), key: k.Key}, true
 }
 
 // nextRefresh is how long until the periodic refresh: the max-age of the last fetch after it

@@ -202,6 +202,9 @@ func (s *Server) mayIntrospect(ctx context.Context, who *caller, c *token.Claims
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	base := strings.TrimSuffix(s.Issuer, "/")
 	grants := []string{"client_credentials", "refresh_token", client.GrantDeviceCode}
+	if s.Federation != nil {
+		grants = append(grants, client.GrantTokenExchange, client.GrantJWTBearer)
+	}
 	if s.PasswordGrant {
 		grants = slices.Insert(grants, 0, "password")
 	}

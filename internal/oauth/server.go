@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/federation"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -29,6 +30,7 @@ type Store interface {
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	keyward.DeviceAuthorizations
+	FederationStore // federated.go
 }
 
 // Minter signs access tokens.
@@ -101,6 +103,10 @@ type Server struct {
 
 	// DeviceRequests counts every call of the device authorization endpoint per address.
 	DeviceRequests Limiter
+
+	// Federation finds and caches the keys of the issuers projects trust; nil: the federated
+	// grants are not offered.
+	Federation *federation.Keys
 
 	cachedKeys keyCache
 }

@@ -41,9 +41,13 @@ var grants = map[string]grant{
 	"password":             passwordGrant{},
 	"refresh_token":        refreshGrant{},
 	client.GrantDeviceCode: deviceGrant{},
+	// Workload identity federation: federated.go.
+	client.GrantTokenExchange: federatedGrant{exchange: true},
+	client.GrantJWTBearer:     federatedGrant{},
 }
 
-const unsupportedGrant = "Supported grant types: client_credentials, password, refresh_token, " + client.GrantDeviceCode + "."
+const unsupportedGrant = "Supported grant types: client_credentials, password, refresh_token, " + client.GrantDeviceCode + ", " +
+	client.GrantTokenExchange + ", " + client.GrantJWTBearer + "."
 
 // subject is a credential as a grant found it.
 type subject struct {
@@ -55,6 +59,8 @@ type subject struct {
 	rt      *keyward.RefreshToken
 	// succeeded, when set, records the grant's own success once the token is issued.
 	succeeded func(ctx context.Context, sess *keyward.Session)
+	// federated is set by the federated grants (federated.go).
+	federated *federated
 }
 
 // refusal is a grant's refusal of a credential; refuse counts it and records its event.
@@ -329,18 +335,25 @@ func (s *Server) issue(now time.Time, sub *subject, scope []string) (*client.Tok
 			c.IPs = clientip.FormatNetworks(k.IPs)
 		}
 	}
+	if sub.federated != nil {
+		sub.federated.claims(c)
+	}
 	at, err := s.Minter.Mint(c)
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return &client.TokenResponse{
+	resp := &client.TokenResponse{
 		AccessToken:      at,
 		TokenType:        "Bearer",
 		ExpiresIn:        seconds(exp.Sub(now)),
 		RefreshToken:     sub.refresh,
 		RefreshExpiresIn: seconds(sub.rt.ExpiresAt.Sub(now)),
 		Scope:            strings.Join(scope, " "),
-	}, nil
+	}
+	if sub.federated != nil {
+		sub.federated.response(resp)
+	}
+	return resp, nil
 }
 
 func seconds(d time.Duration) int64 {

@@ -41,6 +41,11 @@ type Config struct {
 	LogJSON            bool
 	LogLevel           string
 	TLSCert, TLSKey    string
+
+	// FederationAllowInsecure admits federation issuers, and key sets, at http:// loopback
+	// addresses (a local issuer, tests); otherwise only https ones.
+	FederationAllowInsecure bool
+
 	// MetricsAddr, when set, is the address of a second listener that serves /metrics alone; the
 	// main listener then answers 404 there. Empty keeps /metrics on the main listener.
 	MetricsAddr string

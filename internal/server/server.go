@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/api"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/dashboard"
+	"github.com/keyward/keyward/internal/federation"
 	"github.com/keyward/keyward/internal/keyring"
 	"github.com/keyward/keyward/internal/mail"
 	"github.com/keyward/keyward/internal/manage"
@@ -235,7 +236,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 	trust := &authn.Trust{Failures: limiter(), Known: ratelimit.NewKnown(knownAddressTTL, cfg.Now)}
 	mgr := &manage.Service{
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
-		BaseURL: cfg.Issuer,
+		BaseURL: cfg.Issuer, AllowInsecureIssuers: cfg.FederationAllowInsecure,
 	}
 	if cfg.SMTPURL != "" {
 		sender, _ := mail.Parse(cfg.SMTPURL) // checked by normalize
@@ -258,6 +259,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		DeviceRequests: limiter(),
 		Touch:          s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
 		SecondFactors: factors,
+		Federation:    &federation.Keys{AllowInsecure: cfg.FederationAllowInsecure, Now: cfg.Now, Logger: s.log},
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,

@@ -24,6 +24,9 @@ type Claims struct {
 	SessionID string   // sid
 	Project   string
 	IPs       []string // the API key's allowed networks; empty means any address
+	// Act and FederationRule: see accesstoken.Claims.
+	Act            *accesstoken.Actor
+	FederationRule string
 }
 
 // MarshalJSON returns the claims as they appear in the token's payload, so that introspection
@@ -45,6 +48,9 @@ func (c *Claims) wire() *accesstoken.Claims {
 		SessionID: c.SessionID,
 		Project:   c.Project,
 		IPs:       c.IPs,
+
+		Act:            c.Act,
+		FederationRule: c.FederationRule,
 	}
 }
 
@@ -62,5 +68,8 @@ func fromWire(w *accesstoken.Claims) *Claims {
 		SessionID: w.SessionID,
 		Project:   w.Project,
 		IPs:       w.IPs,
+
+		Act:            w.Act,
+		FederationRule: w.FederationRule,
 	}
 }
