@@ -253,7 +253,7 @@ func (s *Server) federatedSubject(ctx context.Context, g federatedGrant, req *re
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	return &subject{held: keyward.Intersect(s.Catalog.Filter(role.Permissions), held), session: sess, federated: fed}, nil
+	return &subject{held: keyward.Intersect(held, role.Permissions), session: sess, federated: fed}, nil
 }
 
 // commit spends the subject token's jti, if it has one, and stores the session, tied to its rule

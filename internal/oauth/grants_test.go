@@ -92,6 +92,19 @@ func TestEveryGrantRunsEveryPhase(t *testing.T) {
 			},
 			status: http.StatusBadRequest, code: errInvalidGrant,
 		},
+		// federated_test.go: a replayed subject token is the refusal.
+		client.GrantTokenExchange: {
+			valid:  func(e *grantEnv) (url.Values, string) { return e.federatedForm(true), "" },
+			failed: func(e *grantEnv) (url.Values, string) { return e.replayedForm(true), "" },
+			status: http.StatusBadRequest, code: errInvalidGrant, refused: keyward.AuditExchangeFailed,
+			succeeded: keyward.AuditTokenFederated, unguessable: true,
+		},
+		client.GrantJWTBearer: {
+			valid:  func(e *grantEnv) (url.Values, string) { return e.federatedForm(false), "" },
+			failed: func(e *grantEnv) (url.Values, string) { return e.replayedForm(false), "" },
+			status: http.StatusBadRequest, code: errInvalidGrant, refused: keyward.AuditExchangeFailed,
+			succeeded: keyward.AuditTokenFederated, unguessable: true,
+		},
 	}
 	for name := range grants {
 		if _, ok := cases[name]; !ok {
@@ -188,6 +201,8 @@ type grantEnv struct {
 	user    *keyward.User
 	project *keyward.Project
 	secret  string
+	keyID   string
+	fed     *testIssuer // federated_test.go
 }
 
 func newGrantEnv(t *testing.T) *grantEnv {
@@ -220,7 +235,7 @@ func newGrantEnv(t *testing.T) *grantEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.secret = secret
+	e.secret, e.keyID = secret, id
 	k := &keyward.APIKey{ID: id, ProjectID: e.project.ID, Name: "ci", Permissions: held, SecretHash: apikey.Hash(secret),
 		Hint: apikey.Hint(secret), CreatedBy: "user:" + e.user.ID, Owner: e.user.ID, CreatedAt: now}
 	if err := db.CreateAPIKey(ctx, k); err != nil {
