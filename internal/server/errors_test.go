@@ -109,7 +109,10 @@ func TestTokenErrors(t *testing.T) {
 		// 400 unsupported_grant_type.
 		{name: "authorization_code grant", body: "grant_type=authorization_code&code=x&client_secret=" + k.Secret, status: 400, code: "unsupported_grant_type"},
 		{name: "implicit-style grant", body: "grant_type=token", status: 400, code: "unsupported_grant_type"},
-		{name: "JWT bearer grant", body: "grant_type=" + url.QueryEscape("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=x", status: 400, code: "unsupported_grant_type"},
+		{name: "device grant type misspelled", body: "grant_type=" + url.QueryEscape("urn:ietf:params:oauth:grant-type:device-code") + "&device_code=x", status: 400, code: "unsupported_grant_type"},
+		// The JWT bearer grant is supported (workload identity federation): a bad assertion is
+		// invalid_grant.
+		{name: "JWT bearer grant, not a JWT", body: "grant_type=" + url.QueryEscape("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=x", status: 400, code: "invalid_grant"},
 		{name: "grant type in another case", body: "grant_type=CLIENT_CREDENTIALS&client_secret=" + k.Secret, status: 400, code: "unsupported_grant_type"},
 
 		// 400 invalid_scope: more than the credential holds.

@@ -92,23 +92,28 @@ func (db *DB) IssuersByURL(ctx context.Context, iss string) ([]*keyward.Federati
 }
 
 func (db *DB) issuers(ctx context.Context, where string, arg string) ([]*keyward.FederationIssuer, error) {
+	return queryAll(ctx, db, "federation issuers", "SELECT "+issuerCols+" FROM federation_issuers WHERE "+where, scanIssuer, arg)
+}
+
+// queryAll runs a query on the reader pool and scans every row it returns.
+func queryAll[T any](ctx context.Context, db *DB, what, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	rows, err := db.r.QueryContext(ctx, "SELECT "+issuerCols+" FROM federation_issuers WHERE "+where, arg)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("federation issuers: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	out := []*keyward.FederationIssuer{}
+	out := []T{}
 	for rows.Next() {
-		i, err := scanIssuer(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("federation issuers: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out = append(out, i)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("federation issuers: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
@@ -290,25 +295,7 @@ func (db *DB) RulesOfIssuers(ctx context.Context, issuerIDs []string) ([]*keywar
 }
 
 func (db *DB) rules(ctx context.Context, where string, args ...any) ([]*keyward.FederationRule, error) {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	rows, err := db.r.QueryContext(ctx, "SELECT "+ruleCols+" FROM federation_rules WHERE "+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("federation rules: %w", err)
-	}
-	defer rows.Close()
-	out := []*keyward.FederationRule{}
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, fmt.Errorf("federation rules: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("federation rules: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db, "federation rules", "SELECT "+ruleCols+" FROM federation_rules WHERE "+where, scanRule, args...)
 }
 
 // UpdateFederationRule applies change; a narrowing change ends the rule's tokens.
@@ -419,23 +406,15 @@ func (db *DB) CreateFederatedSession(ctx context.Context, s *keyward.Session, fi
 		} else if err != nil {
 			return fmt.Errorf("federated session: rule: %w", err)
 		}
-		check := *s
-		switch s.Kind {
-		case keyward.SessionKey:
-		case keyward.SessionFederated:
-			// The owner's enabled membership stands behind a role target, as a user session's.
-			check.Kind, check.UserID = keyward.SessionUser, owner
-		default:
+		switch {
+		case s.Kind == keyward.SessionFederated && (s.KeyID != ruleID || s.UserID != owner):
+			return keyward.Errorf(keyward.EINVALID, "A rule's session names the rule and its owner.")
+		case s.Kind != keyward.SessionKey && s.Kind != keyward.SessionFederated:
 			return keyward.Errorf(keyward.EINVALID, "A federated session is of a key or of a rule.")
 		}
-		if err := db.lockCredential(ctx, tx, &check); err != nil {
+		if err := db.insertSession(ctx, tx, s, first, args); err != nil {
 			return err
 		}
-		res, err := db.prep.txExec(ctx, tx, qInsertSession, args...)
-		if err := sessionInserted(res, err); err != nil {
-			return err
-		}
-		first.SessionID = s.ID
 		if _, err := tx.ExecContext(ctx, "INSERT INTO federated_sessions (session_id, rule_id) VALUES ($1, $2)", s.ID, ruleID); err != nil {
 			return fmt.Errorf("federated session: %w", err)
 		}

@@ -155,7 +155,9 @@ func (db *DB) lockCredential(ctx context.Context, tx *sql.Tx, s *keyward.Session
 		} else if !secretStands(s.SecretGen, gen, prevExpires, micros(s.CreatedAt)) {
 			return errSecretRolled
 		}
-	case keyward.SessionUser:
+	case keyward.SessionUser, keyward.SessionFederated:
+		// A federated session (of a rule targeting a role) stands on its rule's owner as a
+		// project-narrowed user session stands on its user.
 		var disabled bool
 		err := tx.QueryRowContext(ctx, "SELECT disabled FROM users WHERE id = $1"+db.q.forShare, s.UserID).Scan(&disabled)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -168,6 +168,9 @@ func testFederationRules(t *testing.T, s keyward.Store) {
 	// A deleted rule starts no session.
 	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, k), newToken(t, t0), r.ID), keyward.ENOTFOUND)
 
+	// A role a rule targets is in use.
+	wantCode(t, s.DeleteRole(ctx, p.ID, viewer.ID), keyward.ECONFLICT)
+
 	// Narrowing the target role ends the role rule's tokens.
 	tail = feedTail(t, s)
 	perms := []string{}
@@ -181,6 +184,13 @@ func testFederationRules(t *testing.T, s keyward.Store) {
 	must(t, s.DeleteFederationIssuer(ctx, p.ID, i.ID, t0.Add(5*time.Minute)))
 	sameJSON(t, "feed after deleting the issuer", revokedIDs(feedSince(t, s, tail)), []string{sess.ID})
 	_, err = s.FederationRule(ctx, p.ID, rr.ID)
+	wantCode(t, err, keyward.ENOTFOUND)
+
+	// Deleting the project takes its issuers and rules with it.
+	i = newIssuer(t, s, p, "https://"+randomLower(t)+".example")
+	newRule(t, s, i, "", viewer.ID, u.ID)
+	must(t, s.DeleteProject(ctx, p.ID, t0.Add(6*time.Minute)))
+	_, err = s.FederationIssuer(ctx, p.ID, i.ID)
 	wantCode(t, err, keyward.ENOTFOUND)
 }
 

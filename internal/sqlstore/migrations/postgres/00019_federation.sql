@@ -28,7 +28,7 @@ CREATE TABLE federation_rules (
     issuer_id   TEXT   NOT NULL REFERENCES federation_issuers (id) ON DELETE CASCADE,
     conditions  TEXT   NOT NULL,
     target_key  TEXT   REFERENCES api_keys (id) ON DELETE CASCADE,
-    target_role TEXT   REFERENCES roles (id) ON DELETE CASCADE,
+    target_role TEXT   REFERENCES roles (id), -- a targeted role is in use: DeleteRole refuses it
     ttl_ms      BIGINT NOT NULL,
     owner_id    TEXT   NOT NULL,
     created_at  BIGINT NOT NULL,
