@@ -68,17 +68,23 @@ func (db *DB) FederationIssuer(ctx context.Context, projectID, ref string) (*key
 }
 
 func issuerByRef(ctx context.Context, q rowQuerier, projectID, ref string) (*keyward.FederationIssuer, error) {
+	return byRef(ctx, q, "federation_issuers", issuerCols, keyward.PrefixIssuer, "Issuer", scanIssuer, projectID, ref, "")
+}
+
+// byRef reads the row of a project's table that ref names: its id when ref has the table's id
+// prefix, else its name. lock is appended to the query. ENOTFOUND names what, when there is none.
+func byRef[T any](ctx context.Context, q rowQuerier, table, cols, prefix, what string, scan func(scanner) (T, error), projectID, ref, lock string) (T, error) {
 	col := "name"
-	if strings.HasPrefix(ref, keyward.PrefixIssuer) {
+	if strings.HasPrefix(ref, prefix) {
 		col = "id"
 	}
-	i, err := scanIssuer(q.QueryRowContext(ctx, "SELECT "+issuerCols+" FROM federation_issuers WHERE project_id = $1 AND "+col+" = $2", projectID, ref))
+	v, err := scan(q.QueryRowContext(ctx, "SELECT "+cols+" FROM "+table+" WHERE project_id = $1 AND "+col+" = $2"+lock, projectID, ref))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "Issuer not found.")
+		return v, keyward.Errorf(keyward.ENOTFOUND, "%s not found.", what)
 	} else if err != nil {
-		return nil, fmt.Errorf("federation issuer: %w", err)
+		return v, fmt.Errorf("%s: %w", table, err)
 	}
-	return i, nil
+	return v, nil
 }
 
 // FederationIssuers lists a project's issuers by name.
@@ -263,17 +269,7 @@ func (db *DB) FederationRule(ctx context.Context, projectID, ref string) (*keywa
 }
 
 func ruleByRef(ctx context.Context, q rowQuerier, projectID, ref, lock string) (*keyward.FederationRule, error) {
-	col := "name"
-	if strings.HasPrefix(ref, keyward.PrefixRule) {
-		col = "id"
-	}
-	r, err := scanRule(q.QueryRowContext(ctx, "SELECT "+ruleCols+" FROM federation_rules WHERE project_id = $1 AND "+col+" = $2"+lock, projectID, ref))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.Errorf(keyward.ENOTFOUND, "Rule not found.")
-	} else if err != nil {
-		return nil, fmt.Errorf("federation rule: %w", err)
-	}
-	return r, nil
+	return byRef(ctx, q, "federation_rules", ruleCols, keyward.PrefixRule, "Rule", scanRule, projectID, ref, lock)
 }
 
 // FederationRules lists a project's rules by name.
@@ -335,23 +331,18 @@ func (db *DB) UpdateFederationRule(ctx context.Context, projectID, id string, ch
 }
 
 func applyRuleChange(r *keyward.FederationRule, c keyward.FederationRuleChange) {
-	if c.Name != nil {
-		r.Name = *c.Name
-	}
-	if c.IssuerID != nil {
-		r.IssuerID = *c.IssuerID
-	}
-	if c.Conditions != nil {
-		r.Conditions = *c.Conditions
-	}
-	if c.TargetKey != nil {
-		r.TargetKey = *c.TargetKey
-	}
-	if c.TargetRole != nil {
-		r.TargetRole = *c.TargetRole
-	}
-	if c.TTL != nil {
-		r.TTL = *c.TTL
+	setIf(&r.Name, c.Name)
+	setIf(&r.IssuerID, c.IssuerID)
+	setIf(&r.Conditions, c.Conditions)
+	setIf(&r.TargetKey, c.TargetKey)
+	setIf(&r.TargetRole, c.TargetRole)
+	setIf(&r.TTL, c.TTL)
+}
+
+// setIf replaces *dst with *src when a change sets src.
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
 	}
 }
 
