@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
@@ -27,20 +25,9 @@ func issuerOut(i *keyward.FederationIssuer) client.FederationIssuer {
 	return out
 }
 
-// FormatTTL writes a rule's lifetime as it is typed: "15m", "1h", "90s".
-func FormatTTL(d time.Duration) string {
-	switch {
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return d.String()
-}
-
 // ruleOut is a rule on the wire; a role target is named by the role's name.
 func (s *Server) ruleOut(ctx context.Context, a *manage.Access, r *keyward.FederationRule) (client.FederationRule, error) {
-	out := client.FederationRule{ID: r.ID, Name: r.Name, Issuer: r.IssuerID, Conditions: r.Conditions, TTL: FormatTTL(r.TTL),
+	out := client.FederationRule{ID: r.ID, Name: r.Name, Issuer: r.IssuerID, Conditions: r.Conditions, TTL: manage.FormatTTL(r.TTL),
 		Owner: r.Owner, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Target: "key:" + r.TargetKey}
 	if out.Conditions == nil {
 		out.Conditions = map[string]string{}

@@ -160,6 +160,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/roles/{role}/delete", s.inProject(s.confirmDeleteRole))
 	mux.Handle("POST /projects/{project}/roles/{role}/delete", s.inProject(s.deleteRole))
 	mux.Handle("GET /projects/{project}/audit", s.inProject(s.audit))
+	// Workload identity federation: federation.go.
+	mux.Handle("GET /projects/{project}/federation", s.inProject(s.federation))
+	mux.Handle("POST /projects/{project}/federation/issuers", s.inProject(s.createIssuer))
+	mux.Handle("POST /projects/{project}/federation/issuers/{issuer}/delete", s.inProject(s.deleteIssuer))
+	mux.Handle("POST /projects/{project}/federation/rules", s.inProject(s.createRule))
+	mux.Handle("POST /projects/{project}/federation/rules/{rule}/delete", s.inProject(s.deleteRule))
+	mux.Handle("POST /projects/{project}/federation/explain", s.inProject(s.explainToken))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, _ := s.session(r) // for the page header only; a 404 needs no sign-in
 		return inVisit(v, errNoPage)

@@ -49,21 +49,15 @@ func Peek(raw string) (string, error) {
 	if len(raw) > accesstoken.MaxLength {
 		return "", ErrMalformed
 	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", ErrMalformed
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	claims, err := unverifiedClaims(raw)
 	if err != nil {
+		return "", err
+	}
+	var iss string
+	if err := json.Unmarshal(claims["iss"], &iss); err != nil || iss == "" {
 		return "", ErrMalformed
 	}
-	var c struct {
-		Issuer string `json:"iss"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer == "" {
-		return "", ErrMalformed
-	}
-	return c.Issuer, nil
+	return iss, nil
 }
 
 func peekKID(raw string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,6 +271,17 @@ func (a *Access) rule(ctx context.Context, ref string) (*keyward.FederationRule,
 	return r, err
 }
 
+// FormatTTL writes a rule's lifetime as it is typed: "15m", "1h", "90s".
+func FormatTTL(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
+}
+
 // ParseTTL reads a rule's lifetime: a Go duration from one minute to an hour; "" is the default.
 func ParseTTL(s string) (time.Duration, error) {
 	if s == "" {
@@ -483,4 +495,26 @@ func (a *Access) DeleteFederationRule(ctx context.Context, ref string) error {
 	s.audit(ctx, a.caller, &keyward.AuditEvent{ProjectID: a.Project.ID, At: now, Action: AuditRuleDeleted, Target: "rule:" + r.ID,
 		Detail: fmt.Sprintf("name=%q", r.Name)})
 	return nil
+}
+
+// ExplainToken says what the token endpoint would make of a subject token for this project, and
+// which of its rules the token misses and why: for the operator of a workload whose exchange is
+// refused with a description that must not reveal the rules. It needs api-keys-view, which
+// shows the rules anyway, and spends nothing.
+func (a *Access) ExplainToken(ctx context.Context, raw string) (*federation.Explanation, error) {
+	if err := a.mayReadFederation(); err != nil {
+		return nil, err
+	}
+	if a.svc.Federation == nil {
+		return nil, keyward.Errorf(keyward.EINVALID, "Workload identity federation is not enabled on this server.")
+	}
+	issuers, err := a.svc.Store.FederationIssuers(ctx, a.Project.ID)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := a.svc.Store.FederationRules(ctx, a.Project.ID)
+	if err != nil {
+		return nil, err
+	}
+	return a.svc.Federation.Explain(ctx, strings.TrimSpace(raw), issuers, rules, a.svc.Now()), nil
 }

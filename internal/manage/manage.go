@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/federation"
 )
 
 // Store is the part of keyward.Store that management operations read and write.
@@ -88,6 +89,9 @@ type Service struct {
 	// AllowInsecureIssuers admits federation issuers at http://127.0.0.1 and the like (tests,
 	// local issuers); otherwise an issuer and its key set must be https.
 	AllowInsecureIssuers bool
+	// Federation verifies subject tokens for ExplainToken, with the token endpoint's key cache;
+	// nil: it answers that federation is not enabled.
+	Federation *federation.Keys
 }
 
 // Caller is who performs an operation and from which address, for the audit log.

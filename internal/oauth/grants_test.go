@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/federation/fedtest"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
 )
@@ -202,7 +203,7 @@ type grantEnv struct {
 	project *keyward.Project
 	secret  string
 	keyID   string
-	fed     *testIssuer // federated_test.go
+	fed     *fedtest.Issuer // federated_test.go
 }
 
 func newGrantEnv(t *testing.T) *grantEnv {

@@ -1,92 +1,24 @@
 package server_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/federation/fedtest"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/revocation"
 )
-
-// oidcIssuer is an OpenID provider made for a test: discovery, a JWKS and an ES256 key.
-type oidcIssuer struct {
-	URL string
-	kid string
-	key *ecdsa.PrivateKey
-	// claimedIssuer is what the discovery document says the issuer is; "" the URL.
-	claimedIssuer string
-}
-
-func newOIDCIssuer(t *testing.T, kid string) *oidcIssuer {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss := &oidcIssuer{kid: kid, key: key}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		claimed := iss.claimedIssuer
-		if claimed == "" {
-			claimed = iss.URL
-		}
-		json.NewEncoder(w).Encode(map[string]string{"issuer": claimed, "jwks_uri": iss.URL + "/jwks"})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
-	})
-	ts := httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
-	iss.URL = ts.URL
-	return iss
-}
-
-// sign returns a JWT of claims signed by the issuer, with iss, iat and exp filled in when absent.
-func (i *oidcIssuer) sign(t *testing.T, now time.Time, claims map[string]any) string {
-	t.Helper()
-	full := map[string]any{"iss": i.URL, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "aud": "keyward-test",
-		"sub": "repo:octo/app:ref:refs/heads/main", "jti": randomJTI(t)}
-	for k, v := range claims {
-		if v == nil {
-			delete(full, k)
-		} else {
-			full[k] = v
-		}
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: i.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", i.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(full).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-func randomJTI(t *testing.T) string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
 
 // unsigned builds a token with the given header whose signature is sig over header.payload.
 func unsigned(t *testing.T, header, payload map[string]any, sig func(signingInput string) []byte) string {
@@ -124,11 +56,11 @@ func apiOK(t *testing.T, s *kwtest.Server, method, path, bearer string, body any
 func TestFederatedExchange(t *testing.T) {
 	s := federationServer(t)
 	admin := s.AdminToken(t)
-	gh := newOIDCIssuer(t, "k1")
+	gh := fedtest.New(t, "k1")
 	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view", "images-view"}, IPs: []string{"10.0.0.0/8"}})
 	var issuer client.FederationIssuer
 	apiOK(t, s, "POST", "/v1/projects/default/federation/issuers", admin, map[string]any{
-		"name": "ci", "issuer": gh.URL, "audiences": []string{"keyward-test"}}, http.StatusCreated, &issuer)
+		"name": "ci", "issuer": gh.URL, "audiences": []string{fedtest.Audience}}, http.StatusCreated, &issuer)
 	var rule client.FederationRule
 	apiOK(t, s, "POST", "/v1/projects/default/federation/rules", admin, map[string]any{
 		"name": "deploy", "issuer": "ci", "target": "key:" + key.ID, "ttl": "10m",
@@ -138,7 +70,7 @@ func TestFederatedExchange(t *testing.T) {
 
 	t.Run("token exchange", func(t *testing.T) {
 		now := s.Clock.Now()
-		r := fedExchange(t, s, gh.sign(t, now, claims), nil, from)
+		r := fedExchange(t, s, gh.Sign(t, now, claims), nil, from)
 		tok := requireFederatedToken(t, r)
 		var body map[string]any
 		r.JSON(t, &body)
@@ -159,21 +91,21 @@ func TestFederatedExchange(t *testing.T) {
 			t.Errorf("introspection %+v", in)
 		}
 		// The rule's ttl bounds a long-lived subject token; a narrower scope may be asked.
-		r = fedExchange(t, s, gh.sign(t, now, merge(claims, map[string]any{"exp": now.Add(time.Hour).Unix()})), url.Values{"scope": {"images-view"}}, from)
+		r = fedExchange(t, s, gh.Sign(t, now, merge(claims, map[string]any{"exp": now.Add(time.Hour).Unix()})), url.Values{"scope": {"images-view"}}, from)
 		if tok := requireFederatedToken(t, r); tok.ExpiresIn != 600 || tok.Scope != "images-view" {
 			t.Errorf("answer %s: want 10 minutes and the asked scope", r)
 		}
 	})
 
 	t.Run("JWT bearer", func(t *testing.T) {
-		r := s.TokenRequest(t, url.Values{"grant_type": {client.GrantJWTBearer}, "assertion": {gh.sign(t, s.Clock.Now(), claims)}}, from)
+		r := s.TokenRequest(t, url.Values{"grant_type": {client.GrantJWTBearer}, "assertion": {gh.Sign(t, s.Clock.Now(), claims)}}, from)
 		if tok := requireFederatedToken(t, r); tok.IssuedTokenType != "" || tok.RefreshToken != "" {
 			t.Errorf("answer %s", r)
 		}
 	})
 
 	t.Run("the key's networks apply", func(t *testing.T) {
-		r := fedExchange(t, s, gh.sign(t, s.Clock.Now(), claims), nil, kwtest.From("192.0.2.7"))
+		r := fedExchange(t, s, gh.Sign(t, s.Clock.Now(), claims), nil, kwtest.From("192.0.2.7"))
 		kwtest.RequireOAuthError(t, r, http.StatusBadRequest, "unauthorized_client")
 	})
 
@@ -185,7 +117,7 @@ func TestFederatedExchange(t *testing.T) {
 	})
 
 	t.Run("deleting the rule ends its tokens", func(t *testing.T) {
-		tok := requireFederatedToken(t, fedExchange(t, s, gh.sign(t, s.Clock.Now(), claims), nil, from))
+		tok := requireFederatedToken(t, fedExchange(t, s, gh.Sign(t, s.Clock.Now(), claims), nil, from))
 		kwtest.RequireActive(t, s.Introspect(t, tok.AccessToken, kwtest.Bearer(admin)))
 		_, c := kwtest.DecodeJWT(t, tok.AccessToken)
 		tail := feedTail(t, s)
@@ -194,7 +126,7 @@ func TestFederatedExchange(t *testing.T) {
 		if !feedNames(t, s, tail, c["sid"].(string)) {
 			t.Errorf("the revocation feed does not name the token's session %v", c["sid"])
 		}
-		r := fedExchange(t, s, gh.sign(t, s.Clock.Now(), claims), nil, from)
+		r := fedExchange(t, s, gh.Sign(t, s.Clock.Now(), claims), nil, from)
 		if e := kwtest.RequireOAuthError(t, r, http.StatusBadRequest, "invalid_grant"); !strings.Contains(e.Description, "No rule") {
 			t.Errorf("description %q", e.Description)
 		}
@@ -231,31 +163,31 @@ func merge(a, b map[string]any) map[string]any {
 func TestFederationHostileTokens(t *testing.T) {
 	s := federationServer(t)
 	admin := s.AdminToken(t)
-	good := newOIDCIssuer(t, "k1")
-	other := newOIDCIssuer(t, "k2") // trusted by another project only
-	liar := newOIDCIssuer(t, "k3")  // its discovery document names another issuer
-	liar.claimedIssuer = "https://accounts.example.com"
+	good := fedtest.New(t, "k1")
+	other := fedtest.New(t, "k2") // trusted by another project only
+	liar := fedtest.New(t, "k3")  // its discovery document names another issuer
+	liar.ClaimedIssuer = "https://accounts.example.com"
 	s.CreateProject(t, admin, "elsewhere")
 	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view"}})
 	okey := s.CreateKey(t, admin, "elsewhere", kwtest.KeyRequest{Name: "theirs", Permissions: []string{"containers-view"}})
 	for _, c := range []struct {
 		project string
-		iss     *oidcIssuer
+		iss     *fedtest.Issuer
 		key     string
 	}{{"default", good, key.ID}, {"default", liar, key.ID}, {"elsewhere", other, okey.ID}} {
-		name := "i" + c.iss.kid
+		name := "i" + c.iss.KID
 		apiOK(t, s, "POST", "/v1/projects/"+c.project+"/federation/issuers", admin, map[string]any{
-			"name": name, "issuer": c.iss.URL, "audiences": []string{"keyward-test"}}, http.StatusCreated, nil)
+			"name": name, "issuer": c.iss.URL, "audiences": []string{fedtest.Audience}}, http.StatusCreated, nil)
 		apiOK(t, s, "POST", "/v1/projects/"+c.project+"/federation/rules", admin, map[string]any{
-			"name": "r" + c.iss.kid, "issuer": name, "target": "key:" + c.key,
+			"name": "r" + c.iss.KID, "issuer": name, "target": "key:" + c.key,
 			"conditions": map[string]string{"repository": "octo/app"}}, http.StatusCreated, nil)
 	}
 	now := s.Clock.Now()
 	meets := map[string]any{"repository": "octo/app"}
-	pub, _ := x509.MarshalPKIXPublicKey(&good.key.PublicKey)
-	replayed := good.sign(t, now, meets)
+	pub, _ := x509.MarshalPKIXPublicKey(&good.Key.PublicKey)
+	replayed := good.Sign(t, now, meets)
 	requireFederatedToken(t, fedExchange(t, s, replayed, nil))
-	if r := fedExchange(t, s, other.sign(t, now, meets), url.Values{"project": {"elsewhere"}}); r.Status != http.StatusOK {
+	if r := fedExchange(t, s, other.Sign(t, now, meets), url.Values{"project": {"elsewhere"}}); r.Status != http.StatusOK {
 		t.Fatalf("the other project's issuer: %s", r) // it works there: refused below only here
 	}
 
@@ -264,31 +196,31 @@ func TestFederationHostileTokens(t *testing.T) {
 		extra       url.Values
 		says        string
 	}{
-		{"wrong aud", good.sign(t, now, merge(meets, map[string]any{"aud": "someone-else"})), nil, "audience"},
-		{"expired", good.sign(t, now, merge(meets, map[string]any{"exp": now.Add(-time.Minute).Unix(), "iat": now.Add(-time.Hour).Unix()})), nil, "expired"},
-		{"no exp", good.sign(t, now, merge(meets, map[string]any{"exp": nil})), nil, "no exp"},
-		{"not yet valid", good.sign(t, now, merge(meets, map[string]any{"nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})), nil, "not valid yet"},
-		{"issued in the future", good.sign(t, now, merge(meets, map[string]any{"iat": now.Add(time.Hour).Unix()})), nil, "future"},
-		{"alg none", unsigned(t, map[string]any{"alg": "none", "kid": "k1"}, merge(meets, map[string]any{"iss": good.URL, "aud": "keyward-test", "sub": "x", "exp": now.Add(time.Minute).Unix()}),
+		{"wrong aud", good.Sign(t, now, merge(meets, map[string]any{"aud": "someone-else"})), nil, "audience"},
+		{"expired", good.Sign(t, now, merge(meets, map[string]any{"exp": now.Add(-time.Minute).Unix(), "iat": now.Add(-time.Hour).Unix()})), nil, "expired"},
+		{"no exp", good.Sign(t, now, merge(meets, map[string]any{"exp": nil})), nil, "no exp"},
+		{"not yet valid", good.Sign(t, now, merge(meets, map[string]any{"nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})), nil, "not valid yet"},
+		{"issued in the future", good.Sign(t, now, merge(meets, map[string]any{"iat": now.Add(time.Hour).Unix()})), nil, "future"},
+		{"alg none", unsigned(t, map[string]any{"alg": "none", "kid": "k1"}, merge(meets, map[string]any{"iss": good.URL, "aud": fedtest.Audience, "sub": "x", "exp": now.Add(time.Minute).Unix()}),
 			func(string) []byte { return nil }), nil, "signature"},
 		{"HS256 keyed with the issuer's public key", unsigned(t, map[string]any{"alg": "HS256", "kid": "k1", "typ": "JWT"},
-			merge(meets, map[string]any{"iss": good.URL, "aud": "keyward-test", "sub": "x", "exp": now.Add(time.Minute).Unix()}),
+			merge(meets, map[string]any{"iss": good.URL, "aud": fedtest.Audience, "sub": "x", "exp": now.Add(time.Minute).Unix()}),
 			func(in string) []byte { m := hmac.New(sha256.New, pub); m.Write([]byte(in)); return m.Sum(nil) }), nil, "signature"},
 		{"a kid of another issuer", func() string {
 			// Signed by the other issuer's key, claiming to be the trusted one.
-			forged := &oidcIssuer{URL: good.URL, kid: other.kid, key: other.key}
-			return forged.sign(t, now, meets)
+			forged := &fedtest.Issuer{URL: good.URL, KID: other.KID, Key: other.Key}
+			return forged.Sign(t, now, meets)
 		}(), nil, "no key with its kid"},
 		{"the trusted kid, another key", func() string {
-			forged := &oidcIssuer{URL: good.URL, kid: good.kid, key: other.key}
-			return forged.sign(t, now, meets)
+			forged := &fedtest.Issuer{URL: good.URL, KID: good.KID, Key: other.Key}
+			return forged.Sign(t, now, meets)
 		}(), nil, "signature"},
-		{"a condition unmet", good.sign(t, now, map[string]any{"repository": "octo/other"}), nil, "No rule"},
-		{"a condition's claim missing", good.sign(t, now, nil), nil, "No rule"},
+		{"a condition unmet", good.Sign(t, now, map[string]any{"repository": "octo/other"}), nil, "No rule"},
+		{"a condition's claim missing", good.Sign(t, now, nil), nil, "No rule"},
 		{"replayed jti", replayed, nil, "already used"},
-		{"an issuer trusted by another project only", other.sign(t, now, meets), url.Values{"project": {"default"}}, "No rule"},
-		{"an untrusted issuer", newOIDCIssuer(t, "k9").sign(t, now, meets), nil, "not trusted"},
-		{"iss differs from the discovery document's", liar.sign(t, now, meets), nil, "discovery document"},
+		{"an issuer trusted by another project only", other.Sign(t, now, meets), url.Values{"project": {"default"}}, "No rule"},
+		{"an untrusted issuer", fedtest.New(t, "k9").Sign(t, now, meets), nil, "not trusted"},
+		{"iss differs from the discovery document's", liar.Sign(t, now, meets), nil, "discovery document"},
 		{"not a JWT", "not.a.jwt", nil, "well-formed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,12 +258,12 @@ func TestFederationIssuerDown(t *testing.T) {
 	l.Close() // nothing listens there any more
 	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view"}})
 	apiOK(t, s, "POST", "/v1/projects/default/federation/issuers", admin, map[string]any{
-		"name": "gone", "issuer": gone, "audiences": []string{"keyward-test"}}, http.StatusCreated, nil)
+		"name": "gone", "issuer": gone, "audiences": []string{fedtest.Audience}}, http.StatusCreated, nil)
 	apiOK(t, s, "POST", "/v1/projects/default/federation/rules", admin, map[string]any{
 		"name": "r", "issuer": "gone", "target": "key:" + key.ID, "conditions": map[string]string{"sub": "*"}}, http.StatusCreated, nil)
-	forged := &oidcIssuer{URL: gone, kid: "k1", key: newOIDCIssuer(t, "k1").key}
+	forged := &fedtest.Issuer{URL: gone, KID: "k1", Key: fedtest.New(t, "k1").Key}
 	for range 2 { // the second is answered from the remembered failure
-		r := fedExchange(t, s, forged.sign(t, s.Clock.Now(), nil), nil)
+		r := fedExchange(t, s, forged.Sign(t, s.Clock.Now(), nil), nil)
 		kwtest.RequireOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 		if r.Header.Get("Retry-After") == "" {
 			t.Errorf("no Retry-After: %s", r)
@@ -344,14 +276,14 @@ func TestFederationIssuerDown(t *testing.T) {
 func TestFederatedRoleTarget(t *testing.T) {
 	s := federationServer(t)
 	admin := s.AdminToken(t)
-	gh := newOIDCIssuer(t, "k1")
+	gh := fedtest.New(t, "k1")
 	apiOK(t, s, "POST", "/v1/projects/default/roles", admin, map[string]any{"name": "shipper", "permissions": []string{"images-view", "images-manage"}}, http.StatusCreated, nil)
 	apiOK(t, s, "POST", "/v1/projects/default/federation/issuers", admin, map[string]any{
-		"name": "ci", "issuer": gh.URL, "audiences": []string{"keyward-test"}}, http.StatusCreated, nil)
+		"name": "ci", "issuer": gh.URL, "audiences": []string{fedtest.Audience}}, http.StatusCreated, nil)
 	var rule client.FederationRule
 	apiOK(t, s, "POST", "/v1/projects/default/federation/rules", admin, map[string]any{
 		"name": "ship", "issuer": "ci", "target": "role:shipper", "conditions": map[string]string{"sub": "repo:octo/app:*"}}, http.StatusCreated, &rule)
-	tok := requireFederatedToken(t, fedExchange(t, s, gh.sign(t, s.Clock.Now(), nil), nil))
+	tok := requireFederatedToken(t, fedExchange(t, s, gh.Sign(t, s.Clock.Now(), nil), nil))
 	_, c := kwtest.DecodeJWT(t, tok.AccessToken)
 	if c["sub"] != "federated:"+rule.ID || c["scope"] != "images-view images-manage" || c["project"] == "" {
 		t.Errorf("claims %v", c)

@@ -237,6 +237,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 	mgr := &manage.Service{
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 		BaseURL: cfg.Issuer, AllowInsecureIssuers: cfg.FederationAllowInsecure,
+		Federation: &federation.Keys{AllowInsecure: cfg.FederationAllowInsecure, Now: cfg.Now, Logger: s.log},
 	}
 	if cfg.SMTPURL != "" {
 		sender, _ := mail.Parse(cfg.SMTPURL) // checked by normalize
@@ -259,7 +260,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		DeviceRequests: limiter(),
 		Touch:          s.toucher, Metrics: m, Logger: s.log, Now: cfg.Now, Rand: cfg.Rand,
 		SecondFactors: factors,
-		Federation:    &federation.Keys{AllowInsecure: cfg.FederationAllowInsecure, Now: cfg.Now, Logger: s.log},
+		Federation:    mgr.Federation, // one key cache for the token endpoint and the dashboard
 	}
 	apiSrv := &api.Server{
 		Store: s.store, Auth: auth, Catalog: s.catalog, Passwords: hasher, ClientIP: resolver.ClientIP,
