@@ -16,7 +16,7 @@ const MaxLength = 8 << 10
 // sides agree on every name and encoding. They never hold a secret or an API key's name.
 type Claims struct {
 	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"` // "key:<id>" or "user:<id>"
+	Subject   string           `json:"sub"` // "key:<id>", "user:<id>" or "federated:<rule id>"
 	Audience  jwt.Audience     `json:"aud"` // a string when there is one
 	Expiry    *jwt.NumericDate `json:"exp"`
 	IssuedAt  *jwt.NumericDate `json:"iat"`

@@ -318,7 +318,7 @@ func getJSON(ctx context.Context, hc *http.Client, url string, dst any) (http.He
 // Caller is the verified bearer of a request's token. Each request gets its own Caller: a handler
 // may change it, and its slices, without affecting any other request.
 type Caller struct {
-	Subject     string   // "key:<id>" or "user:<id>"
+	Subject     string   // "key:<id>", "user:<id>", or "federated:<rule id>" for a workload let in by a rule granting a role
 	KeyID       string   // the API key's id, for a key's token
 	UserID      string   // the user's id, for a user's token
 	Project     string   // the project id the token is bound to; empty for a user token not narrowed to one

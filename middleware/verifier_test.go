@@ -109,6 +109,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"issued in the future", with(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() }), "issued in the future"},
 		{"subject of another kind", with(func(c map[string]any) { c["sub"] = "svc:x" }), "neither a key nor a user"},
 		{"key subject without id", with(func(c map[string]any) { c["sub"] = "key:" }), "neither a key nor a user"},
+		{"federated subject without its rule claim", with(func(c map[string]any) { c["sub"] = "federated:fru_x" }), "neither a key nor a user"},
+		{"federated subject naming another rule", with(func(c map[string]any) { c["sub"], c["federation_rule"] = "federated:fru_x", "fru_y" }), "neither a key nor a user"},
 		{"client_id of another key", with(func(c map[string]any) { c["client_id"] = "BBBBBBBBBBBBBBBB" }), "client_id does not match"},
 		{"malformed ips", with(func(c map[string]any) { c["ips"] = []string{"10.0.0.0/8", "not-an-ip"} }), "network restriction is malformed"},
 		{"exp of the wrong type", with(func(c map[string]any) { c["exp"] = "tomorrow" }), "claims are malformed"},

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -17,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/federation/fedtest"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/revocation"
 )
 
@@ -288,6 +290,10 @@ func TestFederatedRoleTarget(t *testing.T) {
 	if c["sub"] != "federated:"+rule.ID || c["scope"] != "images-view images-manage" || c["project"] == "" {
 		t.Errorf("claims %v", c)
 	}
+	// A resource server takes it: the subject names the rule.
+	if c, err := follower(t, s).Verify(tok.AccessToken); err != nil || c.Subject != "federated:"+rule.ID || c.KeyID != "" || c.UserID != "" {
+		t.Errorf("the resource server's view of a role target's token: %+v %v", c, err)
+	}
 	tail := feedTail(t, s)
 	apiOK(t, s, "PATCH", "/v1/projects/default/roles/shipper", admin, map[string]any{"permissions": []string{"images-view"}}, http.StatusOK, nil)
 	if !feedNames(t, s, tail, c["sid"].(string)) {
@@ -344,4 +350,49 @@ func requireFederatedToken(t *testing.T, r *kwtest.Response) *kwtest.Token {
 	}
 	kwtest.RequireNoStore(t, r)
 	return &tok
+}
+
+// TestFederatedTokenEndsAtResourceServer: a resource server following the revocation feed
+// accepts a federated token, and refuses it within a second of its rule's deletion.
+func TestFederatedTokenEndsAtResourceServer(t *testing.T) {
+	s := federationServer(t)
+	admin := s.AdminToken(t)
+	gh := fedtest.New(t, "k1")
+	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view"}})
+	apiOK(t, s, "POST", "/v1/projects/default/federation/issuers", admin, map[string]any{
+		"name": "ci", "issuer": gh.URL, "audiences": []string{fedtest.Audience}}, http.StatusCreated, nil)
+	apiOK(t, s, "POST", "/v1/projects/default/federation/rules", admin, map[string]any{
+		"name": "deploy", "issuer": "ci", "target": "key:" + key.ID, "conditions": map[string]string{"sub": "repo:octo/app:*"}}, http.StatusCreated, nil)
+	tok := requireFederatedToken(t, fedExchange(t, s, gh.Sign(t, s.Clock.Now(), nil), nil))
+
+	v := follower(t, s)
+	c, err := v.Verify(tok.AccessToken)
+	if err != nil || c.KeyID != key.ID || strings.Join(c.Permissions, " ") != "containers-view" {
+		t.Fatalf("the resource server refuses the federated token: %+v %v", c, err)
+	}
+	apiOK(t, s, "DELETE", "/v1/projects/default/federation/rules/deploy", admin, nil, http.StatusNoContent, nil)
+	deleted := time.Now()
+	for {
+		if _, err := v.Verify(tok.AccessToken); err != nil {
+			t.Logf("refused %v after the rule's deletion: %v", time.Since(deleted), err)
+			break
+		}
+		if time.Since(deleted) > 5*time.Second {
+			t.Fatal("the resource server still accepts the token 5 s after its rule was deleted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// follower is a resource server's verifier following s's revocation feed.
+func follower(t *testing.T, s *kwtest.Server) *middleware.Verifier {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: s.Config.Issuer, HTTPClient: s.HTTP.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }
