@@ -102,11 +102,20 @@ type FederationStore interface {
 	DeleteFederationRule(ctx context.Context, projectID, id string, at time.Time) error
 
 	// CreateFederatedSession stores the session of a federated token, with first as its refresh
-	// token (never handed out), tied to ruleID: the rule must still exist when it commits
-	// (ENOTFOUND), and so must the key or, for a role target, the enabled owner's membership,
-	// as CreateSession checks them.
-	CreateFederatedSession(ctx context.Context, s *Session, first *RefreshToken, ruleID string) error
-	// SpendJTI records that the identity token with this issuer and jti was used; it is kept
-	// until expires. ECONFLICT when it was already spent: of concurrent calls, one succeeds.
-	SpendJTI(ctx context.Context, issuer, jti string, expires, now time.Time) error
+	// token (never handed out), tied to ruleID, and spends the identity token's jti (nil: it has
+	// none), in one transaction. The rule must still exist when it commits (ENOTFOUND), and so
+	// must the key or, for a role target, the enabled owner's membership, as CreateSession checks
+	// them. ErrJTISpent when the jti was spent already: of concurrent calls with one jti, one
+	// succeeds, and a refused call spends nothing.
+	CreateFederatedSession(ctx context.Context, s *Session, first *RefreshToken, ruleID string, jti *SpentJTI) error
 }
+
+// SpentJTI is an identity token's jti, accepted once while the token lives: it is kept until
+// Expires, when the token is refused as expired anyway, and then swept.
+type SpentJTI struct {
+	Issuer, JTI string
+	Expires     time.Time
+}
+
+// ErrJTISpent is CreateFederatedSession's answer to an identity token used before.
+var ErrJTISpent = &Error{Code: ECONFLICT, Message: "The identity token was already used."}

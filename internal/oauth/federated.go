@@ -21,8 +21,7 @@ type FederationStore interface {
 	IssuersByURL(ctx context.Context, iss string) ([]*keyward.FederationIssuer, error)
 	RulesOfIssuers(ctx context.Context, issuerIDs []string) ([]*keyward.FederationRule, error)
 	Role(ctx context.Context, projectID, ref string) (*keyward.Role, error)
-	CreateFederatedSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken, ruleID string) error
-	SpendJTI(ctx context.Context, issuer, jti string, expires, now time.Time) error
+	CreateFederatedSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken, ruleID string, jti *keyward.SpentJTI) error
 }
 
 // federatedGrant trades a workload's identity token for an access token of a federation rule's
@@ -256,19 +255,16 @@ func (s *Server) federatedSubject(ctx context.Context, g federatedGrant, req *re
 	return &subject{held: keyward.Intersect(held, role.Permissions), session: sess, federated: fed}, nil
 }
 
-// commit spends the subject token's jti, if it has one, and stores the session, tied to its rule
-// so that deleting or narrowing the rule ends the token. The session's refresh token is random
+// commit stores the session, tied to its rule so that deleting or narrowing the rule ends the
+// token, and spends the subject token's jti, if it has one, in the same transaction: an exchange
+// started again because the key changed meanwhile has spent nothing. The session's refresh token is random
 // and never handed out: a federated token is not refreshed, the workload presents a new identity
 // token instead.
 func (g federatedGrant) commit(ctx context.Context, s *Server, req *request, sub *subject, narrowed []string) ([]string, error) {
 	fed := sub.federated
+	var jti *keyward.SpentJTI
 	if fed.subject.JTI != "" {
-		err := s.Store.SpendJTI(ctx, fed.subject.Issuer, fed.subject.JTI, fed.subject.Expiry.Add(federation.Leeway), req.now)
-		if keyward.ErrorCode(err) == keyward.ECONFLICT {
-			return nil, federationRefusal(federation.ErrReplayed, fed.rule.ProjectID)
-		} else if err != nil {
-			return nil, storeError(err)
-		}
+		jti = &keyward.SpentJTI{Issuer: fed.subject.Issuer, JTI: fed.subject.JTI, Expires: fed.subject.Expiry.Add(federation.Leeway)}
 	}
 	sub.session.Scope = narrowed
 	id, err := keyward.NewSessionID(req.now, s.Rand)
@@ -281,8 +277,10 @@ func (g federatedGrant) commit(ctx context.Context, s *Server, req *request, sub
 		return nil, serverError(err)
 	}
 	sub.rt = &keyward.RefreshToken{Hash: hash, SessionID: id, IssuedAt: req.now, ExpiresAt: sub.session.ExpiresAt}
-	err = s.Store.CreateFederatedSession(ctx, sub.session, sub.rt, fed.rule.ID)
+	err = s.Store.CreateFederatedSession(ctx, sub.session, sub.rt, fed.rule.ID, jti)
 	switch {
+	case errors.Is(err, keyward.ErrJTISpent):
+		return nil, federationRefusal(federation.ErrReplayed, fed.rule.ProjectID)
 	case keyward.ErrorCode(err) == keyward.ECONFLICT && sub.key != nil:
 		s.cachedKeys.drop(sub.key.ID)
 		return nil, errKeyChanged

@@ -382,7 +382,7 @@ func (db *DB) endRoleRuleSessions(ctx context.Context, tx *sql.Tx, roleID, reaso
 }
 
 // CreateFederatedSession stores the session of a federated token, tied to its rule.
-func (db *DB) CreateFederatedSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken, ruleID string) error {
+func (db *DB) CreateFederatedSession(ctx context.Context, s *keyward.Session, first *keyward.RefreshToken, ruleID string, jti *keyward.SpentJTI) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	args, err := sessionArgs(s, first)
@@ -406,6 +406,9 @@ func (db *DB) CreateFederatedSession(ctx context.Context, s *keyward.Session, fi
 		if err := db.insertSession(ctx, tx, s, first, args); err != nil {
 			return err
 		}
+		if err := spendJTI(ctx, tx, jti, s.CreatedAt); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO federated_sessions (session_id, rule_id) VALUES ($1, $2)", s.ID, ruleID); err != nil {
 			return fmt.Errorf("federated session: %w", err)
 		}
@@ -413,21 +416,20 @@ func (db *DB) CreateFederatedSession(ctx context.Context, s *keyward.Session, fi
 	})
 }
 
-// SpendJTI records an identity token's jti until it expires; ECONFLICT when already spent. A
-// spent jti whose token has expired is forgotten first, so the table holds live tokens only.
-func (db *DB) SpendJTI(ctx context.Context, issuer, jti string, expires, now time.Time) error {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM federation_jtis WHERE issuer = $1 AND jti = $2 AND expires_at <= $3", issuer, jti, micros(now)); err != nil {
-			return fmt.Errorf("spend jti: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO federation_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)", issuer, jti, micros(expires))
-		if isUnique(err) {
-			return keyward.Errorf(keyward.ECONFLICT, "The identity token was already used.")
-		} else if err != nil {
-			return fmt.Errorf("spend jti: %w", err)
-		}
+// spendJTI records an identity token's jti until it expires; ErrJTISpent when it is recorded
+// already. A jti whose token has expired is forgotten first, so the table holds live tokens only.
+func spendJTI(ctx context.Context, tx *sql.Tx, jti *keyward.SpentJTI, now time.Time) error {
+	if jti == nil {
 		return nil
-	})
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM federation_jtis WHERE issuer = $1 AND jti = $2 AND expires_at <= $3", jti.Issuer, jti.JTI, micros(now)); err != nil {
+		return fmt.Errorf("spend jti: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO federation_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)", jti.Issuer, jti.JTI, micros(jti.Expires))
+	if isUnique(err) {
+		return keyward.ErrJTISpent
+	} else if err != nil {
+		return fmt.Errorf("spend jti: %w", err)
+	}
+	return nil
 }

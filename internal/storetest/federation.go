@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func newRule(t testing.TB, s keyward.Store, i *keyward.FederationIssuer, key, ro
 func newFederatedSession(t testing.TB, s keyward.Store, r *keyward.FederationRule, k *keyward.APIKey) *keyward.Session {
 	t.Helper()
 	sess := federatedSession(t, r, k)
-	must(t, s.CreateFederatedSession(t.Context(), sess, newToken(t, t0), r.ID))
+	must(t, s.CreateFederatedSession(t.Context(), sess, newToken(t, t0), r.ID, nil))
 	return sess
 }
 
@@ -166,7 +167,7 @@ func testFederationRules(t *testing.T, s keyward.Store) {
 		t.Fatal("deleting a rule ended another rule's session")
 	}
 	// A deleted rule starts no session.
-	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, k), newToken(t, t0), r.ID), keyward.ENOTFOUND)
+	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, k), newToken(t, t0), r.ID, nil), keyward.ENOTFOUND)
 
 	// A role a rule targets is in use.
 	wantCode(t, s.DeleteRole(ctx, p.ID, viewer.ID), keyward.ECONFLICT)
@@ -217,7 +218,7 @@ func testFederatedSessionOwner(t *testing.T, s keyward.Store) {
 	if !activeAt(t, s, keySess.ID, t0.Add(time.Minute)) {
 		t.Fatal("removing the rule's owner ended its key target's session")
 	}
-	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, nil), newToken(t, t0), r.ID), keyward.ENOTFOUND)
+	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, nil), newToken(t, t0), r.ID, nil), keyward.ENOTFOUND)
 
 	// A disabled key starts no federated session either.
 	must(t, s.SetUserDisabled(ctx, u.ID, true, t0.Add(2*time.Minute)))
@@ -225,42 +226,68 @@ func testFederatedSessionOwner(t *testing.T, s keyward.Store) {
 	owned := ownedKeyWithRole(t, s, p, u, viewer.ID)
 	or := newRule(t, s, i, owned.ID, "", u.ID)
 	must(t, s.SetUserDisabled(ctx, u.ID, true, t0.Add(3*time.Minute)))
-	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, or, owned), newToken(t, t0), or.ID), keyward.ENOTFOUND)
+	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, or, owned), newToken(t, t0), or.ID, nil), keyward.ENOTFOUND)
 }
 
 func testSpendJTI(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
-	iss := "https://" + randomLower(t) + ".example"
-	jti := randomString(t, 12)
-	must(t, s.SpendJTI(ctx, iss, jti, t0.Add(time.Minute), t0))
-	wantCode(t, s.SpendJTI(ctx, iss, jti, t0.Add(time.Minute), t0.Add(30*time.Second)), keyward.ECONFLICT)
-	must(t, s.SpendJTI(ctx, iss+"/other", jti, t0.Add(time.Minute), t0)) // per issuer
+	u := newUser(t, s)
+	p := newProject(t, s, u)
+	i := newIssuer(t, s, p, "https://"+randomLower(t)+".example")
+	k := newKey(t, s, p, "deploy")
+	r := newRule(t, s, i, k.ID, "", u.ID)
+	start := func(jti *keyward.SpentJTI, at time.Time) (*keyward.Session, error) {
+		sess := federatedSession(t, r, k)
+		sess.CreatedAt = at
+		return sess, s.CreateFederatedSession(ctx, sess, newToken(t, at), r.ID, jti)
+	}
+	jti := &keyward.SpentJTI{Issuer: i.Issuer, JTI: randomString(t, 12), Expires: t0.Add(time.Minute)}
+	_, err := start(jti, t0)
+	must(t, err)
+	sess, err := start(jti, t0.Add(30*time.Second))
+	if !errors.Is(err, keyward.ErrJTISpent) {
+		t.Fatalf("a spent jti: %v, want ErrJTISpent", err)
+	}
+	if _, err := s.Session(ctx, sess.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Fatalf("a replay left a session behind: %v", err)
+	}
+	_, err = start(&keyward.SpentJTI{Issuer: i.Issuer + "/other", JTI: jti.JTI, Expires: jti.Expires}, t0) // per issuer
+	must(t, err)
 	// Once the token has expired, its jti is forgotten: the token itself is refused as expired.
-	must(t, s.SpendJTI(ctx, iss, jti, t0.Add(2*time.Hour), t0.Add(time.Minute)))
+	_, err = start(&keyward.SpentJTI{Issuer: i.Issuer, JTI: jti.JTI, Expires: t0.Add(2 * time.Hour)}, t0.Add(time.Minute))
+	must(t, err)
+	// A refused session spends nothing: the jti of an exchange whose rule is gone stays usable.
+	fresh := &keyward.SpentJTI{Issuer: i.Issuer, JTI: randomString(t, 12), Expires: t0.Add(time.Hour)}
+	wantCode(t, s.CreateFederatedSession(ctx, federatedSession(t, r, k), newToken(t, t0), newID(t, keyward.PrefixRule), fresh), keyward.ENOTFOUND)
+	_, err = start(fresh, t0)
+	must(t, err)
 
-	// Of concurrent spends of one jti, exactly one wins.
+	// Of concurrent exchanges of one jti, exactly one wins.
 	for range 5 {
-		jti := randomString(t, 12)
+		jti := &keyward.SpentJTI{Issuer: i.Issuer, JTI: randomString(t, 12), Expires: t0.Add(time.Hour)}
 		const n = 8
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		for range n {
-			wg.Go(func() { errs <- s.SpendJTI(ctx, iss, jti, t0.Add(time.Hour), t0) })
+			wg.Go(func() {
+				_, err := start(jti, t0)
+				errs <- err
+			})
 		}
 		wg.Wait()
 		close(errs)
 		won := 0
 		for err := range errs {
-			switch keyward.ErrorCode(err) {
-			case "":
+			switch {
+			case err == nil:
 				won++
-			case keyward.ECONFLICT:
+			case errors.Is(err, keyward.ErrJTISpent):
 			default:
 				t.Fatal(err)
 			}
 		}
 		if won != 1 {
-			t.Fatalf("%d concurrent spends of one jti succeeded, want 1", won)
+			t.Fatalf("%d concurrent exchanges of one jti succeeded, want 1", won)
 		}
 	}
 }
