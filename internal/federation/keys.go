@@ -161,6 +161,11 @@ func (k *Keys) Key(ctx context.Context, issuer, jwksURI, kid string) (crypto.Pub
 func (k *Keys) fetch(ctx context.Context, issuer, jwksURI string) (map[string]jose.JSONWebKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
+	// Checked again at every fetch: a server restarted without --federation-allow-insecure
+	// fetches nothing from the plain http issuers it was given before.
+	if err := CheckURL(issuer, k.AllowInsecure); err != nil {
+		return nil, fmt.Errorf("the issuer URL: %w", err)
+	}
 	if jwksURI == "" {
 		var err error
 		if jwksURI, err = k.discover(ctx, issuer); err != nil {
