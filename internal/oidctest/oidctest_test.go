@@ -110,9 +110,12 @@ func TestProviderIssuesTokensItSigned(t *testing.T) {
 		t.Errorf("sub without a claim = %v, want the client id", again["sub"])
 	}
 
-	es := p.Issue(t, TokenRequest{Audience: "keyward", TTL: 5 * time.Second, Alg: "ES256"})
+	if header["typ"] != "at+jwt" {
+		t.Errorf("typ = %v, want the provider's at+jwt", header["typ"])
+	}
+	es := p.Issue(t, TokenRequest{Audience: "keyward", TTL: 5 * time.Second, Alg: "ES256", Typ: "JWT"})
 	header, _ = kwtest.DecodeJWT(t, es)
-	if header["alg"] != "ES256" || header["kid"] != p.ECKey.KID {
+	if header["alg"] != "ES256" || header["kid"] != p.ECKey.KID || header["typ"] != "JWT" {
 		t.Errorf("ES256 header = %v", header)
 	}
 	c := mustVerify(t, es, keys)

@@ -142,6 +142,7 @@ type TokenRequest struct {
 	Claims   map[string]any // added to the token, sub included; iss, aud, exp, iat, nbf, jti are the provider's
 	TTL      time.Duration  // lifetime, whole seconds; 10 minutes when zero
 	Alg      string         // RS256 (the default) or ES256
+	Typ      string         // the header's typ; the provider's own "at+jwt" when empty (GitHub and GitLab send "JWT")
 }
 
 // Token asks the provider over HTTP for a token for audience carrying claims (sub among them,
@@ -191,6 +192,9 @@ func (p *Provider) issue(req TokenRequest) (string, error) {
 	}
 	if req.Alg != "" {
 		form.Set("alg", req.Alg)
+	}
+	if req.Typ != "" {
+		form.Set("typ", req.Typ)
 	}
 	hr, err := http.NewRequest(http.MethodPost, p.Issuer+"/token", strings.NewReader(form.Encode()))
 	if err != nil {

@@ -9,8 +9,8 @@
 //
 // A token request takes, besides grant_type=client_credentials and resource, keyward's test
 // parameters: audience (the aud claim; any string, unlike a resource indicator), claims (a JSON
-// object merged into the token: the claims a platform adds, and sub), ttl (seconds) and alg
-// (RS256, the default, or ES256).
+// object merged into the token: the claims a platform adds, and sub), ttl (seconds), alg
+// (RS256, the default, or ES256) and typ (the header's typ instead of the provider's at+jwt).
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -74,6 +74,8 @@ server.listen(0, '127.0.0.1', () => {
       customizers: {
         jwt: async (ctx, token, jwt) => {
           Object.assign(jwt.payload, testClaims(ctx));
+          const typ = ctx.oidc.body?.typ;
+          if (typ !== undefined) jwt.header = { ...jwt.header, typ };
         },
       },
     },
