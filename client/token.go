@@ -90,6 +90,8 @@ type TokenResponse struct {
 	RefreshToken     string `json:"refresh_token"`
 	RefreshExpiresIn int64  `json:"refresh_expires_in"`
 	Scope            string `json:"scope"`
+	// IssuedTokenType is what a token exchange (RFC 8693 §2.2.1) issued: TokenTypeAccessToken.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 
 	// Expiry and RefreshExpiry are computed from the lifetimes when the response arrives,
 	// counting from the moment the request was sent.
