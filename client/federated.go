@@ -84,7 +84,7 @@ type FederatedConfig struct {
 // Neither the subject token nor the access token ever appears in an error.
 func FederatedTokenSource(ctx context.Context, c FederatedConfig) oauth2.TokenSource {
 	s := &federatedSource{ctx: ctx, c: c, ep: &endpoint{server: c.Server, hc: httpClient(ctx, c.HTTPClient)}}
-	s.grant, s.grantErr = grantType(c.Grant)
+	s.grant, s.grantErr = FederatedGrant(c.Grant)
 	return s
 }
 
@@ -154,7 +154,7 @@ func refusedRequest(err error) bool {
 // caching: for programs that print or hand over a token (such as `keyward token --federated`).
 // Programs that call an API should use FederatedTokenSource.
 func ExchangeSubject(ctx context.Context, c FederatedConfig) (*TokenResponse, error) {
-	grant, err := grantType(c.Grant)
+	grant, err := FederatedGrant(c.Grant)
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +213,10 @@ func describe(src SubjectSource) string {
 	return "the configured source"
 }
 
-// grantType returns the grant type URN that Grant names.
-func grantType(grant string) (string, error) {
+// FederatedGrant returns the grant type URN that FederatedConfig.Grant names: "" and
+// "token-exchange" are GrantTokenExchange, "jwt-bearer" is GrantJWTBearer, and the URNs stand for
+// themselves.
+func FederatedGrant(grant string) (string, error) {
 	switch grant {
 	case "", "token-exchange", GrantTokenExchange:
 		return GrantTokenExchange, nil
