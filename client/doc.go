@@ -12,6 +12,10 @@
 // expires, and authenticates with the key again once the refresh token has expired or is refused.
 // The key itself goes only to the server's token endpoint, never to the platform's API.
 //
+// A workload with no key, such as a CI job or a Kubernetes pod, trades the identity token its
+// platform gave it (workload identity federation) with FederatedTokenSource and a SubjectSource:
+// SubjectFromFile, SubjectFromEnv or SubjectFromGitHubActions.
+//
 // The management client wraps the /v1 routes with request and response types whose JSON matches
 // the server's exactly; every failure the server reports becomes a *Problem:
 //

@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// Grant and token types of workload identity federation at /oauth/token.
-const (
-	// GrantTokenExchange is RFC 8693's token exchange: subject_token is the workload's identity
-	// token, subject_token_type TokenTypeJWT or TokenTypeIDToken.
-	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
-	// GrantJWTBearer is RFC 7523's JWT bearer grant: assertion is the identity token.
-	GrantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
-	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
-	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
-)
-
 // FederationIssuer is an OpenID provider a project trusts to vouch for its workloads.
 type FederationIssuer struct {
 	ID        string   `json:"id"`

@@ -87,10 +87,10 @@ type TokenResponse struct {
 	AccessToken      string `json:"access_token"`
 	TokenType        string `json:"token_type"`
 	ExpiresIn        int64  `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token,omitempty"` // none for a federated grant
+	RefreshToken     string `json:"refresh_token,omitempty"` // none for the federation grants
 	RefreshExpiresIn int64  `json:"refresh_expires_in,omitempty"`
 	Scope            string `json:"scope"`
-	// IssuedTokenType answers a token exchange (RFC 8693): TokenTypeAccessToken.
+	// IssuedTokenType is what a token exchange (RFC 8693 §2.2.1) issued: TokenTypeAccessToken.
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
 
 	// Expiry and RefreshExpiry are computed from the lifetimes when the response arrives,

@@ -150,6 +150,9 @@ Usage:
                                         change a role for all its holders at once
   keyward roles delete NAME             delete a role that nobody holds
   keyward token [--scope a,b]           exchange KEYWARD_API_KEY and print the access token
+  keyward token --federated SOURCE [--project P]
+                                        trade a workload's identity token (file:PATH, env:NAME,
+                                        github-actions[:AUDIENCE]) for an access token and print it
   keyward permissions                   list the permission catalog, by group
 
   keyward scan [--git|--staged] [PATH…] find API keys in files, folders (- is standard input),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -166,10 +167,14 @@ func explain(err error, server string) error {
 		retrieve *oauth2.RetrieveError
 		urlErr   *url.Error
 		netErr   net.Error
+		pathErr  *fs.PathError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &pathErr):
+		// A local file (the error's syscall.Errno would pass for a net.Error below).
+		return errors.New(strings.TrimPrefix(err.Error(), "keyward: "))
 	case errors.As(err, &problem):
 		if problem.Detail != "" {
 			return errors.New(problem.Detail)
