@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/federation/fedtest"
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/oidctest"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/revocation"
@@ -395,4 +396,24 @@ func follower(t *testing.T, s *kwtest.Server) *middleware.Verifier {
 	}
 	t.Cleanup(func() { v.Close() })
 	return v
+}
+
+// TestFederationFromSecondKeyward: another keyward is an issuer like any other: its access tokens,
+// discovered through RFC 8414 metadata, exchange through both grants.
+func TestFederationFromSecondKeyward(t *testing.T) {
+	s := federationServer(t)
+	admin := s.AdminToken(t)
+	upstream := oidctest.StartKeyward(t, s.Config.Issuer)
+	key := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view"}})
+	apiOK(t, s, "POST", "/v1/projects/default/federation/issuers", admin, map[string]any{
+		"name": "upstream", "issuer": upstream.Issuer, "audiences": []string{s.Config.Issuer}}, http.StatusCreated, nil)
+	apiOK(t, s, "POST", "/v1/projects/default/federation/rules", admin, map[string]any{
+		"name": "workload", "issuer": "upstream", "target": "key:" + key.ID,
+		"conditions": map[string]string{"sub": "key:" + kwtest.KeyID(t, upstream.Key)}}, http.StatusCreated, nil)
+	tok := requireFederatedToken(t, fedExchange(t, s, upstream.Token(t), nil))
+	_, c := kwtest.DecodeJWT(t, tok.AccessToken)
+	if act, _ := c["act"].(map[string]any); act["iss"] != upstream.Issuer || c["sub"] != "key:"+key.ID {
+		t.Errorf("claims %v", c)
+	}
+	requireFederatedToken(t, s.TokenRequest(t, url.Values{"grant_type": {client.GrantJWTBearer}, "assertion": {upstream.Token(t)}}))
 }
