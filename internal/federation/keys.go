@@ -59,9 +59,10 @@ var ErrDiscoveryIssuer = errors.New("federation: the discovery document names an
 // a token names an unknown kid, at most once every minRefetch; after a failure, not before
 // retryAfter. The zero value is not usable: set Now.
 type Keys struct {
-	// HTTP fetches the documents; nil: a client that follows redirects only within the host.
+	// HTTP fetches the documents; nil: a client that follows redirects only within the host and
+	// never connects to loopback (unless AllowInsecure) or link-local addresses (dialPolicy).
 	HTTP *http.Client
-	// AllowInsecure admits http to loopback addresses (see CheckURL).
+	// AllowInsecure admits http to loopback addresses (see CheckURL), and connections to them.
 	AllowInsecure bool
 	Now           func() time.Time
 	Logger        *slog.Logger
@@ -254,7 +255,7 @@ func (k *Keys) client() *http.Client {
 	if k.HTTP != nil {
 		return k.HTTP
 	}
-	return &http.Client{Timeout: fetchTimeout, CheckRedirect: sameHost}
+	return dialPolicy{loopback: k.AllowInsecure}.httpClient()
 }
 
 // sameHost follows at most three redirects, and none to another host or scheme: an issuer
