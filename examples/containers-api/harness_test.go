@@ -159,3 +159,23 @@ func containersURL(api, project string) string {
 func oauthClient(ts oauth2.TokenSource) *http.Client {
 	return oauth2.NewClient(context.Background(), ts)
 }
+
+// refusedWithin polls url with each token until the API refuses it as revoked, and logs how long
+// that took since event.
+func refusedWithin(t testing.TB, url string, since time.Time, event string, tokens map[string]string) {
+	t.Helper()
+	for what, tok := range tokens {
+		for {
+			r := apiCall{method: "GET", url: url, token: tok}.do(t)
+			if r.status == http.StatusUnauthorized && strings.Contains(r.challenge, "revoked") {
+				t.Logf("%s refused %v after %s", what, time.Since(since).Round(time.Millisecond), event)
+				break
+			}
+			// The feed is polled every 500 ms; a few seconds bound a loaded machine.
+			if time.Since(since) > 3*time.Second {
+				t.Fatalf("%s still answers %d %v after %s", what, r.status, time.Since(since), event)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
