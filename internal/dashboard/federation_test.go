@@ -56,7 +56,7 @@ func TestFederationTab(t *testing.T) {
 		t.Fatalf("add rule: %d %s", resp.Status, resp.Body)
 	}
 	page = e.do(request{method: "GET", path: "/projects/default/federation?rule-created", cookie: admin})
-	for _, want := range []string{"The rule was created.", "deploy", "repository = octo/app", "API key " + key.ID, "10m"} {
+	for _, want := range []string{"The rule was created.", "deploy", "repository = octo/app", "API key deployer", "10m"} {
 		if !strings.Contains(html.UnescapeString(page.Body), want) {
 			t.Errorf("the federation page does not show %q", want)
 		}
