@@ -8,22 +8,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 
 	"github.com/keyward/keyward/internal/federation/fedtest"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/server"
 )
-
-// fillAt types value into the control sel finds, replacing what it held: for forms whose labels
-// repeat on one page (the tab's issuer and rule forms both have a Name).
-func (b *tab) fillAt(sel, value string) {
-	b.t.Helper()
-	b.do(chromedp.Focus(sel), chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`), chromedp.KeyEvent(kb.Delete))
-	if value != "" {
-		b.do(chromedp.KeyEvent(value))
-	}
-}
 
 // paste puts value into the control sel finds at once, as a paste does: a JWT typed key by key
 // takes seconds.
