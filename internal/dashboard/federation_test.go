@@ -212,3 +212,48 @@ func TestFederationTabReadOnly(t *testing.T) {
 		t.Errorf("the rules after deletions through another project: %v %v", rules, err)
 	}
 }
+
+// TestEditIssuer: renaming an issuer keeps its rules' tokens; a new audience ends them, and the
+// page says so; a bad audience is refused next to its field, with what was typed kept.
+func TestEditIssuer(t *testing.T) {
+	e := start(t, func(c *server.Config) { c.FederationAllowInsecure = true })
+	ci := fedtest.New(t, "k1")
+	adminToken := e.AdminToken(t)
+	key := e.CreateKey(t, adminToken, "default", kwtest.KeyRequest{Name: "deployer", Permissions: []string{"containers-view"}})
+	admin := e.login(adminEmail, adminPassword)
+	e.post(admin, "/projects/default/federation/issuers", url.Values{"name": {"ci"}, "issuer": {ci.URL}, "audiences": {fedtest.Audience}})
+	if resp := e.post(admin, "/projects/default/federation/rules", url.Values{"name": {"deploy"}, "issuer": {"ci"}, "target": {"key:" + key.ID},
+		"conditions": {"repository=octo/app"}}); resp.Status != http.StatusSeeOther {
+		t.Fatalf("add rule: %d %s", resp.Status, resp.Body)
+	}
+	issuer, err := e.Store.FederationIssuer(t.Context(), e.project("default").ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/projects/default/federation/issuers/" + issuer.ID
+	page := e.do(request{method: "GET", path: path, cookie: admin})
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, `value="`+fedtest.Audience+`"`) || !strings.Contains(page.Body, "1 rule.") {
+		t.Fatalf("the issuer's page: %d %s", page.Status, page.Body)
+	}
+	token := e.federatedToken(ci.Sign(t, e.Clock.Now(), map[string]any{"repository": "octo/app"}))
+	edit := func(name, audiences string) *response {
+		t.Helper()
+		return e.post(admin, path, url.Values{"name": {name}, "issuer": {ci.URL}, "audiences": {audiences}, "preset": {""}, "jwks_uri": {""}})
+	}
+	if resp := edit("ci", "bad\x01audience"); resp.Status != http.StatusBadRequest || !strings.Contains(resp.Body, `id="issuer-audiences-error"`) ||
+		!strings.Contains(resp.Body, `value="bad`) {
+		t.Errorf("a bad audience: %d %s", resp.Status, resp.Body)
+	}
+	if resp := edit("ci-main", fedtest.Audience); resp.Status != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "?issuer-saved") {
+		t.Errorf("rename: %d %s", resp.Status, resp.Header.Get("Location"))
+	}
+	kwtest.RequireActive(t, e.Introspect(t, token, kwtest.Bearer(adminToken)))
+	if resp := edit("ci-main", fedtest.Audience+" other"); resp.Status != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "?issuer-narrowed") {
+		t.Errorf("new audience: %d %s", resp.Status, resp.Header.Get("Location"))
+	}
+	kwtest.RequireInactive(t, e.Introspect(t, token, kwtest.Bearer(adminToken)))
+	page = e.do(request{method: "GET", path: "/projects/default/federation?issuer-narrowed", cookie: admin})
+	if !strings.Contains(page.Body, "were revoked") || !strings.Contains(page.Body, "ci-main") {
+		t.Errorf("after the edit the tab reads: %s", page.Body)
+	}
+}
