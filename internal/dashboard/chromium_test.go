@@ -167,8 +167,15 @@ func button(text string) string {
 // fill types value into the field labelled label, replacing what it held.
 func (b *tab) fill(label, value string) {
 	b.t.Helper()
+	b.fillAt(control(label), value)
+}
+
+// fillAt types value into the control sel finds, replacing what it held: for a form whose labels
+// repeat on its page.
+func (b *tab) fillAt(sel, value string) {
+	b.t.Helper()
 	// Like a person: into the field, select what it holds, type over it.
-	b.do(chromedp.Focus(control(label)), chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`), chromedp.KeyEvent(kb.Delete))
+	b.do(chromedp.Focus(sel), chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`), chromedp.KeyEvent(kb.Delete))
 	if value != "" {
 		b.do(chromedp.KeyEvent(value))
 	}

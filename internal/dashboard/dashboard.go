@@ -163,8 +163,14 @@ func (s *Server) Handler() http.Handler {
 	// Workload identity federation: federation.go.
 	mux.Handle("GET /projects/{project}/federation", s.inProject(s.federation))
 	mux.Handle("POST /projects/{project}/federation/issuers", s.inProject(s.createIssuer))
+	mux.Handle("GET /projects/{project}/federation/issuers/{issuer}", s.inProject(s.editIssuer))
+	mux.Handle("POST /projects/{project}/federation/issuers/{issuer}", s.inProject(s.updateIssuer))
+	mux.Handle("GET /projects/{project}/federation/issuers/{issuer}/delete", s.inProject(s.confirmDeleteIssuer))
 	mux.Handle("POST /projects/{project}/federation/issuers/{issuer}/delete", s.inProject(s.deleteIssuer))
 	mux.Handle("POST /projects/{project}/federation/rules", s.inProject(s.createRule))
+	mux.Handle("GET /projects/{project}/federation/rules/{rule}", s.inProject(s.editRule))
+	mux.Handle("POST /projects/{project}/federation/rules/{rule}", s.inProject(s.updateRule))
+	mux.Handle("GET /projects/{project}/federation/rules/{rule}/delete", s.inProject(s.confirmDeleteRule))
 	mux.Handle("POST /projects/{project}/federation/rules/{rule}/delete", s.inProject(s.deleteRule))
 	mux.Handle("POST /projects/{project}/federation/explain", s.inProject(s.explainToken))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {

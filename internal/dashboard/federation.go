@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"context"
+	"maps"
 	"net/http"
-	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,18 +21,30 @@ type federationPage struct {
 	Issuers  []*keyward.FederationIssuer
 	Rules    []ruleRow
 	Unlisted string // why nothing is listed, when the person may not read the settings
-	Presets  []string
-	Targets  []target
 
 	// The forms, as typed.
-	Issuer      manage.IssuerInput
-	Audiences   string
-	Rule        manage.RuleInput
-	Conditions  string
+	IssuerForm  issuerForm
+	RuleForm    ruleForm
 	Token       string
 	Explanation *federation.Explanation
-	Errors      map[string]string // of the issuer form and the token box
-	RuleErrors  map[string]string // of the rule form
+	Errors      map[string]string // of the token box
+}
+
+// issuerForm is the form that trusts or edits an issuer, as typed.
+type issuerForm struct {
+	Issuer    manage.IssuerInput
+	Audiences string
+	Presets   []string
+	Errors    map[string]string
+}
+
+// ruleForm is the form that adds or edits a rule, as typed.
+type ruleForm struct {
+	Rule       manage.RuleInput
+	Conditions string
+	Issuers    []*keyward.FederationIssuer
+	Targets    []target
+	Errors     map[string]string
 }
 
 // ruleRow is a rule as listed: its issuer's and target's names.
@@ -54,29 +68,114 @@ func federationURL(p *keyward.Project, rest string) string {
 }
 
 func (s *Server) federation(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
-	page := &federationPage{Errors: map[string]string{}}
+	page := &federationPage{}
 	q := r.URL.Query()
 	switch {
 	case q.Has("issuer-created"):
 		page.Notice = "The issuer is trusted now."
+	case q.Has("issuer-saved"):
+		page.Notice = "The issuer was saved."
+	case q.Has("issuer-narrowed"):
+		page.Notice = "The issuer was saved. The tokens its rules had issued were revoked; workloads exchange their identity tokens again."
 	case q.Has("issuer-deleted"):
 		page.Notice = "The issuer was deleted, with its rules; their tokens were revoked."
 	case q.Has("rule-created"):
 		page.Notice = "The rule was created."
+	case q.Has("rule-saved"):
+		page.Notice = "The rule was saved."
+	case q.Has("rule-narrowed"):
+		page.Notice = "The rule was saved. The tokens it had issued were revoked; workloads exchange their identity tokens again."
 	case q.Has("rule-deleted"):
 		page.Notice = "The rule was deleted; its tokens were revoked."
 	}
 	return s.showFederation(w, r, v, a, http.StatusOK, page)
 }
 
+// presetNames are the issuer presets, sorted.
+func presetNames() []string {
+	var out []string
+	for name := range federation.Presets {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ruleTargets offers what a rule may act as: the roles the signed-in person may give and the
+// project's keys, and the target of rule (nil: none) whatever it is, so that saving a rule
+// without touching its target keeps it. roles maps the project's role ids to names; labels
+// names every target the person can see, given or not.
+func ruleTargets(ctx context.Context, a *manage.Access, rule *keyward.FederationRule) (targets []target, roles, labels map[string]string) {
+	roles, labels = map[string]string{}, map[string]string{}
+	list, _, err := a.RolePage(ctx, keyward.Page{Limit: manage.PageMaxLimit})
+	if err != nil {
+		list = nil // someone who may not read roles is offered keys only
+	}
+	for _, role := range list {
+		roles[role.ID] = role.Name
+		labels["role:"+role.Name] = "Role " + role.Name
+	}
+	current := ""
+	if rule != nil {
+		current = ruleTarget(rule, roles)
+	}
+	for _, role := range list {
+		if a.CanGiveRole(role) || current == "role:"+role.Name {
+			targets = append(targets, target{"role:" + role.Name, labels["role:"+role.Name]})
+		}
+	}
+	if keys, err := a.Keys(ctx); err == nil {
+		for _, k := range keys {
+			labels["key:"+k.ID] = "API key " + k.Name
+			targets = append(targets, target{"key:" + k.ID, labels["key:"+k.ID]})
+		}
+	}
+	if current != "" && !slices.ContainsFunc(targets, func(t target) bool { return t.Value == current }) {
+		targets = append(targets, target{current, current})
+	}
+	return targets, roles, labels
+}
+
+// ruleTarget is the form value of r's target.
+func ruleTarget(r *keyward.FederationRule, roles map[string]string) string {
+	if r.TargetRole != "" {
+		return "role:" + roles[r.TargetRole]
+	}
+	return "key:" + r.TargetKey
+}
+
+// sortedConditions lists conditions by claim.
+func sortedConditions(conds map[string]string) []federation.Claim {
+	var out []federation.Claim
+	for _, c := range slices.Sorted(maps.Keys(conds)) {
+		out = append(out, federation.Claim{Name: c, Value: conds[c]})
+	}
+	return out
+}
+
+// conditionText writes conditions as the rule form takes them: claim=value, one a line.
+func conditionText(conds map[string]string) string {
+	var lines []string
+	for _, c := range sortedConditions(conds) {
+		lines = append(lines, c.Name+"="+c.Value)
+	}
+	return strings.Join(lines, "\n")
+}
+
 func (s *Server) showFederation(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access, status int, page *federationPage) error {
 	notice := page.Notice
 	page.projectBase = s.base(v, a, "federation", "Federation")
 	page.Notice = notice
-	for name := range federation.Presets {
-		page.Presets = append(page.Presets, name)
+	if page.Errors == nil {
+		page.Errors = map[string]string{}
 	}
-	sort.Strings(page.Presets)
+	if page.IssuerForm.Errors == nil {
+		page.IssuerForm.Errors = map[string]string{}
+	}
+	if page.RuleForm.Errors == nil {
+		page.RuleForm.Errors = map[string]string{}
+	}
+	page.IssuerForm.Presets = presetNames()
 	issuers, err := a.FederationIssuers(r.Context())
 	if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
 		page.Unlisted = keyward.ErrorMessage(err)
@@ -85,7 +184,7 @@ func (s *Server) showFederation(w http.ResponseWriter, r *http.Request, v *visit
 	} else if err != nil {
 		return err
 	}
-	page.Issuers = issuers
+	page.Issuers, page.RuleForm.Issuers = issuers, issuers
 	names := map[string]string{}
 	for _, i := range issuers {
 		names[i.ID] = i.Name
@@ -94,33 +193,26 @@ func (s *Server) showFederation(w http.ResponseWriter, r *http.Request, v *visit
 	if err != nil {
 		return err
 	}
-	roles := map[string]string{}
-	if list, _, err := a.RolePage(r.Context(), keyward.Page{Limit: manage.PageMaxLimit}); err == nil {
-		for _, role := range list {
-			roles[role.ID] = role.Name
-			if a.CanGiveRole(role) {
-				page.Targets = append(page.Targets, target{"role:" + role.Name, "Role " + role.Name})
-			}
-		}
-	}
+	targets, roles, labels := ruleTargets(r.Context(), a, nil)
+	page.RuleForm.Targets = targets
 	for _, rule := range rules {
-		row := ruleRow{FederationRule: rule, IssuerName: names[rule.IssuerID], Target: "API key " + rule.TargetKey, TTL: manage.FormatTTL(rule.TTL)}
-		if rule.TargetRole != "" {
-			row.Target = "Role " + roles[rule.TargetRole]
+		row := ruleRow{FederationRule: rule, IssuerName: names[rule.IssuerID], Target: labels[ruleTarget(rule, roles)], TTL: manage.FormatTTL(rule.TTL),
+			Conditions: sortedConditions(rule.Conditions)}
+		if row.Target == "" { // a key or role the person may not see
+			row.Target = ruleTarget(rule, roles)
 		}
-		for c, v := range rule.Conditions {
-			row.Conditions = append(row.Conditions, federation.Claim{Name: c, Value: v})
-		}
-		sort.Slice(row.Conditions, func(i, j int) bool { return row.Conditions[i].Name < row.Conditions[j].Name })
 		page.Rules = append(page.Rules, row)
-	}
-	if keys, err := a.Keys(r.Context()); err == nil {
-		for _, k := range keys {
-			page.Targets = append(page.Targets, target{"key:" + k.ID, "API key " + k.Name})
-		}
 	}
 	s.render(w, r, status, "federation", page)
 	return nil
+}
+
+// readIssuerForm reads the issuer form.
+func readIssuerForm(f form) issuerForm {
+	out := issuerForm{Audiences: f.get("audiences"), Presets: presetNames(), Errors: map[string]string{}}
+	out.Issuer = manage.IssuerInput{Name: f.get("name"), Issuer: f.get("issuer"), Preset: f.get("preset"), JWKSURI: f.get("jwks_uri"),
+		Audiences: splitNetworks(out.Audiences)}
+	return out
 }
 
 func (s *Server) createIssuer(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
@@ -128,24 +220,14 @@ func (s *Server) createIssuer(w http.ResponseWriter, r *http.Request, v *visit, 
 	if err != nil {
 		return err
 	}
-	page := &federationPage{Errors: map[string]string{}, Audiences: f.get("audiences")}
-	page.Issuer = manage.IssuerInput{Name: f.get("name"), Issuer: f.get("issuer"), Preset: f.get("preset"), JWKSURI: f.get("jwks_uri"),
-		Audiences: splitNetworks(page.Audiences)}
-	if _, err := a.CreateFederationIssuer(r.Context(), page.Issuer); err != nil {
-		if !fieldErrors(err, page.Errors) {
+	page := &federationPage{IssuerForm: readIssuerForm(f)}
+	if _, err := a.CreateFederationIssuer(r.Context(), page.IssuerForm.Issuer); err != nil {
+		if !fieldErrors(err, page.IssuerForm.Errors) {
 			return err
 		}
 		return s.showFederation(w, r, v, a, web.Status(err), page)
 	}
 	http.Redirect(w, r, federationURL(a.Project, "?issuer-created"), http.StatusSeeOther)
-	return nil
-}
-
-func (s *Server) deleteIssuer(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
-	if err := a.DeleteFederationIssuer(r.Context(), r.PathValue("issuer")); err != nil {
-		return err
-	}
-	http.Redirect(w, r, federationURL(a.Project, "?issuer-deleted"), http.StatusSeeOther)
 	return nil
 }
 
@@ -170,34 +252,37 @@ func parseConditions(text string) (map[string]string, error) {
 	return out, nil
 }
 
+// readRuleForm reads the rule form; a conditions text that does not parse is an error next to
+// its field.
+func readRuleForm(f form) (ruleForm, bool) {
+	out := ruleForm{Conditions: f.get("conditions"), Errors: map[string]string{}}
+	out.Rule = manage.RuleInput{Name: f.get("name"), Issuer: f.get("issuer"), Target: f.get("target"), TTL: f.get("ttl")}
+	conds, err := parseConditions(out.Conditions)
+	if err != nil {
+		out.Errors["conditions"] = keyward.ErrorMessage(err)
+		return out, false
+	}
+	out.Rule.Conditions = conds
+	return out, true
+}
+
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
 	f, err := parseForm(r)
 	if err != nil {
 		return err
 	}
-	page := &federationPage{RuleErrors: map[string]string{}, Conditions: f.get("conditions")}
-	page.Rule = manage.RuleInput{Name: f.get("name"), Issuer: f.get("issuer"), Target: f.get("target"), TTL: f.get("ttl")}
-	conds, err := parseConditions(page.Conditions)
-	if err != nil {
-		page.RuleErrors["conditions"] = keyward.ErrorMessage(err)
+	rf, ok := readRuleForm(f)
+	page := &federationPage{RuleForm: rf}
+	if !ok {
 		return s.showFederation(w, r, v, a, http.StatusBadRequest, page)
 	}
-	page.Rule.Conditions = conds
-	if _, err := a.CreateFederationRule(r.Context(), page.Rule); err != nil {
-		if !fieldErrors(err, page.RuleErrors) {
+	if _, err := a.CreateFederationRule(r.Context(), rf.Rule); err != nil {
+		if !fieldErrors(err, page.RuleForm.Errors) {
 			return err
 		}
 		return s.showFederation(w, r, v, a, web.Status(err), page)
 	}
 	http.Redirect(w, r, federationURL(a.Project, "?rule-created"), http.StatusSeeOther)
-	return nil
-}
-
-func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
-	if err := a.DeleteFederationRule(r.Context(), r.PathValue("rule")); err != nil {
-		return err
-	}
-	http.Redirect(w, r, federationURL(a.Project, "?rule-deleted"), http.StatusSeeOther)
 	return nil
 }
 
@@ -217,14 +302,4 @@ func (s *Server) explainToken(w http.ResponseWriter, r *http.Request, v *visit, 
 		return err
 	}
 	return s.showFederation(w, r, v, a, http.StatusOK, page)
-}
-
-// IssuerDelete is an issuer's delete action.
-func (p *federationPage) IssuerDelete(i *keyward.FederationIssuer) string {
-	return federationURL(p.Project(), "/issuers/"+url.PathEscape(i.ID)+"/delete")
-}
-
-// RuleDelete is a rule's delete action.
-func (p *federationPage) RuleDelete(r ruleRow) string {
-	return federationURL(p.Project(), "/rules/"+url.PathEscape(r.ID)+"/delete")
 }
