@@ -185,6 +185,11 @@ func check(c *Claims, opts *Options) (*Token, error) {
 			return nil, fmt.Errorf("%w: %s", ErrMissingClaim, m.name)
 		}
 	}
+	// A confirmation Verify cannot read (no jkt: another method, such as mTLS) must never become
+	// an unbound token.
+	if c.Cnf != nil && c.Cnf.JKT == "" {
+		return nil, fmt.Errorf("%w: cnf without jkt", ErrMalformedClaims)
+	}
 	t := &Token{Claims: *c}
 	if id, ok := strings.CutPrefix(c.Subject, SubjectKey); ok && id != "" {
 		// A key's token is the key's own client; another client_id means it was not minted for

@@ -143,6 +143,9 @@ func TestServerAndMiddlewareAgree(t *testing.T) {
 		{"another issuer", mintWith(t, ours, claims("iss", "https://evil.example"), nil), accesstoken.ErrIssuer},
 		{"another audience", mintWith(t, ours, claims("aud", []string{"a", "b"}), nil), accesstoken.ErrAudience},
 		{"malformed ips", mintWith(t, ours, claims("ips", []string{"10.0.0.0/8", "not-an-ip"}), nil), accesstoken.ErrNetworks},
+		{"DPoP-bound", mintWith(t, ours, claims("cnf", map[string]string{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), nil), nil},
+		{"cnf without jkt", mintWith(t, ours, claims("cnf", map[string]string{"x5t#S256": "abc"}), nil), accesstoken.ErrMalformedClaims},
+		{"cnf of the wrong type", mintWith(t, ours, claims("cnf", "jkt"), nil), accesstoken.ErrMalformedClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, serr := server.Verify(tc.token)

@@ -15,7 +15,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		tok, err := parseAuthorization(h)
+		tok, _, err := parseAuthorization(h)
 		if err != nil {
 			e, ok := err.(*Error)
 			if !ok || (e.Status != http.StatusBadRequest && e.Status != http.StatusUnauthorized) || !validQuoted(e.Description) {
@@ -23,7 +23,7 @@ func FuzzParseAuthorization(f *testing.F) {
 			}
 			return
 		}
-		if !isB64Token(tok) || !strings.HasSuffix(h, tok) || !strings.EqualFold(h[:6], "bearer") {
+		if !isB64Token(tok) || !strings.HasSuffix(h, tok) || !strings.EqualFold(h[:6], "bearer") && !strings.EqualFold(h[:4], "dpop") {
 			t.Fatalf("parseAuthorization(%q) = %q", h, tok)
 		}
 	})

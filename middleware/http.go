@@ -28,6 +28,9 @@ type Error struct {
 	Code        string // "" when the request carried no credentials
 	Description string
 	Scope       string // for insufficient_scope: the permissions needed, space-separated
+	// DPoP challenges with the DPoP scheme (RFC 9449 §7.1) rather than Bearer: the request used
+	// it, or its token is bound to a key.
+	DPoP bool
 }
 
 func (e *Error) Error() string {
@@ -73,6 +76,9 @@ func NewContext(ctx context.Context, c *Caller) context.Context {
 // FromContext. Anything else gets an RFC 6750 error.
 func (v *Verifier) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v.serveMetadata(w, r) {
+			return
+		}
 		c, err := v.authenticate(r)
 		if err != nil {
 			v.writeError(w, err)
@@ -85,12 +91,18 @@ func (v *Verifier) Handler(next http.Handler) http.Handler {
 // authenticate checks a request: the Authorization header, the token, the revocations (and the
 // feed's freshness) and the client address.
 func (v *Verifier) authenticate(r *http.Request) (*Caller, error) {
-	raw, err := bearerToken(r)
+	raw, dpopScheme, err := authorization(r)
 	if err != nil {
 		return nil, err
 	}
 	c, err := v.Verify(raw)
 	if err != nil {
+		if e, ok := err.(*Error); ok && dpopScheme {
+			e.DPoP = true
+		}
+		return nil, err
+	}
+	if err := v.checkBinding(r, raw, dpopScheme, c); err != nil {
 		return nil, err
 	}
 	if len(c.Networks) > 0 && !c.allows(v.proxies.ClientIP(r)) {
@@ -99,41 +111,44 @@ func (v *Verifier) authenticate(r *http.Request) (*Caller, error) {
 	return c, nil
 }
 
-// bearerToken extracts the token of RFC 6750 §2.1: exactly one Authorization header, scheme
-// Bearer in any case, one or more spaces, a b64token. Tokens in the query or a form body (§2.2,
-// §2.3) are refused rather than ignored, because URLs end up in logs.
-func bearerToken(r *http.Request) (string, error) {
+// authorization extracts the token of RFC 6750 §2.1 or RFC 9449 §7.1: exactly one Authorization
+// header, scheme Bearer or DPoP in any case, one or more spaces, a b64token. Tokens in the query
+// or a form body (§2.2, §2.3) are refused rather than ignored, because URLs end up in logs.
+func authorization(r *http.Request) (token string, dpopScheme bool, err error) {
 	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
-		return "", invalidRequest("Send the access token in the Authorization header, not in the URL.")
+		return "", false, invalidRequest("Send the access token in the Authorization header, not in the URL.")
 	}
 	values := r.Header.Values("Authorization")
 	switch len(values) {
 	case 0:
-		return "", &Error{Status: http.StatusUnauthorized, Description: "This API needs an access token: send Authorization: Bearer <token>."}
+		return "", false, &Error{Status: http.StatusUnauthorized, Description: "This API needs an access token: send Authorization: Bearer <token>."}
 	case 1:
 	default:
-		return "", invalidRequest("The request has more than one Authorization header.")
+		return "", false, invalidRequest("The request has more than one Authorization header.")
 	}
 	return parseAuthorization(values[0])
 }
 
 // parseAuthorization parses one Authorization header value.
-func parseAuthorization(h string) (string, error) {
+func parseAuthorization(h string) (token string, dpopScheme bool, err error) {
 	scheme, rest, ok := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	dpopScheme = strings.EqualFold(scheme, "DPoP")
+	if !strings.EqualFold(scheme, "Bearer") && !dpopScheme {
 		if scheme == "" {
-			return "", invalidRequest("The Authorization header is malformed; send Authorization: Bearer <token>.")
+			return "", false, invalidRequest("The Authorization header is malformed; send Authorization: Bearer <token>.")
 		}
-		return "", &Error{Status: http.StatusUnauthorized, Description: "This API accepts only Bearer access tokens."}
+		return "", false, &Error{Status: http.StatusUnauthorized, Description: "This API accepts only Bearer and DPoP access tokens."}
 	}
-	token := strings.TrimLeft(rest, " ")
+	token = strings.TrimLeft(rest, " ")
 	if !ok || token == "" {
-		return "", invalidRequest("The Authorization header has no token after Bearer.")
+		return "", false, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, DPoP: dpopScheme,
+			Description: "The Authorization header has no token after its scheme."}
 	}
 	if !isB64Token(token) {
-		return "", invalidRequest("The bearer token has characters a token cannot have.")
+		return "", false, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, DPoP: dpopScheme,
+			Description: "The access token has characters a token cannot have."}
 	}
-	return token, nil
+	return token, dpopScheme, nil
 }
 
 // isB64Token reports whether s matches RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_"
@@ -196,11 +211,12 @@ func guard(check func(*Caller, *http.Request) *Error) func(http.Handler) http.Ha
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := FromContext(r.Context())
 			if !ok {
-				writeError(w, "", &Error{Status: http.StatusUnauthorized, Description: "This API needs an access token: send Authorization: Bearer <token>."})
+				writeError(w, challenge{}, &Error{Status: http.StatusUnauthorized, Description: "This API needs an access token: send Authorization: Bearer <token>."})
 				return
 			}
 			if e := check(c, r); e != nil {
-				writeError(w, "", e)
+				e.DPoP = c.JKT != ""
+				writeError(w, challenge{}, e)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -231,23 +247,35 @@ func (v *Verifier) writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		e = invalidToken("The access token could not be verified.")
 	}
-	writeError(w, v.realm, e)
+	writeError(w, v.challenge, e)
+}
+
+// challenge is what a verifier adds to its WWW-Authenticate challenges.
+type challenge struct {
+	realm            string
+	resourceMetadata string // RFC 9728 §5.1: where the protected resource metadata is
+	algs             string // the DPoP proof algorithms accepted, space-separated (RFC 9449 §7.1)
 }
 
 // writeError renders e. The challenge's quoted strings hold only characters RFC 6750 allows,
-// because every description is a constant of this package.
-func writeError(w http.ResponseWriter, realm string, e *Error) {
+// because every description is a constant of this package. A Bearer 401 is followed by a DPoP
+// challenge naming the proof algorithms, so that a client learns it may use DPoP here.
+func writeError(w http.ResponseWriter, ch challenge, e *Error) {
 	h := w.Header()
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusBadRequest {
 		var b strings.Builder
-		b.WriteString("Bearer")
+		scheme := "Bearer"
+		if e.DPoP {
+			scheme = "DPoP"
+		}
+		b.WriteString(scheme)
 		sep := " "
 		param := func(name, value string) {
 			b.WriteString(sep + name + `="` + value + `"`)
 			sep = ", "
 		}
-		if realm != "" {
-			param("realm", realm)
+		if ch.realm != "" {
+			param("realm", ch.realm)
 		}
 		if e.Code != "" {
 			param("error", e.Code)
@@ -258,7 +286,20 @@ func writeError(w http.ResponseWriter, realm string, e *Error) {
 		if e.Scope != "" && validQuoted(e.Scope) {
 			param("scope", e.Scope)
 		}
+		if e.DPoP && ch.algs != "" {
+			param("algs", ch.algs)
+		}
+		if ch.resourceMetadata != "" {
+			param("resource_metadata", ch.resourceMetadata)
+		}
 		h.Set("WWW-Authenticate", b.String())
+		if !e.DPoP && e.Status == http.StatusUnauthorized && ch.algs != "" {
+			dpopChallenge := `DPoP algs="` + ch.algs + `"`
+			if ch.resourceMetadata != "" {
+				dpopChallenge += `, resource_metadata="` + ch.resourceMetadata + `"`
+			}
+			h.Add("WWW-Authenticate", dpopChallenge)
+		}
 	}
 	if e.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", strconv.Itoa(5))

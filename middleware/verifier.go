@@ -92,6 +92,19 @@ type Config struct {
 	SkipRevocationFeed bool
 	// Realm, when set, is sent as the realm of WWW-Authenticate challenges.
 	Realm string
+	// PublicURL is the API's URL as its clients call it, such as "https://api.example.com" (a
+	// path, when a proxy strips one, is put before each request's path). DPoP proofs must name
+	// it (htu); empty means the request's Host and TLS state, which a TLS-terminating proxy
+	// changes. When set, Handler serves RFC 9728 metadata naming it as the resource, and
+	// challenges name that metadata.
+	PublicURL string
+	// RequireDPoP refuses bearer tokens: every token must be DPoP-bound and sent with a proof.
+	RequireDPoP bool
+	// DPoPAlgorithms are the proof algorithms accepted; empty means dpop.DefaultAlgs.
+	DPoPAlgorithms []string
+	// DPoPReplayCacheSize bounds the proofs remembered to refuse a replay; zero means
+	// dpop.DefaultReplayEntries.
+	DPoPReplayCacheSize int
 	// Logger receives feed and JWKS problems (never a token); nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -106,7 +119,8 @@ type Verifier struct {
 	leeway           time.Duration
 	algs             []jose.SignatureAlgorithm
 	maxStaleness     time.Duration // zero: fail open
-	realm            string
+	challenge        challenge
+	dpop             dpopConfig
 	proxies          clientip.Resolver
 	now              func() time.Time
 	log              *slog.Logger
@@ -144,7 +158,7 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		audience:     c.Audience,
 		leeway:       c.Leeway,
 		maxStaleness: c.MaxStaleness,
-		realm:        c.Realm,
+		challenge:    challenge{realm: c.Realm},
 		proxies:      clientip.Resolver{Trusted: c.TrustedProxies},
 		now:          c.Now,
 		log:          c.Logger,
@@ -171,8 +185,11 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 	if v.hc == nil {
 		v.hc = &http.Client{Timeout: fetchTimeout}
 	}
-	if v.realm != "" && !validQuoted(v.realm) {
+	if !validQuoted(c.Realm) {
 		return nil, errors.New("middleware: Realm must be printable ASCII without quotes or backslashes")
+	}
+	if err := v.configureDPoP(c); err != nil {
+		return nil, err
 	}
 	algs := c.Algorithms
 	if len(algs) == 0 {
@@ -329,6 +346,9 @@ type Caller struct {
 	Expiry      time.Time
 	// Networks are the key's allowed networks; empty means any address.
 	Networks []netip.Prefix
+	// JKT is the thumbprint of the key the token is bound to (cnf.jkt, RFC 9449 §6.1); a request
+	// reaches a handler with such a token only with a proof signed by that key.
+	JKT string
 
 	feedNames feedNames // how the revocation feed would name its session and key
 }
@@ -368,7 +388,8 @@ func (c *Caller) clone() *Caller {
 
 // Verify checks a raw access token: its signature and claims, and that its session and key are
 // not revoked, which it cannot tell once the revocation feed is stale beyond MaxStaleness (503,
-// unless FailOpen). It does not check the client address (Handler does, knowing the request). Every
+// unless FailOpen). It does not check the client address or a DPoP binding (Handler does, knowing
+// the request): a token with Caller.JKT set is only good with a proof of that key. Every
 // failure is an *Error.
 func (v *Verifier) Verify(raw string) (*Caller, error) {
 	c, err := v.verifyCached(raw)
@@ -455,6 +476,7 @@ func (v *Verifier) verify(raw string, now time.Time) (*Caller, error) {
 		TokenID:     c.ID,
 		Expiry:      c.Expiry.Time().UTC(),
 		Networks:    t.Networks,
+		JKT:         jktOf(c),
 	}, nil
 }
 
