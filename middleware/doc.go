@@ -27,6 +27,14 @@
 // Config.MaxStaleness (unless Config.FailOpen). A JWKS refetch for an unknown kid is rate-limited
 // and bounded, and no other request waits for it.
 //
+// A token bound to a key (cnf.jkt, RFC 9449) is accepted only as Authorization: DPoP with a DPoP
+// header holding a proof signed by that key, for the request's method and URL (Config.PublicURL
+// behind a proxy), carrying the token's hash, issued within the last minute and never seen
+// before (a bounded replay cache remembers each jti until its window closes). Such a token sent
+// as Bearer, or an unbound one sent as DPoP, is refused with a DPoP challenge naming the accepted
+// algorithms; Config.RequireDPoP refuses bearer tokens altogether. With Config.PublicURL, Handler
+// serves RFC 9728 protected resource metadata and every challenge names it (resource_metadata).
+//
 // Verifying an ES256 signature costs tens to hundreds of microseconds, so a token verified once is kept in a
 // bounded cache until it expires, keyed by its SHA-256; revocation, expiry and the client address
 // are still checked on every request. The package depends only on go-jose and the standard
