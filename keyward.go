@@ -225,10 +225,11 @@ func Narrows(before, after *APIKey) bool {
 	return false
 }
 
-// Extends reports whether after works from an address or at a time that before did not: its
-// networks allow an address before's refused, or its expiry is cleared or later.
+// Extends reports whether after works from an address, at a time or in a way that before did
+// not: its networks allow an address before's refused, its expiry is cleared or later, or it no
+// longer requires DPoP.
 func Extends(before, after *APIKey) bool {
-	if !coversNetworks(before.IPs, after.IPs) {
+	if !coversNetworks(before.IPs, after.IPs) || before.RequireDPoP && !after.RequireDPoP {
 		return true
 	}
 	return before.ExpiresAt != nil && (after.ExpiresAt == nil || after.ExpiresAt.After(*before.ExpiresAt))
