@@ -111,9 +111,9 @@ type Role struct {
 	// RequireDPoP: the keys holding the role exchange only with a DPoP proof (RFC 9449).
 	RequireDPoP bool      `json:"require_dpop"`
 	Members     int       `json:"members"` // how many members hold it
-	Keys      int       `json:"keys"`    // how many API keys hold it
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Keys        int       `json:"keys"`    // how many API keys hold it
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // CreateRoleRequest is the body of CreateRole.
