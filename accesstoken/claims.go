@@ -31,6 +31,14 @@ type Claims struct {
 	// the workload is (RFC 8693 §4.1) and the federation rule that let it in.
 	Act            *Actor `json:"act,omitempty"`
 	FederationRule string `json:"federation_rule,omitempty"`
+	// Confirmation binds a DPoP token to the key whose proofs must come with it (RFC 9449 §6.1).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is RFC 7800's cnf claim as RFC 9449 uses it: the RFC 7638 SHA-256 thumbprint of
+// the client's public key, base64url.
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // Actor is RFC 8693's act claim: the subject of the identity token a federated token was issued

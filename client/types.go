@@ -314,6 +314,7 @@ type Metadata struct {
 	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
 	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
+	DPoPSigningAlgValuesSupported          []string `json:"dpop_signing_alg_values_supported"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
 }
 
