@@ -2,7 +2,6 @@ package manage
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/keyward/keyward"
 )
@@ -16,15 +15,5 @@ func (a *Access) SetRequireDPoP(ctx context.Context, require bool) (*keyward.Pro
 	if require == a.Project.RequireDPoP {
 		return a.Project, nil
 	}
-	s := a.svc
-	p, err := s.Store.SetProjectRequireDPoP(ctx, a.Project.ID, require)
-	if err != nil {
-		return nil, err
-	}
-	a.Project = p
-	s.audit(ctx, a.caller, &keyward.AuditEvent{
-		ProjectID: p.ID, At: s.Now(), Action: keyward.AuditProjectRequireDPoPSet, Target: "project:" + p.ID,
-		Detail: "require_dpop=" + strconv.FormatBool(require),
-	})
-	return p, nil
+	return a.setSetting(ctx, a.svc.Store.SetProjectRequireDPoP, keyward.AuditProjectRequireDPoPSet, "require_dpop", require)
 }

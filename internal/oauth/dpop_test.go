@@ -17,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/dpop"
+	"github.com/keyward/keyward/internal/dpoptest"
 	"github.com/keyward/keyward/internal/token"
 )
 
@@ -85,29 +86,6 @@ func wantOAuth(t *testing.T, status int, body map[string]any, wantStatus int, co
 
 var exchange = url.Values{"grant_type": {"client_credentials"}}
 
-// forgeProof signs header and claims as alg with key: the proofs NewProof would never build.
-func forgeProof(t *testing.T, key any, alg jose.SignatureAlgorithm, header, claims map[string]any) string {
-	t.Helper()
-	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
-	for k, v := range header {
-		opts.ExtraHeaders[jose.HeaderKey(k)] = v
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestDPoPExchangeBindsTheToken(t *testing.T) {
 	e := newDPoPEnv(t)
 	key := ecKey(t)
@@ -174,10 +152,10 @@ func TestDPoPHostileProofs(t *testing.T) {
 		"empty":                 {""},
 		"garbage":               {"not.a.proof"},
 		"alg none":              {none},
-		"HS256":                 {forgeProof(t, []byte("0123456789abcdef0123456789abcdef"), jose.HS256, map[string]any{"typ": "dpop+jwt", "jwk": pub}, claims)},
-		"private jwk":           {forgeProof(t, key, jose.ES256, map[string]any{"typ": "dpop+jwt", "jwk": jose.JSONWebKey{Key: key}}, claims)},
-		"wrong typ":             {forgeProof(t, key, jose.ES256, map[string]any{"typ": "JWT", "jwk": pub}, claims)},
-		"other key's signature": {forgeProof(t, ecKey(t), jose.ES256, map[string]any{"typ": "dpop+jwt", "jwk": pub}, claims)},
+		"HS256":                 {dpoptest.Forge(t, []byte("0123456789abcdef0123456789abcdef"), jose.HS256, map[string]any{"typ": "dpop+jwt", "jwk": pub}, claims)},
+		"private jwk":           {dpoptest.Forge(t, key, jose.ES256, map[string]any{"typ": "dpop+jwt", "jwk": jose.JSONWebKey{Key: key}}, claims)},
+		"wrong typ":             {dpoptest.Forge(t, key, jose.ES256, map[string]any{"typ": "JWT", "jwk": pub}, claims)},
+		"other key's signature": {dpoptest.Forge(t, ecKey(t), jose.ES256, map[string]any{"typ": "dpop+jwt", "jwk": pub}, claims)},
 	}
 	before := len(e.minted)
 	for name, proofs := range cases {
