@@ -27,6 +27,8 @@ type Project struct {
 	// Require2FA: members without a second factor are refused by the project until they enrol
 	// one (keys are not people and keep working).
 	Require2FA bool
+	// RequireDPoP: the project's keys exchange only with a DPoP proof (see APIKey.NeedsDPoP).
+	RequireDPoP bool
 }
 
 // Member is a user's membership in a project, with the permissions it carries.
@@ -78,6 +80,10 @@ type APIKey struct {
 	SecretGen          int64
 	PreviousSecretHash []byte
 	PreviousExpiresAt  *time.Time
+	// RequireDPoP: the key exchanges only with a DPoP proof. ProjectRequireDPoP is its
+	// project's setting, read with the key (see NeedsDPoP).
+	RequireDPoP        bool
+	ProjectRequireDPoP bool
 }
 
 // Own returns what the key may do before its owner bounds it: its own permissions and its
@@ -94,9 +100,11 @@ type Role struct {
 	Permissions []string
 	// Owner marks the project's owner role: it holds every permission of the catalog, cannot be
 	// edited or deleted, and only its holders may give it or take it away.
-	Owner     bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Owner bool
+	// RequireDPoP: the keys holding the role exchange only with a DPoP proof.
+	RequireDPoP bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Members and Keys count the holders; filled in by role lists.
 	Members, Keys int
 }
@@ -106,6 +114,7 @@ type RoleChange struct {
 	Name        *string
 	Description *string
 	Permissions *[]string
+	RequireDPoP *bool
 }
 
 func rolePermissions(r *Role) []string {
@@ -162,12 +171,14 @@ type APIKeyChange struct {
 	Owner *string
 	// Role gives the key another role of its project (an id; "" for none). The store fills in the
 	// role the key holds after the change.
-	Role *string
+	Role        *string
+	RequireDPoP *bool
 }
 
 // Empty reports whether c changes nothing.
 func (c APIKeyChange) Empty() bool {
-	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil && c.Role == nil
+	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil && c.Role == nil &&
+		c.RequireDPoP == nil
 }
 
 // Apply returns a copy of k with c applied.
@@ -192,6 +203,9 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 	if c.Role != nil && *c.Role != k.RoleID {
 		out.RoleID, out.Role = *c.Role, nil
 	}
+	if c.RequireDPoP != nil {
+		out.RequireDPoP = *c.RequireDPoP
+	}
 	return &out
 }
 
@@ -211,10 +225,11 @@ func Narrows(before, after *APIKey) bool {
 	return false
 }
 
-// Extends reports whether after works from an address or at a time that before did not: its
-// networks allow an address before's refused, or its expiry is cleared or later.
+// Extends reports whether after works from an address, at a time or in a way that before did
+// not: its networks allow an address before's refused, its expiry is cleared or later, or it no
+// longer requires DPoP.
 func Extends(before, after *APIKey) bool {
-	if !coversNetworks(before.IPs, after.IPs) {
+	if !coversNetworks(before.IPs, after.IPs) || before.RequireDPoP && !after.RequireDPoP {
 		return true
 	}
 	return before.ExpiresAt != nil && (after.ExpiresAt == nil || after.ExpiresAt.After(*before.ExpiresAt))
@@ -301,6 +316,9 @@ type Session struct {
 	// key's current secret, or its previous one within a roll's grace. The session ends with
 	// that secret. Stored; ConsumeRefreshToken returns it, Session does not read it.
 	SecretGen int64
+	// DPoPJKT is the RFC 7638 thumbprint of the key the session's tokens are bound to (RFC
+	// 9449), "" for a bearer session: each refresh must be proved by that key. Stored.
+	DPoPJKT string
 }
 
 // Subject returns the JWT subject of the session's credential: "key:<id>" or "user:<id>".

@@ -63,6 +63,8 @@ type RenameProjectRequest struct {
 	Name string `json:"name,omitempty"`
 	// Require2FA: members without a second factor are refused by the project.
 	Require2FA *bool `json:"require_2fa,omitempty"`
+	// RequireDPoP: the project's keys exchange only with a DPoP proof (RFC 9449).
+	RequireDPoP *bool `json:"require_dpop,omitempty"`
 }
 
 // Project is a tenant, with the caller's permissions in it.
@@ -73,6 +75,8 @@ type Project struct {
 	Permissions []string  `json:"permissions"`
 	// Require2FA: members without a second factor are refused until they enrol one.
 	Require2FA bool `json:"require_2fa"`
+	// RequireDPoP: the project's keys exchange only with a DPoP proof (RFC 9449).
+	RequireDPoP bool `json:"require_dpop"`
 }
 
 // Member is a user's membership in a project.
@@ -103,11 +107,13 @@ type Role struct {
 	Permissions []string `json:"permissions"`
 	// Owner marks the owner role: it holds every permission, cannot be changed or deleted, and
 	// only owners give it.
-	Owner     bool      `json:"owner"`
-	Members   int       `json:"members"` // how many members hold it
-	Keys      int       `json:"keys"`    // how many API keys hold it
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Owner bool `json:"owner"`
+	// RequireDPoP: the keys holding the role exchange only with a DPoP proof (RFC 9449).
+	RequireDPoP bool      `json:"require_dpop"`
+	Members     int       `json:"members"` // how many members hold it
+	Keys        int       `json:"keys"`    // how many API keys hold it
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // CreateRoleRequest is the body of CreateRole.
@@ -122,6 +128,7 @@ type UpdateRoleRequest struct {
 	Name        *string   `json:"name,omitempty"`
 	Description *string   `json:"description,omitempty"`
 	Permissions *[]string `json:"permissions,omitempty"`
+	RequireDPoP *bool     `json:"require_dpop,omitempty"`
 }
 
 // Key is an API key as lists show it. Secret is set only in the answer to CreateKey: the server
@@ -149,6 +156,9 @@ type Key struct {
 	// PreviousExpiresAt is, once the key was rolled, when its previous secret stops (or
 	// stopped) exchanging.
 	PreviousExpiresAt *time.Time `json:"previous_expires_at,omitempty"`
+	// RequireDPoP: the key exchanges only with a DPoP proof (RFC 9449); so does a key whose
+	// role or project requires it.
+	RequireDPoP bool `json:"require_dpop"`
 	// Secret is the whole key, set only in the answer to CreateKey and RollKey.
 	Secret string `json:"key,omitempty"`
 }
@@ -182,6 +192,8 @@ type UpdateKeyRequest struct {
 	// Role gives the key a role (a name or id); the empty string takes its role away, sent as
 	// "role": null.
 	Role *string
+	// RequireDPoP sets whether the key exchanges only with a DPoP proof.
+	RequireDPoP *bool
 }
 
 // MarshalJSON leaves out what does not change, and sends the removal of the expiry as null.
@@ -198,6 +210,9 @@ func (r UpdateKeyRequest) MarshalJSON() ([]byte, error) {
 	}
 	if r.Owner != nil {
 		body["owner"] = *r.Owner
+	}
+	if r.RequireDPoP != nil {
+		body["require_dpop"] = *r.RequireDPoP
 	}
 	if r.Role != nil {
 		body["role"] = nil
@@ -299,6 +314,7 @@ type Metadata struct {
 	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported      []string `json:"introspection_endpoint_auth_methods_supported"`
 	SigningAlgValuesSupported              []string `json:"access_token_signing_alg_values_supported"`
+	DPoPSigningAlgValuesSupported          []string `json:"dpop_signing_alg_values_supported"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
 }
 

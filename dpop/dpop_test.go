@@ -20,6 +20,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/keyward/keyward/dpop"
+	"github.com/keyward/keyward/internal/dpoptest"
 )
 
 var now = time.Unix(1_800_000_000, 0)
@@ -44,24 +45,7 @@ func mustProof(t testing.TB, key *ecdsa.PrivateKey, method, url string, opts ...
 
 // forge signs arbitrary header and claims with key as alg, for proofs NewProof would never build.
 func forge(t testing.TB, key any, alg jose.SignatureAlgorithm, header map[string]any, claims map[string]any) string {
-	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
-	for k, v := range header {
-		opts.ExtraHeaders[jose.HeaderKey(k)] = v
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return dpoptest.Forge(t, key, alg, header, claims)
 }
 
 func b64(v any) string {

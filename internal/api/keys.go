@@ -18,7 +18,7 @@ func (s *Server) keyOut(k *keyward.APIKey) client.Key {
 		Permissions: nonNil(s.Catalog.Filter(k.Permissions)), Role: roleName(k.Role),
 		Hint: k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), DisabledAt: utc(k.DisabledAt), LastUsedAt: utc(k.LastUsedAt),
-		PreviousExpiresAt: utc(k.PreviousExpiresAt),
+		PreviousExpiresAt: utc(k.PreviousExpiresAt), RequireDPoP: k.RequireDPoP,
 	}
 	if k.LastUsedIP != "" {
 		out.LastUsedIP = &k.LastUsedIP
@@ -68,6 +68,7 @@ type updateKeyRequest struct {
 	ExpiresAt   *string   `json:"expires_at"`
 	Owner       *string   `json:"owner"`
 	Role        *string   `json:"role"` // null takes the role away
+	RequireDPoP *bool     `json:"require_dpop"`
 }
 
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -76,12 +77,12 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "ips", "permissions", "owner"} {
+	for _, f := range []string{"name", "ips", "permissions", "owner", "require_dpop"} {
 		if fields[f] {
 			return invalid("Field %q cannot be null; leave it out to keep it.", f)
 		}
 	}
-	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner}
+	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner, RequireDPoP: req.RequireDPoP}
 	if null, ok := fields["role"]; ok {
 		none := ""
 		in.Role = &none

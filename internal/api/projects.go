@@ -10,7 +10,7 @@ import (
 )
 
 func projectOut(p *keyward.Project, perms []string) client.Project {
-	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms), Require2FA: p.Require2FA}
+	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms), Require2FA: p.Require2FA, RequireDPoP: p.RequireDPoP}
 }
 
 func userOut(u *keyward.User) *client.User {
@@ -95,8 +95,8 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 		}
 	}
 	_, rename := fields["name"]
-	if !rename && req.Require2FA == nil {
-		return invalid("Send \"name\" to rename the project, or \"require_2fa\" to set whether it requires two-factor sign-in.")
+	if !rename && req.Require2FA == nil && req.RequireDPoP == nil {
+		return invalid("Send \"name\" to rename the project, \"require_2fa\" to set whether it requires two-factor sign-in, or \"require_dpop\" to set whether its keys require DPoP.")
 	}
 	p := a.Project
 	if rename {
@@ -106,6 +106,11 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 	}
 	if req.Require2FA != nil {
 		if p, err = a.SetRequire2FA(r.Context(), *req.Require2FA); err != nil {
+			return err
+		}
+	}
+	if req.RequireDPoP != nil {
+		if p, err = a.SetRequireDPoP(r.Context(), *req.RequireDPoP); err != nil {
 			return err
 		}
 	}

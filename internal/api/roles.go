@@ -11,7 +11,7 @@ import (
 func (s *Server) roleOut(r *keyward.Role) client.Role {
 	return client.Role{
 		ID: r.ID, Name: r.Name, Description: r.Description, Permissions: nonNil(s.Catalog.Filter(r.Permissions)), Owner: r.Owner,
-		Members: r.Members, Keys: r.Keys, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		RequireDPoP: r.RequireDPoP, Members: r.Members, Keys: r.Keys, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
@@ -66,13 +66,13 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "description", "permissions"} {
+	for _, f := range []string{"name", "description", "permissions", "require_dpop"} {
 		if fields[f] {
 			return invalid("Field %q cannot be null; leave it out to keep it.", f)
 		}
 	}
 	role, err := a.UpdateRole(r.Context(), r.PathValue("role"), manage.RoleChange{
-		Name: req.Name, Description: req.Description, Permissions: req.Permissions,
+		Name: req.Name, Description: req.Description, Permissions: req.Permissions, RequireDPoP: req.RequireDPoP,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -315,6 +316,8 @@ type KeyChange struct {
 	Owner *string
 	// Role gives the key a role of the project, by name or id; "" takes its role away.
 	Role *string
+	// RequireDPoP sets whether the key exchanges only with a DPoP proof.
+	RequireDPoP *bool
 }
 
 // UpdateKey edits one of the project's keys under the rules of CreateKey, and returns it as it
@@ -332,7 +335,7 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		return nil, err
 	}
 	if in == (KeyChange{}) {
-		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, role, expires_at and owner.")
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, role, expires_at, owner and require_dpop.")
 	}
 	before, err := a.key(ctx, id)
 	if err != nil {
@@ -400,6 +403,10 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 			detail = append(detail, "expires_at="+t.Format(time.RFC3339))
 		}
 	}
+	if in.RequireDPoP != nil {
+		change.RequireDPoP = in.RequireDPoP
+		detail = append(detail, "require_dpop="+strconv.FormatBool(*in.RequireDPoP))
+	}
 	if in.Owner != nil {
 		change.Owner = in.Owner
 		detail = append(detail, "owner="+*in.Owner)
@@ -423,7 +430,10 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		for _, p := range a.svc.Catalog.Filter(after.Own()) {
 			if !a.Has(p) {
 				field := "ips"
-				if in.IPs == nil {
+				switch {
+				case before.RequireDPoP && !after.RequireDPoP:
+					field = "require_dpop"
+				case in.IPs == nil:
 					field = "expires_at"
 				}
 				return nil, fieldErr(field, keyward.EFORBIDDEN,

@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -146,6 +147,7 @@ type RoleChange struct {
 	Name        *string
 	Description *string
 	Permissions *[]string
+	RequireDPoP *bool // whether the role's keys exchange only with a DPoP proof
 }
 
 // UpdateRole edits the role ref names and returns it as it now is. It needs members-manage and
@@ -158,7 +160,7 @@ func (a *Access) UpdateRole(ctx context.Context, ref string, in RoleChange) (*ke
 		return nil, err
 	}
 	if in == (RoleChange{}) {
-		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, description and permissions.")
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, description, permissions and require_dpop.")
 	}
 	before, err := a.role(ctx, ref)
 	if err != nil {
@@ -190,6 +192,10 @@ func (a *Access) UpdateRole(ctx context.Context, ref string, in RoleChange) (*ke
 		}
 		change.Permissions = &perms
 		detail = append(detail, "permissions="+strings.Join(perms, ","))
+	}
+	if in.RequireDPoP != nil {
+		change.RequireDPoP = in.RequireDPoP
+		detail = append(detail, "require_dpop="+strconv.FormatBool(*in.RequireDPoP))
 	}
 	s := a.svc
 	now := s.Now()

@@ -57,14 +57,22 @@ func (a *Access) SetRequire2FA(ctx context.Context, require bool) (*keyward.Proj
 	if require == a.Project.Require2FA {
 		return a.Project, nil
 	}
-	p, err := s.Store.SetProjectRequire2FA(ctx, a.Project.ID, require)
+	return a.setSetting(ctx, s.Store.SetProjectRequire2FA, keyward.AuditProjectRequire2FASet, "require_2fa", require)
+}
+
+// setSetting stores one of the project's boolean settings through set and audits the change as
+// action, with the detail name=value.
+func (a *Access) setSetting(ctx context.Context, set func(ctx context.Context, id string, v bool) (*keyward.Project, error),
+	action, name string, value bool) (*keyward.Project, error) {
+	s := a.svc
+	p, err := set(ctx, a.Project.ID, value)
 	if err != nil {
 		return nil, err
 	}
 	a.Project = p
 	s.audit(ctx, a.caller, &keyward.AuditEvent{
-		ProjectID: p.ID, At: s.Now(), Action: keyward.AuditProjectRequire2FASet, Target: "project:" + p.ID,
-		Detail: "require_2fa=" + strconv.FormatBool(require),
+		ProjectID: p.ID, At: s.Now(), Action: action, Target: "project:" + p.ID,
+		Detail: name + "=" + strconv.FormatBool(value),
 	})
 	return p, nil
 }

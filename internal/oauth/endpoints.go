@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/dpop"
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/token"
 )
@@ -224,6 +225,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		RevocationEndpointAuthMethodsSupported: []string{"none"},
 		IntrospectionAuthMethodsSupported:      []string{"client_secret_basic", "bearer"},
 		SigningAlgValuesSupported:              []string{s.SigningAlg},
+		DPoPSigningAlgValuesSupported:          dpop.DefaultAlgs,
 	})
 }
 

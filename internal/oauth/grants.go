@@ -24,6 +24,9 @@ func (clientCredentials) check(s *Server, req *request) error {
 
 func (clientCredentials) identify(ctx context.Context, s *Server, req *request) (*subject, error) {
 	k := req.key
+	if err := dpopRequired(req, k); err != nil {
+		return nil, err
+	}
 	if !k.AllowsIP(req.ip) {
 		return nil, &refusal{answer: keyOutsideNetworks(), counted: true, event: &keyward.AuditEvent{
 			ProjectID: k.ProjectID, Actor: "key:" + k.ID, Action: keyward.AuditExchangeFailed,

@@ -50,9 +50,8 @@ func (refreshGrant) identify(ctx context.Context, s *Server, req *request) (*sub
 		return nil, failedAttempt(invalidGrant("The refresh token is malformed."))
 	}
 	sub := &subject{}
-	if req.key == nil && !req.scopeAsked && t.sessionID != "" {
-		return sub, nil
-	}
+	// The session is read before its token is spent, whatever the request: whether a DPoP proof
+	// must come with it is the session's to say (dpopBinding).
 	sess, err := s.Store.RefreshTokenSession(ctx, t.sessionID, t.hash)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, unknownRefreshToken()
@@ -60,6 +59,9 @@ func (refreshGrant) identify(ctx context.Context, s *Server, req *request) (*sub
 		return nil, storeError(err)
 	}
 	sub.session = sess
+	if err := dpopBinding(req, sess); err != nil {
+		return nil, err
+	}
 	if req.key != nil && (sess.Kind != keyward.SessionKey || sess.KeyID != req.key.ID) {
 		return nil, failedAttempt(invalidGrant("The refresh token was not issued to this client."))
 	}
@@ -143,6 +145,10 @@ func (s *Server) recheck(ctx context.Context, req *request, sess *keyward.Sessio
 		if !k.AllowsIP(req.ip) {
 			return end("address not allowed", oauthError(http.StatusBadRequest, errUnauthorizedClient,
 				"This API key may not be used from your address; the session has ended."))
+		}
+		if k.NeedsDPoP() && sess.DPoPJKT == "" {
+			// A bearer session of a key that has come to require DPoP ends at its next refresh.
+			return end("DPoP required", invalidRequest("This key requires DPoP: exchange it again with a DPoP proof (RFC 9449)."))
 		}
 		lost = keyward.OwnerRemoved
 	} else if sess.ProjectID == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/dpop"
 )
 
 // maxFormBytes bounds a token-endpoint body: the largest legitimate one (a refresh token plus a
@@ -59,6 +60,8 @@ type request struct {
 	// request presenting an unguessable credential is still let through to have it checked.
 	throttled time.Duration
 	now       time.Time
+	// dpop is the request's verified DPoP proof (RFC 9449); nil: a bearer request.
+	dpop *dpop.Proof
 }
 
 func newRequest(f form, c clientAuth, ip netip.Addr, now time.Time) *request {

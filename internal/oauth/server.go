@@ -109,6 +109,7 @@ type Server struct {
 	Federation *federation.Keys
 
 	cachedKeys keyCache
+	dpopSeen   dpopReplay // dpop.go
 }
 
 // Register adds the OAuth routes to mux.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/accesstoken"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/internal/token"
@@ -120,6 +121,9 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if req.throttled = s.throttle(req); req.throttled > 0 && !unguessable(g, req) {
 		return nil, throttled(req.throttled)
+	}
+	if req.dpop, err = s.dpopProof(r, req); err != nil {
+		return nil, err
 	}
 	sub, scope, err := s.grant(ctx, g, req, true)
 	if errors.Is(err, errKeyChanged) {
@@ -261,6 +265,9 @@ func (s *Server) newSession(req *request, sub *subject) error {
 		return serverError(err)
 	}
 	sub.session.ID = id
+	if req.dpop != nil {
+		sub.session.DPoPJKT = req.dpop.JKT // its refreshes must be proved by the same key
+	}
 	sub.refresh, sub.rt, err = s.newRefreshToken(sub.session, req.now)
 	return err
 }
@@ -338,6 +345,9 @@ func (s *Server) issue(now time.Time, sub *subject, scope []string) (*client.Tok
 	if sub.federated != nil {
 		sub.federated.claims(c)
 	}
+	if sess.DPoPJKT != "" {
+		c.Confirmation = &accesstoken.Confirmation{JKT: sess.DPoPJKT}
+	}
 	at, err := s.Minter.Mint(c)
 	if err != nil {
 		return nil, serverError(err)
@@ -349,6 +359,9 @@ func (s *Server) issue(now time.Time, sub *subject, scope []string) (*client.Tok
 		RefreshToken:     sub.refresh,
 		RefreshExpiresIn: seconds(sub.rt.ExpiresAt.Sub(now)),
 		Scope:            strings.Join(scope, " "),
+	}
+	if sess.DPoPJKT != "" {
+		resp.TokenType = tokenTypeDPoP
 	}
 	if sub.federated != nil {
 		sub.federated.response(resp)

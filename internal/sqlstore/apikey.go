@@ -14,12 +14,15 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision, secret_gen, previous_secret_hash, previous_expires_at, role_id"
+const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, created_by, owner, created_at, expires_at, disabled_at, last_used_at, last_used_ip, revision, secret_gen, previous_secret_hash, previous_expires_at, role_id, require_dpop"
 
 // apiKeyRead is apiKeyCols with the name and permissions of the key's role (” for none), read
 // in the same statement so that a key never comes with another moment's role.
 const apiKeyRead = apiKeyCols + ", COALESCE((SELECT r.name FROM roles r WHERE r.id = api_keys.role_id), '')" +
-	", COALESCE((SELECT r.permissions FROM roles r WHERE r.id = api_keys.role_id), '')"
+	", COALESCE((SELECT r.permissions FROM roles r WHERE r.id = api_keys.role_id), '')" +
+	// The settings that require DPoP of its role and its project, in the same statement too.
+	", EXISTS (SELECT 1 FROM roles r WHERE r.id = api_keys.role_id AND r.require_dpop)" +
+	", EXISTS (SELECT 1 FROM projects p WHERE p.id = api_keys.project_id AND p.require_dpop)"
 
 func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var k keyward.APIKey
@@ -27,14 +30,15 @@ func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var created int64
 	var expires, disabled, used, prevExpires sql.NullInt64
 	var role sql.NullString
+	var roleDPoP bool
 	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
 		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision, &k.SecretGen, &k.PreviousSecretHash, &prevExpires,
-		&role, &roleName, &rolePerms); err != nil {
+		&role, &k.RequireDPoP, &roleName, &rolePerms, &roleDPoP, &k.ProjectRequireDPoP); err != nil {
 		return nil, err
 	}
 	if role.Valid {
 		k.RoleID = role.String
-		k.Role = &keyward.Role{ID: role.String, ProjectID: k.ProjectID, Name: roleName, Permissions: splitList(rolePerms)}
+		k.Role = &keyward.Role{ID: role.String, ProjectID: k.ProjectID, Name: roleName, Permissions: splitList(rolePerms), RequireDPoP: roleDPoP}
 	}
 	for _, s := range splitList(ips) {
 		p, err := netip.ParsePrefix(s)
@@ -93,10 +97,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 			k.Role = r
 		}
 		_, err = tx.ExecContext(ctx,
-			"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+			"INSERT INTO api_keys ("+apiKeyCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
 			k.ID, k.ProjectID, k.Name, ips, perms, k.SecretHash, k.Hint, k.CreatedBy, k.Owner,
 			micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.DisabledAt), nullMicros(k.LastUsedAt), k.LastUsedIP, k.Revision,
-			k.SecretGen, k.PreviousSecretHash, nullMicros(k.PreviousExpiresAt), nullRole(k.RoleID), key)
+			k.SecretGen, k.PreviousSecretHash, nullMicros(k.PreviousExpiresAt), nullRole(k.RoleID), k.RequireDPoP, key)
 		switch {
 		case isUnique(err):
 			return keyward.Errorf(keyward.ECONFLICT, "An API key named %q already exists in this project.", k.Name)
@@ -255,6 +259,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		}
 		if change.Role != nil {
 			set, args = set+fmt.Sprintf(", role_id = $%d", len(args)+1), append(args, nullRole(after.RoleID))
+		}
+		if change.RequireDPoP != nil {
+			set, args = set+fmt.Sprintf(", require_dpop = $%d", len(args)+1), append(args, after.RequireDPoP)
 		}
 		_, err = tx.ExecContext(ctx,
 			"UPDATE api_keys SET name = $1, ips = $2, permissions = $3, expires_at = $4, revision = $5"+set+" WHERE id = $6", args...)

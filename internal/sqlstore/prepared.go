@@ -10,9 +10,9 @@ import (
 // again on every call cost about a tenth of an exchange; they are prepared once per connection
 // instead. PostgreSQL needs nothing here: pgx already caches prepared statements per connection.
 const (
-	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, secret_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+	qInsertSession    = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, secret_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $14)"
 	qInsertKeySession = "INSERT INTO sessions (" + sessionCols + ", refresh_hash, refresh_issued_at, refresh_expires_at, secret_gen) " +
-		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM api_keys WHERE id = $3 AND disabled_at IS NULL AND revision = $15 " +
+		"SELECT $1, $2, id, $4, $5, $6, $7, $8, $9, $10, $17, $11, $12, $13, $14 FROM api_keys WHERE id = $3 AND disabled_at IS NULL AND revision = $15 " +
 		"AND (secret_gen = $14 OR secret_gen = $16 AND previous_expires_at > $7)"
 	qSelectSession = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
 	// The key's revision comes along (NULL for a user session or a deleted key): a refresh

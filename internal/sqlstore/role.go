@@ -15,10 +15,10 @@ import (
 	"github.com/keyward/keyward/internal/names"
 )
 
-const roleCols = "id, project_id, name, description, permissions, owner, created_at, updated_at"
+const roleCols = "id, project_id, name, description, permissions, owner, created_at, updated_at, require_dpop"
 
 // roleSelect reads a role with the number of members and keys holding it, both from indexes.
-const roleSelect = "SELECT r.id, r.project_id, r.name, r.description, r.permissions, r.owner, r.created_at, r.updated_at," +
+const roleSelect = "SELECT r.id, r.project_id, r.name, r.description, r.permissions, r.owner, r.created_at, r.updated_at, r.require_dpop," +
 	" (SELECT COUNT(*) FROM members m WHERE m.role_id = r.id), (SELECT COUNT(*) FROM api_keys k WHERE k.role_id = r.id)" +
 	" FROM roles r"
 
@@ -26,7 +26,7 @@ func scanRole(row scanner) (*keyward.Role, error) {
 	var r keyward.Role
 	var perms string
 	var created, updated int64
-	if err := row.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Description, &perms, &r.Owner, &created, &updated, &r.Members, &r.Keys); err != nil {
+	if err := row.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Description, &perms, &r.Owner, &created, &updated, &r.RequireDPoP, &r.Members, &r.Keys); err != nil {
 		return nil, err
 	}
 	r.Permissions = splitList(perms)
@@ -45,8 +45,8 @@ func insertRoles(ctx context.Context, tx *sql.Tx, roles []*keyward.Role) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO roles ("+roleCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			r.ID, r.ProjectID, r.Name, r.Description, perms, r.Owner, micros(r.CreatedAt), micros(r.UpdatedAt), key)
+		_, err = tx.ExecContext(ctx, "INSERT INTO roles ("+roleCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			r.ID, r.ProjectID, r.Name, r.Description, perms, r.Owner, micros(r.CreatedAt), micros(r.UpdatedAt), r.RequireDPoP, key)
 		switch {
 		case isUnique(err):
 			return keyward.Errorf(keyward.ECONFLICT, "A role named %q already exists in this project.", r.Name)
@@ -180,6 +180,9 @@ func (db *DB) UpdateRole(ctx context.Context, projectID, id string, change keywa
 		if change.Permissions != nil {
 			r.Permissions = slices.Clone(*change.Permissions)
 		}
+		if change.RequireDPoP != nil {
+			r.RequireDPoP = *change.RequireDPoP
+		}
 		r.UpdatedAt = at
 		perms, err := joinList("permission", r.Permissions)
 		if err != nil {
@@ -194,20 +197,23 @@ func (db *DB) UpdateRole(ctx context.Context, projectID, id string, change keywa
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			"UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4, updated_at = $5 WHERE id = $6",
-			r.Name, key, r.Description, perms, micros(at), id)
+			"UPDATE roles SET name = $1, name_key = $2, description = $3, permissions = $4, updated_at = $5, require_dpop = $7 WHERE id = $6",
+			r.Name, key, r.Description, perms, micros(at), id, r.RequireDPoP)
 		if isUnique(err) {
 			return keyward.Errorf(keyward.ECONFLICT, "A role named %q already exists in this project.", r.Name)
 		} else if err != nil {
 			return fmt.Errorf("update role: %w", err)
 		}
-		if slices.Equal(before.Permissions, r.Permissions) {
+		if slices.Equal(before.Permissions, r.Permissions) && before.RequireDPoP == r.RequireDPoP {
 			return nil
 		}
 		// A new revision makes a copy of such a key read before the change (the token
 		// endpoint's cache, an exchange in flight) fail to start a session, so it is read again.
 		if _, err := tx.ExecContext(ctx, "UPDATE api_keys SET revision = revision + 1 WHERE role_id = $1", id); err != nil {
 			return fmt.Errorf("update role: keys: %w", err)
+		}
+		if slices.Equal(before.Permissions, r.Permissions) {
+			return nil
 		}
 		if !keyward.Subset(before.Permissions, r.Permissions) {
 			if err := db.endRoleRuleSessions(ctx, tx, id, reasonRoleNarrowed, at); err != nil {
@@ -376,8 +382,8 @@ func (db *DB) lockRole(ctx context.Context, tx *sql.Tx, projectID, roleID string
 	var r keyward.Role
 	var perms string
 	err := tx.QueryRowContext(ctx,
-		"SELECT id, project_id, name, permissions, owner FROM roles WHERE id = $1 AND project_id = $2"+db.q.forShare,
-		roleID, projectID).Scan(&r.ID, &r.ProjectID, &r.Name, &perms, &r.Owner)
+		"SELECT id, project_id, name, permissions, owner, require_dpop FROM roles WHERE id = $1 AND project_id = $2"+db.q.forShare,
+		roleID, projectID).Scan(&r.ID, &r.ProjectID, &r.Name, &perms, &r.Owner, &r.RequireDPoP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.EINVALID, "The role is not a role of this project.")
 	} else if err != nil {

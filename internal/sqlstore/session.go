@@ -26,7 +26,7 @@ const (
 	reasonProjectDeleted = "project_deleted"
 )
 
-const sessionCols = "id, kind, key_id, user_id, project_id, scope, created_at, expires_at, revoked_at, revoke_reason"
+const sessionCols = "id, kind, key_id, user_id, project_id, scope, created_at, expires_at, revoked_at, revoke_reason, dpop_jkt"
 
 func scanSession(row scanner) (*keyward.Session, error) {
 	return scanSessionAnd(row)
@@ -39,7 +39,7 @@ func scanSessionAnd(row scanner, extra ...any) (*keyward.Session, error) {
 	var created, expires int64
 	var revoked sql.NullInt64
 	dest := append([]any{&s.ID, &s.Kind, &s.KeyID, &s.UserID, &s.ProjectID, &scope,
-		&created, &expires, &revoked, &s.RevokeReason}, extra...)
+		&created, &expires, &revoked, &s.RevokeReason, &s.DPoPJKT}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (db *DB) CreateSession(ctx context.Context, s *keyward.Session, first *keyw
 		// checked by the insert itself, one statement (writes are serialized, so nothing can
 		// delete or edit the key in between).
 		return db.inTxSingle(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, append(args, s.KeyRevision, s.SecretGen+1)...)
+			res, err := db.prep.txExec(ctx, tx, qInsertKeySession, append(args, s.KeyRevision, s.SecretGen+1, s.DPoPJKT)...)
 			if err := sessionInserted(res, err); keyward.ErrorCode(err) == keyward.ENOTFOUND {
 				// Nothing inserted: the key is gone, it was edited since the exchange read it,
 				// or the session's secret no longer exchanges.
@@ -113,7 +113,7 @@ func (db *DB) insertSession(ctx context.Context, tx *sql.Tx, s *keyward.Session,
 	if err := db.lockCredential(ctx, tx, s); err != nil {
 		return err
 	}
-	res, err := db.prep.txExec(ctx, tx, qInsertSession, args...)
+	res, err := db.prep.txExec(ctx, tx, qInsertSession, append(args, s.DPoPJKT)...)
 	if err := sessionInserted(res, err); err != nil {
 		return err
 	}

@@ -242,17 +242,26 @@ func (db *DB) DeleteLoginChallenge(ctx context.Context, hash []byte) (bool, erro
 
 // SetProjectRequire2FA sets the project's require_2fa setting.
 func (db *DB) SetProjectRequire2FA(ctx context.Context, id string, require bool) (*keyward.Project, error) {
+	return db.setProjectSetting(ctx, id, "require_2fa", require, nil)
+}
+
+// setProjectSetting sets the project's boolean column to value and runs also (when set) in the
+// same transaction; it returns the project as it now is, ENOTFOUND when it does not exist.
+func (db *DB) setProjectSetting(ctx context.Context, id, column string, value bool, also func(context.Context, *sql.Tx) error) (*keyward.Project, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	var p *keyward.Project
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		p, err = scanProject(tx.QueryRowContext(ctx,
-			"UPDATE projects SET require_2fa = $1 WHERE id = $2 RETURNING "+projectCols, require, id))
+			"UPDATE projects SET "+column+" = $1 WHERE id = $2 RETURNING "+projectCols, value, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyward.Errorf(keyward.ENOTFOUND, "Project not found.")
 		} else if err != nil {
-			return fmt.Errorf("set project require_2fa: %w", err)
+			return fmt.Errorf("set project %s: %w", column, err)
+		}
+		if also != nil {
+			return also(ctx, tx)
 		}
 		return nil
 	})

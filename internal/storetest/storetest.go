@@ -106,6 +106,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"FederationRules", testFederationRules},
 		{"FederatedSessionOwner", testFederatedSessionOwner},
 		{"SpendJTI", testSpendJTI},
+		{"RequireDPoP", testRequireDPoP},
+		{"SessionDPoPJKT", testSessionDPoPJKT},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,7 @@ type Claims struct {
 	// Act and FederationRule: see accesstoken.Claims.
 	Act            *accesstoken.Actor
 	FederationRule string
+	Confirmation   *accesstoken.Confirmation // cnf: the DPoP key the token is bound to
 }
 
 // MarshalJSON returns the claims as they appear in the token's payload, so that introspection
@@ -51,6 +52,7 @@ func (c *Claims) wire() *accesstoken.Claims {
 
 		Act:            c.Act,
 		FederationRule: c.FederationRule,
+		Cnf:            c.Confirmation,
 	}
 }
 
@@ -71,5 +73,6 @@ func fromWire(w *accesstoken.Claims) *Claims {
 
 		Act:            w.Act,
 		FederationRule: w.FederationRule,
+		Confirmation:   w.Cnf,
 	}
 }
