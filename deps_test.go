@@ -17,7 +17,8 @@ var publicDeps = map[string][]string{
 	"./clientip":    {},
 	"./revocation":  {},
 	"./accesstoken": {"github.com/keyward/keyward/clientip", "github.com/go-jose/go-jose/v4/"},
-	"./middleware": {"github.com/keyward/keyward/clientip", "github.com/keyward/keyward/accesstoken",
+	"./dpop":        {"github.com/keyward/keyward/accesstoken", "github.com/keyward/keyward/clientip", "github.com/go-jose/go-jose/v4/"},
+	"./middleware": {"github.com/keyward/keyward/clientip", "github.com/keyward/keyward/accesstoken", "github.com/keyward/keyward/dpop",
 		"github.com/keyward/keyward/revocation", "github.com/go-jose/go-jose/v4/"},
 	"./client": {"github.com/keyward/keyward", "github.com/keyward/keyward/apikey", "golang.org/x/oauth2/"},
 }

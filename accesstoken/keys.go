@@ -65,3 +65,10 @@ func fits(alg string, key any) bool {
 	}
 	return false
 }
+
+// KeyFits reports whether alg is an asymmetric algorithm that key can verify: its curve, or an
+// RSA key long enough to be safe. Anything that checks a signature by a key it did not choose
+// (a JWKS, a DPoP proof's jwk) asks this, so that a signer cannot pick a weaker reading.
+func KeyFits(alg jose.SignatureAlgorithm, key any) bool {
+	return Asymmetric(alg) && fits(string(alg), key)
+}

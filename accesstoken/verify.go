@@ -260,3 +260,8 @@ func b64Value(c byte) int {
 	}
 	return -1
 }
+
+// Canonical reports whether raw is a compact JWS of three segments of canonical unpadded
+// base64url, the form Verify accepts: other JWTs keyward checks (DPoP proofs) are held to it too,
+// so that none has a second spelling.
+func Canonical(raw string) bool { return wellFormed(raw) }
