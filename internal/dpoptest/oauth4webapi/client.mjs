@@ -40,7 +40,7 @@ async function call(accessToken, dpop) {
 
 async function main() {
   const issuer = new URL(config.issuer);
-  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
+  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
   const client = { client_id: config.client_id };
   const auth = oauth.ClientSecretBasic(config.client_secret);
   const keyPair = await oauth.generateKeyPair('ES256');
