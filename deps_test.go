@@ -20,7 +20,8 @@ var publicDeps = map[string][]string{
 	"./dpop":        {"github.com/keyward/keyward/accesstoken", "github.com/keyward/keyward/clientip", "github.com/go-jose/go-jose/v4/"},
 	"./middleware": {"github.com/keyward/keyward/clientip", "github.com/keyward/keyward/accesstoken", "github.com/keyward/keyward/dpop",
 		"github.com/keyward/keyward/revocation", "github.com/go-jose/go-jose/v4/"},
-	"./client": {"github.com/keyward/keyward", "github.com/keyward/keyward/apikey", "golang.org/x/oauth2/"},
+	"./client": {"github.com/keyward/keyward", "github.com/keyward/keyward/apikey", "golang.org/x/oauth2/",
+		"github.com/keyward/keyward/dpop", "github.com/keyward/keyward/accesstoken", "github.com/keyward/keyward/clientip", "github.com/go-jose/go-jose/v4/"},
 }
 
 // TestPublicDependencies checks publicDeps in the build users get (tests excluded).

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,11 @@ type Config struct {
 	ExpiryDelta time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DPoP, when set, binds the tokens to this key pair (RFC 9449): every token request carries a
+	// proof signed by it, the server answers with DPoP tokens (token_type DPoP) that are worthless
+	// without the key, and a bearer answer is an error. NewDPoPKey makes an ES256 key. Send the
+	// tokens with HTTPClient, which signs a proof for every request; nil means bearer tokens.
+	DPoP crypto.Signer
 }
 
 // SessionConfig is the configuration of a TokenSource that continues a user's login, such as the
@@ -129,7 +135,7 @@ func (r *TokenResponse) OAuth2() *oauth2.Token {
 func TokenSource(ctx context.Context, c Config) oauth2.TokenSource {
 	s := &keySource{
 		ctx: ctx, c: c,
-		ep: &endpoint{server: c.Server, hc: httpClient(ctx, c.HTTPClient)},
+		ep: &endpoint{server: c.Server, hc: httpClient(ctx, c.HTTPClient), dpop: newProver(c.DPoP, c.Now)},
 	}
 	s.keyID, s.keyErr = apikey.Parse(c.Key)
 	return s
@@ -217,7 +223,7 @@ func Exchange(ctx context.Context, c Config) (*TokenResponse, error) {
 	if len(c.Scope) > 0 {
 		form.Set("scope", strings.Join(c.Scope, " "))
 	}
-	ep := &endpoint{server: c.Server, hc: httpClient(ctx, c.HTTPClient)}
+	ep := &endpoint{server: c.Server, hc: httpClient(ctx, c.HTTPClient), dpop: newProver(c.DPoP, c.Now)}
 	return ep.token(ctx, c.Now, form, id, c.Key)
 }
 
@@ -353,6 +359,7 @@ func httpClient(ctx context.Context, hc *http.Client) *http.Client {
 type endpoint struct {
 	server string
 	hc     *http.Client
+	dpop   *prover // signs a proof for every token request; nil for bearer tokens
 
 	mu        sync.Mutex
 	url       string
@@ -423,25 +430,17 @@ func (e *endpoint) token(ctx context.Context, now func() time.Time, form url.Val
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("keyward: token request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if secret != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
 	sent := clock(now)()
-	resp, err := e.hc.Do(req)
+	resp, body, fresh, err := e.post(ctx, tokenURL, form, id, secret)
 	if err != nil {
-		// The error names the URL and the cause; the form (and its secrets) is not in it.
-		return nil, fmt.Errorf("keyward: token request (%s): %w", form.Get("grant_type"), err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("keyward: reading the token response: %w", err)
+	if fresh && resp.StatusCode == http.StatusBadRequest && retrieveError(resp, body).ErrorCode == "use_dpop_nonce" {
+		// The server wants its nonce in the proof (RFC 9449 §8): one more try with it.
+		sent = clock(now)()
+		if resp, body, _, err = e.post(ctx, tokenURL, form, id, secret); err != nil {
+			return nil, err
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("keyward: %s grant refused: %w", form.Get("grant_type"), retrieveError(resp, body))
@@ -450,14 +449,64 @@ func (e *endpoint) token(ctx context.Context, now func() time.Time, form url.Val
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return nil, fmt.Errorf("keyward: the token response is not valid JSON")
 	}
-	if tr.AccessToken == "" || !strings.EqualFold(tr.TokenType, "bearer") || tr.ExpiresIn <= 0 {
-		return nil, fmt.Errorf("keyward: the token response lacks a bearer access token with a lifetime")
+	if tr.AccessToken == "" || tr.ExpiresIn <= 0 {
+		return nil, fmt.Errorf("keyward: the token response lacks an access token with a lifetime")
+	}
+	// A client that asked for a DPoP token and got a bearer one would send a token that anyone who
+	// copies it can use (RFC 9449 §5): that is an error, not a quiet downgrade.
+	if want := tokenType(e.dpop); !strings.EqualFold(tr.TokenType, want) {
+		return nil, fmt.Errorf("keyward: the server answered a %s token where a %s token was asked for", tr.TokenType, want)
 	}
 	tr.Expiry = sent.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	if tr.RefreshToken != "" && tr.RefreshExpiresIn > 0 {
 		tr.RefreshExpiry = sent.Add(time.Duration(tr.RefreshExpiresIn) * time.Second)
 	}
 	return &tr, nil
+}
+
+// post sends one token request, with a fresh DPoP proof when the endpoint has a key, and returns
+// the response with its body read. It remembers a nonce the server sends with any answer, and
+// reports whether it is a new one.
+func (e *endpoint) post(ctx context.Context, tokenURL string, form url.Values, id, secret string) (resp *http.Response, body []byte, freshNonce bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("keyward: token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if secret != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	var nonce string
+	if e.dpop != nil {
+		var proof string
+		if proof, nonce, err = e.dpop.proof(http.MethodPost, req.URL, ""); err != nil {
+			return nil, nil, false, err
+		}
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err = e.hc.Do(req)
+	if err != nil {
+		// The error names the URL and the cause; the form (and its secrets) is not in it.
+		return nil, nil, false, fmt.Errorf("keyward: token request (%s): %w", form.Get("grant_type"), err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("keyward: reading the token response: %w", err)
+	}
+	if e.dpop != nil {
+		freshNonce = e.dpop.remember(req.URL, resp.Header, nonce)
+	}
+	return resp, body, freshNonce, nil
+}
+
+// tokenType is the token_type a token endpoint must answer to a client with p.
+func tokenType(p *prover) string {
+	if p != nil {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // retrieveError is an OAuth error response (RFC 6749 §5.2) as golang.org/x/oauth2 reports one.

@@ -20,6 +20,11 @@ type refusable interface {
 // so that the source renews it (exchanging the key again when the session has ended), and sends
 // the request once more. A request whose body cannot be sent again (no GetBody) is not retried.
 //
+// For a source from TokenSource with Config.DPoP, every request carries the token with the DPoP
+// scheme and a fresh proof signed by the key, bound to the token and to the request's method and
+// URL (RFC 9449 §7); when the API asks for a nonce (401 with error="use_dpop_nonce" and a
+// DPoP-Nonce header) the request is sent once more with a proof that carries it.
+//
 // ctx supplies the base client, as with oauth2.NewClient: the one stored under
 // oauth2.HTTPClient, if any.
 func HTTPClient(ctx context.Context, ts oauth2.TokenSource) *http.Client {
@@ -27,12 +32,17 @@ func HTTPClient(ctx context.Context, ts oauth2.TokenSource) *http.Client {
 	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil && hc.Transport != nil {
 		base = hc.Transport
 	}
-	return &http.Client{Transport: &retryTransport{src: ts, base: base}}
+	t := &retryTransport{src: ts, base: base}
+	if s, ok := ts.(*keySource); ok {
+		t.dpop = s.ep.dpop
+	}
+	return &http.Client{Transport: t}
 }
 
 type retryTransport struct {
 	src  oauth2.TokenSource
 	base http.RoundTripper
+	dpop *prover // the source's key, nil for bearer tokens
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -41,30 +51,77 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	first := req.Clone(req.Context())
-	tok.SetAuthHeader(first)
-	resp, err := t.base.RoundTrip(first)
-	r, ok := t.src.(refusable)
-	if err != nil || !ok || !tokenRefused(resp) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
-		return resp, err
+	resp, nonce, err := t.send(req, req, tok)
+	if err != nil {
+		return nil, err
 	}
-	again := req.Clone(req.Context())
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return resp, nil
+	if t.dpop != nil && t.dpop.remember(req.URL, resp.Header, nonce) && nonceChallenged(resp) {
+		if resp, nonce, err = t.again(req, resp, tok); err != nil {
+			return nil, err
 		}
-		again.Body = body
+		if t.dpop.remember(req.URL, resp.Header, nonce) && nonceChallenged(resp) {
+			return resp, nil // asked for a nonce again: once is the bound
+		}
+	}
+	r, ok := t.src.(refusable)
+	if !ok || !tokenRefused(resp) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		return resp, nil
 	}
 	r.refused(tok.AccessToken)
-	tok, err = t.src.Token()
-	if err != nil {
+	if tok, err = t.src.Token(); err != nil {
 		return resp, nil // the refusal says more than the failed renewal
+	}
+	resp, _, err = t.again(req, resp, tok)
+	return resp, err
+}
+
+// send sends a copy of req, whose body is body's, authorised with tok. It returns the nonce its
+// DPoP proof carried.
+func (t *retryTransport) send(req, body *http.Request, tok *oauth2.Token) (*http.Response, string, error) {
+	out := req.Clone(req.Context())
+	out.Body = body.Body
+	if t.dpop == nil {
+		tok.SetAuthHeader(out)
+		resp, err := t.base.RoundTrip(out)
+		return resp, "", err
+	}
+	proof, nonce, err := t.dpop.proof(req.Method, req.URL, tok.AccessToken)
+	if err != nil {
+		closeBody(out)
+		return nil, "", err
+	}
+	out.Header.Set("Authorization", "DPoP "+tok.AccessToken)
+	out.Header.Set("DPoP", proof)
+	resp, err := t.base.RoundTrip(out)
+	return resp, nonce, err
+}
+
+// again sends req once more with tok after the API refused it with resp, which is then closed.
+// When req's body cannot be sent again, resp is the answer.
+func (t *retryTransport) again(req *http.Request, resp *http.Response, tok *oauth2.Token) (*http.Response, string, error) {
+	body := replayable(req)
+	if body == nil {
+		return resp, "", nil
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	resp.Body.Close()
-	tok.SetAuthHeader(again)
-	return t.base.RoundTrip(again)
+	return t.send(req, body, tok)
+}
+
+// replayable returns a request carrying a fresh copy of req's body, or nil when the body cannot
+// be sent again.
+func replayable(req *http.Request) *http.Request {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req
+	}
+	if req.GetBody == nil {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil
+	}
+	return &http.Request{Body: body}
 }
 
 // tokenRefused reports whether resp refuses the access token itself (RFC 6750 §3.1).
