@@ -76,13 +76,13 @@ func Targets(s *scenario.Section, o *scenario.Options, revision string) string {
 			v = append(v, verdict{"Middleware refuses a deleted key's token within 1 s", units.Millis(ex.Revocation), passFail(ex.Revocation < time.Second)})
 		}
 		if ex.AllocsErr != nil {
-			v = append(v, verdict{"Middleware allocations per request (reported)", ex.AllocsErr.Error(), "FAIL"})
+			v = append(v, verdict{"Middleware per request: bearer cached, uncached, DPoP (reported)", ex.AllocsErr.Error(), "FAIL"})
 		} else {
 			var parts []string
 			for _, f := range ex.Allocs {
 				parts = append(parts, fmt.Sprintf("%s %d allocs, %d B, %s", strings.TrimPrefix(f.Name, "BenchmarkHandler"), f.Allocs, f.Bytes, units.Micros(time.Duration(f.NsPerOp))))
 			}
-			v = append(v, verdict{"Middleware allocations per request (reported)", strings.Join(parts, "; "), "reported"})
+			v = append(v, verdict{"Middleware per request: bearer cached, uncached, DPoP (reported)", strings.Join(parts, "; "), "reported"})
 		}
 	}
 	if scale == nil {

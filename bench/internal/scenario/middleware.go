@@ -113,9 +113,10 @@ func parseBenchOutput(out string) []BenchFigure {
 }
 
 // middlewareAllocs runs the middleware package's own handler benchmarks, which send one protected
-// request through Handler and RequirePermission, cached and uncached.
+// request through Handler and RequirePermission: a bearer token cached and uncached, and a
+// DPoP-bound token with a fresh proof, side by side in one run.
 func middlewareAllocs(ctx context.Context) ([]BenchFigure, error) {
-	out, err := testbed.GoTest(ctx, "-run", "^$", "-bench", "^BenchmarkHandler(Cached|Uncached)$",
+	out, err := testbed.GoTest(ctx, "-run", "^$", "-bench", "^BenchmarkHandler(Cached|Uncached|DPoP)$",
 		"-benchmem", "-benchtime", "20000x", "./middleware")
 	if err != nil {
 		return nil, fmt.Errorf("go test -bench ./middleware: %w\n%s", err, testbed.Tail(string(out), 20))
