@@ -122,13 +122,8 @@ func decodeJSON(t *testing.T, r *result, v any) {
 
 // The JSON shapes --json prints; decoding with DisallowUnknownFields pins them.
 type (
-	projectOut struct {
-		ID          string    `json:"id"`
-		Name        string    `json:"name"`
-		CreatedAt   time.Time `json:"created_at"`
-		Permissions []string  `json:"permissions"`
-		Require2FA  bool      `json:"require_2fa"`
-	}
+	// projectOut is the client package's Project, as keyOut is its Key.
+	projectOut = client.Project
 	// keyOut is the client package's Key: decoding with unknown fields refused proves the CLI's
 	// --json output and the typed client agree on the API's key shape.
 	keyOut = client.Key
