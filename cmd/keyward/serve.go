@@ -62,6 +62,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.PermissionsFile, "permissions", "", "JSON file replacing the built-in permission catalog, or cycle for the built-in Cycle.io catalog (a file called cycle is ./cycle)")
 	fs.BoolVar(&cfg.PasswordGrant, "password-grant", cfg.PasswordGrant, "allow the password grant (used by the CLI and dashboard)")
 	fs.BoolVar(&cfg.FederationAllowInsecure, "federation-allow-insecure", false, "trust federation issuers at http:// loopback addresses too (local issuers, tests)")
+	fs.BoolVar(&cfg.DPoPNonce, "dpop-nonce", false, "require server-provided nonces in DPoP proofs at the token endpoint (RFC 9449 §8)")
 	fs.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve https")

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/dpop"
 	"github.com/keyward/keyward/internal/dpoptest"
 	"github.com/keyward/keyward/internal/kwtest"
 )
@@ -86,4 +88,53 @@ func cnfJKT(t *testing.T, token string) string {
 	cnf, _ := claims["cnf"].(map[string]any)
 	jkt, _ := cnf["jkt"].(string)
 	return jkt
+}
+
+// TestDPoPServerNonceWithAThirdPartyClient: with keyward serve --dpop-nonce, oauth4webapi's first
+// proof, made without a nonce, is answered use_dpop_nonce with one; it retries with it, as RFC
+// 9449 §8 has clients do, and exchanges, refreshes and calls the API unchanged. Go's client
+// follows the nonce too.
+func TestDPoPServerNonceWithAThirdPartyClient(t *testing.T) {
+	kw := startKeyward(t, "--dpop-nonce")
+	api := startAPI(t, kw.URL)
+	p := kw.Default.ID
+	viewer := kw.createKey(t, p, "viewer", nil, "containers-view")
+
+	// The server does ask: a proof without its nonce is refused, with the nonce to use.
+	key, err := client.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := dpop.NewProof(key, http.MethodPost, kw.URL+"/oauth/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, kw.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", proof)
+	req.SetBasicAuth(viewer.ID, viewer.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("a proof without the nonce: %d %s, DPoP-Nonce %q", resp.StatusCode, body, resp.Header.Get("DPoP-Nonce"))
+	}
+
+	r := dpoptest.Run(t, dpoptest.Config{Issuer: kw.URL, Key: viewer.Secret, Resource: containersURL(api, p)})
+	if r.Error != "" {
+		t.Fatalf("oauth4webapi against a server asking for nonces: %s (code %q, status %d, body %s)", r.Error, r.Code, r.Status, r.Body)
+	}
+	for name, call := range map[string]dpoptest.Call{"exchanged": r.Call, "refreshed": r.RefreshedCall} {
+		if call.Status != http.StatusOK {
+			t.Errorf("GET containers with the %s token: %d %s", name, call.Status, call.Body)
+		}
+	}
+	ts := client.TokenSource(context.Background(), client.Config{Server: kw.URL, Key: viewer.Secret, DPoP: key})
+	tok, err := ts.Token()
+	if err != nil || !strings.EqualFold(tok.TokenType, "DPoP") {
+		t.Fatalf("Go's client against a server asking for nonces: %v, %v", tok, err)
+	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"time"
+
+	"github.com/keyward/keyward/internal/keyring"
 )
 
 // flashTTL bounds how long a flash waits for the page that shows it: the redirect follows at once,
@@ -63,14 +63,8 @@ type deletedFlash struct {
 	Name string `json:"name"`
 }
 
-// deriveKey is the one derivation of the dashboard's keys: a 256-bit key for purpose from secret.
-func deriveKey(secret []byte, purpose string) ([]byte, error) {
-	key, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
-	if err != nil {
-		return nil, fmt.Errorf("%s key: %w", purpose, err)
-	}
-	return key, nil
-}
+// deriveKey derives the dashboard's keys through keyring.Derive, keyward's one derivation.
+func deriveKey(secret []byte, purpose string) ([]byte, error) { return keyring.Derive(secret, purpose) }
 
 // flashCipher is the AEAD that seals the flashes of the session whose cookie secret is secret.
 func flashCipher(secret []byte) (cipher.AEAD, error) {

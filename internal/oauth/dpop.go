@@ -1,10 +1,15 @@
 package oauth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/dpop"
@@ -12,6 +17,47 @@ import (
 
 // errInvalidDPoPProof is RFC 9449 §5's answer to a proof the token endpoint refuses.
 const errInvalidDPoPProof = "invalid_dpop_proof"
+
+// errUseDPoPNonce is RFC 9449 §8's answer to a proof without the nonce the server asks for.
+const errUseDPoPNonce = "use_dpop_nonce"
+
+// dpopNonceSlot is how long a server nonce is current; the one before it is still accepted, so a
+// nonce lives between one and two slots.
+const dpopNonceSlot = 5 * time.Minute
+
+// dpopNonce is the server nonce of the slot that holds at: an HMAC of the slot's number under
+// DPoPNonceKey. Instances sharing the key agree on it without a word, and nothing is stored.
+func (s *Server) dpopNonce(at time.Time) string {
+	var slot [8]byte
+	binary.BigEndian.PutUint64(slot[:], uint64(at.Unix()/int64(dpopNonceSlot/time.Second)))
+	m := hmac.New(sha256.New, s.DPoPNonceKey)
+	m.Write([]byte("keyward dpop nonce\x00"))
+	m.Write(slot[:])
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// offerDPoPNonce sends the current nonce with every answer of the token endpoint, when the
+// server asks for nonces, so that a client always holds the one its next proof needs.
+func (s *Server) offerDPoPNonce(w http.ResponseWriter, now time.Time) {
+	if len(s.DPoPNonceKey) > 0 {
+		w.Header().Set("DPoP-Nonce", s.dpopNonce(now))
+	}
+}
+
+// checkDPoPNonce is nil when the server asks for no nonce or the proof carries the current or
+// the previous one; otherwise the use_dpop_nonce answer, whose DPoP-Nonce header
+// offerDPoPNonce has set.
+func (s *Server) checkDPoPNonce(p *dpop.Proof, now time.Time) error {
+	if len(s.DPoPNonceKey) == 0 {
+		return nil
+	}
+	for _, n := range []string{s.dpopNonce(now), s.dpopNonce(now.Add(-dpopNonceSlot))} {
+		if hmac.Equal([]byte(p.Nonce), []byte(n)) {
+			return nil
+		}
+	}
+	return oauthError(http.StatusBadRequest, errUseDPoPNonce, "Send the DPoP proof again with the nonce in this answer's DPoP-Nonce header.")
+}
 
 // tokenTypeDPoP is the token_type of a DPoP-bound access token (RFC 9449 §5).
 const tokenTypeDPoP = "DPoP"
@@ -52,6 +98,11 @@ func (s *Server) dpopProof(r *http.Request, req *request) (*dpop.Proof, error) {
 	opts := dpop.Options{Method: http.MethodPost, URL: s.tokenEndpoint(), Now: req.now}
 	p, err := dpop.Verify(values[0], opts)
 	if err == nil {
+		// The nonce before the replay check: a proof refused for its nonce spends nothing, and
+		// the client sends a new one.
+		if nerr := s.checkDPoPNonce(p, req.now); nerr != nil {
+			return nil, nerr
+		}
 		err = s.replayCache().Check(p, opts)
 	}
 	if err != nil {

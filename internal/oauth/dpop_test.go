@@ -243,3 +243,58 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// postDPoPHeaders is postDPoP that also returns the answer's DPoP-Nonce header.
+func (e *dpopEnv) postDPoPHeaders(form url.Values, secret string, proofs ...string) (int, map[string]any, string) {
+	e.t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		r.SetBasicAuth("", secret)
+	}
+	for _, p := range proofs {
+		r.Header.Add("DPoP", p)
+	}
+	w := httptest.NewRecorder()
+	e.srv.handleToken(w, r)
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		e.t.Fatalf("token response is not JSON: %q", w.Body.String())
+	}
+	return w.Code, body, w.Header().Get("DPoP-Nonce")
+}
+
+// TestDPoPServerNonces: with a nonce key, the token endpoint asks for its nonce (RFC 9449 §8): a
+// proof without it, or with one from two slots ago, is answered use_dpop_nonce with the current
+// nonce in DPoP-Nonce and spends nothing; the same key's proof with the current or the previous
+// slot's nonce exchanges, and every answer offers the current nonce.
+func TestDPoPServerNonces(t *testing.T) {
+	e := newDPoPEnv(t)
+	e.srv.DPoPNonceKey = []byte("0123456789abcdef0123456789abcdef")
+	now := e.srv.Now()
+	key := ecKey(t)
+
+	status, body, nonce := e.postDPoPHeaders(exchange, e.secret, e.proof(key, "POST", tokenURL))
+	wantOAuth(t, status, body, http.StatusBadRequest, errUseDPoPNonce)
+	if nonce == "" || nonce != e.srv.dpopNonce(now) {
+		t.Fatalf("DPoP-Nonce %q, want the current nonce", nonce)
+	}
+	stale := e.srv.dpopNonce(now.Add(-2 * dpopNonceSlot))
+	status, body, _ = e.postDPoPHeaders(exchange, e.secret, e.proof(key, "POST", tokenURL, dpop.WithNonce(stale)))
+	wantOAuth(t, status, body, http.StatusBadRequest, errUseDPoPNonce)
+	status, body, _ = e.postDPoPHeaders(exchange, e.secret, e.proof(key, "POST", tokenURL, dpop.WithNonce("made-up")))
+	wantOAuth(t, status, body, http.StatusBadRequest, errUseDPoPNonce)
+
+	for _, n := range []string{nonce, e.srv.dpopNonce(now.Add(-dpopNonceSlot))} {
+		status, body, offered := e.postDPoPHeaders(exchange, e.secret, e.proof(key, "POST", tokenURL, dpop.WithNonce(n)))
+		if status != http.StatusOK || body["token_type"] != "DPoP" || offered != nonce {
+			t.Fatalf("proof with nonce %q: %d %v, offered %q", n, status, body, offered)
+		}
+	}
+	// Without a nonce key nothing is asked or offered.
+	e.srv.DPoPNonceKey = nil
+	status, body, offered := e.postDPoPHeaders(exchange, e.secret, e.proof(key, "POST", tokenURL))
+	if status != http.StatusOK || offered != "" {
+		t.Fatalf("without nonces: %d %v, offered %q", status, body, offered)
+	}
+}

@@ -74,6 +74,9 @@ type Config struct {
 	PasswordGrant bool
 	JWKSCacheTTL  time.Duration // Cache-Control max-age of the JWKS
 	SigningAlg    string        // the algorithm access tokens are signed with
+	// DPoPNonceKey, when set, makes the token endpoint require server-provided nonces in DPoP
+	// proofs (RFC 9449 §8), derived from it so that every instance sharing it agrees.
+	DPoPNonceKey []byte
 }
 
 // Server serves the OAuth endpoints. Every field is required unless marked optional.

@@ -122,6 +122,7 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if req.throttled = s.throttle(req); req.throttled > 0 && !unguessable(g, req) {
 		return nil, throttled(req.throttled)
 	}
+	s.offerDPoPNonce(w, req.now)
 	if req.dpop, err = s.dpopProof(r, req); err != nil {
 		return nil, err
 	}

@@ -46,6 +46,10 @@ type Config struct {
 	// addresses (a local issuer, tests); otherwise only https ones.
 	FederationAllowInsecure bool
 
+	// DPoPNonce makes the token endpoint require server-provided nonces in DPoP proofs (RFC 9449
+	// §8): a proof made in advance, or kept from an earlier exchange, is refused.
+	DPoPNonce bool
+
 	// MetricsAddr, when set, is the address of a second listener that serves /metrics alone; the
 	// main listener then answers 404 there. Empty keeps /metrics on the main listener.
 	MetricsAddr string

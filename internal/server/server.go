@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -216,6 +217,27 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 // the lockout others' failures cause.
 const knownAddressTTL = 30 * 24 * time.Hour
 
+// dpopNonceKey is the key the token endpoint makes DPoP nonces with when --dpop-nonce asks for
+// them (nil otherwise): derived from the master key, so that every instance of a cluster agrees,
+// or, without one (SQLite: a single instance), random for this process, so that a restart only
+// makes clients fetch a new nonce.
+func (s *Server) dpopNonceKey(master []byte) []byte {
+	if !s.cfg.DPoPNonce {
+		return nil
+	}
+	if len(master) > 0 {
+		if key, err := keyring.Derive(master, "keyward dpop nonce"); err == nil {
+			return key
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(s.cfg.Rand, key); err != nil {
+		s.log.Error("dpop nonces: no randomness; nonces are not required", "err", err)
+		return nil
+	}
+	return key
+}
+
 // buildHandler wires the surfaces; master, when set, also signs the dashboard's device cookies,
 // so that every instance of a cluster recognises them.
 func (s *Server) buildHandler(master []byte) http.Handler {
@@ -252,7 +274,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Config: oauth.Config{
 			Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL, RefreshGrace: cfg.RefreshGrace,
 			SessionMaxAge: cfg.SessionMaxAge, PasswordGrant: cfg.PasswordGrant, JWKSCacheTTL: cfg.JWKSCacheTTL,
-			SigningAlg: cfg.SigningAlg,
+			SigningAlg: cfg.SigningAlg, DPoPNonceKey: s.dpopNonceKey(master),
 		},
 		Store: s.store, Minter: minter, Verifier: verifier, Keys: s.keys, Auth: auth, Catalog: s.catalog,
 		Passwords: hasher, ClientIP: resolver.ClientIP,
