@@ -29,6 +29,8 @@ type Project struct {
 	Require2FA bool
 	// RequireDPoP: the project's keys exchange only with a DPoP proof (see APIKey.NeedsDPoP).
 	RequireDPoP bool
+	// KeyPolicy is what the project requires of its keys.
+	KeyPolicy KeyPolicy
 }
 
 // Member is a user's membership in a project, with the permissions it carries.

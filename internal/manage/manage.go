@@ -28,6 +28,7 @@ type Store interface {
 	RenameProject(ctx context.Context, id, name string) (*keyward.Project, error)
 	SetProjectRequire2FA(ctx context.Context, id string, require bool) (*keyward.Project, error)
 	SetProjectRequireDPoP(ctx context.Context, id string, require bool) (*keyward.Project, error)
+	SetProjectKeyPolicy(ctx context.Context, id string, p keyward.KeyPolicy) (*keyward.Project, error)
 	DeleteProject(ctx context.Context, id string, at time.Time) error
 	CreateRole(ctx context.Context, r *keyward.Role) error
 	Role(ctx context.Context, projectID, ref string) (*keyward.Role, error)

@@ -11,15 +11,17 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const projectCols = "id, name, created_at, require_2fa, require_dpop"
+const projectCols = "id, name, created_at, require_2fa, require_dpop, key_require_expiry, key_max_lifetime, key_require_ips"
 
 func scanProject(row scanner) (*keyward.Project, error) {
 	var p keyward.Project
-	var created int64
-	if err := row.Scan(&p.ID, &p.Name, &created, &p.Require2FA, &p.RequireDPoP); err != nil {
+	var created, lifetime int64
+	if err := row.Scan(&p.ID, &p.Name, &created, &p.Require2FA, &p.RequireDPoP,
+		&p.KeyPolicy.RequireExpiry, &lifetime, &p.KeyPolicy.RequireIPs); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromMicros(created)
+	p.KeyPolicy.MaxLifetime = time.Duration(lifetime)
 	return &p, nil
 }
 
@@ -38,8 +40,9 @@ func (db *DB) CreateProject(ctx context.Context, p *keyward.Project, creator *ke
 		return err
 	}
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6)",
-			p.ID, p.Name, micros(p.CreatedAt), p.Require2FA, p.RequireDPoP, key)
+		_, err := tx.ExecContext(ctx, "INSERT INTO projects ("+projectCols+", name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			p.ID, p.Name, micros(p.CreatedAt), p.Require2FA, p.RequireDPoP,
+			p.KeyPolicy.RequireExpiry, int64(p.KeyPolicy.MaxLifetime), p.KeyPolicy.RequireIPs, key)
 		if isUnique(err) {
 			return keyward.Errorf(keyward.ECONFLICT, "A project named %q already exists.", p.Name)
 		} else if err != nil {
@@ -94,7 +97,7 @@ func (db *DB) ProjectsForUser(ctx context.Context, userID string) ([]*keyward.Pr
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	rows, err := db.r.QueryContext(ctx,
-		"SELECT p.id, p.name, p.created_at, p.require_2fa, p.require_dpop FROM projects p JOIN members m ON m.project_id = p.id"+
+		"SELECT p.id, p.name, p.created_at, p.require_2fa, p.require_dpop, p.key_require_expiry, p.key_max_lifetime, p.key_require_ips FROM projects p JOIN members m ON m.project_id = p.id"+
 			" WHERE m.user_id = $1 ORDER BY p.name", userID)
 	if err != nil {
 		return nil, fmt.Errorf("projects for user: %w", err)

@@ -107,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"FederatedSessionOwner", testFederatedSessionOwner},
 		{"SpendJTI", testSpendJTI},
 		{"RequireDPoP", testRequireDPoP},
+		{"KeyPolicy", testKeyPolicy},
 		{"SessionDPoPJKT", testSessionDPoPJKT},
 	}
 	for _, tc := range tests {
