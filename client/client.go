@@ -153,6 +153,17 @@ func (c *Client) SetProjectRequire2FA(ctx context.Context, project string, requi
 	return &out, nil
 }
 
+// SetProjectKeyPolicy replaces what a project requires of its API keys; it needs what renaming
+// needs.
+func (c *Client) SetProjectKeyPolicy(ctx context.Context, project string, policy KeyPolicy) (*Project, error) {
+	var out Project
+	body := RenameProjectRequest{KeyPolicy: &policy}
+	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteProject deletes a project with its members and keys; every token of it stops working at
 // once. Only an owner of the project (a member holding every permission) may.
 func (c *Client) DeleteProject(ctx context.Context, project string) error {

@@ -65,6 +65,8 @@ type RenameProjectRequest struct {
 	Require2FA *bool `json:"require_2fa,omitempty"`
 	// RequireDPoP: the project's keys exchange only with a DPoP proof (RFC 9449).
 	RequireDPoP *bool `json:"require_dpop,omitempty"`
+	// KeyPolicy replaces what the project requires of its keys, whole.
+	KeyPolicy *KeyPolicy `json:"key_policy,omitempty"`
 }
 
 // Project is a tenant, with the caller's permissions in it.
@@ -77,6 +79,21 @@ type Project struct {
 	Require2FA bool `json:"require_2fa"`
 	// RequireDPoP: the project's keys exchange only with a DPoP proof (RFC 9449).
 	RequireDPoP bool `json:"require_dpop"`
+	// KeyPolicy is what the project requires of its keys at creation, edit and roll.
+	KeyPolicy KeyPolicy `json:"key_policy"`
+}
+
+// KeyPolicy is what a project requires of its API keys. Set, it is replaced whole: a field
+// left out is off.
+type KeyPolicy struct {
+	// RequireExpiry: every key must have an expiry.
+	RequireExpiry bool `json:"require_expiry"`
+	// MaxLifetime: every key must expire within this Go duration ("2160h") of the change that
+	// sets its expiry; "0" (or, when setting, "" or absent) is no maximum, and a maximum
+	// implies RequireExpiry.
+	MaxLifetime string `json:"max_lifetime,omitempty"`
+	// RequireIPs: every key must be restricted to IP addresses or networks.
+	RequireIPs bool `json:"require_ips"`
 }
 
 // Member is a user's membership in a project.

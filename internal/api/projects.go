@@ -10,7 +10,8 @@ import (
 )
 
 func projectOut(p *keyward.Project, perms []string) client.Project {
-	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms), Require2FA: p.Require2FA, RequireDPoP: p.RequireDPoP}
+	return client.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), Permissions: nonNil(perms), Require2FA: p.Require2FA, RequireDPoP: p.RequireDPoP,
+		KeyPolicy: client.KeyPolicy{RequireExpiry: p.KeyPolicy.RequireExpiry, MaxLifetime: keyward.FormatLifetime(p.KeyPolicy.MaxLifetime), RequireIPs: p.KeyPolicy.RequireIPs}}
 }
 
 func userOut(u *keyward.User) *client.User {
@@ -95,8 +96,8 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 		}
 	}
 	_, rename := fields["name"]
-	if !rename && req.Require2FA == nil && req.RequireDPoP == nil {
-		return invalid("Send \"name\" to rename the project, \"require_2fa\" to set whether it requires two-factor sign-in, or \"require_dpop\" to set whether its keys require DPoP.")
+	if !rename && req.Require2FA == nil && req.RequireDPoP == nil && req.KeyPolicy == nil {
+		return invalid("Send \"name\" to rename the project, \"require_2fa\" to set whether it requires two-factor sign-in, \"require_dpop\" to set whether its keys require DPoP, or \"key_policy\" to set what it requires of its keys.")
 	}
 	p := a.Project
 	if rename {
@@ -111,6 +112,12 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 	}
 	if req.RequireDPoP != nil {
 		if p, err = a.SetRequireDPoP(r.Context(), *req.RequireDPoP); err != nil {
+			return err
+		}
+	}
+	if req.KeyPolicy != nil {
+		kp := req.KeyPolicy
+		if p, err = a.SetKeyPolicy(r.Context(), manage.KeyPolicyInput{RequireExpiry: kp.RequireExpiry, MaxLifetime: kp.MaxLifetime, RequireIPs: kp.RequireIPs}); err != nil {
 			return err
 		}
 	}

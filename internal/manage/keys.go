@@ -68,6 +68,9 @@ func (a *Access) CreateKey(ctx context.Context, in KeyInput) (*keyward.APIKey, s
 		t := in.ExpiresAt.UTC()
 		expires = &t
 	}
+	if err := checkKeyPolicy(a.Project.KeyPolicy, policyAll, ips, expires, now); err != nil {
+		return nil, "", err
+	}
 	secret, id, err := apikey.New(s.Rand)
 	if err != nil {
 		return nil, "", err
@@ -277,6 +280,9 @@ func (a *Access) RollKey(ctx context.Context, id string, grace time.Duration) (*
 	}
 	s := a.svc
 	now := s.Now()
+	if err := checkRollPolicy(a.Project.KeyPolicy, before, now); err != nil {
+		return nil, "", err
+	}
 	secret, err := apikey.NewForID(s.Rand, id)
 	if err != nil {
 		return nil, "", err
@@ -417,6 +423,9 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 	after := change.Apply(before)
 	if in.Role != nil {
 		after.Role = role
+	}
+	if err := checkEditPolicy(a.Project.KeyPolicy, before, after, now); err != nil {
+		return nil, err
 	}
 	if len(after.Own()) == 0 {
 		return nil, fieldErr("permissions", keyward.EINVALID, "An API key needs a role or at least one of the permissions.")
