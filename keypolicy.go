@@ -32,6 +32,9 @@ const AuditProjectKeyPolicySet = "project.key_policy"
 // FormatLifetime writes a maximum lifetime as the API takes it back: whole hours as "2160h",
 // anything else as time.Duration does, and none as "0".
 func FormatLifetime(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
 	if d%time.Hour == 0 {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
