@@ -130,6 +130,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /projects", s.page(s.createProject))
 	mux.Handle("GET /projects/{project}", s.inProject(s.general))
 	mux.Handle("POST /projects/{project}/rename", s.inProject(s.renameProject))
+	mux.Handle("POST /projects/{project}/key-policy", s.inProject(s.setKeyPolicy))
 	mux.Handle("GET /projects/{project}/delete", s.inProject(s.confirmDeleteProject))
 	mux.Handle("POST /projects/{project}/delete", s.inProject(s.deleteProject))
 	mux.Handle("GET /projects/{project}/api-keys", s.inProject(s.listKeys))

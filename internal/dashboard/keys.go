@@ -98,20 +98,22 @@ type keyFormPage struct {
 	Withheld int // catalog permissions not offered, because the person does not hold them
 	Errors   map[string]string
 	MinDate  string // the earliest expiry the date picker offers
+	keyPolicyHints
 }
 
 func (s *Server) keyForm(v *visit, a *manage.Access) *keyFormPage {
 	offer := a.Grantable()
 	return &keyFormPage{
-		projectBase: s.base(v, a, "api-keys", "Create API Key"),
-		Heading:     "Create API Key",
-		Intro:       "The key is shown once, right after you create it. Give it only what the program using it needs.",
-		Action:      projectURL(a.Project, "api-keys"),
-		Submit:      "Create API Key",
-		Groups:      choices(offer, nil),
-		Withheld:    len(s.Catalog.Names()) - len(offer),
-		Errors:      map[string]string{},
-		MinDate:     s.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
+		projectBase:    s.base(v, a, "api-keys", "Create API Key"),
+		Heading:        "Create API Key",
+		Intro:          "The key is shown once, right after you create it. Give it only what the program using it needs.",
+		Action:         projectURL(a.Project, "api-keys"),
+		Submit:         "Create API Key",
+		Groups:         choices(offer, nil),
+		Withheld:       len(s.Catalog.Names()) - len(offer),
+		Errors:         map[string]string{},
+		MinDate:        s.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
+		keyPolicyHints: policyHints(a.Project),
 	}
 }
 

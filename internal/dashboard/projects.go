@@ -82,6 +82,7 @@ type generalPage struct {
 	CanRename bool
 	CanDelete bool
 	Name      string // the rename form
+	KeyPolicy keyPolicyForm
 	Errors    map[string]string
 }
 
@@ -96,6 +97,9 @@ func (s *Server) showGeneral(w http.ResponseWriter, r *http.Request, v *visit, a
 	}
 	page.Groups = choices(a.Grantable(), a.Perms)
 	page.CanRename = a.MayRename() == nil
+	if !page.KeyPolicy.Posted {
+		page.KeyPolicy = keyPolicyFormOf(a.Project)
+	}
 	page.CanDelete = a.MayDelete() == nil
 	s.render(w, r, status, "general", page)
 	return nil
