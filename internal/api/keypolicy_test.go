@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -18,6 +19,9 @@ func TestKeyPolicy(t *testing.T) {
 	p := e.project("shop", owner, nil)
 	tok := e.userToken(owner, "")
 	old, _ := e.apiKey(p, "old", "containers-view") // issued before the policy: no expiry, any address
+	far := e.clock.Now().Add(5000 * time.Hour)
+	long, _ := e.storeKey(&keyward.APIKey{ProjectID: p.ID, Name: "long", Permissions: []string{"containers-view"},
+		IPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, ExpiresAt: &far}) // beyond the maximum to come
 	keys := "/v1/projects/shop/api-keys"
 	at := func(d time.Duration) string { return e.clock.Now().Add(d).Format(time.RFC3339) }
 
@@ -91,6 +95,7 @@ func TestKeyPolicy(t *testing.T) {
 	}
 	e.do(req{method: "PATCH", path: oldPath, token: tok, body: map[string]any{"name": "older"}}).expect(t, http.StatusOK)
 	e.do(req{method: "PATCH", path: keys + "/" + key.ID, token: tok, body: map[string]any{"name": "newer", "expires_at": key.ExpiresAt}}).expect(t, http.StatusOK)
+	e.do(req{method: "PATCH", path: keys + "/" + long.ID, token: tok, body: map[string]any{"name": "longer", "expires_at": far.Format(time.RFC3339)}}).expect(t, http.StatusOK)
 
 	// Roll: the older key gets no new secret until it conforms; one clear reason each time.
 	roll := func() *response {
