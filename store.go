@@ -19,6 +19,7 @@ type Store interface {
 	TwoFactorStore  // second factors: twofactor.go
 	FederationStore // workload identity federation: federation.go
 	DPoPStore       // proof-of-possession settings: dpop.go
+	LeakStore       // leaked keys: leak.go
 
 	// CreateUser stores u with its email lower-cased; ECONFLICT when the email is taken.
 	CreateUser(ctx context.Context, u *User) error

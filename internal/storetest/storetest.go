@@ -108,6 +108,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SpendJTI", testSpendJTI},
 		{"RequireDPoP", testRequireDPoP},
 		{"SessionDPoPJKT", testSessionDPoPJKT},
+		{"DisableLeakedKey", testDisableLeakedKey},
+		{"DisableLeakedKeyRace", testDisableLeakedKeyRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
