@@ -1,0 +1,59 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/apikey"
+)
+
+// hintAPIKey is the token_type_hint of an API key at the revocation endpoint.
+const hintAPIKey = "api_key"
+
+// isKeyRevocation reports whether a revocation request names an API key: by its hint, or by its
+// shape, which no refresh or access token has.
+func isKeyRevocation(f form, raw string) bool {
+	return f["token_type_hint"] == hintAPIKey || apikey.LooksLike(raw)
+}
+
+// revokeKey disables the API key raw as leaked: whoever holds a key may kill it, with no other
+// credential, since a holder who wants it dead is the case of a key that escaped. As for other
+// tokens the answer does not say whether raw was a key (RFC 7009 §2.2); a wrong or malformed key
+// counts as a failed attempt, throttled as the token endpoint throttles them, and a throttled
+// address is refused unless the key it presents is right.
+func (s *Server) revokeKey(ctx context.Context, r *http.Request, raw string) error {
+	now, ipKey := s.Now(), s.ClientIP(r).String()
+	id, err := apikey.Parse(raw)
+	var k *keyward.APIKey
+	if err == nil {
+		k, err = s.Store.APIKey(ctx, id)
+		if err != nil && keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			return storeError(err)
+		}
+	}
+	if k != nil {
+		current, previous := k.MatchSecret(apikey.Hash(raw))
+		if current || previous && k.PreviousValid(now) {
+			_, _, err := s.Store.DisableLeakedAPIKey(context.WithoutCancel(ctx), k.ID, keyward.AuditEvent{
+				At: now, IP: ipKey, Detail: "source=holder revoked it at /oauth/revoke"})
+			if err != nil && keyward.ErrorCode(err) != keyward.ENOTFOUND {
+				return storeError(err)
+			}
+			s.cachedKeys.drop(k.ID)
+			return nil
+		}
+	}
+	wait := blockedFor(s.ByIP, ipKey)
+	if id != "" {
+		wait = max(wait, blockedFor(s.ByKeyIP, keyAt(id, ipKey)))
+	}
+	if wait > 0 {
+		return throttled(wait)
+	}
+	s.ByIP.Fail(ipKey)
+	if id != "" {
+		s.ByKeyIP.Fail(keyAt(id, ipKey))
+	}
+	return nil
+}
