@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/authn"
 )
 
 // hintAPIKey is the token_type_hint of an API key at the revocation endpoint.
@@ -24,25 +25,14 @@ func isKeyRevocation(f form, raw string) bool {
 // address is refused unless the key it presents is right.
 func (s *Server) revokeKey(ctx context.Context, r *http.Request, raw string) error {
 	now, ipKey := s.Now(), s.ClientIP(r).String()
-	id, err := apikey.Parse(raw)
-	var k *keyward.APIKey
-	if err == nil {
-		k, err = s.Store.APIKey(ctx, id)
-		if err != nil && keyward.ErrorCode(err) != keyward.ENOTFOUND {
-			return storeError(err)
-		}
+	id, matched, err := authn.DisableLeakedKey(ctx, s.Store, raw, keyward.AuditEvent{
+		At: now, IP: ipKey, Detail: "source=holder revoked it at /oauth/revoke"})
+	if err != nil {
+		return storeError(err)
 	}
-	if k != nil {
-		current, previous := k.MatchSecret(apikey.Hash(raw))
-		if current || previous && k.PreviousValid(now) {
-			_, _, err := s.Store.DisableLeakedAPIKey(context.WithoutCancel(ctx), k.ID, keyward.AuditEvent{
-				At: now, IP: ipKey, Detail: "source=holder revoked it at /oauth/revoke"})
-			if err != nil && keyward.ErrorCode(err) != keyward.ENOTFOUND {
-				return storeError(err)
-			}
-			s.cachedKeys.drop(k.ID)
-			return nil
-		}
+	if matched {
+		s.cachedKeys.drop(id)
+		return nil
 	}
 	wait := blockedFor(s.ByIP, ipKey)
 	if id != "" {
