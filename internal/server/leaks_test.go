@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/kwtest"
+	"github.com/keyward/keyward/internal/leakreport/leaktest"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -14,17 +15,18 @@ import (
 // leaked, labels each token as GitHub expects and records where the key was found; unsigned,
 // wrongly signed, or replayed-with-another-body reports are 401 and change nothing.
 func TestLeakReport(t *testing.T) {
-	gh := kwtest.NewLeakReporter(t)
-	s := kwtest.Start(t, unthrottled, kwtest.WithConfig(func(c *server.Config) { c.LeakReportKeys = gh.KeysURL }))
+	gh := leaktest.New(t)
+	keysURL := gh.Serve(t)
+	s := kwtest.Start(t, unthrottled, kwtest.WithConfig(func(c *server.Config) { c.LeakReportKeys = keysURL }))
 	admin := s.AdminToken(t)
 	k := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "leaky", Permissions: []string{"images-view"}})
 	bystander := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "safe", Permissions: []string{"images-view"}})
 	tok := s.Exchange(t, k.Secret)
 
-	body := kwtest.Report(t, "https://github.com/acme/app/blob/0123abc/config.env", k.Secret, kwtest.WrongSecret(t, bystander.Secret), "not-a-key")
+	body := leaktest.Report(t, "https://github.com/acme/app/blob/0123abc/config.env", k.Secret, kwtest.WrongSecret(t, bystander.Secret), "not-a-key")
 	sig := gh.Sign(t, body)
-	other := kwtest.Report(t, "https://github.com/acme/app/blob/0123abc/other.env", bystander.Secret)
-	forger := kwtest.NewLeakReporter(t)
+	other := leaktest.Report(t, "https://github.com/acme/app/blob/0123abc/other.env", bystander.Secret)
+	forger := leaktest.New(t)
 	for name, r := range map[string]*kwtest.Response{
 		"unsigned":                 s.ReportLeaks(t, body, "", ""),
 		"no identifier":            s.ReportLeaks(t, body, "", sig),
@@ -77,8 +79,8 @@ func TestLeakReport(t *testing.T) {
 // TestLeakReportOff: without --leak-report-keys the path answers as an unknown one.
 func TestLeakReportOff(t *testing.T) {
 	s := kwtest.Start(t)
-	gh := kwtest.NewLeakReporter(t)
-	body := kwtest.Report(t, "https://example.com", kwtest.UnknownKey(t))
+	gh := leaktest.New(t)
+	body := leaktest.Report(t, "https://example.com", kwtest.UnknownKey(t))
 	p := kwtest.RequireProblem(t, s.ReportLeaks(t, body, gh.KeyID, gh.Sign(t, body)), http.StatusNotFound)
 	unknown := kwtest.RequireProblem(t, s.Do(t, http.MethodPost, "/v1/no-such-path", nil), http.StatusNotFound)
 	if p.Detail != unknown.Detail {
