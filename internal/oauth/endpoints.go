@@ -30,7 +30,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if isKeyRevocation(f, raw) {
+	if isKeyRevocation(raw) {
 		if err := s.revokeKey(ctx, r, raw); err != nil {
 			s.fail(w, r, err)
 			return

@@ -9,14 +9,10 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 )
 
-// hintAPIKey is the token_type_hint of an API key at the revocation endpoint.
-const hintAPIKey = "api_key"
-
-// isKeyRevocation reports whether a revocation request names an API key: by its hint, or by its
-// shape, which no refresh or access token has.
-func isKeyRevocation(f form, raw string) bool {
-	return f["token_type_hint"] == hintAPIKey || apikey.LooksLike(raw)
-}
+// isKeyRevocation reports whether a revocation request names an API key. Its shape decides,
+// which no refresh or access token has; token_type_hint=api_key is accepted but, as RFC 7009
+// §2.1 allows, not trusted, so a refresh token sent with it is still revoked.
+func isKeyRevocation(raw string) bool { return apikey.LooksLike(raw) }
 
 // revokeKey disables the API key raw as leaked: whoever holds a key may kill it, with no other
 // credential, since a holder who wants it dead is the case of a key that escaped. As for other

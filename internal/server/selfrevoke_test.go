@@ -77,6 +77,15 @@ func TestSelfRevokeKey(t *testing.T) {
 	}
 	requireLeaked(t, s, admin, k, nil)
 
+	// The hint is not trusted: a refresh token sent as an API key is still revoked.
+	other := s.CreateKey(t, admin, "default", kwtest.KeyRequest{Name: "other", Permissions: []string{"images-view"}})
+	otherTok := s.Exchange(t, other.Secret)
+	if r := revokeKey(t, s, otherTok.RefreshToken); r.Status != http.StatusOK {
+		t.Fatalf("a refresh token hinted as a key: %s", r)
+	}
+	kwtest.RequireOAuthError(t, s.Refresh(t, otherTok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	s.Exchange(t, other.Secret)
+
 	// A roll gives it a working secret at once; the leaked one never exchanges again.
 	r = s.API(t, http.MethodPost, rollPath(k.ID), admin, map[string]any{"grace": "1h"})
 	var rolled kwtest.Key
