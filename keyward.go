@@ -71,8 +71,10 @@ type APIKey struct {
 	// DisabledAt is when the key stopped working because its owner lost the project (removed,
 	// or disabled); nil while it works. A disabled key neither exchanges nor acts.
 	DisabledAt *time.Time
-	LastUsedAt *time.Time
-	LastUsedIP string
+	// DisabledReason says why: an Owner* reason, or KeyLeaked; "" while the key works.
+	DisabledReason string
+	LastUsedAt     *time.Time
+	LastUsedIP     string
 	// Revision counts the key's edits. A session started from a copy of the key read earlier
 	// is refused when it no longer matches (see Session.KeyRevision), so no cached copy outlives
 	// an edit.
@@ -169,7 +171,8 @@ type APIKeyChange struct {
 	SetExpiresAt bool
 	ExpiresAt    *time.Time // with SetExpiresAt: the new expiry, nil for never
 	// Owner transfers the key to another user (an id), who must be an enabled member of the
-	// key's project holding every permission of the key; the transfer enables a disabled key.
+	// key's project holding every permission of the key; the transfer enables a key disabled by
+	// its owner's departure, never a leaked one.
 	Owner *string
 	// Role gives the key another role of its project (an id; "" for none). The store fills in the
 	// role the key holds after the change.
@@ -200,7 +203,9 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 	}
 	if c.Owner != nil {
 		out.Owner = *c.Owner
-		out.DisabledAt = nil
+		if !k.Leaked() { // a leaked secret stays dead whoever owns it
+			out.DisabledAt, out.DisabledReason = nil, ""
+		}
 	}
 	if c.Role != nil && *c.Role != k.RoleID {
 		out.RoleID, out.Role = *c.Role, nil

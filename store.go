@@ -20,6 +20,7 @@ type Store interface {
 	FederationStore // workload identity federation: federation.go
 	DPoPStore       // proof-of-possession settings: dpop.go
 	KeyPolicyStore  // what a project requires of its keys: keypolicy.go
+	LeakStore       // leaked keys: leak.go
 
 	// CreateUser stores u with its email lower-cased; ECONFLICT when the email is taken.
 	CreateUser(ctx context.Context, u *User) error

@@ -168,8 +168,14 @@ type Key struct {
 	// DisabledAt is when the key stopped working because its owner left the project or was
 	// disabled; nil while it works.
 	DisabledAt *time.Time `json:"disabled_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	LastUsedIP *string    `json:"last_used_ip"`
+	// State is "active", "disabled" (DisabledReason says why) or "expired".
+	State string `json:"state"`
+	// DisabledReason is why a disabled key stopped: "owner_removed", "owner_disabled",
+	// "owner_deleted", or "leaked" (a secret scanner reported it or its holder revoked it; only
+	// a roll enables it again). Absent while the key works.
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	LastUsedAt     *time.Time `json:"last_used_at"`
+	LastUsedIP     *string    `json:"last_used_ip"`
 	// PreviousExpiresAt is, once the key was rolled, when its previous secret stops (or
 	// stopped) exchanging.
 	PreviousExpiresAt *time.Time `json:"previous_expires_at,omitempty"`

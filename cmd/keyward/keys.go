@@ -160,7 +160,7 @@ func (m *Main) keysEdit(ctx context.Context, args []string) error {
 		"permission, an address, an earlier expiry) ends the key's current tokens at once; programs\n"+
 		"exchange the key again.\n"+
 		"--owner hands the key to another member who holds its permissions, and enables a key that its\n"+
-		"owner's departure disabled.")
+		"owner's departure disabled; a leaked key stays disabled until it is rolled.")
 	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
 	name := fs.String("name", "", "the key's new name, unique in the project")
 	perms := fs.String("permissions", "", "the key's permissions, comma-separated, replacing the current ones; all of them yours")

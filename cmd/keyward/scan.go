@@ -17,17 +17,28 @@ import (
 )
 
 func (m *Main) scan(ctx context.Context, args []string) error {
-	fs := m.flagSet("scan", "scan [--git | --staged] [PATH…]\n\n"+
+	fs := m.flagSet("scan", "scan [--git | --staged] [PATH…]\n       keyward scan --export-patterns\n\n"+
 		"Finds keyward API keys in files and folders (recursively, skipping .git and binary files),\n"+
 		"in standard input (PATH -), in every commit of the current repository (--git), or in the\n"+
 		"changes staged for the next commit (--staged). With no PATH it scans the current folder.\n"+
 		"Exit status: 1 when a key with a valid checksum is found, 0 when none is (look-alikes with\n"+
-		"a bad checksum are only warned about), 2 on errors.")
+		"a bad checksum are only warned about), 2 on errors. --export-patterns prints the key's\n"+
+		"regular expression for GitHub secret scanning custom patterns, and a gitleaks rule.")
 	history := fs.Bool("git", false, "scan every commit of the current repository (git log -p --all); PATHs limit the files")
 	staged := fs.Bool("staged", false, "scan the changes staged for the next commit (git diff --cached), as a pre-commit hook")
 	allow := fs.String("allow", "", "a file of key ids to ignore, one a line, # for comments (default: "+allowFile+" at the repository's root, if there is one)")
+	export := fs.Bool("export-patterns", false, "print the key's pattern for GitHub custom patterns and a gitleaks rule, and scan nothing")
 	paths, err := m.parseArgs(fs, args)
 	if err != nil {
+		return err
+	}
+	if *export {
+		if len(paths) > 0 || *history || *staged {
+			return usagef("scan: --export-patterns takes no PATH and no other flag")
+		}
+		_, err := fmt.Fprintf(m.Stdout, "# GitHub secret scanning custom pattern\n"+
+			"Secret format:        %s\nBefore secret:        %s\nAfter secret:         %s\n\n# gitleaks (.gitleaks.toml)\n%s",
+			apikey.Pattern, apikey.PatternBefore, apikey.PatternAfter, apikey.GitleaksRule())
 		return err
 	}
 	if *history && *staged {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -246,4 +247,39 @@ func TestScanAllowList(t *testing.T) {
 	r = c.fails(2, "bad:1: ", nil, "scan", "--allow", "bad")
 	requireNoSecret(t, r, example)
 	c.fails(2, "the allow-list", nil, "scan", "--allow", "missing")
+}
+
+// TestScanExportPatterns: the printed GitHub pattern and gitleaks rule find a real key in text as
+// keyward scan does, and nothing inside a longer run of letters.
+func TestScanExportPatterns(t *testing.T) {
+	c := newCLI(t, "")
+	key, _ := newKey(t)
+	r := c.run("", nil, "scan", "--export-patterns")
+	if r.code != 0 {
+		t.Fatalf("scan --export-patterns: %s", r)
+	}
+	field := func(name string) string {
+		for line := range strings.Lines(r.stdout) {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("no %q in %s", name, r.stdout)
+		return ""
+	}
+	github := regexp.MustCompile("(?:" + field("Before secret") + ")(" + field("Secret format") + ")(?:" + field("After secret") + ")")
+	_, rest, _ := strings.Cut(r.stdout, "regex = '''")
+	rule, _, _ := strings.Cut(rest, "'''")
+	gitleaks := regexp.MustCompile(rule)
+	for _, re := range []*regexp.Regexp{github, gitleaks} {
+		if m := re.FindStringSubmatch("TOKEN=" + key + "\n"); m == nil || m[1] != key {
+			t.Errorf("%s does not find the key: %v", re, m)
+		}
+		if re.MatchString("x" + key) {
+			t.Errorf("%s finds a key inside a longer word", re)
+		}
+	}
+	if r := c.run("", nil, "scan", "--export-patterns", "."); r.code != 2 {
+		t.Errorf("--export-patterns with a path: %s", r)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/clientip"
+	"github.com/keyward/keyward/internal/leakreport"
 	"github.com/keyward/keyward/internal/password"
 	"github.com/keyward/keyward/internal/server"
 )
@@ -63,6 +64,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.PasswordGrant, "password-grant", cfg.PasswordGrant, "allow the password grant (used by the CLI and dashboard)")
 	fs.BoolVar(&cfg.FederationAllowInsecure, "federation-allow-insecure", false, "trust federation issuers at http:// loopback addresses too (local issuers, tests)")
 	fs.BoolVar(&cfg.DPoPNonce, "dpop-nonce", false, "require server-provided nonces in DPoP proofs at the token endpoint (RFC 9449 §8)")
+	fs.StringVar(&cfg.LeakReportKeys, "leak-report-keys", "", "URL or file of the keys that sign secret-scanning reports (GitHub's: "+leakreport.GitHubKeysURL+"); enables POST /v1/leaks")
 	fs.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve https")

@@ -19,6 +19,7 @@ func (s *Server) keyOut(k *keyward.APIKey) client.Key {
 		Hint: k.Hint, CreatedBy: k.CreatedBy, Owner: k.Owner, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt), DisabledAt: utc(k.DisabledAt), LastUsedAt: utc(k.LastUsedAt),
 		PreviousExpiresAt: utc(k.PreviousExpiresAt), RequireDPoP: k.RequireDPoP,
+		State: k.State(s.Now()), DisabledReason: k.DisabledReason,
 	}
 	if k.LastUsedIP != "" {
 		out.LastUsedIP = &k.LastUsedIP

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/leakreport"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/web"
 )
@@ -44,6 +45,10 @@ type Server struct {
 	// Issuer is the server's public URL, the base of password reset links.
 	Issuer string
 
+	// LeakKeys checks the signatures of secret-scanning reports (POST /v1/leaks); nil: the
+	// path does not exist.
+	LeakKeys *leakreport.Keys
+
 	// Manage performs the operations and enforces their rules; nil: one built from the fields
 	// above. The server passes the instance's, which the dashboard shares.
 	Manage *manage.Service
@@ -65,6 +70,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/openapi.json", s.handle(s.openAPI)},
 		{"GET /v1/permissions", s.handle(s.listPermissions)},
 		{"GET /v1/revocations", s.handle(s.revocations)},
+		{"POST /v1/leaks", s.handle(s.reportLeaks)}, // signed by a secret scanner: leaks.go
 		{"GET /v1/me", s.authed(s.me)},
 		{"POST /v1/users", s.authed(s.createUser)},
 		{"GET /v1/users", s.authed(s.listUsers)},

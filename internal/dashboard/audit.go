@@ -46,6 +46,7 @@ var actions = map[string]string{
 	keyward.AuditKeyDeleted:      "Deleted API key",
 	keyward.AuditKeyUpdated:      "Edited API key",
 	keyward.AuditKeyRolled:       "Rolled API key",
+	keyward.AuditKeyLeaked:       "Disabled leaked API key",
 	keyward.AuditExchangeFailed:  "Failed key exchange",
 	keyward.AuditRefreshReused:   "Refresh token reused; session revoked",
 	keyward.AuditSessionRevoked:  "Revoked session",

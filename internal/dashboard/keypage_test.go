@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -53,5 +54,28 @@ func TestKeyPage(t *testing.T) {
 
 	if resp := e.do(request{method: "GET", path: "/projects/default/api-keys/nosuchkey", cookie: c}); resp.Status != http.StatusNotFound {
 		t.Errorf("an unknown key: HTTP %d", resp.Status)
+	}
+}
+
+// TestLeakedKeyPage: a leaked key says so, and that a roll (not a transfer) brings it back.
+func TestLeakedKeyPage(t *testing.T) {
+	e := start(t)
+	c := e.login(adminEmail, adminPassword)
+	admin := e.Login(t, adminEmail, adminPassword, "")
+	k := e.CreateKey(t, admin.AccessToken, "default", kwtest.KeyRequest{Name: "leaky", Permissions: []string{"containers-view"}})
+	if r := e.PostForm(t, "/oauth/revoke", url.Values{"token": {k.Secret}, "token_type_hint": {"api_key"}}.Encode()); r.Status != http.StatusOK {
+		t.Fatalf("self-revocation: %s", r)
+	}
+	body := html.UnescapeString(e.do(request{method: "GET", path: "/projects/default/api-keys/" + k.ID, cookie: c}).Body)
+	for _, want := range []string{"because its secret leaked", "once rolled", "Disabled leaked API key"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the leaked key's page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "when its owner lost the project") {
+		t.Error("the leaked key's page blames its owner's departure")
+	}
+	if list := e.do(request{method: "GET", path: "/projects/default/api-keys", cookie: c}).Body; !strings.Contains(list, ">Leaked</span>") {
+		t.Errorf("the keys table does not mark the leaked key:\n%s", list)
 	}
 }

@@ -30,6 +30,15 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if isKeyRevocation(raw) {
+		if err := s.revokeKey(ctx, r, raw); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		noStore(w.Header())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	sid := ""
 	if named, ok := token.ParseRefreshToken(raw); ok {
 		sess, err := s.Store.RefreshTokenSession(ctx, named, token.HashRefreshToken(raw))

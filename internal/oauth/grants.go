@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 
@@ -157,7 +156,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 		return nil, storeError(err)
 	}
 	h := apikey.Hash(c.Secret)
-	current, previous := matchSecret(k, h)
+	current, previous := k.MatchSecret(h)
 	if cached && !current && !previous {
 		// The key may have been rolled since it was cached: a secret it does not know is
 		// checked once more against the key as stored.
@@ -167,7 +166,7 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 		} else if err != nil {
 			return nil, storeError(err)
 		}
-		current, previous = matchSecret(k, h)
+		current, previous = k.MatchSecret(h)
 	}
 	switch {
 	case current:
@@ -186,13 +185,6 @@ func (s *Server) authenticateKey(ctx context.Context, req *request, cached bool)
 		return nil, keyRefusal(req, id, k.ProjectID, "disabled key")
 	}
 	return k, nil
-}
-
-// matchSecret compares hash, in constant time, with both the key's secret and its previous one.
-func matchSecret(k *keyward.APIKey, hash []byte) (current, previous bool) {
-	current = subtle.ConstantTimeCompare(k.SecretHash, hash) == 1
-	previous = len(k.PreviousSecretHash) > 0 && subtle.ConstantTimeCompare(k.PreviousSecretHash, hash) == 1
-	return current, previous
 }
 
 func keyRequired(basic bool) *Error {

@@ -31,6 +31,7 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *keyward.AuditEvent) error
 	keyward.DeviceAuthorizations
 	FederationStore // federated.go
+	keyward.LeakStore
 }
 
 // Minter signs access tokens.

@@ -50,6 +50,10 @@ type Config struct {
 	// §8): a proof made in advance, or kept from an earlier exchange, is refused.
 	DPoPNonce bool
 
+	// LeakReportKeys is where the keys that sign secret-scanning reports are read (an http(s)
+	// URL or a file; leakreport.GitHubKeysURL for GitHub); empty: POST /v1/leaks does not exist.
+	LeakReportKeys string
+
 	// MetricsAddr, when set, is the address of a second listener that serves /metrics alone; the
 	// main listener then answers 404 there. Empty keeps /metrics on the main listener.
 	MetricsAddr string

@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/dashboard"
 	"github.com/keyward/keyward/internal/federation"
 	"github.com/keyward/keyward/internal/keyring"
+	"github.com/keyward/keyward/internal/leakreport"
 	"github.com/keyward/keyward/internal/mail"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/oauth"
@@ -289,6 +290,9 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log, Stopping: s.stopping, Manage: mgr,
 		Login:  authn.Login{Store: s.store, Passwords: hasher, ByIP: byIP, ByUser: byUser, Trust: trust, Logger: s.log, Now: cfg.Now},
 		Issuer: cfg.Issuer,
+	}
+	if cfg.LeakReportKeys != "" {
+		apiSrv.LeakKeys = &leakreport.Keys{Source: cfg.LeakReportKeys, Now: cfg.Now}
 	}
 	dash := &dashboard.Server{
 		Store: s.store, Manage: mgr, Catalog: s.catalog, Passwords: hasher, ByIP: byIP, ByUser: byUser,

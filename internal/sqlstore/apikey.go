@@ -18,7 +18,7 @@ const apiKeyCols = "id, project_id, name, ips, permissions, secret_hash, hint, c
 
 // apiKeyRead is apiKeyCols with the name and permissions of the key's role (” for none), read
 // in the same statement so that a key never comes with another moment's role.
-const apiKeyRead = apiKeyCols + ", COALESCE((SELECT r.name FROM roles r WHERE r.id = api_keys.role_id), '')" +
+const apiKeyRead = apiKeyCols + ", disabled_reason, COALESCE((SELECT r.name FROM roles r WHERE r.id = api_keys.role_id), '')" +
 	", COALESCE((SELECT r.permissions FROM roles r WHERE r.id = api_keys.role_id), '')" +
 	// The settings that require DPoP of its role and its project, in the same statement too.
 	", EXISTS (SELECT 1 FROM roles r WHERE r.id = api_keys.role_id AND r.require_dpop)" +
@@ -33,7 +33,7 @@ func scanAPIKey(row scanner) (*keyward.APIKey, error) {
 	var roleDPoP bool
 	if err := row.Scan(&k.ID, &k.ProjectID, &k.Name, &ips, &perms, &k.SecretHash, &k.Hint, &k.CreatedBy, &k.Owner,
 		&created, &expires, &disabled, &used, &k.LastUsedIP, &k.Revision, &k.SecretGen, &k.PreviousSecretHash, &prevExpires,
-		&role, &k.RequireDPoP, &roleName, &rolePerms, &roleDPoP, &k.ProjectRequireDPoP); err != nil {
+		&role, &k.RequireDPoP, &k.DisabledReason, &roleName, &rolePerms, &roleDPoP, &k.ProjectRequireDPoP); err != nil {
 		return nil, err
 	}
 	if role.Valid {
@@ -255,7 +255,10 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 			set, args = ", name_key = $7", append(args, key)
 		}
 		if change.Owner != nil {
-			set, args = set+fmt.Sprintf(", owner = $%d, disabled_at = NULL", len(args)+1), append(args, after.Owner)
+			set, args = set+fmt.Sprintf(", owner = $%d", len(args)+1), append(args, after.Owner)
+			if after.DisabledAt == nil { // a leaked key stays disabled (APIKeyChange.Apply)
+				set += ", disabled_at = NULL, disabled_reason = ''"
+			}
 		}
 		if change.Role != nil {
 			set, args = set+fmt.Sprintf(", role_id = $%d", len(args)+1), append(args, nullRole(after.RoleID))
@@ -304,6 +307,11 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 			return fmt.Errorf("roll api key: %w", err)
 		}
 		k := *before
+		if before.Leaked() {
+			// The new secret enables the key again; the public one gets no grace.
+			previousExpires = at
+			k.DisabledAt, k.DisabledReason = nil, ""
+		}
 		k.PreviousSecretHash, k.PreviousExpiresAt = before.SecretHash, &previousExpires
 		k.SecretHash, k.Hint = secretHash, hint
 		k.SecretGen, k.Revision = before.SecretGen+1, before.Revision+1
@@ -316,8 +324,9 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 		}
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE api_keys SET secret_hash = $1, hint = $2, previous_secret_hash = $3, previous_expires_at = $4, "+
-				"secret_gen = $5, revision = $6, grace_ended = $7 WHERE id = $8",
-			k.SecretHash, k.Hint, k.PreviousSecretHash, micros(previousExpires), k.SecretGen, k.Revision, ended, id); err != nil {
+				"secret_gen = $5, revision = $6, grace_ended = $7, disabled_at = $8, disabled_reason = $9 WHERE id = $10",
+			k.SecretHash, k.Hint, k.PreviousSecretHash, micros(previousExpires), k.SecretGen, k.Revision, ended,
+			nullMicros(k.DisabledAt), k.DisabledReason, id); err != nil {
 			return fmt.Errorf("roll api key: %w", err)
 		}
 		_, err = db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
@@ -445,9 +454,9 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, ip strin
 // first: CreateSession checks (and on PostgreSQL share-locks) an enabled key, so every session of
 // these keys has committed before the revocation below, and none can commit after it.
 func (db *DB) disableOwnerKeys(ctx context.Context, tx *sql.Tx, owner, projectID, reason string, at time.Time) error {
-	q, args := "UPDATE api_keys SET disabled_at = $1 WHERE owner = $2 AND disabled_at IS NULL", []any{micros(at), owner}
+	q, args := "UPDATE api_keys SET disabled_at = $1, disabled_reason = $2 WHERE owner = $3 AND disabled_at IS NULL", []any{micros(at), reason, owner}
 	if projectID != "" {
-		q, args = q+" AND project_id = $3", append(args, projectID)
+		q, args = q+" AND project_id = $4", append(args, projectID)
 	}
 	keys, err := keyIDs(ctx, tx, q+" RETURNING id, project_id", args...)
 	if err != nil {

@@ -109,6 +109,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RequireDPoP", testRequireDPoP},
 		{"KeyPolicy", testKeyPolicy},
 		{"SessionDPoPJKT", testSessionDPoPJKT},
+		{"DisableLeakedKey", testDisableLeakedKey},
+		{"DisableLeakedKeyRace", testDisableLeakedKeyRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
