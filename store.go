@@ -89,7 +89,7 @@ type Store interface {
 	// Role returns the role of projectID that ref names (its id or its name), with the number of
 	// its holders; ENOTFOUND otherwise.
 	Role(ctx context.Context, projectID, ref string) (*Role, error)
-	// RolePage returns one page of a project's roles ordered by name, with the number of their
+	// RolePage returns one page of a project's roles ordered by name (by look-alike key), with the number of their
 	// holders, and the cursor of the next page ("" on the last). A search keeps the role whose
 	// id it is and the roles whose name begins with it, compared by look-alike key.
 	RolePage(ctx context.Context, projectID string, p Page) ([]*Role, string, error)

@@ -184,54 +184,76 @@ func (s scanPlus) Scan(dest ...any) error { return s.row.Scan(append(dest, s.ext
 // hundred at most in a project, so the page is cut from the project's members without an index
 // of its own.
 func (db *DB) MemberPage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.Member, string, error) {
+	return keyedList[*keyward.Member]{
+		name: "members", base: memberSelect + " WHERE m.project_id = $1", args: []any{projectID},
+		id: "m.user_id", key: "u.email", fold: strings.ToLower, scan: scanMember,
+		keyOf: func(m *keyward.Member) string { return m.Email },
+	}.page(ctx, db, p)
+}
+
+// keyedList is a list paged by one unique text column, its key: a search is an exact id or the
+// beginning of a key, and a page starts after the key of the previous page's last row.
+type keyedList[T any] struct {
+	name  string // the cursor's list name, and the errors'
+	base  string // SELECT … FROM … WHERE condition, whose placeholders are args
+	args  []any
+	id    string              // the column a search may equal
+	key   string              // the sort column a search is a prefix of
+	fold  func(string) string // a search as a key prefix
+	scan  func(scanner) (T, error)
+	keyOf func(T) string // the key of a row, for the next cursor
+}
+
+// page returns one page of l and the next page's cursor ("" on the last).
+func (l keyedList[T]) page(ctx context.Context, db *DB, p keyward.Page) ([]T, string, error) {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
 	if err := checkLimit(p.Limit); err != nil {
 		return nil, "", err
 	}
 	search := strings.TrimSpace(p.Search)
-	c, after, err := decodeCursor(p, "members", search)
+	c, after, err := decodeCursor(p, l.name, search)
 	if err != nil {
 		return nil, "", err
 	}
 	var q strings.Builder
-	args := []any{projectID}
+	args := append([]any(nil), l.args...)
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	q.WriteString(memberSelect + " WHERE m.project_id = $1")
+	q.WriteString(l.base)
 	if search != "" {
-		prefix := strings.ToLower(search)
-		q.WriteString(" AND (m.user_id = " + arg(search) + " OR (u.email >= " + arg(prefix))
+		prefix := l.fold(search)
+		q.WriteString(" AND (" + l.id + " = " + arg(search) + " OR (" + l.key + " >= " + arg(prefix))
 		if end, ok := prefixEnd(prefix); ok {
-			q.WriteString(" AND u.email < " + arg(end))
+			q.WriteString(" AND " + l.key + " < " + arg(end))
 		}
 		q.WriteString("))")
 	}
 	if after {
-		q.WriteString(" AND u.email > " + arg(c.Key))
+		q.WriteString(" AND " + l.key + " > " + arg(c.Key))
 	}
-	q.WriteString(" ORDER BY u.email LIMIT " + arg(p.Limit+1))
+	q.WriteString(" ORDER BY " + l.key + " LIMIT " + arg(p.Limit+1))
 	rows, err := db.r.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("member page: %w", err)
+		return nil, "", fmt.Errorf("%s page: %w", l.name, err)
 	}
 	defer rows.Close()
-	out := []*keyward.Member{}
+	out := []T{}
 	for rows.Next() {
-		m, err := scanMember(rows)
+		v, err := l.scan(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("member page: %w", err)
+			return nil, "", fmt.Errorf("%s page: %w", l.name, err)
 		}
 		if len(out) == p.Limit {
-			next := pageCursor{List: "members", Search: search, Key: out[len(out)-1].Email}
+			next := pageCursor{List: l.name, Search: search, Key: l.keyOf(out[len(out)-1])}
 			return out, next.encode(), rows.Close()
 		}
-		out = append(out, m)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("member page: %w", err)
+		return nil, "", fmt.Errorf("%s page: %w", l.name, err)
 	}
 	return out, "", nil
 }

@@ -22,56 +22,11 @@ const (
 // ("" on the last). A search keeps the user whose id it is and the users whose email begins with
 // it, lower-cased: a range of the unique index on email.
 func (db *DB) UserPage(ctx context.Context, p keyward.Page) ([]*keyward.User, string, error) {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	if err := checkLimit(p.Limit); err != nil {
-		return nil, "", err
-	}
-	search := strings.TrimSpace(p.Search)
-	c, after, err := decodeCursor(p, "users", search)
-	if err != nil {
-		return nil, "", err
-	}
-	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	q.WriteString("SELECT " + userCols + " FROM users WHERE TRUE")
-	if search != "" {
-		prefix := strings.ToLower(search)
-		q.WriteString(" AND (id = " + arg(search) + " OR (email >= " + arg(prefix))
-		if end, ok := prefixEnd(prefix); ok {
-			q.WriteString(" AND email < " + arg(end))
-		}
-		q.WriteString("))")
-	}
-	if after {
-		q.WriteString(" AND email > " + arg(c.Key))
-	}
-	q.WriteString(" ORDER BY email LIMIT " + arg(p.Limit+1))
-	rows, err := db.r.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("user page: %w", err)
-	}
-	defer rows.Close()
-	out := []*keyward.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("user page: %w", err)
-		}
-		if len(out) == p.Limit {
-			next := pageCursor{List: "users", Search: search, Key: out[len(out)-1].Email}
-			return out, next.encode(), rows.Close()
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("user page: %w", err)
-	}
-	return out, "", nil
+	return keyedList[*keyward.User]{
+		name: "users", base: "SELECT " + userCols + " FROM users WHERE TRUE",
+		id: "id", key: "email", fold: strings.ToLower, scan: scanUser,
+		keyOf: func(u *keyward.User) string { return u.Email },
+	}.page(ctx, db, p)
 }
 
 // UpdateUser applies change. Disabling revokes, in the same transaction, every session of the

@@ -85,60 +85,16 @@ func (db *DB) Role(ctx context.Context, projectID, ref string) (*keyward.Role, e
 	return r, nil
 }
 
-// RolePage returns one page of a project's roles ordered by name, and the cursor of the next
+// RolePage returns one page of a project's roles ordered by name (by its look-alike key), and the cursor of the next
 // page ("" on the last). A search keeps the role whose id it is and the roles whose name, by its
 // look-alike key, begins with it.
 func (db *DB) RolePage(ctx context.Context, projectID string, p keyward.Page) ([]*keyward.Role, string, error) {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	if err := checkLimit(p.Limit); err != nil {
-		return nil, "", err
-	}
-	search := strings.TrimSpace(p.Search)
-	c, after, err := decodeCursor(p, "roles", search)
-	if err != nil {
-		return nil, "", err
-	}
-	var q strings.Builder
-	args := []any{projectID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	q.WriteString(roleSelect + " WHERE r.project_id = $1")
-	if search != "" {
-		prefix := names.Lenient(search)
-		q.WriteString(" AND (r.id = " + arg(search) + " OR (r.name_key >= " + arg(prefix))
-		if end, ok := prefixEnd(prefix); ok {
-			q.WriteString(" AND r.name_key < " + arg(end))
-		}
-		q.WriteString("))")
-	}
-	if after {
-		q.WriteString(" AND r.name > " + arg(c.Key))
-	}
-	q.WriteString(" ORDER BY r.name LIMIT " + arg(p.Limit+1))
-	rows, err := db.r.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("role page: %w", err)
-	}
-	defer rows.Close()
-	out := []*keyward.Role{}
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("role page: %w", err)
-		}
-		if len(out) == p.Limit {
-			next := pageCursor{List: "roles", Search: search, Key: out[len(out)-1].Name}
-			return out, next.encode(), rows.Close()
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("role page: %w", err)
-	}
-	return out, "", nil
+	return keyedList[*keyward.Role]{
+		name: "roles", base: roleSelect + " WHERE r.project_id = $1", args: []any{projectID},
+		id: "r.id", key: "r.name_key", fold: names.Lenient, scan: scanRole,
+		// A role's name_key is nameKey of its name, as every write of a role stores it.
+		keyOf: func(r *keyward.Role) string { k, _ := nameKey(r.Name); return k },
+	}.page(ctx, db, p)
 }
 
 // UpdateRole applies change to the role id of projectID and returns it as it now is. In the
