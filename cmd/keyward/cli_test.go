@@ -733,3 +733,25 @@ func TestRoles(t *testing.T) {
 	}
 	c.fails(1, `needs the "members-manage" permission`, []string{"KEYWARD_API_KEY=" + ciKey}, "roles", "delete", "reader")
 }
+
+// TestKeysListShowsStates: keys list tells an active key from one disabled because it leaked
+// (its holder revoked it at /oauth/revoke), and says why.
+func TestKeysListShowsStates(t *testing.T) {
+	s, c := signedIn(t)
+	c.ok("keys", "create", "--project", "default", "--name", "kept", "--permissions", "images-view")
+	leaked := strings.TrimSpace(c.ok("keys", "create", "--project", "default", "--name", "leaked", "--permissions", "images-view").stdout)
+	resp, err := http.PostForm(s.URL+"/oauth/revoke", url.Values{"token": {leaked}, "token_type_hint": {"api_key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("self-revocation: HTTP %d", resp.StatusCode)
+	}
+	r := c.ok("keys", "list", "--project", "default")
+	for _, want := range []string{"STATE", "active", "disabled (leaked)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("keys list lacks %q: %s", want, r)
+		}
+	}
+}

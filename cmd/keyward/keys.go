@@ -94,9 +94,9 @@ func (m *Main) keysList(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "Project %s has no API keys. Create one with:\n  keyward keys create --project %s --name NAME --permissions PERMISSION,…\n", printable(ref), printable(ref))
 		return nil
 	}
-	t := newTable(m.Stdout, "NAME", "ID", "HINT", "ROLE", "PERMISSIONS", "IPS", "CREATED", "LAST USED", "EXPIRES")
+	t := newTable(m.Stdout, "NAME", "ID", "HINT", "STATE", "ROLE", "PERMISSIONS", "IPS", "CREATED", "LAST USED", "EXPIRES")
 	for _, k := range keys {
-		t.row(k.Name, k.ID, "…"+k.Hint, roleCell(k.Role), list(k.Permissions, "-"), list(k.IPs, "any"),
+		t.row(k.Name, k.ID, "…"+k.Hint, stateCell(k), roleCell(k.Role), list(k.Permissions, "-"), list(k.IPs, "any"),
 			when(&k.CreatedAt), when(k.LastUsedAt), when(k.ExpiresAt))
 	}
 	return t.flush()
@@ -453,4 +453,16 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return now.Add(d).UTC().Truncate(time.Second), nil
+}
+
+// stateCell is a key's state as keys list shows it: "active", "expired", or "disabled" with its
+// reason (leaked, owner_removed, …), so that a leaked key stands out.
+func stateCell(k client.Key) string {
+	if k.State == "disabled" && k.DisabledReason != "" {
+		return "disabled (" + k.DisabledReason + ")"
+	}
+	if k.State == "" {
+		return "-"
+	}
+	return k.State
 }
