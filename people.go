@@ -11,8 +11,11 @@ type UserChange struct {
 // PasswordReset is a single-use link that lets a user set a new password without the old one.
 // Like a dashboard login, only the SHA-256 of its secret is stored.
 type PasswordReset struct {
-	Hash      []byte // SHA-256 of the link's secret
-	UserID    string
+	Hash   []byte // SHA-256 of the link's secret
+	UserID string
+	// IssuedBy is the administrator who issued the link (a user id): it works only while they
+	// are an enabled administrator.
+	IssuedBy  string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

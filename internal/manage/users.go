@@ -186,7 +186,7 @@ func (s *Service) IssuePasswordReset(ctx context.Context, c Caller, id string) (
 		return nil, err
 	}
 	now := s.Now()
-	r := &keyward.PasswordReset{Hash: resetHash(secret), UserID: id, CreatedAt: now, ExpiresAt: now.Add(ResetLinkTTL)}
+	r := &keyward.PasswordReset{Hash: resetHash(secret), UserID: id, IssuedBy: c.Principal.User.ID, CreatedAt: now, ExpiresAt: now.Add(ResetLinkTTL)}
 	if err := s.Store.CreatePasswordReset(ctx, r); err != nil {
 		return nil, notFoundAs(err, errNoSuchUser)
 	}

@@ -268,8 +268,8 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *keyward.PasswordReset)
 			return fmt.Errorf("replace reset link: %w", err)
 		}
 		_, err := tx.ExecContext(ctx,
-			"INSERT INTO password_resets (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-			r.Hash, r.UserID, micros(r.CreatedAt), micros(r.ExpiresAt))
+			"INSERT INTO password_resets (hash, user_id, issued_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+			r.Hash, r.UserID, r.IssuedBy, micros(r.CreatedAt), micros(r.ExpiresAt))
 		if isForeignKey(err) {
 			return keyward.Errorf(keyward.ENOTFOUND, "User not found.")
 		} else if err != nil {
@@ -279,8 +279,8 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r *keyward.PasswordReset)
 	})
 }
 
-// UsePasswordReset spends a reset link and sets the password it was issued for. The link is
-// deleted first, so of two concurrent uses the second finds nothing; an expired link is deleted
+// UsePasswordReset spends a reset link and sets the password it was issued for, while the
+// administrator who issued it still is an enabled one. The link is deleted first, so of two concurrent uses the second finds nothing; an expired link is deleted
 // too (the deletion commits with the refusal).
 func (db *DB) UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time) (*keyward.User, error) {
 	ctx, cancel := db.deadline(ctx)
@@ -288,9 +288,9 @@ func (db *DB) UsePasswordReset(ctx context.Context, hash []byte, passwordHash st
 	spent := keyward.Errorf(keyward.ENOTFOUND, "This password reset link is not valid: it was used or replaced. Ask an administrator for a new one.")
 	var out *keyward.User
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var userID string
+		var userID, issuer string
 		var expires int64
-		err := tx.QueryRowContext(ctx, "DELETE FROM password_resets WHERE hash = $1 RETURNING user_id, expires_at", hash).Scan(&userID, &expires)
+		err := tx.QueryRowContext(ctx, "DELETE FROM password_resets WHERE hash = $1 RETURNING user_id, issued_by, expires_at", hash).Scan(&userID, &issuer, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return spent
 		} else if err != nil {
@@ -298,6 +298,17 @@ func (db *DB) UsePasswordReset(ctx context.Context, hash []byte, passwordHash st
 		}
 		if micros(now) >= expires {
 			return &keepTx{keyward.Errorf(keyward.EEXPIRED, "This password reset link has expired. Ask an administrator for a new one.")}
+		}
+		if issuer != "" {
+			// The link is the issuer's authority, handed on: it ends with it. Share-locked, so a
+			// demotion or disabling that commits first is seen, and one that comes after waits.
+			var admin, disabled bool
+			err := tx.QueryRowContext(ctx, "SELECT admin, disabled FROM users WHERE id = $1"+db.q.forShare, issuer).Scan(&admin, &disabled)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && (!admin || disabled) {
+				return &keepTx{spent}
+			} else if err != nil {
+				return fmt.Errorf("reset link's issuer: %w", err)
+			}
 		}
 		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+db.q.forUpdate, userID))
 		if err != nil {

@@ -356,3 +356,37 @@ func race(t *testing.T, n int, loser string, fn func(i int) error) int {
 	}
 	return ok
 }
+
+// testResetLinkEndsWithItsIssuer: a reset link works only while the administrator who issued it
+// still is an enabled one; demoted, disabled or deleted, their links no longer set a password.
+func testResetLinkEndsWithItsIssuer(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	newAdmin(t, s) // one who stays, so that the others may be demoted
+	u := newUser(t, s)
+	admins := []*keyward.User{newAdmin(t, s), newAdmin(t, s), newAdmin(t, s), newAdmin(t, s)}
+	link := func(issuer *keyward.User) *keyward.PasswordReset {
+		r := &keyward.PasswordReset{Hash: newSecretHash(t), UserID: u.ID, IssuedBy: issuer.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.CreatePasswordReset(ctx, r))
+		return r
+	}
+	ok := link(admins[0])
+	if _, err := s.UsePasswordReset(ctx, ok.Hash, "h1", t0); err != nil {
+		t.Fatalf("a link of an enabled administrator: %v", err)
+	}
+	for i, end := range []func(id string) error{
+		func(id string) error {
+			_, err := s.UpdateUser(ctx, id, keyward.UserChange{Admin: ptr(false)}, t0)
+			return err
+		},
+		func(id string) error {
+			_, err := s.UpdateUser(ctx, id, keyward.UserChange{Disabled: ptr(true)}, t0)
+			return err
+		},
+		func(id string) error { return s.DeleteUser(ctx, id, t0) },
+	} {
+		r := link(admins[i+1])
+		must(t, end(admins[i+1].ID))
+		_, err := s.UsePasswordReset(ctx, r.Hash, "h2", t0)
+		wantCode(t, err, keyward.ENOTFOUND)
+	}
+}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"DeleteUser", testDeleteUser},
 		{"SetPassword", testSetPassword},
 		{"PasswordReset", testPasswordReset},
+		{"ResetLinkEndsWithItsIssuer", testResetLinkEndsWithItsIssuer},
 		{"Projects", testProjects},
 		{"Members", testMembers},
 		{"RemoveMember", testRemoveMember},
