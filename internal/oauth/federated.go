@@ -230,7 +230,13 @@ func (s *Server) federatedSubject(ctx context.Context, g federatedGrant, req *re
 		} else if err != nil {
 			return nil, storeError(err)
 		}
-		return &subject{held: held, key: k, session: sess, federated: fed}, nil
+		// The rule hands the key on to outside workloads: it does so only while whoever made
+		// it could still hand on what the key holds.
+		owner, err := s.ruleOwnerHeld(ctx, rule, refused)
+		if err != nil {
+			return nil, err
+		}
+		return &subject{held: keyward.Intersect(held, owner), key: k, session: sess, federated: fed}, nil
 	}
 	sess.Kind, sess.KeyID, sess.UserID = keyward.SessionFederated, rule.ID, rule.Owner
 	role, err := s.Store.Role(ctx, rule.ProjectID, rule.TargetRole)
@@ -239,6 +245,16 @@ func (s *Server) federatedSubject(ctx context.Context, g federatedGrant, req *re
 	} else if err != nil {
 		return nil, storeError(err)
 	}
+	owner, err := s.ruleOwnerHeld(ctx, rule, refused)
+	if err != nil {
+		return nil, err
+	}
+	return &subject{held: keyward.Intersect(owner, role.Permissions), session: sess, federated: fed}, nil
+}
+
+// ruleOwnerHeld is what the rule's owner holds in its project now, which bounds every token of
+// the rule; refused when the owner is gone, disabled or no longer a member.
+func (s *Server) ruleOwnerHeld(ctx context.Context, rule *keyward.FederationRule, refused func(string) *refusal) ([]string, error) {
 	u, err := s.Store.UserByID(ctx, rule.Owner)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND || err == nil && u.Disabled {
 		return nil, refused("the rule's owner is gone")
@@ -252,7 +268,7 @@ func (s *Server) federatedSubject(ctx context.Context, g federatedGrant, req *re
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	return &subject{held: keyward.Intersect(held, role.Permissions), session: sess, federated: fed}, nil
+	return held, nil
 }
 
 // commit stores the session, tied to its rule so that deleting or narrowing the rule ends the

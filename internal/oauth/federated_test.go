@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
+	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -57,4 +59,45 @@ func (e *grantEnv) replayedForm(exchange bool) url.Values {
 		e.t.Fatalf("first use of a subject token: %d %v", status, body)
 	}
 	return form
+}
+
+// TestFederatedKeyRuleBoundByItsOwner: a rule that hands a key on to outside workloads works
+// only while its owner is a member of the project: once the member who made it is removed, its
+// identity tokens exchange no more, though the key itself, owned by someone else, still works.
+func TestFederatedKeyRuleBoundByItsOwner(t *testing.T) {
+	e := newGrantEnv(t)
+	iss := e.issuer()
+	ctx := context.Background()
+	now := e.srv.Now()
+	ralph := &keyward.User{ID: "usr_0000000000000r01", Email: "ralph@example.com", PasswordHash: "x", CreatedAt: now}
+	if err := e.audit.Store.CreateUser(ctx, ralph); err != nil {
+		t.Fatal(err)
+	}
+	// Everything but members-manage, whose last holder a removal may not take.
+	perms := slices.DeleteFunc(e.srv.Catalog.Names(), func(p string) bool { return p == "members-manage" })
+	if err := e.audit.Store.PutMember(ctx, &keyward.Member{ProjectID: e.project.ID, UserID: ralph.ID, Permissions: perms, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	r := &keyward.FederationRule{ID: "fru_0000000000000r01", ProjectID: e.project.ID, Name: "ralphs", IssuerID: "fis_0000000000000001",
+		Conditions: map[string]string{"repository": "ralph/app"}, TargetKey: e.keyID, TTL: 15 * time.Minute, Owner: ralph.ID,
+		CreatedAt: now, UpdatedAt: now}
+	if err := e.audit.Store.CreateFederationRule(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	form := func() url.Values {
+		return url.Values{"grant_type": {client.GrantJWTBearer}, "assertion": {iss.Sign(t, e.srv.Now(), map[string]any{"repository": "ralph/app"})}}
+	}
+	if status, body, _ := e.post(form(), ""); status != http.StatusOK {
+		t.Fatalf("exchange through Ralph's rule: %d %v", status, body)
+	}
+	if err := e.audit.Store.RemoveMember(ctx, e.project.ID, ralph.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := e.post(form(), "")
+	if status != http.StatusBadRequest || body["error"] != errInvalidGrant {
+		t.Fatalf("exchange through the rule of a removed member: %d %v", status, body)
+	}
+	if status, body, _ := e.post(url.Values{"grant_type": {"client_credentials"}}, e.secret); status != http.StatusOK {
+		t.Fatalf("the key itself: %d %v", status, body)
+	}
 }

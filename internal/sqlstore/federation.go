@@ -365,11 +365,11 @@ func (db *DB) DeleteFederationRule(ctx context.Context, projectID, id string, at
 	})
 }
 
-// endOwnerRuleSessions ends the tokens of the role-target rules userID owns (in projectID, or
-// in every project when it is empty): a role target holds no more than its rule's owner.
+// endOwnerRuleSessions ends the tokens of the rules userID owns (in projectID, or in every
+// project when it is empty): a rule's tokens, whatever its target, hold no more than its owner.
 func (db *DB) endOwnerRuleSessions(ctx context.Context, tx *sql.Tx, userID, projectID, reason string, at time.Time) error {
 	where := "id IN (SELECT f.session_id FROM federated_sessions f JOIN federation_rules r ON r.id = f.rule_id" +
-		" WHERE r.owner_id = $3 AND r.target_role IS NOT NULL AND ($4 = '' OR r.project_id = $4))"
+		" WHERE r.owner_id = $3 AND ($4 = '' OR r.project_id = $4))"
 	_, err := db.revokeSessions(ctx, tx, where, at, reason, userID, projectID)
 	return err
 }
