@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/accesstoken"
 	"github.com/keyward/keyward/apikey"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/dpop"
@@ -77,6 +78,8 @@ type introspection struct {
 	Sid       string   `json:"sid"`
 	Project   string   `json:"project,omitempty"`
 	IPs       []string `json:"ips,omitempty"`
+	// Cnf names the key a DPoP-bound token's proofs must be signed by (RFC 9449 §6.2).
+	Cnf *accesstoken.Confirmation `json:"cnf,omitempty"`
 }
 
 var inactive = struct {
@@ -124,11 +127,15 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
-	writeJSON(w, http.StatusOK, introspection{
+	in := introspection{
 		Active: true, Scope: strings.Join(c.Scope, " "), ClientID: c.ClientID, TokenType: "Bearer",
 		Exp: c.Expiry.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
 		Jti: c.ID, Sid: c.SessionID, Project: c.Project, IPs: c.IPs,
-	})
+	}
+	if c.Confirmation != nil {
+		in.TokenType, in.Cnf = tokenTypeDPoP, c.Confirmation
+	}
+	writeJSON(w, http.StatusOK, in)
 }
 
 // introspectionCaller authenticates the caller with a bearer access token or HTTP Basic with an
