@@ -178,12 +178,20 @@ type APIKeyChange struct {
 	// role the key holds after the change.
 	Role        *string
 	RequireDPoP *bool
+	// Disabled true disables the key (reason KeyDisabledByMember); false enables a key a member
+	// disabled, and no other: the store refuses it for a key disabled for another reason.
+	Disabled *bool
+	// DisabledAt is when, with Disabled true.
+	DisabledAt *time.Time
 }
+
+// KeyDisabledByMember is the reason of a key a member of its project disabled.
+const KeyDisabledByMember = "member"
 
 // Empty reports whether c changes nothing.
 func (c APIKeyChange) Empty() bool {
 	return c.Name == nil && c.IPs == nil && c.Permissions == nil && !c.SetExpiresAt && c.Owner == nil && c.Role == nil &&
-		c.RequireDPoP == nil
+		c.RequireDPoP == nil && c.Disabled == nil
 }
 
 // Apply returns a copy of k with c applied.
@@ -203,7 +211,9 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 	}
 	if c.Owner != nil {
 		out.Owner = *c.Owner
-		if !k.Leaked() { // a leaked secret stays dead whoever owns it
+		// A transfer undoes the departure of the owner, not a leak (the secret stays public) nor
+		// a member's decision.
+		if k.DisabledReason != KeyLeaked && k.DisabledReason != KeyDisabledByMember {
 			out.DisabledAt, out.DisabledReason = nil, ""
 		}
 	}
@@ -212,6 +222,14 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 	}
 	if c.RequireDPoP != nil {
 		out.RequireDPoP = *c.RequireDPoP
+	}
+	if c.Disabled != nil {
+		switch {
+		case *c.Disabled && out.DisabledAt == nil:
+			out.DisabledAt, out.DisabledReason = c.DisabledAt, KeyDisabledByMember
+		case !*c.Disabled && out.DisabledReason == KeyDisabledByMember:
+			out.DisabledAt, out.DisabledReason = nil, ""
+		}
 	}
 	return &out
 }

@@ -21,6 +21,7 @@ type Store interface {
 	DPoPStore       // proof-of-possession settings: dpop.go
 	KeyPolicyStore  // what a project requires of its keys: keypolicy.go
 	LeakStore       // leaked keys: leak.go
+	WebhookStore    // webhooks and their outbox: webhook.go
 
 	// CreateUser stores u with its email lower-cased; ECONFLICT when the email is taken.
 	CreateUser(ctx context.Context, u *User) error

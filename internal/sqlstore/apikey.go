@@ -109,7 +109,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 		case err != nil:
 			return fmt.Errorf("create api key: %w", err)
 		}
-		return nil
+		_, err = db.emit(ctx, tx, keyEvent(keyward.EventKeyCreated, k, k.CreatedAt), "")
+		return err
 	})
 }
 
@@ -159,14 +160,15 @@ func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string, at time.Ti
 	return db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The key row goes first: CreateSession share-locks it, so every session of the key has
 		// committed (or will find no key) before the sessions are revoked below.
-		res, err := tx.ExecContext(ctx, "DELETE FROM api_keys WHERE id = $1 AND project_id = $2", id, projectID)
-		if err != nil {
+		var name string
+		err := tx.QueryRowContext(ctx, "DELETE FROM api_keys WHERE id = $1 AND project_id = $2 RETURNING name", id, projectID).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
+		} else if err != nil {
 			return fmt.Errorf("delete api key: %w", err)
 		}
-		if n, err := rowsAffected(res); err != nil {
+		if _, err := db.emit(ctx, tx, keyEvent(keyward.EventKeyDeleted, &keyward.APIKey{ID: id, ProjectID: projectID, Name: name}, at), ""); err != nil {
 			return err
-		} else if n == 0 {
-			return keyward.Errorf(keyward.ENOTFOUND, "API key not found.")
 		}
 		if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reasonKeyDeleted, id); err != nil {
 			return err
@@ -228,6 +230,12 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		} else if err != nil {
 			return fmt.Errorf("update api key: %w", err)
 		}
+		if change.Disabled != nil && !*change.Disabled && before.DisabledAt != nil && before.DisabledReason != keyward.KeyDisabledByMember {
+			return keyward.Errorf(keyward.EINVALID, "%s", enableRefusal(before.DisabledReason))
+		}
+		if change.Disabled != nil && *change.Disabled && change.DisabledAt == nil {
+			change.DisabledAt = &at
+		}
 		after = change.Apply(before)
 		after.Revision = before.Revision + 1
 		if change.Role != nil {
@@ -266,6 +274,13 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		if change.RequireDPoP != nil {
 			set, args = set+fmt.Sprintf(", require_dpop = $%d", len(args)+1), append(args, after.RequireDPoP)
 		}
+		if change.Disabled != nil {
+			set, args = set+fmt.Sprintf(", disabled_at = $%d, disabled_reason = $%d", len(args)+1, len(args)+2),
+				append(args, nullMicros(after.DisabledAt), after.DisabledReason)
+		}
+		if change.SetExpiresAt && !sameTime(before.ExpiresAt, after.ExpiresAt) {
+			set += ", expiry_reminded = 0" // the reminders are for the new expiry
+		}
 		_, err = tx.ExecContext(ctx,
 			"UPDATE api_keys SET name = $1, ips = $2, permissions = $3, expires_at = $4, revision = $5"+set+" WHERE id = $6", args...)
 		if isUnique(err) {
@@ -273,12 +288,22 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		} else if err != nil {
 			return fmt.Errorf("update api key: %w", err)
 		}
-		if keyward.Narrows(before, after) {
+		disabled := before.DisabledAt == nil && after.DisabledAt != nil
+		if disabled {
+			if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, keyward.KeyDisabledByMember, id); err != nil {
+				return err
+			}
+		} else if keyward.Narrows(before, after) {
 			if _, err := db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"'", at, reasonKeyNarrowed, id); err != nil {
 				return err
 			}
 		}
-		return nil
+		e := keyEvent(keyward.EventKeyUpdated, after, at)
+		if disabled {
+			e.Type, e.Data.Reason = keyward.EventKeyDisabled, after.DisabledReason
+		}
+		_, err = db.emit(ctx, tx, e, "")
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -329,8 +354,15 @@ func (db *DB) RollAPIKey(ctx context.Context, projectID, id string, secretHash [
 			nullMicros(k.DisabledAt), k.DisabledReason, id); err != nil {
 			return fmt.Errorf("roll api key: %w", err)
 		}
-		_, err = db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
-			at, reasonKeyRolled, id, oldest)
+		if _, err = db.revokeSessions(ctx, tx, "key_id = $3 AND kind = '"+keyward.SessionKey+"' AND secret_gen < $4",
+			at, reasonKeyRolled, id, oldest); err != nil {
+			return err
+		}
+		e := keyEvent(keyward.EventKeyRolled, after, at)
+		if !ended {
+			e.Data.GraceEndsAt = &previousExpires
+		}
+		_, err = db.emit(ctx, tx, e, "")
 		return err
 	})
 	if err != nil {
@@ -502,6 +534,31 @@ func (db *DB) endKeySessions(ctx context.Context, tx *sql.Tx, keys []ownedKey, a
 			k.project, micros(at), action, "key:"+k.id, "reason="+reason); err != nil {
 			return fmt.Errorf("audit key: %w", err)
 		}
+		if action == keyward.AuditKeyDisabled {
+			e := keyEvent(keyward.EventKeyDisabled, &keyward.APIKey{ID: k.id, ProjectID: k.project}, at)
+			if err := tx.QueryRowContext(ctx, "SELECT name FROM api_keys WHERE id = $1", k.id).Scan(&e.Data.KeyName); err != nil {
+				return fmt.Errorf("disabled key: %w", err)
+			}
+			e.Data.Reason = reason
+			if _, err := db.emit(ctx, tx, e, ""); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// enableRefusal says why a key disabled for reason cannot simply be enabled, and what does it.
+func enableRefusal(reason string) string {
+	switch reason {
+	case keyward.KeyLeaked:
+		return "This API key is disabled because its secret leaked; roll it to give it a new secret, which enables it."
+	case keyward.OwnerRemoved, keyward.OwnerDisabled, keyward.OwnerDeleted:
+		return "This API key is disabled because its owner lost the project; give it a new owner, which enables it."
+	}
+	return "This API key cannot be enabled."
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }

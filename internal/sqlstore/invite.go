@@ -190,10 +190,18 @@ func (db *DB) AcceptInvite(ctx context.Context, hash []byte, a keyward.InviteAcc
 				return keyward.Errorf(keyward.EFORBIDDEN, "The invitation is for another email address.")
 			}
 		}
-		if _, err := tx.ExecContext(ctx,
+		res, err = tx.ExecContext(ctx,
 			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, user_id) DO NOTHING",
-			inv.ProjectID, userID, "", micros(a.At), micros(a.At), inv.RoleID); err != nil {
+			inv.ProjectID, userID, "", micros(a.At), micros(a.At), inv.RoleID)
+		if err != nil {
 			return fmt.Errorf("accept invite: member: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil {
+			return err
+		} else if n == 1 {
+			if err := db.memberEvent(keyward.WithActor(ctx, "user:"+userID), tx, keyward.EventMemberAdded, inv.ProjectID, userID, "", a.At); err != nil {
+				return err
+			}
 		}
 		m, err = scanMember(tx.QueryRowContext(ctx, memberSelect+" WHERE m.project_id = $1 AND m.user_id = $2", inv.ProjectID, userID))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyward/keyward"
 )
@@ -47,6 +48,11 @@ func (db *DB) DisableLeakedAPIKey(ctx context.Context, id string, e keyward.Audi
 			k.ProjectID, micros(at), e.Actor, keyward.AuditKeyLeaked, "key:"+id, e.IP, e.Detail); err != nil {
 			return fmt.Errorf("audit leaked key: %w", err)
 		}
+		ev := keyEvent(keyward.EventKeyLeaked, k, at)
+		ev.Data.Actor, ev.Data.Reason, ev.Data.URL = e.Actor, keyward.KeyLeaked, leakURL(e.Detail)
+		if _, err := db.emit(ctx, tx, ev, ""); err != nil {
+			return err
+		}
 		did = true
 		return nil
 	})
@@ -54,4 +60,15 @@ func (db *DB) DisableLeakedAPIKey(ctx context.Context, id string, e keyward.Audi
 		return nil, false, err
 	}
 	return k, did, nil
+}
+
+// leakURL returns where a report says a key was found: the url= field of its audit detail
+// (fields are separated by spaces and hold none), or "".
+func leakURL(detail string) string {
+	for _, f := range strings.Fields(detail) {
+		if u, ok := strings.CutPrefix(f, "url="); ok {
+			return u
+		}
+	}
+	return ""
 }

@@ -160,6 +160,11 @@ func (db *DB) DeleteUser(ctx context.Context, id string, at time.Time) error {
 				return err
 			}
 		}
+		for _, p := range projects { // told while the address is still there to tell
+			if err := db.memberEvent(ctx, tx, keyward.EventMemberRemoved, p, id, reasonUserDeleted, at); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = $1", id)
 		if err != nil {
 			return fmt.Errorf("delete user: %w", err)

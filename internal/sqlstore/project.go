@@ -213,6 +213,13 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 		if err != nil {
 			return err
 		}
+		event := keyward.EventMemberChanged
+		var one int
+		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM members WHERE project_id = $1 AND user_id = $2", m.ProjectID, m.UserID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			event = keyward.EventMemberAdded
+		} else if err != nil {
+			return fmt.Errorf("put member: %w", err)
+		}
 		_, err = tx.ExecContext(ctx,
 			"INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6)"+
 				" ON CONFLICT (project_id, user_id) DO UPDATE SET permissions = excluded.permissions, role_id = excluded.role_id, updated_at = excluded.updated_at",
@@ -232,8 +239,26 @@ func (db *DB) PutMember(ctx context.Context, m *keyward.Member) error {
 				return err
 			}
 		}
+		if err := db.memberEvent(ctx, tx, event, m.ProjectID, m.UserID, "", m.UpdatedAt); err != nil {
+			return err
+		}
 		return db.endNarrowed(ctx, tx, before, reasonMemberReduced, keyward.OwnerReduced, m.UpdatedAt)
 	})
+}
+
+// memberEvent emits a member.* event about userID in projectID, naming their role as it now
+// is (none once removed).
+func (db *DB) memberEvent(ctx context.Context, tx *sql.Tx, typ, projectID, userID, reason string, at time.Time) error {
+	var email, role string
+	err := tx.QueryRowContext(ctx, "SELECT u.email, COALESCE((SELECT r.name FROM members m JOIN roles r ON r.id = m.role_id"+
+		" WHERE m.project_id = $2 AND m.user_id = u.id), '') FROM users u WHERE u.id = $1", userID, projectID).Scan(&email, &role)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("member event: %w", err)
+	}
+	_, err = db.emit(ctx, tx, keyward.WebhookEvent{Type: typ, At: at, Data: keyward.EventData{
+		ProjectID: projectID, UserID: userID, Email: email, Role: role, Reason: reason,
+	}}, "")
+	return err
 }
 
 // RemoveMember deletes the membership and, in the same transaction, revokes the user's sessions
@@ -280,6 +305,9 @@ func (db *DB) RemoveMember(ctx context.Context, projectID, userID string, at tim
 			return err
 		}
 		if err := db.endOwnerRuleSessions(ctx, tx, userID, projectID, reasonMemberRemoved, at); err != nil {
+			return err
+		}
+		if err := db.memberEvent(ctx, tx, keyward.EventMemberRemoved, projectID, userID, "", at); err != nil {
 			return err
 		}
 		return db.disableOwnerKeys(ctx, tx, userID, projectID, keyward.OwnerRemoved, at)

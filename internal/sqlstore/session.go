@@ -410,12 +410,25 @@ func (db *DB) refreshReused(ctx context.Context, tx *sql.Tx, s **keyward.Session
 		*s = nil
 		return keyward.Errorf(keyward.ENOTFOUND, "Refresh token not found.")
 	}
-	if _, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, id); err != nil {
+	n, err := db.revokeSessions(ctx, tx, "id = $3", now, reasonRefreshReused, id)
+	if err != nil {
 		return err
 	}
 	reread, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", id))
 	if err != nil {
 		return fmt.Errorf("reused refresh token: session: %w", err)
+	}
+	if n > 0 { // told once, when the reuse ends the session, however often the token comes back
+		d := keyward.EventData{ProjectID: reread.ProjectID, SessionID: id}
+		switch reread.Kind {
+		case keyward.SessionKey:
+			d.KeyID, d.Subject = reread.KeyID, "key:"+reread.KeyID
+		case keyward.SessionUser:
+			d.UserID, d.Subject = reread.UserID, "user:"+reread.UserID
+		}
+		if _, err := db.emit(ctx, tx, keyward.WebhookEvent{Type: keyward.EventSessionReuse, At: now, Data: d}, ""); err != nil {
+			return err
+		}
 	}
 	*s = reread
 	return &keepTx{keyward.Errorf(keyward.EREFRESHREUSED, "The refresh token was already used; its session is revoked.")}

@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -72,6 +74,7 @@ type DB struct {
 	prep    prepared   // SQLite only: the hot statements
 	timeout time.Duration
 	health  writeHealth
+	rand    io.Reader // the ids of webhook messages
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,6 +96,7 @@ type config struct {
 	logger       *slog.Logger
 	maxOpenConns int
 	callTimeout  time.Duration
+	rand         io.Reader
 }
 
 // DefaultCallTimeout bounds every call of the store, from waiting for a free connection to the
@@ -109,6 +113,12 @@ func WithCallTimeout(d time.Duration) Option {
 // stays. Every exported method that talks to the database starts with it.
 func (db *DB) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, db.timeout)
+}
+
+// WithRandom sets the source of the random ids the store draws itself (webhook messages'),
+// crypto/rand by default.
+func WithRandom(r io.Reader) Option {
+	return func(c *config) { c.rand = r }
 }
 
 // WithLogger sends migration progress to l. Without it, migrations run silently.
@@ -128,7 +138,7 @@ var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,19}:`)
 // Accepted forms: "sqlite:PATH" (relative or absolute; the parent folder is created with mode
 // 0700 and a new database file gets mode 0600) and "postgres://…" or "postgresql://…".
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
-	c := config{callTimeout: DefaultCallTimeout}
+	c := config{callTimeout: DefaultCallTimeout, rand: rand.Reader}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -208,7 +218,7 @@ func openSQLite(ctx context.Context, path string, c config) (*DB, error) {
 	ck.SetMaxOpenConns(1)
 	ck.SetMaxIdleConns(1)
 
-	db := &DB{dialect: DialectSQLite, w: w, r: r, ck: ck, timeout: c.callTimeout}
+	db := &DB{dialect: DialectSQLite, w: w, r: r, ck: ck, timeout: c.callTimeout, rand: c.rand}
 	// The writer opens first: its pragmas turn the file into WAL mode before a reader looks at it.
 	if err := db.migrate(ctx, goose.DialectSQLite3, "migrations/sqlite", nil, c); err != nil {
 		db.Close()
@@ -250,7 +260,7 @@ func openPostgres(ctx context.Context, dsn string, c config) (*DB, error) {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}
 	db := &DB{
-		dialect: DialectPostgres, w: p, r: p, timeout: c.callTimeout,
+		dialect: DialectPostgres, w: p, r: p, timeout: c.callTimeout, rand: c.rand,
 		q: queries{forShare: " FOR SHARE", forUpdate: " FOR UPDATE", lockFeed: "LOCK TABLE revocations IN EXCLUSIVE MODE"},
 	}
 	if err := db.migrate(ctx, goose.DialectPostgres, "migrations/postgres", locker, c); err != nil {

@@ -179,7 +179,7 @@ func TestSQLiteReopenKeepsDataAndSchema(t *testing.T) {
 
 // schemaVersion is the newest migration, in both dialects (00009 is the Go migration of
 // namekey.go).
-const schemaVersion = 23
+const schemaVersion = 24
 
 func gooseVersion(t testing.TB, driver, dsn string) int64 {
 	t.Helper()
