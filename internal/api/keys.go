@@ -70,6 +70,7 @@ type updateKeyRequest struct {
 	Owner       *string   `json:"owner"`
 	Role        *string   `json:"role"` // null takes the role away
 	RequireDPoP *bool     `json:"require_dpop"`
+	Disabled    *bool     `json:"disabled"`
 }
 
 func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -78,12 +79,13 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "ips", "permissions", "owner", "require_dpop"} {
+	for _, f := range []string{"name", "ips", "permissions", "owner", "require_dpop", "disabled"} {
 		if fields[f] {
 			return invalid("Field %q cannot be null; leave it out to keep it.", f)
 		}
 	}
-	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner, RequireDPoP: req.RequireDPoP}
+	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner, RequireDPoP: req.RequireDPoP,
+		Disabled: req.Disabled}
 	if null, ok := fields["role"]; ok {
 		none := ""
 		in.Role = &none

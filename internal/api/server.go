@@ -192,7 +192,8 @@ func (s *Server) authed(h authedFunc) http.Handler {
 		if ip := s.clientIP(r); !p.AllowsIP(ip) {
 			return keyward.Errorf(keyward.EFORBIDDEN, "This API key may not be used from %s.", ip)
 		}
-		return h(w, r, p)
+		// The webhook events of the changes made for this request name who made them.
+		return h(w, r.WithContext(keyward.WithActor(r.Context(), p.Subject)), p)
 	})
 }
 

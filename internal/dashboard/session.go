@@ -109,6 +109,8 @@ func (s *Server) page(h pageFunc) http.Handler {
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return nil
 		}
+		// The webhook events of the changes made for this request name who made them.
+		r = r.WithContext(keyward.WithActor(r.Context(), v.Caller.Principal.Subject))
 		return inVisit(v, h(w, r, v))
 	})
 }

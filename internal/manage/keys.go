@@ -324,6 +324,10 @@ type KeyChange struct {
 	Role *string
 	// RequireDPoP sets whether the key exchanges only with a DPoP proof.
 	RequireDPoP *bool
+	// Disabled true disables the key at once (reason "member": its sessions end, it exchanges
+	// no more); false enables a key a member disabled. A leaked key is enabled by a roll, one
+	// whose owner left by a transfer.
+	Disabled *bool
 }
 
 // UpdateKey edits one of the project's keys under the rules of CreateKey, and returns it as it
@@ -341,7 +345,7 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		return nil, err
 	}
 	if in == (KeyChange{}) {
-		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, role, expires_at, owner and require_dpop.")
+		return nil, keyward.Errorf(keyward.EINVALID, "Nothing to change: give at least one of name, ips, permissions, role, expires_at, owner, require_dpop and disabled.")
 	}
 	before, err := a.key(ctx, id)
 	if err != nil {
@@ -413,6 +417,18 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		change.RequireDPoP = in.RequireDPoP
 		detail = append(detail, "require_dpop="+strconv.FormatBool(*in.RequireDPoP))
 	}
+	if in.Disabled != nil {
+		if !*in.Disabled && before.DisabledAt != nil && before.DisabledReason != keyward.KeyDisabledByMember && in.Owner == nil {
+			return nil, fieldErr("disabled", keyward.EINVALID, "%s", keyEnableRefusal(before.DisabledReason))
+		}
+		change.Disabled = in.Disabled
+		switch {
+		case *in.Disabled && before.DisabledAt == nil:
+			detail = append(detail, "disabled")
+		case !*in.Disabled && before.DisabledReason == keyward.KeyDisabledByMember:
+			detail = append(detail, "enabled")
+		}
+	}
 	if in.Owner != nil {
 		change.Owner = in.Owner
 		detail = append(detail, "owner="+*in.Owner)
@@ -435,11 +451,14 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 			return nil, err
 		}
 	}
-	if keyward.Extends(before, after) {
+	if keyward.Extends(before, after) || before.DisabledAt != nil && after.DisabledAt == nil {
 		for _, p := range a.svc.Catalog.Filter(after.Own()) {
 			if !a.Has(p) {
 				field := "ips"
 				switch {
+				case before.DisabledAt != nil && after.DisabledAt == nil:
+					return nil, fieldErr("disabled", keyward.EFORBIDDEN,
+						"You cannot enable this API key: it holds the %q permission, which you do not hold in this project.", p)
 				case before.RequireDPoP && !after.RequireDPoP:
 					field = "require_dpop"
 				case in.IPs == nil:
@@ -461,6 +480,8 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		// With a transfer, the new owner was removed, disabled or reduced since checkTransfer
 		// read them.
 		switch {
+		case in.Owner == nil && in.Disabled != nil && !*in.Disabled:
+			return nil, onField("disabled", err) // disabled meanwhile for another reason
 		case in.Owner == nil && in.Role != nil:
 			return nil, onField("role", err) // the role was deleted meanwhile
 		case in.Owner == nil:
@@ -521,4 +542,16 @@ func (a *Access) checkTransfer(ctx context.Context, after *keyward.APIKey) error
 		}
 	}
 	return nil
+}
+
+// keyEnableRefusal says why a key disabled for reason is not enabled by asking, and what does
+// enable it.
+func keyEnableRefusal(reason string) string {
+	switch reason {
+	case keyward.KeyLeaked:
+		return "This API key is disabled because its secret leaked; roll it to give it a new secret, which enables it."
+	case keyward.OwnerRemoved, keyward.OwnerDisabled, keyward.OwnerDeleted:
+		return "This API key is disabled because its owner lost the project; transfer it to another member, which enables it."
+	}
+	return "This API key cannot be enabled."
 }

@@ -66,6 +66,7 @@ type Store interface {
 	Session(ctx context.Context, id string) (*keyward.Session, error)
 	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
 	FederationStore // federation.go
+	WebhookStore    // webhooks.go
 }
 
 // Passwords hashes new passwords. The rules a password must meet are password.Validate's, not
@@ -94,6 +95,12 @@ type Service struct {
 	// Federation verifies subject tokens for ExplainToken, with the token endpoint's key cache;
 	// nil: it answers that federation is not enabled.
 	Federation *federation.Keys
+	// MasterKey seals webhook signing secrets at rest; nil (SQLite without one) keeps them in
+	// the database file, readable by its owner only.
+	MasterKey []byte
+	// WebhookAllowPrivate admits webhooks at loopback and private network addresses, and over
+	// http.
+	WebhookAllowPrivate bool
 }
 
 // Caller is who performs an operation and from which address, for the audit log.

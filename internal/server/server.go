@@ -261,6 +261,7 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 		BaseURL: cfg.Issuer, AllowInsecureIssuers: cfg.FederationAllowInsecure,
 		Federation: &federation.Keys{AllowInsecure: cfg.FederationAllowInsecure, Now: cfg.Now, Logger: s.log},
+		MasterKey:  s.master,
 	}
 	if cfg.SMTPURL != "" {
 		sender, _ := mail.Parse(cfg.SMTPURL) // checked by normalize

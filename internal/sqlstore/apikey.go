@@ -231,7 +231,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 			return fmt.Errorf("update api key: %w", err)
 		}
 		if change.Disabled != nil && !*change.Disabled && before.DisabledAt != nil && before.DisabledReason != keyward.KeyDisabledByMember {
-			return keyward.Errorf(keyward.EINVALID, "%s", enableRefusal(before.DisabledReason))
+			return keyward.Errorf(keyward.EINVALID, "The API key is disabled for a reason (%s) that only a roll or a transfer undoes.", before.DisabledReason)
 		}
 		if change.Disabled != nil && *change.Disabled && change.DisabledAt == nil {
 			change.DisabledAt = &at
@@ -546,17 +546,6 @@ func (db *DB) endKeySessions(ctx context.Context, tx *sql.Tx, keys []ownedKey, a
 		}
 	}
 	return nil
-}
-
-// enableRefusal says why a key disabled for reason cannot simply be enabled, and what does it.
-func enableRefusal(reason string) string {
-	switch reason {
-	case keyward.KeyLeaked:
-		return "This API key is disabled because its secret leaked; roll it to give it a new secret, which enables it."
-	case keyward.OwnerRemoved, keyward.OwnerDisabled, keyward.OwnerDeleted:
-		return "This API key is disabled because its owner lost the project; give it a new owner, which enables it."
-	}
-	return "This API key cannot be enabled."
 }
 
 func sameTime(a, b *time.Time) bool {
