@@ -164,6 +164,17 @@ func (c *Client) SetProjectKeyPolicy(ctx context.Context, project string, policy
 	return &out, nil
 }
 
+// SetProjectPolicy replaces what a project requires of its API keys and sets whether they
+// exchange only with a DPoP proof, in one request; it needs what renaming needs.
+func (c *Client) SetProjectPolicy(ctx context.Context, project string, policy KeyPolicy, requireDPoP bool) (*Project, error) {
+	var out Project
+	body := RenameProjectRequest{KeyPolicy: &policy, RequireDPoP: &requireDPoP}
+	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteProject deletes a project with its members and keys; every token of it stops working at
 // once. Only an owner of the project (a member holding every permission) may.
 func (c *Client) DeleteProject(ctx context.Context, project string) error {

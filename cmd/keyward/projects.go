@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
-const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects delete PROJECT --yes"
+const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects policy PROJECT [flags] | projects delete PROJECT --yes"
 
 func (m *Main) projects(ctx context.Context, args []string) error {
 	return m.dispatch(ctx, "projects", projectsSynopsis, []subcommand{
 		{"list", m.projectsList},
 		{"create", m.projectsCreate},
 		{"rename", m.projectsRename},
+		{"policy", m.projectsPolicy},
 		{"delete", m.projectsDelete},
 	}, args)
 }
@@ -95,6 +98,80 @@ func (m *Main) projectsRename(ctx context.Context, args []string) error {
 		return printJSON(m.Stdout, p)
 	}
 	fmt.Fprintf(m.Stdout, "Renamed project %s to %s (%s).\n", printable(rest[0]), printable(p.Name), p.ID)
+	return nil
+}
+
+func (m *Main) projectsPolicy(ctx context.Context, args []string) error {
+	fs := m.flagSet("projects policy", "projects policy PROJECT [--require-expiry=true|false] [--max-lifetime DURATION]\n"+
+		"    [--require-ips=true|false] [--require-dpop=true|false] [--json]\n\n"+
+		"Shows what a project requires of its API keys or, with flags, changes it (the flags left out keep\n"+
+		"their value); changing it needs the projects-manage permission. Keys are checked at creation,\n"+
+		"edit and roll; DPoP applies to every key at once.")
+	requireExpiry := fs.Bool("require-expiry", false, "every key must have an expiry")
+	maxLifetime := fs.String("max-lifetime", "", "every key must expire within this (such as 2160h for 90 days; 0 for no maximum)")
+	requireIPs := fs.Bool("require-ips", false, "every key must be restricted to IP addresses or networks")
+	requireDPoP := fs.Bool("require-dpop", false, "every key exchanges only with a DPoP proof (RFC 9449)")
+	asJSON := fs.Bool("json", false, "print the project as JSON")
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward projects policy PROJECT [flags]")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Name != "json" })
+	r, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := r.Project(ctx, rest[0])
+	if err != nil {
+		return r.explain(err)
+	}
+	changed := false
+	for _, g := range given {
+		changed = changed || g
+	}
+	if changed {
+		policy, dpop := p.KeyPolicy, p.RequireDPoP
+		if given["require-expiry"] {
+			policy.RequireExpiry = *requireExpiry
+		}
+		if given["max-lifetime"] {
+			policy.MaxLifetime = *maxLifetime
+		}
+		if given["require-ips"] {
+			policy.RequireIPs = *requireIPs
+		}
+		if given["require-dpop"] {
+			dpop = *requireDPoP
+		}
+		if p, err = r.SetProjectPolicy(ctx, rest[0], policy, dpop); err != nil {
+			return r.explain(err)
+		}
+	}
+	if *asJSON {
+		return printJSON(m.Stdout, p)
+	}
+	var rules []string
+	switch kp := p.KeyPolicy; {
+	case kp.MaxLifetime != "" && kp.MaxLifetime != "0":
+		rules = append(rules, "an expiry within "+kp.MaxLifetime)
+	case kp.RequireExpiry:
+		rules = append(rules, "an expiry")
+	}
+	if p.KeyPolicy.RequireIPs {
+		rules = append(rules, "an IP restriction")
+	}
+	if p.RequireDPoP {
+		rules = append(rules, "DPoP proofs")
+	}
+	if len(rules) == 0 {
+		fmt.Fprintf(m.Stdout, "Project %s requires nothing of its API keys.\n", printable(p.Name))
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "Project %s requires of every API key: %s.\n", printable(p.Name), strings.Join(rules, ", "))
 	return nil
 }
 

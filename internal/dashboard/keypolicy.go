@@ -33,10 +33,11 @@ type keyPolicyForm struct {
 	RequireExpiry bool
 	MaxLifetime   string // "" for none
 	RequireIPs    bool
+	RequireDPoP   bool // the project's require_dpop setting, which is part of what keys must meet
 }
 
 func keyPolicyFormOf(p *keyward.Project) keyPolicyForm {
-	f := keyPolicyForm{RequireExpiry: p.KeyPolicy.RequireExpiry, RequireIPs: p.KeyPolicy.RequireIPs}
+	f := keyPolicyForm{RequireExpiry: p.KeyPolicy.RequireExpiry, RequireIPs: p.KeyPolicy.RequireIPs, RequireDPoP: p.RequireDPoP}
 	if p.KeyPolicy.MaxLifetime > 0 {
 		f.MaxLifetime = keyward.FormatLifetime(p.KeyPolicy.MaxLifetime)
 	}
@@ -50,8 +51,12 @@ func (s *Server) setKeyPolicy(w http.ResponseWriter, r *http.Request, v *visit, 
 	if err != nil {
 		return err
 	}
-	form := keyPolicyForm{Posted: true, RequireExpiry: f.get("require_expiry") == "true", MaxLifetime: f.get("max_lifetime"), RequireIPs: f.get("require_ips") == "true"}
+	form := keyPolicyForm{Posted: true, RequireExpiry: f.get("require_expiry") == "true", MaxLifetime: f.get("max_lifetime"),
+		RequireIPs: f.get("require_ips") == "true", RequireDPoP: f.get("require_dpop") == "true"}
 	_, err = a.SetKeyPolicy(r.Context(), manage.KeyPolicyInput{RequireExpiry: form.RequireExpiry, MaxLifetime: form.MaxLifetime, RequireIPs: form.RequireIPs})
+	if err == nil {
+		_, err = a.SetRequireDPoP(r.Context(), form.RequireDPoP)
+	}
 	if err != nil {
 		page := &generalPage{Name: a.Project.Name, KeyPolicy: form, Errors: map[string]string{}}
 		if !fieldErrors(err, page.Errors) {

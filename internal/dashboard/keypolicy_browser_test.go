@@ -8,7 +8,7 @@ import (
 )
 
 // TestKeyPolicyInTheBrowser: the owner sets the project's key policy on the General tab (a bad
-// maximum lifetime comes back next to its field, with what was typed), the key form then says
+// maximum lifetime comes back next to its field, with what was typed; DPoP is one of the rules), the key form then says
 // what is required next to each input, a key that breaks a rule comes back with the rule's
 // sentence next to the field it concerns, and a conforming key is created.
 func TestKeyPolicyInTheBrowser(t *testing.T) {
@@ -17,7 +17,7 @@ func TestKeyPolicyInTheBrowser(t *testing.T) {
 	b.login(adminEmail, adminPassword)
 
 	b.open("/projects/default")
-	b.see("Key policy", "Require an expiry", "Maximum lifetime", "Require an IP restriction")
+	b.see("Key policy", "Require an expiry", "Maximum lifetime", "Require an IP restriction", "Require DPoP proofs")
 	b.check("Require an IP restriction")
 	b.fill("Maximum lifetime", "90d")
 	b.press("Save key policy")
@@ -26,9 +26,13 @@ func TestKeyPolicyInTheBrowser(t *testing.T) {
 		t.Errorf("the form lost the ticked box after the error")
 	}
 	b.fill("Maximum lifetime", "2160h")
+	b.check("Require DPoP proofs")
 	b.press("Save key policy")
-	if p := e.project("default"); p.KeyPolicy.MaxLifetime != 2160*time.Hour || !p.KeyPolicy.RequireIPs || p.KeyPolicy.RequireExpiry {
-		t.Fatalf("stored key policy: %+v", p.KeyPolicy)
+	if p := e.project("default"); p.KeyPolicy.MaxLifetime != 2160*time.Hour || !p.KeyPolicy.RequireIPs || p.KeyPolicy.RequireExpiry || !p.RequireDPoP {
+		t.Fatalf("stored key policy: %+v, require_dpop %v", p.KeyPolicy, p.RequireDPoP)
+	}
+	if n := b.count(`//input[@id='policy-require-dpop' and @checked]`); n != 1 {
+		t.Errorf("the saved DPoP requirement is not shown")
 	}
 	if n := b.count(`//input[@id='policy-max-lifetime' and @value='2160h']`); n != 1 {
 		t.Errorf("the saved maximum lifetime is not shown")
@@ -36,7 +40,7 @@ func TestKeyPolicyInTheBrowser(t *testing.T) {
 	b.checkPage()
 
 	b.open("/projects/default/api-keys/new")
-	b.see("This project requires of every key: an expiry within 90 days (2160h), an IP restriction.",
+	b.see("This project requires of every key: an expiry within 90 days (2160h), an IP restriction, DPoP proofs.",
 		"Allowed IPs (required)", "Expires on (required, at most 90 days (2160h))")
 	b.notSee("Leave blank to allow any address.", "Leave blank for a key that does not expire.")
 	b.checkPage()
