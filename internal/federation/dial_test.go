@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/netguard"
 )
 
 // TestDialPolicy: the fetches of issuers' documents never reach this machine unless the operator
@@ -21,6 +23,7 @@ func TestDialPolicy(t *testing.T) {
 		{"203.0.113.7", true, true},
 		{"2001:db8::1", true, true},
 		{"10.96.0.1", true, true},
+		{"100.64.0.1", true, true},
 		{"fd00::1", true, true},
 		{"127.0.0.1", false, true},
 		{"::1", false, true},
@@ -33,10 +36,10 @@ func TestDialPolicy(t *testing.T) {
 	for _, c := range cases {
 		ip := netip.MustParseAddr(c.addr)
 		for _, p := range []struct {
-			policy dialPolicy
+			policy netguard.Policy
 			want   bool
-		}{{dialPolicy{}, c.strict}, {dialPolicy{loopback: true}, c.loopback}} {
-			if err := p.policy.check(ip); (err == nil) != p.want {
+		}{{dialPolicy(false), c.strict}, {dialPolicy(true), c.loopback}} {
+			if err := p.policy.Check(ip); (err == nil) != p.want {
 				t.Errorf("%s with %+v: %v, want allowed %v", c.addr, p.policy, err, p.want)
 			}
 		}
@@ -55,11 +58,11 @@ func TestFetchRefusesLoopbackWithoutTheFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = dialPolicy{}.httpClient().Do(req)
+	_, err = httpClient(dialPolicy(false)).Do(req)
 	if err == nil || !strings.Contains(err.Error(), "loopback") || fetched {
 		t.Fatalf("fetch from %s without the flag: %v (reached: %v)", srv.URL, err, fetched)
 	}
-	resp, err := dialPolicy{loopback: true}.httpClient().Do(req.Clone(ctx))
+	resp, err := httpClient(dialPolicy(true)).Do(req.Clone(ctx))
 	if err != nil {
 		t.Fatalf("fetch with loopback allowed: %v", err)
 	}

@@ -255,7 +255,7 @@ func (k *Keys) client() *http.Client {
 	if k.HTTP != nil {
 		return k.HTTP
 	}
-	return dialPolicy{loopback: k.AllowInsecure}.httpClient()
+	return httpClient(dialPolicy(k.AllowInsecure))
 }
 
 // sameHost follows at most three redirects, and none to another host or scheme: an issuer

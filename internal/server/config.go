@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/mail"
 	"github.com/keyward/keyward/internal/manage"
 	"github.com/keyward/keyward/internal/password"
+	"github.com/keyward/keyward/internal/webhook"
 )
 
 // Config is everything `keyward serve` can be told.
@@ -70,9 +71,16 @@ type Config struct {
 	// must be noticed well within one JWKS cache lifetime.
 	KeyMaintenance time.Duration
 
-	// SMTPURL, when set, is the mail server invitations are sent through (mail.Parse); without
-	// it, an invitation's link is shown to the inviter instead.
+	// SMTPURL, when set, is the mail server invitations and key expiry reminders are sent
+	// through (mail.Parse); without it, an invitation's link is shown to the inviter instead.
 	SMTPURL string
+
+	// WebhookAllowPrivate lets webhooks be delivered to loopback and private network addresses,
+	// and over plain http (local receivers, tests).
+	WebhookAllowPrivate bool
+	// WebhookRetryBase is the wait after a webhook message's first failed attempt; each later
+	// wait doubles it, within the 24 hours a message is retried.
+	WebhookRetryBase time.Duration
 
 	// Injected for tests; zero values mean the real clock, crypto/rand and standard output.
 	Now    func() time.Time
@@ -97,6 +105,7 @@ func DefaultConfig() Config {
 		FailedAttemptsPerMinute: 10,
 		MaxConcurrentHashes:     DefaultHashes(),
 		DBWait:                  time.Minute,
+		WebhookRetryBase:        webhook.DefaultRetryBase,
 	}
 }
 
@@ -187,6 +196,12 @@ func (c *Config) normalize() error {
 		if _, err := mail.Parse(c.SMTPURL); err != nil {
 			return fmt.Errorf("--smtp-url: %v", err) // the message never repeats the URL, which may hold a password
 		}
+	}
+	switch {
+	case c.WebhookRetryBase == 0:
+		c.WebhookRetryBase = webhook.DefaultRetryBase
+	case c.WebhookRetryBase < 0 || c.WebhookRetryBase > time.Hour:
+		return fmt.Errorf("--webhook-retry-base must be positive and at most 1h, got %s", c.WebhookRetryBase)
 	}
 	if c.FailedAttemptsPerMinute <= 0 {
 		c.FailedAttemptsPerMinute = 10

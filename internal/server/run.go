@@ -51,6 +51,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- string
 	jobs.Go(func() { s.background(bg) })
 	jobs.Go(func() { s.sweeper(bg) })
 	jobs.Go(func() { s.graceEnder(bg) })
+	jobs.Go(func() { s.webhooks.Run(bg) })
+	jobs.Go(func() { s.reminders.Run(bg) })
 
 	errc := make(chan error, 1)
 	go func() {

@@ -28,25 +28,29 @@ import (
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/password"
 	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/reminder"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/token"
 	"github.com/keyward/keyward/internal/twofactor"
 	"github.com/keyward/keyward/internal/web"
+	"github.com/keyward/keyward/internal/webhook"
 )
 
 // Server is one running keyward instance.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	db       database
-	store    *sqlstore.DB
-	keys     *keyring.Keyring
-	catalog  *keyward.Catalog
-	toucher  *toucher
-	registry *prometheus.Registry
-	handler  http.Handler
-	master   []byte       // seals signing keys and TOTP secrets; nil: none configured
-	metrics  http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
+	cfg       Config
+	log       *slog.Logger
+	db        database
+	store     *sqlstore.DB
+	keys      *keyring.Keyring
+	catalog   *keyward.Catalog
+	toucher   *toucher
+	registry  *prometheus.Registry
+	handler   http.Handler
+	master    []byte       // seals signing keys and TOTP secrets; nil: none configured
+	metrics   http.Handler // /metrics alone, served by the metrics listener when MetricsAddr is set
+	webhooks  *webhook.Sender
+	reminders *reminder.Reminders
 
 	stopping     chan struct{} // closed when shutdown begins: long-lived streams end
 	stoppingOnce sync.Once
@@ -261,13 +265,20 @@ func (s *Server) buildHandler(master []byte) http.Handler {
 		Store: s.store, Catalog: s.catalog, Passwords: hasher, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 		BaseURL: cfg.Issuer, AllowInsecureIssuers: cfg.FederationAllowInsecure,
 		Federation: &federation.Keys{AllowInsecure: cfg.FederationAllowInsecure, Now: cfg.Now, Logger: s.log},
-		MasterKey:  s.master,
+		MasterKey:  s.master, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	}
+	s.reminders = &reminder.Reminders{Store: s.store, BaseURL: cfg.Issuer, Now: cfg.Now, Logger: s.log}
 	if cfg.SMTPURL != "" {
 		sender, _ := mail.Parse(cfg.SMTPURL) // checked by normalize
 		sender.Now, sender.Rand = cfg.Now, cfg.Rand
 		mgr.Mailer = sender
-		s.log.Info("invitations are mailed", "smtp", sender.String())
+		s.reminders.Mailer = sender
+		s.log.Info("invitations and key expiry reminders are mailed", "smtp", sender.String())
+	}
+	s.webhooks = &webhook.Sender{
+		Store: s.store, Rights: manage.WebhookRights{Service: mgr}, MasterKey: master,
+		AllowPrivate: cfg.WebhookAllowPrivate, RetryBase: cfg.WebhookRetryBase,
+		Now: cfg.Now, Rand: cfg.Rand, Logger: s.log,
 	}
 
 	factors := &twofactor.Service{Store: s.store, MasterKey: s.master, Issuer: issuerName(cfg.Issuer), Origin: cfg.Issuer, Now: cfg.Now, Rand: cfg.Rand, Logger: s.log}

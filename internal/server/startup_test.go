@@ -43,6 +43,8 @@ func TestConfigRejectsContradictions(t *testing.T) {
 		{"certificate without its key", func(c *server.Config) { c.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
 		{"key without its certificate", func(c *server.Config) { c.TLSKey = "key.pem" }, "--tls-cert and --tls-key go together"},
 		{"certificate files that do not exist", func(c *server.Config) { c.TLSCert, c.TLSKey = "missing-cert.pem", "missing-key.pem" }, "--tls-cert missing-cert.pem, --tls-key missing-key.pem: open missing-cert.pem"},
+		{"negative webhook retry base", func(c *server.Config) { c.WebhookRetryBase = -time.Second }, "--webhook-retry-base must be positive"},
+		{"webhook retry base over an hour", func(c *server.Config) { c.WebhookRetryBase = 2 * time.Hour }, "--webhook-retry-base must be positive and at most 1h, got 2h0m0s"},
 		{"admin password too short", func(c *server.Config) { c.AdminPassword = "short" }, "KEYWARD_ADMIN_PASSWORD: A password has at least"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,44 +6,58 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/netguard"
 )
 
-// maxURLLen bounds a webhook's URL.
-const maxURLLen = 2048
+// MaxURLLen bounds a webhook's URL.
+const MaxURLLen = 2048
 
-// CheckURL checks a webhook's URL as someone sets it and returns it as stored: an absolute
-// https URL (http too when allowPrivate, for local receivers) with a host, no user name or
-// password and no fragment. A host that is an IP address must be one the sender may dial; a
-// host name is checked on every dial, on the address it then resolves to.
+// Policy is where deliveries may connect: public addresses, and loopback and private networks
+// only when the operator allows them (local receivers, tests). A webhook's URL is chosen by
+// whoever manages a project's webhooks, who must not reach keyward's own machine or the
+// networks behind it through it.
+func Policy(allowPrivate bool) netguard.Policy {
+	return netguard.Policy{Loopback: allowPrivate, Private: allowPrivate,
+		Hint: "keyward serve --webhook-allow-private admits such receivers"}
+}
+
+// CheckURL returns the URL a webhook may have, or a *keyward.Error EINVALID that says what is
+// wrong with raw: an absolute https URL with a host, no user information nor fragment, at most
+// MaxURLLen long (http too when allowPrivate: local receivers). A host written as an IP address
+// must be one Policy allows; a name is checked on every delivery, on the address it resolves to
+// then.
 func CheckURL(raw string, allowPrivate bool) (string, error) {
-	bad := func(why string) error {
-		return keyward.Errorf(keyward.EINVALID, "The webhook URL %s.", why)
+	invalid := func(format string, args ...any) (string, error) {
+		return "", keyward.Errorf(keyward.EINVALID, format, args...)
 	}
-	if raw == "" || len(raw) > maxURLLen || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return "", bad("must be an https URL of at most 2048 characters, without spaces")
+	if len(raw) > MaxURLLen {
+		return invalid("The webhook URL is longer than %d characters.", MaxURLLen)
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", bad("must be an absolute https URL, such as https://example.com/keyward")
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Hostname() == "" {
+		return invalid("The webhook URL must be an absolute URL such as https://example.com/hooks.")
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && allowPrivate:
 	case u.Scheme == "http":
-		return "", bad("must use https (http is admitted only with keyward serve --webhook-allow-private)")
+		return invalid("The webhook URL must use https.")
 	default:
-		return "", bad("must be an absolute https URL, such as https://example.com/keyward")
+		return invalid("The webhook URL must be an https URL.")
 	}
 	if u.User != nil {
-		return "", bad("must not hold a user name or password")
+		return invalid("The webhook URL must not carry a user or password; put a token in its path or query instead.")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return "", bad("must not hold a fragment (#…)")
+		return invalid("The webhook URL must not have a fragment (#…).")
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
-		if err := dialable(ip, allowPrivate); err != nil {
-			return "", bad("points at " + err.Error())
+	host := strings.ToLower(u.Hostname())
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := Policy(allowPrivate).Check(ip); err != nil {
+			return invalid("The webhook URL cannot be used: %v.", err)
 		}
+	} else if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+		return invalid("The webhook URL cannot be used: %s is this machine; keyward serve --webhook-allow-private admits such receivers.", host)
 	}
 	return u.String(), nil
 }

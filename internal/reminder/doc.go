@@ -1,0 +1,2 @@
+// Package reminder tells the owners of API keys that expire soon, by webhook and by mail.
+package reminder
