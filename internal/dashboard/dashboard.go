@@ -143,6 +143,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/api-keys/{id}/delete", s.inProject(s.confirmDeleteKey))
 	mux.Handle("POST /projects/{project}/api-keys/{id}/delete", s.inProject(s.deleteKey))
 	mux.Handle("POST /projects/{project}/api-keys/{id}/roll", s.inProject(s.rollKey))
+	mux.Handle("GET /projects/{project}/api-keys/{id}/disable", s.inProject(s.confirmDisableKey))
+	mux.Handle("POST /projects/{project}/api-keys/{id}/disable", s.inProject(s.setKeyDisabled(true)))
+	mux.Handle("POST /projects/{project}/api-keys/{id}/enable", s.inProject(s.setKeyDisabled(false)))
 	mux.Handle("GET /projects/{project}/members", s.inProject(s.listMembers))
 	mux.Handle("POST /projects/{project}/members", s.inProject(s.addMember))
 	mux.Handle("POST /projects/{project}/invites", s.inProject(s.createInvite))
@@ -174,6 +177,18 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /projects/{project}/federation/rules/{rule}/delete", s.inProject(s.confirmDeleteRule))
 	mux.Handle("POST /projects/{project}/federation/rules/{rule}/delete", s.inProject(s.deleteRule))
 	mux.Handle("POST /projects/{project}/federation/explain", s.inProject(s.explainToken))
+	// Webhooks: webhooks.go, webhookmessages.go.
+	mux.Handle("GET /projects/{project}/webhooks", s.inProject(s.webhooks))
+	mux.Handle("POST /projects/{project}/webhooks", s.inProject(s.createWebhook))
+	mux.Handle("GET /projects/{project}/webhooks/secret", s.inProject(s.webhookSecret))
+	mux.Handle("GET /projects/{project}/webhooks/{id}", s.inProject(s.showWebhook))
+	mux.Handle("POST /projects/{project}/webhooks/{id}", s.inProject(s.updateWebhook))
+	mux.Handle("POST /projects/{project}/webhooks/{id}/roll", s.inProject(s.rollWebhookSecret))
+	mux.Handle("POST /projects/{project}/webhooks/{id}/test", s.inProject(s.testWebhook))
+	mux.Handle("GET /projects/{project}/webhooks/{id}/delete", s.inProject(s.confirmDeleteWebhook))
+	mux.Handle("POST /projects/{project}/webhooks/{id}/delete", s.inProject(s.deleteWebhook))
+	mux.Handle("GET /projects/{project}/webhooks/{id}/messages/{msg}", s.inProject(s.webhookMessage))
+	mux.Handle("POST /projects/{project}/webhooks/{id}/messages/{msg}/redeliver", s.inProject(s.redeliverWebhookMessage))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, _ := s.session(r) // for the page header only; a 404 needs no sign-in
 		return inVisit(v, errNoPage)

@@ -18,7 +18,7 @@ import (
 const flashTTL = 10 * time.Minute
 
 // flash is what a page shows once after a POST redirected to it: a new key with its secret, the
-// key just deleted, or a password reset link. It is kept with the web session in the store, so the redirect may land
+// key just deleted, a webhook's signing secret, or a password reset link. It is kept with the web session in the store, so the redirect may land
 // on any instance, and sealed with a key derived from the cookie secret, which the store never
 // sees: a copy of the database reveals no API key.
 type flash struct {
@@ -29,6 +29,17 @@ type flash struct {
 	Updated   *updatedFlash `json:"updated,omitempty"`
 	Invited   *invitedFlash `json:"invited,omitempty"`
 	Reset     *resetFlash   `json:"reset,omitempty"` // a password reset link, on the users page (no project)
+	Webhook   *webhookFlash `json:"webhook,omitempty"`
+}
+
+// webhookFlash is a webhook's new signing secret, after its creation or a roll; a rolled
+// webhook's previous secret signs too until PreviousUntil.
+type webhookFlash struct {
+	ID            string     `json:"id"`
+	URL           string     `json:"url"`
+	Secret        string     `json:"secret"`
+	Rolled        bool       `json:"rolled,omitempty"`
+	PreviousUntil *time.Time `json:"previous_until,omitempty"`
 }
 
 // invitedFlash is a new invitation; URL is its link when no mail carried it, shown once.

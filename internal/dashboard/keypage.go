@@ -41,7 +41,19 @@ type keyPage struct {
 	Delete   string
 	RollURL  string
 	AuditURL string // the audit log searched for the key
+	Self     string // the key's page; Disable and Enable post below it
 }
+
+// ByMember reports whether a member of the project disabled the key, which Enable undoes.
+func (p *keyPage) ByMember() bool {
+	return p.Key.DisabledAt != nil && p.Key.DisabledReason == keyward.KeyDisabledByMember
+}
+
+// DisableText is what disabling the key does, for its confirmation page and dialog.
+func (p *keyPage) DisableText() string { return keyDisableText }
+
+const keyDisableText = "Its tokens stop working at once and it can no longer be exchanged, until a member enables it again. " +
+	"Its settings and secret stay as they are."
 
 // keyPage shows one key: its settings, owner, last use and live sessions, the Roll, Edit and
 // Delete buttons for those who may use them, and the newest audit events about it (its target or
@@ -56,8 +68,14 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 	subject := "key:" + k.ID
 	page := &keyPage{
 		projectBase: s.base(v, a, "api-keys", "API key "+k.Name), Key: k, Expired: k.Expired(s.Now()), Graces: rollGraces,
-		KeysURL: keys, EditURL: self + "/edit", Delete: self + "/delete", RollURL: self + "/roll",
+		KeysURL: keys, EditURL: self + "/edit", Delete: self + "/delete", RollURL: self + "/roll", Self: self,
 		AuditURL: projectURL(a.Project, "audit") + "?" + url.Values{"q": {subject}}.Encode(),
+	}
+	switch q := r.URL.Query(); {
+	case q.Has("disabled"):
+		page.Notice = "The key was disabled: its tokens were revoked, and it no longer exchanges."
+	case q.Has("enabled"):
+		page.Notice = "The key was enabled: it exchanges again."
 	}
 	if page.Sessions, err = a.KeySessions(r.Context(), k.ID); err != nil {
 		return err
@@ -104,4 +122,46 @@ func (s *Server) rollKey(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 	}
 	http.Redirect(w, r, projectURL(a.Project, "api-keys")+"/created", http.StatusSeeOther)
 	return nil
+}
+
+// confirmDisableKey asks before a key stops working; with script the key page asks in a
+// dialog that posts to the same address.
+func (s *Server) confirmDisableKey(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+	if err := a.Require(manage.PermKeysManage); err != nil {
+		return err
+	}
+	k, err := a.Key(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	self := projectURL(a.Project, "api-keys") + "/" + url.PathEscape(k.ID)
+	s.render(w, r, http.StatusOK, "confirm", &confirmPage{
+		projectBase: s.base(v, a, "api-keys", "Disable API key"),
+		Heading:     "Disable API key “" + k.Name + "”?",
+		Text:        keyDisableText,
+		Action:      self + "/disable",
+		Button:      "Disable API key", Cancel: self,
+	})
+	return nil
+}
+
+// setKeyDisabled disables a key (reason "member") or enables one a member disabled, through the
+// rule the API's PATCH applies; a key disabled for another reason is refused with what enables
+// it (a roll, a transfer) as an error page.
+func (s *Server) setKeyDisabled(disabled bool) projectFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
+		if _, err := parseForm(r); err != nil {
+			return err
+		}
+		k, err := a.UpdateKey(r.Context(), r.PathValue("id"), manage.KeyChange{Disabled: &disabled})
+		if err != nil {
+			return err // a *manage.FieldError's message says what enables the key
+		}
+		done := "?enabled"
+		if disabled {
+			done = "?disabled"
+		}
+		http.Redirect(w, r, projectURL(a.Project, "api-keys")+"/"+url.PathEscape(k.ID)+done, http.StatusSeeOther)
+		return nil
+	}
 }

@@ -52,6 +52,7 @@ var funcs = template.FuncMap{
 	"clock":    func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
 	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"networks": clientip.FormatNetworks,
+	"duration": duration,
 	"slug": func(s string) string {
 		return strings.Trim(strings.Map(func(r rune) rune {
 			if unicode.IsLetter(r) || unicode.IsDigit(r) {

@@ -73,14 +73,14 @@
       copy(target).then(function () {
         button.textContent = "Copied";
         if (status) {
-          status.textContent = "The key is on your clipboard.";
+          status.textContent = "Copied to your clipboard.";
         }
         setTimeout(function () { button.textContent = "Copy"; }, 2500);
       }, function () {
         target.focus();
         target.select();
         if (status) {
-          status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected key.";
+          status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected text.";
         }
       });
     });
