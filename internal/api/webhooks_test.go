@@ -419,4 +419,3 @@ func TestKeyDisabledByMember(t *testing.T) {
 		t.Errorf("leaked key after a refused enable: %q %q", got.State, got.DisabledReason)
 	}
 }
-
