@@ -165,14 +165,14 @@ type Key struct {
 	Owner     string     `json:"owner"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
-	// DisabledAt is when the key stopped working because its owner left the project or was
-	// disabled; nil while it works.
+	// DisabledAt is when the key was disabled (DisabledReason says why); nil while it works.
 	DisabledAt *time.Time `json:"disabled_at"`
 	// State is "active", "disabled" (DisabledReason says why) or "expired".
 	State string `json:"state"`
 	// DisabledReason is why a disabled key stopped: "owner_removed", "owner_disabled",
-	// "owner_deleted", or "leaked" (a secret scanner reported it or its holder revoked it; only
-	// a roll enables it again). Absent while the key works.
+	// "owner_deleted" (a transfer enables it again), "leaked" (a secret scanner reported it or its
+	// holder revoked it; only a roll enables it again), or "member" (a member disabled it;
+	// UpdateKeyRequest.Disabled false enables it again). Absent while the key works.
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	LastUsedAt     *time.Time `json:"last_used_at"`
 	LastUsedIP     *string    `json:"last_used_ip"`
@@ -217,6 +217,10 @@ type UpdateKeyRequest struct {
 	Role *string
 	// RequireDPoP sets whether the key exchanges only with a DPoP proof.
 	RequireDPoP *bool
+	// Disabled true disables the key at once (its sessions end; reason "member"); false enables
+	// a key a member disabled. A leaked key is enabled by a roll, one whose owner left by a
+	// transfer (Owner).
+	Disabled *bool
 }
 
 // MarshalJSON leaves out what does not change, and sends the removal of the expiry as null.
@@ -236,6 +240,9 @@ func (r UpdateKeyRequest) MarshalJSON() ([]byte, error) {
 	}
 	if r.RequireDPoP != nil {
 		body["require_dpop"] = *r.RequireDPoP
+	}
+	if r.Disabled != nil {
+		body["disabled"] = *r.Disabled
 	}
 	if r.Role != nil {
 		body["role"] = nil

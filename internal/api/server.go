@@ -115,6 +115,17 @@ func (s *Server) routes() []route {
 		{"POST /v1/projects/{project}/federation/rules", s.project("api-keys-manage", s.createRule)},
 		{"PATCH /v1/projects/{project}/federation/rules/{rule}", s.project("api-keys-manage", s.updateRule)},
 		{"DELETE /v1/projects/{project}/federation/rules/{rule}", s.project("api-keys-manage", s.deleteRule)},
+		// Webhooks: webhooks.go. Every operation needs api-keys-manage (manage decides the rest).
+		{"GET /v1/projects/{project}/webhooks", s.project("api-keys-manage", s.listWebhooks)},
+		{"POST /v1/projects/{project}/webhooks", s.project("api-keys-manage", s.createWebhook)},
+		{"GET /v1/projects/{project}/webhooks/{id}", s.project("api-keys-manage", s.getWebhook)},
+		{"PATCH /v1/projects/{project}/webhooks/{id}", s.project("api-keys-manage", s.updateWebhook)},
+		{"DELETE /v1/projects/{project}/webhooks/{id}", s.project("api-keys-manage", s.deleteWebhook)},
+		{"POST /v1/projects/{project}/webhooks/{id}/roll-secret", s.project("api-keys-manage", s.rollWebhookSecret)},
+		{"POST /v1/projects/{project}/webhooks/{id}/test", s.project("api-keys-manage", s.testWebhook)},
+		{"GET /v1/projects/{project}/webhooks/{id}/messages", s.project("api-keys-manage", s.listWebhookMessages)},
+		{"GET /v1/projects/{project}/webhooks/{id}/messages/{msg}", s.project("api-keys-manage", s.getWebhookMessage)},
+		{"POST /v1/projects/{project}/webhooks/{id}/messages/{msg}/redeliver", s.project("api-keys-manage", s.redeliverWebhookMessage)},
 	}
 }
 

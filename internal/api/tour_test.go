@@ -112,6 +112,7 @@ func TestTour(t *testing.T) {
 	}
 	e.do(req{method: "GET", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusOK)
 	tourFederation(t, e, tok, base, created.ID)
+	tourWebhooks(t, e, tok, base, created.ID)
 	tourLeaks(t, e, tok, base, created.ID, rolled.Secret)
 	e.do(req{method: "DELETE", path: base + "/api-keys/" + created.ID, token: tok}).expect(t, http.StatusNoContent)
 	e.do(req{method: "DELETE", path: base + "/members/" + user.ID, token: tok}).expect(t, http.StatusNoContent)
