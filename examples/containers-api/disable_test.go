@@ -21,7 +21,9 @@ func TestMemberDisablesKey(t *testing.T) {
 	p := kw.Default.ID
 	key := kw.createKey(t, p, "deploy-bot", nil, "containers-view")
 	tok := kw.token(t, key)
-	list := func(tok string) apiResponse { return apiCall{method: "GET", url: containersURL(api, p), token: tok}.do(t) }
+	list := func(tok string) apiResponse {
+		return apiCall{method: "GET", url: containersURL(api, p), token: tok}.do(t)
+	}
 	if r := list(tok); r.status != http.StatusOK {
 		t.Fatalf("before: %d %s", r.status, r.body)
 	}
