@@ -540,7 +540,9 @@ func (db *DB) endKeySessions(ctx context.Context, tx *sql.Tx, keys []ownedKey, a
 				return fmt.Errorf("disabled key: %w", err)
 			}
 			e.Data.Reason = reason
-			if _, err := db.emit(ctx, tx, e, ""); err != nil {
+			// keyward disables the key, following the owner's departure: the event names no
+			// actor, as the audit event does, whoever removed the owner.
+			if _, err := db.emit(keyward.WithActor(ctx, ""), tx, e, ""); err != nil {
 				return err
 			}
 		}

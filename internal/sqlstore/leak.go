@@ -49,8 +49,9 @@ func (db *DB) DisableLeakedAPIKey(ctx context.Context, id string, e keyward.Audi
 			return fmt.Errorf("audit leaked key: %w", err)
 		}
 		ev := keyEvent(keyward.EventKeyLeaked, k, at)
-		ev.Data.Actor, ev.Data.Reason, ev.Data.URL = e.Actor, keyward.KeyLeaked, leakURL(e.Detail)
-		if _, err := db.emit(ctx, tx, ev, ""); err != nil {
+		ev.Data.Reason, ev.Data.URL = keyward.KeyLeaked, leakURL(e.Detail)
+		// The reporter is the actor, as in the audit event: none for a secret scanner's report.
+		if _, err := db.emit(keyward.WithActor(ctx, e.Actor), tx, ev, ""); err != nil {
 			return err
 		}
 		did = true

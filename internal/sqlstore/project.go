@@ -255,6 +255,9 @@ func (db *DB) memberEvent(ctx context.Context, tx *sql.Tx, typ, projectID, userI
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("member event: %w", err)
 	}
+	if typ == keyward.EventMemberRemoved {
+		role = "" // DeleteUser tells before the membership goes, while the address is there
+	}
 	_, err = db.emit(ctx, tx, keyward.WebhookEvent{Type: typ, At: at, Data: keyward.EventData{
 		ProjectID: projectID, UserID: userID, Email: email, Role: role, Reason: reason,
 	}}, "")

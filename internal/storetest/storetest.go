@@ -112,6 +112,16 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SessionDPoPJKT", testSessionDPoPJKT},
 		{"DisableLeakedKey", testDisableLeakedKey},
 		{"DisableLeakedKeyRace", testDisableLeakedKeyRace},
+		{"Webhooks", testWebhooks},
+		{"WebhookLimit", testWebhookLimit},
+		{"WebhookOutbox", testWebhookOutbox},
+		{"WebhookOwnerDeparture", testWebhookOwnerDeparture},
+		{"WebhookClaims", testWebhookClaims},
+		{"WebhookClaimRace", testWebhookClaimRace},
+		{"WebhookRedeliver", testWebhookRedeliver},
+		{"WebhookMessagePages", testWebhookMessagePages},
+		{"RemindExpiringKeys", testRemindExpiringKeys},
+		{"WebhookSweep", testWebhookSweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
