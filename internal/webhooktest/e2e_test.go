@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/kwtest"
 	"github.com/keyward/keyward/internal/proctest"
 	"github.com/keyward/keyward/internal/webhooktest"
@@ -70,31 +71,12 @@ func (in *instance) call(t *testing.T, want int, method, path string, body any, 
 	}
 }
 
-// hook is a webhook as /v1 shows it.
-type hook struct {
-	ID        string    `json:"id"`
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// message is a webhook message as /v1 shows it; Attempts is the list of attempts on the
-// message's own page.
-type message struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	State      string          `json:"state"`
-	LastStatus int             `json:"last_status"`
-	Body       json.RawMessage `json:"body"`
-	Attempts   []struct {
-		At       time.Time `json:"at"`
-		Status   int       `json:"status"`
-		Response string    `json:"response"`
-		Error    string    `json:"error"`
-	} `json:"attempts"`
-}
+// hook and message are the client package's wire types: the test reads what the server sends
+// as every client does.
+type (
+	hook    = client.Webhook
+	message = client.WebhookMessageDetail
+)
 
 const project = "default" // created by the first start
 
@@ -105,9 +87,12 @@ func (in *instance) createWebhook(t *testing.T, hookURL string, events ...string
 	if w.ID == "" || w.Secret == "" || w.URL != hookURL {
 		t.Fatalf("created webhook = %+v", w)
 	}
-	var list struct{ Webhooks []json.RawMessage }
+	var list struct{ Data []json.RawMessage }
 	in.call(t, http.StatusOK, http.MethodGet, "/v1/projects/"+project+"/webhooks", nil, &list)
-	for _, raw := range list.Webhooks {
+	if len(list.Data) == 0 {
+		t.Fatal("the webhook list is empty")
+	}
+	for _, raw := range list.Data {
 		var listed map[string]any
 		if err := json.Unmarshal(raw, &listed); err != nil {
 			t.Fatal(err)
@@ -142,7 +127,7 @@ func TestEveryEvent(t *testing.T) {
 
 	created := kw.createKey(t, "created", nil)
 	kw.call(t, http.StatusOK, http.MethodPatch, keyPath(created.ID), map[string]any{"name": "updated"}, nil)
-	kw.call(t, http.StatusOK, http.MethodPost, keyPath(created.ID)+"/roll", map[string]any{"grace": "1h"}, nil)
+	kw.call(t, http.StatusCreated, http.MethodPost, keyPath(created.ID)+"/roll", map[string]any{"grace": "1h"}, nil)
 	kw.call(t, http.StatusNoContent, http.MethodDelete, keyPath(created.ID), nil, nil)
 
 	disabled := kw.createKey(t, "disabled", nil)
@@ -163,7 +148,7 @@ func TestEveryEvent(t *testing.T) {
 	// A member added, changed, removed.
 	u := kw.CreateUser(t, kw.admin, "member-"+fmt.Sprint(time.Now().UnixNano())+"@example.com", kwtest.AdminPassword)
 	memberPath := "/v1/projects/" + project + "/members/" + u.ID
-	kw.call(t, http.StatusOK, http.MethodPut, memberPath, map[string]any{"permissions": []string{"containers-view"}}, nil)
+	kw.call(t, http.StatusCreated, http.MethodPut, memberPath, map[string]any{"permissions": []string{"containers-view"}}, nil)
 	kw.call(t, http.StatusOK, http.MethodPut, memberPath, map[string]any{"permissions": []string{"containers-view", "api-keys-view"}}, nil)
 	kw.call(t, http.StatusNoContent, http.MethodDelete, memberPath, nil, nil)
 
@@ -272,7 +257,7 @@ func TestFailingReceiver(t *testing.T) {
 		}
 		m := kw.message(t, w, e.ID)
 		var statuses []int
-		for _, a := range m.Attempts {
+		for _, a := range m.History {
 			statuses = append(statuses, a.Status)
 		}
 		if m.State != keyward.MessageDelivered || !slices.Equal(statuses, []int{200, 500, 500, 500, 500, 500}) {
