@@ -120,7 +120,10 @@ func TestClientRoutes(t *testing.T) {
 		}, recorded{Method: "PATCH", Path: "/v1/projects/prj_1/webhooks/whk_1", ContentType: "application/json", Body: `{"events":["api_key.deleted"]}`}},
 		{"DeleteWebhook", 204, func(c *client.Client) error { return c.DeleteWebhook(ctx, "prj_1", "whk_1") },
 			recorded{Method: "DELETE", Path: "/v1/projects/prj_1/webhooks/whk_1"}},
-		{"RollWebhookSecret", 200, func(c *client.Client) error { _, err := c.RollWebhookSecret(ctx, "prj_1", "whk_1", 2*time.Hour); return err },
+		{"RollWebhookSecret", 200, func(c *client.Client) error {
+			_, err := c.RollWebhookSecret(ctx, "prj_1", "whk_1", 2*time.Hour)
+			return err
+		},
 			recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks/whk_1/roll-secret", ContentType: "application/json", Body: `{"grace":"2h0m0s"}`}},
 		{"TestWebhook", 202, func(c *client.Client) error { _, err := c.TestWebhook(ctx, "prj_1", "whk_1"); return err },
 			recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks/whk_1/test"}},
