@@ -100,6 +100,43 @@ func TestClientRoutes(t *testing.T) {
 			recorded{Method: "POST", Path: "/v1/projects/prj_1/api-keys/abc/roll", ContentType: "application/json", Body: `{"grace":"0s"}`}},
 		{"DeleteKey", 204, func(c *client.Client) error { return c.DeleteKey(ctx, "prj_1", "abc") },
 			recorded{Method: "DELETE", Path: "/v1/projects/prj_1/api-keys/abc"}},
+		{"UpdateKey disables", 200, func(c *client.Client) error {
+			disabled := true
+			_, err := c.UpdateKey(ctx, "prj_1", "abc", client.UpdateKeyRequest{Disabled: &disabled})
+			return err
+		}, recorded{Method: "PATCH", Path: "/v1/projects/prj_1/api-keys/abc", ContentType: "application/json", Body: `{"disabled":true}`}},
+		{"Webhooks", 200, func(c *client.Client) error { _, err := c.Webhooks(ctx, "prj_1"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/webhooks"}},
+		{"Webhook", 200, func(c *client.Client) error { _, err := c.Webhook(ctx, "prj_1", "whk_1"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/webhooks/whk_1"}},
+		{"CreateWebhook", 201, func(c *client.Client) error {
+			_, err := c.CreateWebhook(ctx, "prj_1", client.CreateWebhookRequest{URL: "https://h.example/", Events: []string{"api_key.created"}})
+			return err
+		}, recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks", ContentType: "application/json", Body: `{"url":"https://h.example/","events":["api_key.created"]}`}},
+		{"UpdateWebhook", 200, func(c *client.Client) error {
+			events := []string{"api_key.deleted"}
+			_, err := c.UpdateWebhook(ctx, "prj_1", "whk_1", client.UpdateWebhookRequest{Events: &events})
+			return err
+		}, recorded{Method: "PATCH", Path: "/v1/projects/prj_1/webhooks/whk_1", ContentType: "application/json", Body: `{"events":["api_key.deleted"]}`}},
+		{"DeleteWebhook", 204, func(c *client.Client) error { return c.DeleteWebhook(ctx, "prj_1", "whk_1") },
+			recorded{Method: "DELETE", Path: "/v1/projects/prj_1/webhooks/whk_1"}},
+		{"RollWebhookSecret", 200, func(c *client.Client) error {
+			_, err := c.RollWebhookSecret(ctx, "prj_1", "whk_1", 2*time.Hour)
+			return err
+		},
+			recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks/whk_1/roll-secret", ContentType: "application/json", Body: `{"grace":"2h0m0s"}`}},
+		{"TestWebhook", 202, func(c *client.Client) error { _, err := c.TestWebhook(ctx, "prj_1", "whk_1"); return err },
+			recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks/whk_1/test"}},
+		{"WebhookMessagesPage", 200, func(c *client.Client) error {
+			_, err := c.WebhookMessagesPage(ctx, "prj_1", "whk_1", client.ListOptions{Limit: 5, Search: "failed"})
+			return err
+		}, recorded{Method: "GET", Path: "/v1/projects/prj_1/webhooks/whk_1/messages", RawQuery: "limit=5&q=failed"}},
+		{"WebhookMessage", 200, func(c *client.Client) error { _, err := c.WebhookMessage(ctx, "prj_1", "whk_1", "msg_1"); return err },
+			recorded{Method: "GET", Path: "/v1/projects/prj_1/webhooks/whk_1/messages/msg_1"}},
+		{"RedeliverWebhookMessage", 202, func(c *client.Client) error {
+			_, err := c.RedeliverWebhookMessage(ctx, "prj_1", "whk_1", "msg_1")
+			return err
+		}, recorded{Method: "POST", Path: "/v1/projects/prj_1/webhooks/whk_1/messages/msg_1/redeliver"}},
 		{"Audit", 200, func(c *client.Client) error {
 			_, err := c.Audit(ctx, "prj_1", client.AuditOptions{Limit: 10, Before: "42"})
 			return err
@@ -232,6 +269,9 @@ func TestTypesRoundTrip(t *testing.T) {
 		{"member", &client.Member{}, `{"user":"usr_1","email":"a@b.example","permissions":["x"],"role":"viewer","effective_permissions":["x","y"],"created_at":"2030-01-01T00:00:00Z"}`},
 		{"role", &client.Role{}, `{"id":"rol_1","name":"viewer","description":"Reads.","permissions":["y"],"owner":false,"require_dpop":true,"members":1,"keys":0,"created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-02T00:00:00Z"}`},
 		{"user", &client.User{}, `{"id":"usr_1","email":"a@b.example","admin":true,"disabled":false,"created_at":"2030-01-01T00:00:00Z"}`},
+		{"webhook with secret", &client.Webhook{}, `{"id":"whk_1","url":"https://h.example/","events":["api_key.created"],"owner":"usr_1","created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-02T00:00:00Z","previous_secret_expires_at":"2030-01-03T00:00:00Z","secret":"whsec_x"}`},
+		{"webhook message", &client.WebhookMessage{}, `{"id":"msg_1","webhook_id":"whk_1","type":"api_key.created","state":"pending","attempts":2,"created_at":"2030-01-01T00:00:00Z","next_attempt_at":"2030-01-01T00:05:00Z","last_status":503,"last_error":"HTTP 503"}`},
+		{"webhook message with attempts", &client.WebhookMessageDetail{}, `{"id":"msg_1","webhook_id":"whk_1","type":"member.added","state":"delivered","attempts":1,"created_at":"2030-01-01T00:00:00Z","delivered_at":"2030-01-01T00:00:01Z","last_status":204,"body":null,"history":[{"at":"2030-01-01T00:00:01Z","status":204,"response":"","error":"","duration_ms":12}]}`},
 		{"permission", &client.Permission{}, `{"name":"containers-view","group":"containers","description":"See containers."}`},
 	}
 	for _, tt := range tests {

@@ -228,13 +228,21 @@ type pagedList[T any] struct {
 	name, help   string // "keys list"; what -h says after the usage line
 	what, search string // "keys"; what --search finds
 	page         func(ctx context.Context, r *remote, project string, opts client.ListOptions) (*client.Page[T], error)
+	// arg, when set, is where the one argument of a list of something's items goes ("webhooks
+	// messages ID"), before page is called; argName names it in the usage line.
+	arg     *string
+	argName string
 }
 
 // run parses args, connects, and reads the pages the flags ask for. With --json it prints them
 // and returns printed; otherwise the command prints its table of items, of project ref, where
 // search is the --search given.
 func (l pagedList[T]) run(ctx context.Context, m *Main, args []string) (items []T, ref, search string, printed bool, err error) {
-	fs := m.flagSet(l.name, l.name+" [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+l.help)
+	synopsis := l.name
+	if l.arg != nil {
+		synopsis += " " + l.argName
+	}
+	fs := m.flagSet(l.name, synopsis+" [--search Q] [--limit N|--all] [--project P] [--json]\n\n"+l.help)
 	project := projectFlag(fs)
 	asJSON := fs.Bool("json", false, "print a JSON array of "+l.what)
 	pages := pageFlags(fs, l.what, l.search)
@@ -242,7 +250,12 @@ func (l pagedList[T]) run(ctx context.Context, m *Main, args []string) (items []
 	if err != nil {
 		return nil, "", "", false, err
 	}
-	if len(rest) > 0 {
+	switch {
+	case l.arg != nil && len(rest) != 1:
+		return nil, "", "", false, usagef("usage: keyward %s %s [--search Q] [--limit N|--all] [--project P] [--json]", l.name, l.argName)
+	case l.arg != nil:
+		*l.arg = rest[0]
+	case len(rest) > 0:
 		return nil, "", "", false, usagef("%s takes no arguments, got %q", l.name, rest[0])
 	}
 	if err := pages.check(l.name); err != nil {

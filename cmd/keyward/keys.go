@@ -19,6 +19,8 @@ const keysSynopsis = "keys list [--search Q] [--limit N|--all] [--project P] [--
 	"       keyward keys create --name NAME [--role R] [--permissions a,b] [--ips cidr,…] [--expires T] [--project P] [--json]\n" +
 	"       keyward keys edit ID|NAME [--name N] [--role R|--no-role] [--permissions a,b] [--ips cidr,…] [--expires T|--no-expiry] [--owner EMAIL|USERID] [--project P] [--json]\n" +
 	"       keyward keys roll ID|NAME [--grace 1h] [--project P] [--json]\n" +
+	"       keyward keys disable ID|NAME [--project P]\n" +
+	"       keyward keys enable ID|NAME [--project P]\n" +
 	"       keyward keys delete ID|NAME [--project P]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
@@ -27,6 +29,8 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 		{"create", m.keysCreate},
 		{"edit", m.keysEdit},
 		{"roll", m.keysRoll},
+		{"disable", m.keysDisable},
+		{"enable", m.keysEnable},
 		{"delete", m.keysDelete},
 	}, args)
 }
@@ -302,6 +306,49 @@ func (m *Main) keysRoll(ctx context.Context, args []string) error {
 		return printJSON(m.Stdout, k)
 	}
 	fmt.Fprintln(m.Stdout, k.Secret)
+	return nil
+}
+
+func (m *Main) keysDisable(ctx context.Context, args []string) error {
+	return m.keysSetDisabled(ctx, "keys disable", true, args, "keys disable ID|NAME [--project P]\n\n"+
+		"Disables an API key: every token it was exchanged for stops working at once, and it exchanges\n"+
+		"no more until 'keyward keys enable' enables it. Its secret and settings stay. Needs the\n"+
+		"api-keys-manage permission.")
+}
+
+func (m *Main) keysEnable(ctx context.Context, args []string) error {
+	return m.keysSetDisabled(ctx, "keys enable", false, args, "keys enable ID|NAME [--project P]\n\n"+
+		"Enables an API key that a member disabled; it exchanges again with the secret it had. A key\n"+
+		"disabled because its secret leaked is enabled by 'keyward keys roll', one whose owner left by\n"+
+		"'keyward keys edit --owner'. Needs the api-keys-manage permission and every permission of the key.")
+}
+
+// keysSetDisabled is keys disable (disabled) and keys enable.
+func (m *Main) keysSetDisabled(ctx context.Context, name string, disabled bool, args []string, synopsis string) error {
+	fs := m.flagSet(name, synopsis)
+	project := fs.String("project", "", "the project, by name or id (default: KEYWARD_PROJECT, else the project that holds the key)")
+	rest, err := m.parseArgs(fs, args, "project")
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("usage: keyward %s ID|NAME [--project P]", name)
+	}
+	r, ref, id, err := m.connectToKey(ctx, *project, rest[0])
+	if err != nil {
+		return err
+	}
+	k, err := r.UpdateKey(ctx, ref, id, client.UpdateKeyRequest{Disabled: &disabled})
+	if err != nil {
+		return r.explain(err)
+	}
+	if disabled {
+		fmt.Fprintf(m.Stdout, "Disabled API key %q (id %s) in project %s; its tokens stop working at once. 'keyward keys enable %s' enables it again.\n",
+			printable(k.Name), k.ID, printable(ref), k.ID)
+		return nil
+	}
+	// The state says "expired" for a key enabled past its expiry.
+	fmt.Fprintf(m.Stdout, "Enabled API key %q (id %s) in project %s: %s.\n", printable(k.Name), k.ID, printable(ref), stateCell(*k))
 	return nil
 }
 

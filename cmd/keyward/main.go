@@ -141,6 +141,8 @@ Usage:
                                         create an API key and print it, once
   keyward keys edit ID|NAME [--role R|--no-role] [--permissions a,b] …
                                         change an API key; what is not given stays
+  keyward keys disable|enable ID|NAME [--project P]
+                                        stop an API key at once, or let it work again
   keyward keys delete ID|NAME [--project P]
                                         delete an API key; its tokens stop working at once
   keyward roles list [--project P]      list a project's roles, with how many members and keys hold each
@@ -149,6 +151,8 @@ Usage:
   keyward roles edit NAME [--name NEW] [--permissions a,b] [--description TEXT]
                                         change a role for all its holders at once
   keyward roles delete NAME             delete a role that nobody holds
+  keyward webhooks list|create|edit|delete|roll-secret|test|messages|redeliver …
+                                        send a project's events to an HTTPS endpoint, signed
   keyward token [--scope a,b]           exchange KEYWARD_API_KEY and print the access token
   keyward token --federated SOURCE [--project P]
                                         trade a workload's identity token (file:PATH, env:NAME,
@@ -162,7 +166,7 @@ Usage:
 Environment:
   KEYWARD_SERVER    the server's URL (default: the stored login's, else http://127.0.0.1:8080)
   KEYWARD_API_KEY   an API key to act with instead of the stored login
-  KEYWARD_PROJECT   the project of 'keyward keys' and 'keyward roles' when --project is not given
+  KEYWARD_PROJECT   the project of 'keyward keys', 'roles' and 'webhooks' when --project is not given
 
 List commands print a table; --json prints JSON for scripts.
 Run 'keyward <command> -h' for a command's flags.
@@ -190,6 +194,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return failed(m.keys(ctx, rest))
 	case "roles":
 		return failed(m.roles(ctx, rest))
+	case "webhooks":
+		return failed(m.webhooks(ctx, rest))
 	case "token":
 		return failed(m.token(ctx, rest))
 	case "permissions":
@@ -206,7 +212,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // commands are the subcommands of keyward, for suggestions.
-var commands = []string{"serve", "login", "passwd", "logout", "projects", "keys", "roles", "token", "permissions", "scan", "version", "help"}
+var commands = []string{"serve", "login", "passwd", "logout", "projects", "keys", "roles", "webhooks", "token", "permissions", "scan", "version", "help"}
 
 // unknownCommand is the usage error for an unknown subcommand of parent ("keyward keys"), with the
 // nearest known command as a suggestion.
