@@ -78,7 +78,7 @@ func TestWebhooks(t *testing.T) {
 
 	// Refused by the server, with its reason.
 	c.fails(1, "must use https", nil, "webhooks", "create", "--project", "web-shop", "--url", "http://hooks.example.com/", "--events", "api_key.created")
-	c.fails(1, "points at", nil, "webhooks", "create", "--project", "web-shop", "--url", "https://127.0.0.1/hook", "--events", "api_key.created")
+	c.fails(1, "127.0.0.1 is a loopback address", nil, "webhooks", "create", "--project", "web-shop", "--url", "https://127.0.0.1/hook", "--events", "api_key.created")
 	c.fails(1, `Unknown event "key.made"`, nil, "webhooks", "create", "--project", "web-shop", "--url", "https://hooks.example.com/", "--events", "key.made")
 	c.fails(1, "The webhook was not found", nil, "webhooks", "test", "whk_0000000000000000", "--project", "web-shop")
 	// Refused before anything is sent.
