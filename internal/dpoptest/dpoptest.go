@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/apikey"
+	"github.com/keyward/keyward/internal/nodetest"
 )
 
 // clientDir is the folder of client.mjs and its node_modules, found from this file so that tests
@@ -23,18 +24,6 @@ import (
 func clientDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "oauth4webapi")
-}
-
-// Available tells why the client cannot run here, or "" when it can: Node on PATH and the module
-// installed (npm ci --prefix internal/dpoptest/oauth4webapi).
-func Available() string {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "node is not installed"
-	}
-	if _, err := os.Stat(filepath.Join(clientDir(), "node_modules", "oauth4webapi", "package.json")); err != nil {
-		return "oauth4webapi is not installed (npm ci --prefix internal/dpoptest/oauth4webapi)"
-	}
-	return ""
 }
 
 // Config says whom the client asks and what it calls.
@@ -79,12 +68,7 @@ type Call struct {
 // Error set; a client that printed nothing readable fails the test.
 func Run(t testing.TB, c Config) *Result {
 	t.Helper()
-	if why := Available(); why != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s; the third-party DPoP client tests must run in CI", why)
-		}
-		t.Skipf("%s: the tests with a third-party DPoP client are skipped", why)
-	}
+	nodetest.Require(t, clientDir(), "oauth4webapi", "the tests with a third-party DPoP client")
 	id, err := apikey.Parse(c.Key)
 	if err != nil {
 		t.Fatalf("dpoptest: the key is malformed: %v", err)

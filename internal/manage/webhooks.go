@@ -80,6 +80,19 @@ func (a *Access) checkWebhook(in WebhookInput) (WebhookInput, error) {
 	return WebhookInput{URL: u, Events: events}, nil
 }
 
+// newWebhookSecret draws a signing secret for webhook id: sealed as the store keeps it, and as
+// text, shown once.
+func (s *Service) newWebhookSecret(id string) (sealed []byte, text string, err error) {
+	key, text, err := webhook.NewSecret(s.Rand)
+	if err != nil {
+		return nil, "", err
+	}
+	if sealed, err = webhook.Seal(s.MasterKey, id, key, s.Rand); err != nil {
+		return nil, "", err
+	}
+	return sealed, text, nil
+}
+
 // Webhooks lists the project's webhooks. It needs api-keys-manage.
 func (a *Access) Webhooks(ctx context.Context) ([]*keyward.Webhook, error) {
 	if err := a.mayManageWebhooks(); err != nil {
@@ -120,11 +133,7 @@ func (a *Access) CreateWebhook(ctx context.Context, in WebhookInput) (*keyward.W
 	if err != nil {
 		return nil, "", err
 	}
-	key, text, err := webhook.NewSecret(s.Rand)
-	if err != nil {
-		return nil, "", err
-	}
-	sealed, err := webhook.Seal(s.MasterKey, id, key, s.Rand)
+	sealed, text, err := s.newWebhookSecret(id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -210,11 +219,7 @@ func (a *Access) RollWebhookSecret(ctx context.Context, id string, grace time.Du
 		return nil, "", err
 	}
 	s := a.svc
-	key, text, err := webhook.NewSecret(s.Rand)
-	if err != nil {
-		return nil, "", err
-	}
-	sealed, err := webhook.Seal(s.MasterKey, id, key, s.Rand)
+	sealed, text, err := s.newWebhookSecret(id)
 	if err != nil {
 		return nil, "", err
 	}

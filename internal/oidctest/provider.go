@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/nodetest"
 	"github.com/keyward/keyward/internal/testlog"
 )
 
@@ -45,28 +46,11 @@ func providerDir() string {
 	return filepath.Join(filepath.Dir(file), "provider")
 }
 
-// Available tells why the provider cannot run here, or "" when it can: Node on PATH and the
-// modules installed (npm ci --prefix internal/oidctest/provider).
-func Available() string {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "node is not installed"
-	}
-	if _, err := os.Stat(filepath.Join(providerDir(), "node_modules", "oidc-provider", "package.json")); err != nil {
-		return "oidc-provider is not installed (npm ci --prefix internal/oidctest/provider)"
-	}
-	return ""
-}
-
 // Start runs a provider for the test and stops it at the end. Without Node or the modules the test
 // is skipped, except in CI (CI=true), where it must run.
 func Start(t testing.TB) *Provider {
 	t.Helper()
-	if why := Available(); why != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s; the federation tests must run in CI", why)
-		}
-		t.Skipf("%s: the federation tests against a real OpenID provider are skipped", why)
-	}
+	nodetest.Require(t, providerDir(), "oidc-provider", "the federation tests against a real OpenID provider")
 	p := &Provider{
 		ClientID:     "keyward-tests",
 		ClientSecret: rand.Text(),

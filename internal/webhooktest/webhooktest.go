@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/nodetest"
 	"github.com/keyward/keyward/internal/testlog"
 )
 
@@ -28,18 +29,6 @@ import (
 func receiverDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "receiver")
-}
-
-// Available tells why the receiver cannot run here, or "" when it can: Node on PATH and the
-// modules installed (npm ci --prefix internal/webhooktest/receiver).
-func Available() string {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "node is not installed"
-	}
-	if _, err := os.Stat(filepath.Join(receiverDir(), "node_modules", "standardwebhooks", "package.json")); err != nil {
-		return "standardwebhooks is not installed (npm ci --prefix internal/webhooktest/receiver)"
-	}
-	return ""
 }
 
 // Options describe one run of the receiver.
@@ -85,12 +74,7 @@ func FreePort(t testing.TB) int {
 // is skipped, except in CI (CI=true), where it must run.
 func Start(t testing.TB, o Options) *Receiver {
 	t.Helper()
-	if why := Available(); why != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s; the webhook tests must run in CI", why)
-		}
-		t.Skipf("%s: the webhook tests against a Standard Webhooks receiver are skipped", why)
-	}
+	nodetest.Require(t, receiverDir(), "standardwebhooks", "the webhook tests against a Standard Webhooks receiver")
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
