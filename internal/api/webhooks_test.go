@@ -419,3 +419,43 @@ func TestKeyDisabledByMember(t *testing.T) {
 		t.Errorf("leaked key after a refused enable: %q %q", got.State, got.DisabledReason)
 	}
 }
+
+// TestWebhookLeavesNoTokenInTheAuditLog: a receiver's URL often carries its own token in the
+// query; the audit log, read by people who may not manage webhooks, names the URL without it.
+func TestWebhookLeavesNoTokenInTheAuditLog(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	e.project("shop", owner, nil)
+	tok := e.userToken(owner, "")
+	var w client.Webhook
+	e.do(req{method: "POST", path: "/v1/projects/shop/webhooks", token: tok, body: map[string]any{
+		"url": "https://hooks.example.com/in?token=s3cr3t-receiver-token", "events": []string{"api_key.created"},
+	}}).expect(t, http.StatusCreated).decode(t, &w)
+	e.do(req{method: "DELETE", path: "/v1/projects/shop/webhooks/" + w.ID, token: tok}).expect(t, http.StatusNoContent)
+	r := e.do(req{method: "GET", path: "/v1/projects/shop/audit", token: tok}).expect(t, http.StatusOK)
+	if strings.Contains(string(r.body), "s3cr3t") || !strings.Contains(string(r.body), "hooks.example.com/in?…") {
+		t.Errorf("the audit log of a webhook with a token in its URL: %s", r.body)
+	}
+}
+
+// TestWebhookTestEventsAreBounded: test events waiting for a receiver that does not answer are
+// bounded, so pressing the button cannot fill the outbox; redelivering one still works.
+func TestWebhookTestEventsAreBounded(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	e.project("shop", owner, nil)
+	tok := e.userToken(owner, "")
+	w := e.createWebhook(tok, "shop", "api_key.created")
+	path := "/v1/projects/shop/webhooks/" + w.ID + "/test"
+	var first client.WebhookMessage
+	e.do(req{method: "POST", path: path, token: tok}).expect(t, http.StatusAccepted).decode(t, &first)
+	for range 4 {
+		e.do(req{method: "POST", path: path, token: tok}).expect(t, http.StatusAccepted)
+	}
+	r := e.do(req{method: "POST", path: path, token: tok}).expect(t, http.StatusConflict)
+	if p := r.problem(t); !strings.Contains(p.Detail, "still waiting to be delivered") {
+		t.Errorf("the sixth pending test event: %q", p.Detail)
+	}
+	e.do(req{method: "POST", path: "/v1/projects/shop/webhooks/" + w.ID + "/messages/" + first.ID + "/redeliver", token: tok}).
+		expect(t, http.StatusAccepted)
+}

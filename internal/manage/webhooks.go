@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,19 @@ func (s *Service) newWebhookSecret(id string) (sealed []byte, text string, err e
 	return sealed, text, nil
 }
 
+// auditURL is a webhook's URL as the audit log shows it: without its query, which often holds
+// the receiver's own token, since the log is read by people who may not manage webhooks.
+func auditURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
+}
+
 // Webhooks lists the project's webhooks. It needs api-keys-manage.
 func (a *Access) Webhooks(ctx context.Context) ([]*keyward.Webhook, error) {
 	if err := a.mayManageWebhooks(); err != nil {
@@ -144,7 +158,7 @@ func (a *Access) CreateWebhook(ctx context.Context, in WebhookInput) (*keyward.W
 		return nil, "", err
 	}
 	s.audit(ctx, a.caller, &keyward.AuditEvent{ProjectID: a.Project.ID, At: now, Action: AuditWebhookCreated, Target: "webhook:" + id,
-		Detail: fmt.Sprintf("url=%q events=%s", w.URL, strings.Join(w.Events, ","))})
+		Detail: fmt.Sprintf("url=%q events=%s", auditURL(w.URL), strings.Join(w.Events, ","))})
 	return w, text, nil
 }
 
@@ -178,7 +192,7 @@ func (a *Access) UpdateWebhook(ctx context.Context, id string, c WebhookChange) 
 		return nil, err
 	}
 	s.audit(ctx, a.caller, &keyward.AuditEvent{ProjectID: a.Project.ID, At: now, Action: AuditWebhookUpdated, Target: "webhook:" + id,
-		Detail: fmt.Sprintf("url=%q events=%s", w.URL, strings.Join(w.Events, ","))})
+		Detail: fmt.Sprintf("url=%q events=%s", auditURL(w.URL), strings.Join(w.Events, ","))})
 	return w, nil
 }
 
@@ -196,7 +210,7 @@ func (a *Access) DeleteWebhook(ctx context.Context, id string) error {
 		return err
 	}
 	s.audit(ctx, a.caller, &keyward.AuditEvent{ProjectID: a.Project.ID, At: s.Now(), Action: AuditWebhookDeleted, Target: "webhook:" + id,
-		Detail: fmt.Sprintf("url=%q", w.URL)})
+		Detail: fmt.Sprintf("url=%q", auditURL(w.URL))})
 	return nil
 }
 
@@ -294,6 +308,9 @@ func (a *Access) RedeliverWebhookMessage(ctx context.Context, webhookID, id stri
 	return m, nil
 }
 
+// maxPendingTests bounds the test events of a webhook waiting to be delivered.
+const maxPendingTests = 5
+
 // TestWebhook queues a webhook.test event for the webhook alone, and returns its message. It
 // needs api-keys-manage.
 func (a *Access) TestWebhook(ctx context.Context, id string) (*keyward.WebhookMessage, error) {
@@ -304,6 +321,21 @@ func (a *Access) TestWebhook(ctx context.Context, id string) (*keyward.WebhookMe
 		return nil, err
 	}
 	s := a.svc
+	// Each test is a message kept for 30 days: a receiver that is down would otherwise let
+	// anyone pressing the button fill the outbox.
+	recent, _, err := s.Store.WebhookMessagePage(ctx, a.Project.ID, id, keyward.Page{Limit: maxPendingTests, Search: keyward.EventWebhookTest})
+	if err != nil {
+		return nil, err
+	}
+	pending := 0
+	for _, m := range recent {
+		if m.State == keyward.MessagePending {
+			pending++
+		}
+	}
+	if pending >= maxPendingTests {
+		return nil, keyward.Errorf(keyward.ECONFLICT, "%d test events of this webhook are still waiting to be delivered; redeliver one of them, or wait until they are.", pending)
+	}
 	msgs, err := s.Store.EnqueueWebhookEvent(ctx, keyward.WebhookEvent{Type: keyward.EventWebhookTest, At: s.Now(),
 		Data: keyward.EventData{ProjectID: a.Project.ID, Actor: a.caller.Principal.Subject}}, id)
 	if err != nil {
