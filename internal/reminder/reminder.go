@@ -108,7 +108,7 @@ func (r *Reminders) mail(ctx context.Context, d *keyward.ExpiryReminder) {
 // Mail is the plain-text mail of reminder d of a key of project.
 func Mail(d *keyward.ExpiryReminder, project *keyward.Project, baseURL string) (subject, body string) {
 	k := d.Key
-	when := "in 7 days"
+	when := "within 7 days"
 	if d.Days == 1 {
 		when = "within a day"
 	}
