@@ -69,6 +69,8 @@ type Sender struct {
 	// HTTP posts the messages; nil: a client that connects only where Policy allows and never
 	// follows a redirect.
 	HTTP *http.Client
+	// Timeout bounds one attempt (AttemptTimeout when zero).
+	Timeout time.Duration
 
 	once   sync.Once
 	client *http.Client
@@ -81,7 +83,7 @@ func (s *Sender) init() {
 		s.client = s.HTTP
 		if s.client == nil {
 			s.client = &http.Client{
-				Transport: Policy(s.AllowPrivate).Transport(AttemptTimeout),
+				Transport: Policy(s.AllowPrivate).Transport(s.timeout()),
 				// A redirect would take the signed message, and the request, where the
 				// webhook's URL check never looked.
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -91,6 +93,13 @@ func (s *Sender) init() {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
 	})
+}
+
+func (s *Sender) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return AttemptTimeout
 }
 
 // Poke wakes Run to look for due messages now, after a change queued some.
@@ -135,19 +144,45 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, sendConcurrency)
+	silent := &silentReceivers{hooks: map[string]bool{}}
 	for _, d := range batch {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s.deliver(ctx, d)
+			s.deliver(ctx, d, silent)
 		})
 	}
 	wg.Wait()
 	return len(batch), nil
 }
 
+// silentReceivers are the webhooks of a batch whose receiver gave no answer (a timeout, a
+// refused connection): their other messages of the batch wait for their next attempt instead
+// of each spending a timeout, so that one receiver that hangs does not hold back every other
+// project's deliveries.
+type silentReceivers struct {
+	mu    sync.Mutex
+	hooks map[string]bool
+}
+
+func (s *silentReceivers) is(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hooks[id]
+}
+
+func (s *silentReceivers) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks[id] = true
+}
+
+// NotTriedSilent is the attempt error of a message not sent because its receiver gave no answer
+// to another message a moment before.
+const NotTriedSilent = "not sent: the receiver did not answer another message a moment ago"
+
 // deliver makes one attempt of d and records it.
-func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery) {
+func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery, silent *silentReceivers) {
 	m, w := d.Message, d.Webhook
 	log := s.Logger.With("webhook", w.ID, "message", m.ID, "event", m.Type, "attempt", m.Attempts)
 	now := s.Now()
@@ -167,9 +202,17 @@ func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery) {
 			return
 		}
 	}
+	if silent.is(w.ID) {
+		a.Error = NotTriedSilent
+		s.record(ctx, log, a, s.retry(ctx, log, m, now), false)
+		return
+	}
 	s.attempt(ctx, log, w, m, a)
 	if ctx.Err() != nil {
 		return // shutting down: the lease brings the message back, to this or another instance
+	}
+	if a.Status == 0 {
+		silent.add(w.ID)
 	}
 	if a.Status >= 200 && a.Status < 300 {
 		s.record(ctx, log, a, nil, false)
@@ -187,7 +230,7 @@ func (s *Sender) attempt(ctx context.Context, log *slog.Logger, w *keyward.Webho
 		a.Error = "not sent: the webhook's signing secret cannot be read on this server"
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(m.Body))
 	if err != nil {
@@ -243,7 +286,7 @@ func attemptError(err error) string {
 		err = ue.Err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s", AttemptTimeout)
+		return "no answer in time"
 	}
 	return err.Error()
 }

@@ -394,3 +394,47 @@ func TestOwnerMustStillSee(t *testing.T) {
 		t.Errorf("the receiver got %d messages, want 1", rc.count())
 	}
 }
+
+// TestSilentReceiverHoldsUpNobody: once a receiver has let an attempt time out, its other
+// messages of the batch are not each given the full time limit; they wait for their next
+// attempt, so that a receiver that hangs does not hold back every other delivery.
+func TestSilentReceiverHoldsUpNobody(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	got := 0
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // the server notices the sender hanging up only after the body
+		mu.Lock()
+		got++
+		mu.Unlock()
+		<-r.Context().Done() // never answers: the sender gives up
+	}))
+	t.Cleanup(hang.Close)
+	f.webhook(t, hang.URL+"/hook")
+	var ids []string
+	for range 12 {
+		ids = append(ids, f.emit(t, keyward.EventKeyCreated).ID)
+	}
+	s := f.sender(true)
+	s.Timeout = 200 * time.Millisecond
+	if n := sendDue(t, s); n != 12 {
+		t.Fatalf("claimed %d messages, want 12", n)
+	}
+	mu.Lock()
+	requests := got
+	mu.Unlock()
+	notTried := 0
+	for _, id := range ids {
+		m, attempts := f.message(t, id)
+		if m.State != keyward.MessagePending || m.NextAttemptAt == nil || len(attempts) != 1 {
+			t.Fatalf("message %s: %+v with %d attempts", id, m, len(attempts))
+		}
+		if attempts[0].Error == webhook.NotTriedSilent {
+			notTried++
+		}
+	}
+	// At most eight are in flight at once; the others follow the first timeout.
+	if requests > 8 || notTried < 4 || requests+notTried != 12 {
+		t.Errorf("the receiver got %d requests and %d messages were not tried; want at most 8, the rest not tried", requests, notTried)
+	}
+}
