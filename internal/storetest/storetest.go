@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RollExchangeRace", testRollExchangeRace},
 		{"EndRollGraces", testEndRollGraces},
 		{"TransferAPIKey", testTransferAPIKey},
+		{"MemberDisabledKey", testMemberDisabledKey},
 		{"TransferRemoveRace", testTransferRemoveRace},
 		{"Sessions", testSessions},
 		{"SessionNeedsCredential", testSessionNeedsCredential},

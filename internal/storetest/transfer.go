@@ -137,3 +137,55 @@ func testTransferRemoveRace(t *testing.T, s keyward.Store) {
 		}
 	}
 }
+
+// testMemberDisabledKey: a key a member disabled stops at once (its sessions end through the
+// feed, no new one starts); a transfer keeps it disabled, unlike one whose owner left; enabling
+// it works, and enabling a key disabled for another reason is refused and changes nothing.
+func testMemberDisabledKey(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	u, v := newUser(t, s), newUser(t, s)
+	p := newProject(t, s, u)
+	must(t, s.PutMember(ctx, &keyward.Member{ProjectID: p.ID, UserID: v.ID, Permissions: allPermissions, CreatedAt: t0, UpdatedAt: t0}))
+	k := ownedKey(t, s, p, u, "api-keys-view")
+	sess, _ := newKeySession(t, s, k)
+	cursor := feedTail(t, s)
+
+	yes, no := true, false
+	at := t0.Add(time.Minute)
+	got, err := s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: &yes}, at)
+	must(t, err)
+	if got.State(at) != keyward.KeyDisabled || got.DisabledReason != keyward.KeyDisabledByMember || !got.DisabledAt.Equal(at) {
+		t.Fatalf("disabled key: %+v", got)
+	}
+	if r := sessionReason(t, s, sess.ID); r != keyward.KeyDisabledByMember {
+		t.Fatalf("session revoke reason %q", r)
+	}
+	if n := len(feedSince(t, s, cursor)); n != 1 {
+		t.Fatalf("feed has %d new entries, want 1", n)
+	}
+	read, err := s.APIKey(ctx, k.ID)
+	must(t, err)
+	_, err = newKeySessionErr(t, s, read)
+	wantCode(t, err, keyward.ENOTFOUND)
+
+	got, err = s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Owner: &v.ID}, at)
+	must(t, err)
+	if got.DisabledAt == nil || got.DisabledReason != keyward.KeyDisabledByMember {
+		t.Fatalf("a transfer enabled a key a member disabled: %+v", got)
+	}
+	got, err = s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: &no}, at)
+	must(t, err)
+	if got.State(at) != keyward.KeyActive || got.DisabledReason != "" {
+		t.Fatalf("enabled key: %+v", got)
+	}
+	newKeySession(t, s, got)
+
+	leaked := ownedKey(t, s, p, u, "api-keys-view")
+	_, _, err = s.DisableLeakedAPIKey(ctx, leaked.ID, keyward.AuditEvent{At: at})
+	must(t, err)
+	_, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: &no}, at)
+	wantCode(t, err, keyward.EINVALID)
+	if read, err := s.APIKey(ctx, leaked.ID); err != nil || !read.Leaked() {
+		t.Fatalf("a refused enable changed the leaked key: %+v, %v", read, err)
+	}
+}
