@@ -139,6 +139,9 @@ type WebhookMessage struct {
 	LastStatus  int
 	LastError   string
 	DeliveredAt *time.Time
+	// RetryUntil is when a failing message stops being retried: WebhookRetryWindow after it was
+	// queued, or after it was last redelivered.
+	RetryUntil time.Time
 }
 
 // WebhookAttempt is one try of a message and what the receiver answered.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -232,12 +233,12 @@ func (db *DB) emit(ctx context.Context, tx *sql.Tx, e keyward.WebhookEvent, only
 		}
 		next := e.At
 		m := &keyward.WebhookMessage{ID: id, WebhookID: wh, ProjectID: e.Data.ProjectID, Type: e.Type, Body: body,
-			CreatedAt: e.At, State: keyward.MessagePending, NextAttemptAt: &next}
+			CreatedAt: e.At, State: keyward.MessagePending, NextAttemptAt: &next, RetryUntil: e.At.Add(keyward.WebhookRetryWindow)}
 		if _, err := tx.ExecContext(ctx,
 			"INSERT INTO webhook_messages (webhook_id, project_id, msg_id, event_type, body, created_at, state, next_attempt_at, window_ends_at)"+
 				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 			wh, m.ProjectID, id, e.Type, string(body), micros(e.At), keyward.MessagePending, micros(e.At),
-			micros(e.At.Add(keyward.WebhookRetryWindow))); err != nil {
+			micros(m.RetryUntil)); err != nil {
 			return nil, fmt.Errorf("webhook event %s: %w", e.Type, err)
 		}
 		out = append(out, m)
@@ -258,18 +259,20 @@ func (db *DB) EnqueueWebhookEvent(ctx context.Context, e keyward.WebhookEvent, w
 	return out, err
 }
 
-const messageCols = "msg_id, webhook_id, project_id, event_type, body, created_at, state, attempts, next_attempt_at, last_status, last_error, delivered_at"
+const messageCols = "msg_id, webhook_id, project_id, event_type, body, created_at, state, attempts, next_attempt_at, last_status, last_error, delivered_at, window_ends_at"
 
-func scanMessage(row scanner) (*keyward.WebhookMessage, error) {
+// scanMessage reads a row of messageCols, after the columns first (such as a page's sort key)
+// are scanned into first.
+func scanMessage(row scanner, first ...any) (*keyward.WebhookMessage, error) {
 	var m keyward.WebhookMessage
 	var body string
-	var created int64
+	var created, until int64
 	var next, delivered sql.NullInt64
-	if err := row.Scan(&m.ID, &m.WebhookID, &m.ProjectID, &m.Type, &body, &created, &m.State, &m.Attempts, &next,
-		&m.LastStatus, &m.LastError, &delivered); err != nil {
+	if err := row.Scan(append(first, &m.ID, &m.WebhookID, &m.ProjectID, &m.Type, &body, &created, &m.State, &m.Attempts, &next,
+		&m.LastStatus, &m.LastError, &delivered, &until)...); err != nil {
 		return nil, err
 	}
-	m.Body, m.CreatedAt = []byte(body), fromMicros(created)
+	m.Body, m.CreatedAt, m.RetryUntil = []byte(body), fromMicros(created), fromMicros(until)
 	m.NextAttemptAt, m.DeliveredAt = timePtr(next), timePtr(delivered)
 	if m.State != keyward.MessagePending {
 		m.NextAttemptAt = nil
@@ -374,13 +377,11 @@ func truncateUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8RuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n]
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // WebhookMessagePage returns one page of a webhook's messages, newest first. A search keeps the
 // messages whose event type or state it is.
@@ -418,21 +419,12 @@ func (db *DB) WebhookMessagePage(ctx context.Context, projectID, webhookID strin
 			return out, next.encode(), rows.Close()
 		}
 		var seq int64
-		var m keyward.WebhookMessage
-		var body string
-		var created int64
-		var nextAt, delivered sql.NullInt64
-		if err := rows.Scan(&seq, &m.ID, &m.WebhookID, &m.ProjectID, &m.Type, &body, &created, &m.State, &m.Attempts, &nextAt,
-			&m.LastStatus, &m.LastError, &delivered); err != nil {
+		m, err := scanMessage(rows, &seq)
+		if err != nil {
 			return nil, "", fmt.Errorf("webhook messages: %w", err)
 		}
-		m.Body, m.CreatedAt = []byte(body), fromMicros(created)
-		m.NextAttemptAt, m.DeliveredAt = timePtr(nextAt), timePtr(delivered)
-		if m.State != keyward.MessagePending {
-			m.NextAttemptAt = nil
-		}
 		last = seq
-		out = append(out, &m)
+		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("webhook messages: %w", err)
@@ -503,21 +495,6 @@ func (db *DB) RedeliverWebhookMessage(ctx context.Context, projectID, id string,
 		return nil, err
 	}
 	return m, nil
-}
-
-// WebhookWindowEnd returns when a message stops being retried; the sender asks it after a
-// failure, since a redelivery starts a new window.
-func (db *DB) WebhookWindowEnd(ctx context.Context, id string) (time.Time, error) {
-	ctx, cancel := db.deadline(ctx)
-	defer cancel()
-	var end int64
-	err := db.r.QueryRowContext(ctx, "SELECT window_ends_at FROM webhook_messages WHERE msg_id = $1", id).Scan(&end)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, keyward.Errorf(keyward.ENOTFOUND, "Webhook message not found.")
-	} else if err != nil {
-		return time.Time{}, fmt.Errorf("webhook message window: %w", err)
-	}
-	return fromMicros(end), nil
 }
 
 // Expiry reminders are due this long before a key expires.

@@ -446,7 +446,7 @@ func testWebhookClaims(t *testing.T, s keyward.Store) {
 	first := claimOf(t, s, p, now, time.Minute, 2)
 	sameJSON(t, "first claim", deliveryIDs(first), []string{m1.ID, m2.ID})
 	if d := first[0]; d.Message.Attempts != 1 || string(d.Message.Body) != string(m1.Body) || d.Message.State != keyward.MessagePending ||
-		string(d.Webhook.Secret) != string(w.Secret) || d.Webhook.URL != w.URL {
+		string(d.Webhook.Secret) != string(w.Secret) || d.Webhook.URL != w.URL || !d.Message.RetryUntil.Equal(m1.CreatedAt.Add(keyward.WebhookRetryWindow)) {
 		t.Fatalf("claimed %+v for %+v", d.Message, d.Webhook)
 	}
 	sameJSON(t, "second claim", deliveryIDs(claimOf(t, s, p, now, time.Minute, 10)), []string{m3.ID})
@@ -585,6 +585,10 @@ func testWebhookRedeliver(t *testing.T, s keyward.Store) {
 	sameJSON(t, "claim after redelivery", deliveryIDs(again), []string{delivered.ID, failed.ID})
 	if again[0].Message.Attempts != 2 {
 		t.Fatalf("redelivered message claimed with %d attempts", again[0].Message.Attempts)
+	}
+	// A redelivery is retried for a new window, from when it was asked for.
+	if until := again[0].Message.RetryUntil; !until.Equal(later.Add(keyward.WebhookRetryWindow)) {
+		t.Fatalf("redelivered message retried until %v, want %v", until, later.Add(keyward.WebhookRetryWindow))
 	}
 	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: failed.ID, At: later, Status: 200}, nil, false))
 	if m, attempts := message(t, s, p.ID, failed.ID); m.State != keyward.MessageDelivered || len(attempts) != 2 {

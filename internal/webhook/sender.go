@@ -20,8 +20,6 @@ import (
 type Store interface {
 	ClaimWebhookMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]keyward.WebhookDelivery, error)
 	RecordWebhookAttempt(ctx context.Context, a *keyward.WebhookAttempt, next *time.Time, skip bool) error
-	// WebhookWindowEnd is when a message's retries stop.
-	WebhookWindowEnd(ctx context.Context, msgID string) (time.Time, error)
 }
 
 // Rights answers whether a webhook's owner may, now, see an event of a type in a project: a
@@ -193,7 +191,7 @@ func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery, silent 
 		case err != nil:
 			log.Error("webhook owner's rights unreadable; retrying later", "err", err)
 			a.Error = "not sent: the owner's rights could not be checked"
-			s.record(ctx, log, a, s.retry(ctx, log, m, now), false)
+			s.record(ctx, log, a, s.retry(m, now), false)
 			return
 		case !ok:
 			a.Error = NotSentOwner
@@ -204,7 +202,7 @@ func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery, silent 
 	}
 	if silent.is(w.ID) {
 		a.Error = NotTriedSilent
-		s.record(ctx, log, a, s.retry(ctx, log, m, now), false)
+		s.record(ctx, log, a, s.retry(m, now), false)
 		return
 	}
 	s.attempt(ctx, log, w, m, a)
@@ -219,7 +217,7 @@ func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery, silent 
 		return
 	}
 	log.Warn("webhook attempt failed", "status", a.Status, "err", a.Error)
-	s.record(ctx, log, a, s.retry(ctx, log, m, now), false)
+	s.record(ctx, log, a, s.retry(m, now), false)
 }
 
 // attempt signs and posts m to w, and fills a with the outcome.
@@ -292,23 +290,13 @@ func attemptError(err error) string {
 }
 
 // retry is when m, whose attempt at now failed, is tried next: nil once its window is over.
-func (s *Sender) retry(ctx context.Context, log *slog.Logger, m *keyward.WebhookMessage, now time.Time) *time.Time {
-	end, err := s.Store.WebhookWindowEnd(ctx, m.ID)
-	if err != nil {
-		if keyward.ErrorCode(err) != keyward.ENOTFOUND {
-			// Not failed for a database hiccup: the lease brings it back.
-			log.Error("webhook message window unreadable", "err", err)
-			next := now.Add(Lease)
-			return &next
-		}
-		return nil
-	}
-	if !now.Before(end) {
+func (s *Sender) retry(m *keyward.WebhookMessage, now time.Time) *time.Time {
+	if !now.Before(m.RetryUntil) {
 		return nil
 	}
 	next := now.Add(Backoff(s.RetryBase, m.Attempts, s.Rand))
-	if next.After(end) {
-		next = end // one last attempt as the window ends
+	if next.After(m.RetryUntil) {
+		next = m.RetryUntil // one last attempt as the window ends
 	}
 	return &next
 }
