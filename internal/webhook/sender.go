@@ -185,20 +185,19 @@ func (s *Sender) deliver(ctx context.Context, d keyward.WebhookDelivery, silent 
 	log := s.Logger.With("webhook", w.ID, "message", m.ID, "event", m.Type, "attempt", m.Attempts)
 	now := s.Now()
 	a := &keyward.WebhookAttempt{MessageID: m.ID, At: now}
-	if m.Type != keyward.EventWebhookTest {
-		ok, err := s.Rights.MaySee(ctx, w.ProjectID, w.Owner, m.Type)
-		switch {
-		case err != nil:
-			log.Error("webhook owner's rights unreadable; retrying later", "err", err)
-			a.Error = "not sent: the owner's rights could not be checked"
-			s.record(ctx, log, a, s.retry(m, now), false)
-			return
-		case !ok:
-			a.Error = NotSentOwner
-			log.Info("webhook message not sent: its owner may no longer see it")
-			s.record(ctx, log, a, nil, true)
-			return
-		}
+	// A test event too: a webhook whose owner left shows its skipped test, which says why.
+	ok, err := s.Rights.MaySee(ctx, w.ProjectID, w.Owner, m.Type)
+	switch {
+	case err != nil:
+		log.Error("webhook owner's rights unreadable; retrying later", "err", err)
+		a.Error = "not sent: the owner's rights could not be checked"
+		s.record(ctx, log, a, s.retry(m, now), false)
+		return
+	case !ok:
+		a.Error = NotSentOwner
+		log.Info("webhook message not sent: its owner may no longer see it")
+		s.record(ctx, log, a, nil, true)
+		return
 	}
 	if silent.is(w.ID) {
 		a.Error = NotTriedSilent
