@@ -164,12 +164,11 @@ func (c *Client) SetProjectKeyPolicy(ctx context.Context, project string, policy
 	return &out, nil
 }
 
-// SetProjectPolicy replaces what a project requires of its API keys and sets whether they
-// exchange only with a DPoP proof, in one request; it needs what renaming needs.
-func (c *Client) SetProjectPolicy(ctx context.Context, project string, policy KeyPolicy, requireDPoP bool) (*Project, error) {
+// UpdateProject changes the settings req sends (the fields it leaves out stay) in one request;
+// it needs what renaming needs.
+func (c *Client) UpdateProject(ctx context.Context, project string, req RenameProjectRequest) (*Project, error) {
 	var out Project
-	body := RenameProjectRequest{KeyPolicy: &policy, RequireDPoP: &requireDPoP}
-	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, body, &out, http.StatusOK); err != nil {
+	if err := c.do(ctx, http.MethodPatch, projectPath(project), nil, req, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -29,7 +29,8 @@ func TestKeysCreateMeetsTheKeyPolicy(t *testing.T) {
 }
 
 // TestProjectsPolicy: keyward projects policy shows what a project requires, changes only the
-// rules given, and the keys then meet them; a member without projects-manage cannot change it.
+// rules given, and the keys then meet them; a bad rule is refused with the server's sentence and
+// changes nothing (who may change it is the API's TestKeyPolicy).
 func TestProjectsPolicy(t *testing.T) {
 	_, c := signedIn(t)
 	c.ok("projects", "create", "web-shop")
@@ -46,7 +47,10 @@ func TestProjectsPolicy(t *testing.T) {
 	}
 	c.fails(1, "This project requires API keys to expire within 30 days (720h).", nil,
 		"keys", "create", "--project", "web-shop", "--name", "ci", "--permissions", "images-view", "--ips", "10.0.0.0/8")
-	c.fails(1, "The maximum lifetime must be a duration from 1h to 876000h", nil, "projects", "policy", "web-shop", "--max-lifetime", "soon")
+	c.fails(1, "The maximum lifetime must be a duration from 1h to 876000h", nil, "projects", "policy", "web-shop", "--max-lifetime", "soon", "--require-dpop=false")
+	if out := c.ok("projects", "policy", "web-shop").stdout; !strings.Contains(out, "an expiry within 720h, an IP restriction, DPoP proofs.") {
+		t.Fatalf("a refused change changed the policy: %q", out)
+	}
 	out = c.ok("projects", "policy", "web-shop", "--max-lifetime", "0", "--require-ips=false", "--require-dpop=false").stdout
 	if !strings.Contains(out, "requires nothing") {
 		t.Fatalf("policy after clearing it: %q", out)

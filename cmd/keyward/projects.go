@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/keyward/keyward/client"
 )
 
 const projectsSynopsis = "projects list [--json] | projects create NAME [--json] | projects rename PROJECT NEW-NAME [--json] | projects policy PROJECT [flags] | projects delete PROJECT --yes"
@@ -120,7 +122,7 @@ func (m *Main) projectsPolicy(ctx context.Context, args []string) error {
 		return usagef("usage: keyward projects policy PROJECT [flags]")
 	}
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Name != "json" })
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	r, err := m.connect(ctx)
 	if err != nil {
 		return err
@@ -129,12 +131,10 @@ func (m *Main) projectsPolicy(ctx context.Context, args []string) error {
 	if err != nil {
 		return r.explain(err)
 	}
-	changed := false
-	for _, g := range given {
-		changed = changed || g
-	}
-	if changed {
-		policy, dpop := p.KeyPolicy, p.RequireDPoP
+	// Only what the flags name is sent: the key policy is replaced whole, from the one just read.
+	var req client.RenameProjectRequest
+	if given["require-expiry"] || given["max-lifetime"] || given["require-ips"] {
+		policy := p.KeyPolicy
 		if given["require-expiry"] {
 			policy.RequireExpiry = *requireExpiry
 		}
@@ -144,10 +144,13 @@ func (m *Main) projectsPolicy(ctx context.Context, args []string) error {
 		if given["require-ips"] {
 			policy.RequireIPs = *requireIPs
 		}
-		if given["require-dpop"] {
-			dpop = *requireDPoP
-		}
-		if p, err = r.SetProjectPolicy(ctx, rest[0], policy, dpop); err != nil {
+		req.KeyPolicy = &policy
+	}
+	if given["require-dpop"] {
+		req.RequireDPoP = requireDPoP
+	}
+	if req.KeyPolicy != nil || req.RequireDPoP != nil {
+		if p, err = r.UpdateProject(ctx, rest[0], req); err != nil {
 			return r.explain(err)
 		}
 	}

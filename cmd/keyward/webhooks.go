@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 )
 
@@ -90,10 +92,8 @@ func (m *Main) webhooksCreate(ctx context.Context, args []string) error {
 	fs := m.flagSet("webhooks create", "webhooks create --url URL --events a,b [--project P] [--json]\n\n"+
 		"Adds a webhook: the project's events are POSTed to URL, signed per the Standard Webhooks\n"+
 		"specification, and retried for 24 hours until it answers 2xx. Prints the signing secret on\n"+
-		"standard output, this once: the receiver verifies signatures with it. Events: api_key.created,\n"+
-		"api_key.updated, api_key.rolled, api_key.deleted, api_key.disabled, api_key.leaked,\n"+
-		"api_key.expiring, session.reuse_detected, member.added, member.changed, member.removed (these\n"+
-		"three need members-view). Needs the api-keys-manage permission.")
+		"standard output, this once: the receiver verifies signatures with it. Events: "+strings.Join(keyward.WebhookEvents(), ", ")+
+		"\n(the member.* ones need members-view). Needs the api-keys-manage permission.")
 	project := projectFlag(fs)
 	url := fs.String("url", "", "where events are sent: an https URL (required)")
 	events := fs.String("events", "", "comma-separated event types to send (required)")

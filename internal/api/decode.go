@@ -72,6 +72,17 @@ func decodePatch(w http.ResponseWriter, r *http.Request, dst any) (map[string]bo
 	return fields, nil
 }
 
+// refuseNull is the answer to a PATCH body that sends null for one of names (fields as
+// decodePatch returns them), fields whose null would mean nothing: leaving them out keeps them.
+func refuseNull(fields map[string]bool, names ...string) error {
+	for _, f := range names {
+		if fields[f] {
+			return invalid("Field %q cannot be null; leave it out to keep it.", f)
+		}
+	}
+	return nil
+}
+
 func checkContentType(h http.Header) error {
 	unsupported := web.Errorf(http.StatusUnsupportedMediaType, "Send the body as Content-Type: application/json.")
 	values := h.Values("Content-Type")

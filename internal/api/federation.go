@@ -77,10 +77,8 @@ func (s *Server) updateIssuer(w http.ResponseWriter, r *http.Request, a *manage.
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "issuer", "audiences"} {
-		if fields[f] {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, "name", "issuer", "audiences"); err != nil {
+		return err
 	}
 	c := manage.IssuerChange{Name: req.Name, Issuer: req.Issuer, Audiences: req.Audiences, JWKSURI: req.JWKSURI, Preset: req.Preset}
 	none := ""
@@ -145,10 +143,8 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "issuer", "target", "ttl", "conditions"} {
-		if fields[f] {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, "name", "issuer", "target", "ttl", "conditions"); err != nil {
+		return err
 	}
 	rule, err := a.UpdateFederationRule(r.Context(), r.PathValue("rule"), manage.RuleChange{
 		Name: req.Name, Issuer: req.Issuer, Target: req.Target, TTL: req.TTL, Conditions: req.Conditions,

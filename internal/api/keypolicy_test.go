@@ -124,3 +124,20 @@ func TestKeyPolicy(t *testing.T) {
 	e.do(req{method: "POST", path: keys, token: tok, body: map[string]any{"name": "any", "permissions": []string{"containers-view"}, "expires_at": at(50000 * time.Hour)}}).
 		expect(t, http.StatusCreated)
 }
+
+// TestProjectPatchIsCheckedFirst: a PATCH whose key policy is bad changes none of the settings
+// it sends beside it.
+func TestProjectPatchIsCheckedFirst(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user("owner@example.com", false)
+	e.project("shop", owner, nil)
+	tok := e.userToken(owner, "")
+	e.do(req{method: "PATCH", path: "/v1/projects/shop", token: tok, body: map[string]any{
+		"name": "boutique", "require_dpop": true, "key_policy": map[string]any{"max_lifetime": "soon"},
+	}}).expect(t, http.StatusBadRequest).problem(t)
+	var proj client.Project
+	e.do(req{method: "GET", path: "/v1/projects/shop", token: tok}).expect(t, http.StatusOK).decode(t, &proj)
+	if proj.Name != "shop" || proj.RequireDPoP {
+		t.Errorf("a refused PATCH changed the project: %+v", proj)
+	}
+}

@@ -79,10 +79,8 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, a *manage.Acc
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "ips", "permissions", "owner", "require_dpop", "disabled"} {
-		if fields[f] {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, "name", "ips", "permissions", "owner", "require_dpop", "disabled"); err != nil {
+		return err
 	}
 	in := manage.KeyChange{Name: req.Name, IPs: req.IPs, Permissions: req.Permissions, Owner: req.Owner, RequireDPoP: req.RequireDPoP,
 		Disabled: req.Disabled}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward"
 )
 
 // TestRoutesMatchOpenAPI fails when a /v1 route is served but undocumented, or documented but
@@ -63,5 +65,23 @@ func TestOpenAPIServed(t *testing.T) {
 	resp := e.do(req{method: http.MethodGet, path: "/v1/openapi.json"}).expect(t, http.StatusOK)
 	if string(resp.body) != string(openAPIDocument) {
 		t.Error("GET /v1/openapi.json does not serve the embedded document")
+	}
+}
+
+// TestOpenAPIWebhookEvents fails when the events a webhook may subscribe to and the document's
+// list of them differ, so that a new event type cannot go undocumented.
+func TestOpenAPIWebhookEvents(t *testing.T) {
+	doc, _ := loadSpec(t)
+	ref := doc.Components.Schemas["WebhookEventType"]
+	if ref == nil || ref.Value == nil {
+		t.Fatal("openapi.json has no WebhookEventType schema")
+	}
+	var documented []string
+	for _, v := range ref.Value.Enum {
+		s, _ := v.(string)
+		documented = append(documented, s)
+	}
+	if want := keyward.WebhookEvents(); !slices.Equal(documented, want) {
+		t.Errorf("WebhookEventType lists %v, keyward.WebhookEvents() %v", documented, want)
 	}
 }

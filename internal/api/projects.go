@@ -1,7 +1,9 @@
 package api
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
@@ -90,14 +92,18 @@ func (s *Server) renameProject(w http.ResponseWriter, r *http.Request, a *manage
 	if err != nil {
 		return err
 	}
-	for f, null := range fields {
-		if null {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, slices.Sorted(maps.Keys(fields))...); err != nil {
+		return err
 	}
 	_, rename := fields["name"]
 	if !rename && req.Require2FA == nil && req.RequireDPoP == nil && req.KeyPolicy == nil {
 		return invalid("Send \"name\" to rename the project, \"require_2fa\" to set whether it requires two-factor sign-in, \"require_dpop\" to set whether its keys require DPoP, or \"key_policy\" to set what it requires of its keys.")
+	}
+	if req.KeyPolicy != nil {
+		// Checked before anything is applied, so that a bad policy changes no other setting.
+		if _, err := manage.ParseMaxLifetime(req.KeyPolicy.MaxLifetime); err != nil {
+			return err
+		}
 	}
 	p := a.Project
 	if rename {

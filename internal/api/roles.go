@@ -66,10 +66,8 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"name", "description", "permissions", "require_dpop"} {
-		if fields[f] {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, "name", "description", "permissions", "require_dpop"); err != nil {
+		return err
 	}
 	role, err := a.UpdateRole(r.Context(), r.PathValue("role"), manage.RoleChange{
 		Name: req.Name, Description: req.Description, Permissions: req.Permissions, RequireDPoP: req.RequireDPoP,

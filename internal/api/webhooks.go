@@ -11,10 +11,11 @@ import (
 )
 
 // webhookOut is w on the wire. The secret is set only in the answers to creation and roll, by
-// the caller; the stored (sealed) secrets never leave the server.
-func webhookOut(w *keyward.Webhook) client.Webhook {
+// the caller; the stored (sealed) secrets never leave the server. A previous secret is shown
+// while it still signs.
+func (s *Server) webhookOut(w *keyward.Webhook) client.Webhook {
 	out := client.Webhook{ID: w.ID, URL: w.URL, Events: nonNil(w.Events), Owner: w.Owner, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC()}
-	if w.PreviousExpiresAt != nil && len(w.PreviousSecret) > 0 {
+	if w.PreviousExpiresAt != nil && len(w.PreviousSecret) > 0 && w.PreviousExpiresAt.After(s.Now()) {
 		out.PreviousSecretExpiresAt = utc(w.PreviousExpiresAt)
 	}
 	return out
@@ -37,7 +38,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, a *manage.
 	}
 	data := make([]client.Webhook, 0, len(list))
 	for _, h := range list {
-		data = append(data, webhookOut(h))
+		data = append(data, s.webhookOut(h))
 	}
 	// One page holds them all (keyward.WebhookMaxPerProject); the envelope is every list's.
 	return writeJSON(w, http.StatusOK, client.Page[client.Webhook]{Data: data})
@@ -48,7 +49,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, a *manage.Ac
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, webhookOut(h))
+	return writeJSON(w, http.StatusOK, s.webhookOut(h))
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -60,7 +61,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, a *manage
 	if err != nil {
 		return err
 	}
-	out := webhookOut(h)
+	out := s.webhookOut(h)
 	out.Secret = secret
 	w.Header().Set("Location", "/v1/projects/"+a.Project.ID+"/webhooks/"+h.ID)
 	return writeJSON(w, http.StatusCreated, out)
@@ -72,16 +73,14 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, a *manage
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"url", "events"} {
-		if fields[f] {
-			return invalid("Field %q cannot be null; leave it out to keep it.", f)
-		}
+	if err := refuseNull(fields, "url", "events"); err != nil {
+		return err
 	}
 	h, err := a.UpdateWebhook(r.Context(), r.PathValue("id"), manage.WebhookChange{URL: req.URL, Events: req.Events})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, webhookOut(h))
+	return writeJSON(w, http.StatusOK, s.webhookOut(h))
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
@@ -92,38 +91,37 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, a *manage
 	return nil
 }
 
-// rollWebhookSecret takes an optional body: without one, the previous secret signs for
-// manage.DefaultWebhookGrace.
+// rollWebhookSecret reads its body as rollKey does: {} (no grace) signs with the previous
+// secret too for manage.DefaultWebhookGrace.
 func (s *Server) rollWebhookSecret(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	var req client.RollWebhookSecretRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
 	grace := manage.DefaultWebhookGrace
-	if hasBody(r) {
-		var req client.RollWebhookSecretRequest
-		if err := decodeJSON(w, r, &req); err != nil {
-			return err
+	if req.Grace != "" {
+		d, err := time.ParseDuration(req.Grace)
+		if err != nil {
+			return invalid("Field \"grace\" must be a duration from 0s to %s, such as 24h or 90m.", manage.MaxWebhookGrace)
 		}
-		if req.Grace != "" {
-			d, err := time.ParseDuration(req.Grace)
-			if err != nil {
-				return invalid("Field \"grace\" must be a duration from 0s to %s, such as 24h or 90m.", manage.MaxWebhookGrace)
-			}
-			grace = d // its range is manage's rule
-		}
+		grace = d // its range is manage's rule
 	}
 	h, secret, err := a.RollWebhookSecret(r.Context(), r.PathValue("id"), grace)
 	if err != nil {
 		return err
 	}
-	out := webhookOut(h)
+	out := s.webhookOut(h)
 	out.Secret = secret
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// hasBody reports whether r carries a body, for the POSTs whose body may be left out.
-func hasBody(r *http.Request) bool {
-	return r.ContentLength != 0 || len(r.Header.Values("Content-Type")) > 0
-}
-
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	m, err := a.TestWebhook(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -153,7 +151,7 @@ func (s *Server) getWebhookMessage(w http.ResponseWriter, r *http.Request, a *ma
 		return err
 	}
 	out := client.WebhookMessageDetail{WebhookMessage: messageOut(m), Body: json.RawMessage("null"), History: make([]client.WebhookAttempt, 0, len(attempts))}
-	if m.Body != nil {
+	if len(m.Body) > 0 {
 		out.Body = m.Body
 	}
 	for _, at := range attempts {
@@ -164,6 +162,9 @@ func (s *Server) getWebhookMessage(w http.ResponseWriter, r *http.Request, a *ma
 }
 
 func (s *Server) redeliverWebhookMessage(w http.ResponseWriter, r *http.Request, a *manage.Access) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	m, err := a.RedeliverWebhookMessage(r.Context(), r.PathValue("id"), r.PathValue("msg"))
 	if err != nil {
 		return err

@@ -117,12 +117,12 @@ func TestWebhookSecretShownOnce(t *testing.T) {
 	noSecret("an edit", e.do(req{method: "PATCH", path: path, token: tok, body: map[string]any{"url": "https://hooks.example.com/v2"}}).expect(t, http.StatusOK))
 	noSecret("the audit log", e.do(req{method: "GET", path: "/v1/projects/shop/audit", token: tok}).expect(t, http.StatusOK))
 
-	// Without a body, the previous secret signs for the default grace.
+	// Without a grace, the previous secret signs for the default one.
 	var rolled client.Webhook
-	e.do(req{method: "POST", path: path + "/roll-secret", token: tok}).expect(t, http.StatusOK).decode(t, &rolled)
+	e.do(req{method: "POST", path: path + "/roll-secret", token: tok, body: map[string]any{}}).expect(t, http.StatusOK).decode(t, &rolled)
 	if rolled.Secret == "" || rolled.Secret == w.Secret || rolled.PreviousSecretExpiresAt == nil ||
 		!rolled.PreviousSecretExpiresAt.Equal(e.clock.Now().Add(manage.DefaultWebhookGrace)) {
-		t.Errorf("rolled without a body: %+v", rolled)
+		t.Errorf("rolled without a grace: %+v", rolled)
 	}
 	var got client.Webhook
 	e.do(req{method: "GET", path: path, token: tok}).expect(t, http.StatusOK).decode(t, &got)
@@ -355,6 +355,38 @@ func TestWebhookMessagesOfKeyChanges(t *testing.T) {
 	for _, q := range []string{"?limit=0", "?limit=1001", "?cursor=", "?cursor=bogus", "?sort=asc"} {
 		e.do(req{method: "GET", path: "/v1/projects/shop/webhooks/" + all.ID + "/messages" + q, token: tok}).expect(t, http.StatusBadRequest).problem(t)
 	}
+
+	// The deliveries as a sender records them: a failed attempt, whose answer is kept (cut, and
+	// made valid text), then a delivered one. Both answers are checked against the document.
+	ctx := t.Context()
+	claimed, err := e.store.ClaimWebhookMessages(ctx, e.clock.Now(), time.Minute, 10)
+	if err != nil || len(claimed) == 0 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	m := claimed[0].Message
+	next := e.clock.Now().Add(time.Minute)
+	answer := strings.Repeat("x", 3000) + "\xff"
+	if err := e.store.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: m.ID, At: e.clock.Now(), Status: 503, Response: answer}, &next, false); err != nil {
+		t.Fatal(err)
+	}
+	msgPath := "/v1/projects/shop/webhooks/" + m.WebhookID + "/messages/" + m.ID
+	var failed client.WebhookMessageDetail
+	e.do(req{method: "GET", path: msgPath, token: tok}).expect(t, http.StatusOK).decode(t, &failed)
+	if failed.State != keyward.MessagePending || failed.LastStatus != 503 || len(failed.History) != 1 ||
+		len(failed.History[0].Response) != keyward.WebhookResponseMaxLen || failed.NextAttemptAt == nil {
+		t.Errorf("a message after a failed attempt: %+v", failed)
+	}
+	if err := e.store.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: m.ID, At: next, Status: 204}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	var delivered client.WebhookMessageDetail
+	e.do(req{method: "GET", path: msgPath, token: tok}).expect(t, http.StatusOK).decode(t, &delivered)
+	if delivered.State != keyward.MessageDelivered || delivered.DeliveredAt == nil || len(delivered.History) != 2 || delivered.History[0].Status != 204 {
+		t.Errorf("a delivered message: %+v", delivered)
+	}
+	if p := page(m.WebhookID, "?q=delivered"); len(p.Data) != 1 || p.Data[0].ID != m.ID {
+		t.Errorf("the delivered messages: %+v", p.Data)
+	}
 }
 
 // TestKeyDisabledByMember: a member disables a key, which stops acting at once, and enables it
@@ -417,6 +449,12 @@ func TestKeyDisabledByMember(t *testing.T) {
 	e.do(req{method: "GET", path: path, token: tok}).expect(t, http.StatusOK).decode(t, &got)
 	if got.State != "disabled" || got.DisabledReason != keyward.KeyLeaked {
 		t.Errorf("leaked key after a refused enable: %q %q", got.State, got.DisabledReason)
+	}
+	// A roll gives it a new secret, which enables it.
+	var rolled client.Key
+	e.do(req{method: "POST", path: path + "/roll", token: tok, body: map[string]any{}}).expect(t, http.StatusCreated).decode(t, &rolled)
+	if rolled.State != "active" || rolled.DisabledReason != "" || rolled.Secret == "" {
+		t.Errorf("leaked key after a roll: %q %q", rolled.State, rolled.DisabledReason)
 	}
 }
 

@@ -36,7 +36,7 @@ func FuzzCheckURL(f *testing.F) {
 		if u.Scheme != "https" && !(allowPrivate && u.Scheme == "http") {
 			t.Fatalf("accepted %q with scheme %q", raw, u.Scheme)
 		}
-		if u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(out, "#") {
+		if u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(out, "#") || len(out) > MaxURLLen {
 			t.Fatalf("accepted %q as %q", raw, out)
 		}
 		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {

@@ -59,5 +59,10 @@ func CheckURL(raw string, allowPrivate bool) (string, error) {
 	} else if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
 		return invalid("The webhook URL cannot be used: %s is this machine; keyward serve --webhook-allow-private admits such receivers.", host)
 	}
-	return u.String(), nil
+	// Stored as written back, which percent-encodes what was not: the bound holds for that.
+	out := u.String()
+	if len(out) > MaxURLLen {
+		return invalid("The webhook URL is longer than %d characters once encoded.", MaxURLLen)
+	}
+	return out, nil
 }

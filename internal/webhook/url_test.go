@@ -48,6 +48,8 @@ func TestCheckURL(t *testing.T) {
 		{"", false, "", "absolute"},
 		{"https://example.com/\x00", false, "", "absolute"},
 		{"https://example.com/" + strings.Repeat("a", MaxURLLen), false, "", "longer than 2048"},
+		// Under the bound as typed, three times over it once each é is percent-encoded.
+		{"https://example.com/" + strings.Repeat("é", 1000), false, "", "once encoded"},
 	}
 	for _, c := range cases {
 		got, err := CheckURL(c.raw, c.allowPrivate)
