@@ -213,7 +213,7 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 		out.Owner = *c.Owner
 		// A transfer undoes the departure of the owner, not a leak (the secret stays public) nor
 		// a member's decision.
-		if k.DisabledReason != KeyLeaked && k.DisabledReason != KeyDisabledByMember {
+		if !k.Leaked() && !k.DisabledByMember() {
 			out.DisabledAt, out.DisabledReason = nil, ""
 		}
 	}
@@ -227,7 +227,7 @@ func (c APIKeyChange) Apply(k *APIKey) *APIKey {
 		switch {
 		case *c.Disabled && out.DisabledAt == nil:
 			out.DisabledAt, out.DisabledReason = c.DisabledAt, KeyDisabledByMember
-		case !*c.Disabled && out.DisabledReason == KeyDisabledByMember:
+		case !*c.Disabled && out.DisabledByMember():
 			out.DisabledAt, out.DisabledReason = nil, ""
 		}
 	}

@@ -36,6 +36,12 @@ func (k *APIKey) State(now time.Time) string {
 // Leaked reports whether the key is disabled because its secret is public.
 func (k *APIKey) Leaked() bool { return k.DisabledAt != nil && k.DisabledReason == KeyLeaked }
 
+// DisabledByMember reports whether a member of the key's project disabled it, which asking
+// undoes.
+func (k *APIKey) DisabledByMember() bool {
+	return k.DisabledAt != nil && k.DisabledReason == KeyDisabledByMember
+}
+
 // MatchSecret compares hash (apikey.Hash of a presented key), in constant time, with both the
 // key's secret and its previous one: the one check of a presented secret.
 func (k *APIKey) MatchSecret(hash []byte) (current, previous bool) {

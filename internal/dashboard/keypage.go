@@ -44,11 +44,6 @@ type keyPage struct {
 	Self     string // the key's page; Disable and Enable post below it
 }
 
-// ByMember reports whether a member of the project disabled the key, which Enable undoes.
-func (p *keyPage) ByMember() bool {
-	return p.Key.DisabledAt != nil && p.Key.DisabledReason == keyward.KeyDisabledByMember
-}
-
 // DisableText is what disabling the key does, for its confirmation page and dialog.
 func (p *keyPage) DisableText() string { return keyDisableText }
 
@@ -64,7 +59,7 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, v *visit, a *ma
 		return err
 	}
 	keys := projectURL(a.Project, "api-keys")
-	self := keys + "/" + url.PathEscape(k.ID)
+	self := keyURL(a.Project, k.ID)
 	subject := "key:" + k.ID
 	page := &keyPage{
 		projectBase: s.base(v, a, "api-keys", "API key "+k.Name), Key: k, Expired: k.Expired(s.Now()), Graces: rollGraces,
@@ -134,7 +129,7 @@ func (s *Server) confirmDisableKey(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	self := projectURL(a.Project, "api-keys") + "/" + url.PathEscape(k.ID)
+	self := keyURL(a.Project, k.ID)
 	s.render(w, r, http.StatusOK, "confirm", &confirmPage{
 		projectBase: s.base(v, a, "api-keys", "Disable API key"),
 		Heading:     "Disable API key “" + k.Name + "”?",
@@ -161,7 +156,7 @@ func (s *Server) setKeyDisabled(disabled bool) projectFunc {
 		if disabled {
 			done = "?disabled"
 		}
-		http.Redirect(w, r, projectURL(a.Project, "api-keys")+"/"+url.PathEscape(k.ID)+done, http.StatusSeeOther)
+		http.Redirect(w, r, keyURL(a.Project, k.ID)+done, http.StatusSeeOther)
 		return nil
 	}
 }

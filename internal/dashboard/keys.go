@@ -26,19 +26,22 @@ type keysPage struct {
 // Expired reports whether k no longer exchanges because of its expiry.
 func (p *keysPage) Expired(k *keyward.APIKey) bool { return k.Expired(p.Now) }
 
-// KeyURL is k's own page.
-func (p *keysPage) KeyURL(k *keyward.APIKey) string {
-	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID)
+// keyURL is the page of key id of project p.
+func keyURL(p *keyward.Project, id string) string {
+	return projectURL(p, "api-keys") + "/" + url.PathEscape(id)
 }
+
+// KeyURL is k's own page.
+func (p *keysPage) KeyURL(k *keyward.APIKey) string { return keyURL(p.Project(), k.ID) }
 
 // EditURL is where the form that edits k lives (and where it is posted).
 func (p *keysPage) EditURL(k *keyward.APIKey) string {
-	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/edit"
+	return keyURL(p.Project(), k.ID) + "/edit"
 }
 
 // DeleteURL is where the confirmation of deleting k lives (and where it is posted).
 func (p *keysPage) DeleteURL(k *keyward.APIKey) string {
-	return projectURL(p.Project(), "api-keys") + "/" + url.PathEscape(k.ID) + "/delete"
+	return keyURL(p.Project(), k.ID) + "/delete"
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access) error {
@@ -221,7 +224,7 @@ func (s *Server) editKeyForm(r *http.Request, v *visit, a *manage.Access, k *key
 	page.Title, page.Heading, page.Submit, page.Editing = "Edit API key", "Edit API key “"+k.Name+"”", "Save changes", true
 	page.Intro = "The key and its secret stay the same. Taking something away from it (a permission, an address, " +
 		"an earlier expiry) revokes its tokens at once; programs using it exchange it again."
-	page.Action = projectURL(a.Project, "api-keys") + "/" + url.PathEscape(k.ID) + "/edit"
+	page.Action = keyURL(a.Project, k.ID) + "/edit"
 	var offer []keyward.Permission
 	for _, p := range s.Catalog.All() {
 		if a.Has(p.Name) || slices.Contains(k.Permissions, p.Name) {

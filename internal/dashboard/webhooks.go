@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,11 +28,11 @@ type webhooksPage struct {
 	Form     webhookForm
 }
 
-// webhookRow is a webhook as listed: its owner's name.
+// webhookRow is a webhook as listed, with its owner's name and its page.
 type webhookRow struct {
 	*keyward.Webhook
 	Owner string
-	URL   string // its page
+	Page  string
 }
 
 // webhookForm is the form that creates or edits a webhook, as typed.
@@ -85,7 +86,7 @@ func (s *Server) webhooks(w http.ResponseWriter, r *http.Request, v *visit, a *m
 }
 
 func (s *Server) showWebhooks(w http.ResponseWriter, r *http.Request, v *visit, a *manage.Access, status int, page *webhooksPage) error {
-	notice := page.Notice
+	notice := page.Notice // the caller's, kept over the base
 	page.projectBase = s.base(v, a, "webhooks", "Webhooks")
 	page.Notice = notice
 	list, err := a.Webhooks(r.Context())
@@ -94,7 +95,7 @@ func (s *Server) showWebhooks(w http.ResponseWriter, r *http.Request, v *visit, 
 	}
 	names := &subjectNames{store: s.Store, cache: map[string]string{}}
 	for _, h := range list {
-		page.Webhooks = append(page.Webhooks, webhookRow{Webhook: h, Owner: names.name(r.Context(), "user:"+h.Owner), URL: webhookURL(a.Project, h.ID)})
+		page.Webhooks = append(page.Webhooks, webhookRow{Webhook: h, Owner: names.name(r.Context(), "user:"+h.Owner), Page: webhookURL(a.Project, h.ID)})
 	}
 	s.render(w, r, status, "webhooks", page)
 	return nil
@@ -252,10 +253,10 @@ func (s *Server) rollWebhookSecret(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	grace, perr := time.ParseDuration(f.get("grace"))
+	grace, gerr := time.ParseDuration(f.get("grace"))
 	var h *keyward.Webhook
 	var secret string
-	if perr != nil {
+	if gerr != nil {
 		err = &manage.FieldError{Field: "grace", Code: keyward.EINVALID, Message: "Choose how long the current secret keeps signing."}
 	} else {
 		h, secret, err = a.RollWebhookSecret(r.Context(), r.PathValue("id"), grace)
@@ -265,7 +266,13 @@ func (s *Server) rollWebhookSecret(w http.ResponseWriter, r *http.Request, v *vi
 		if perr != nil {
 			return perr
 		}
-		if !fieldErrors(err, page.Errors) {
+		// A roll re-checks the webhook's URL and events (the flag that admitted a private
+		// address may be off now): those errors go where they are mended, on the edit form.
+		errs := page.Form.Errors
+		if fe := (*manage.FieldError)(nil); errors.As(err, &fe) && fe.Field == "grace" {
+			errs = page.Errors
+		}
+		if !fieldErrors(err, errs) {
 			return err
 		}
 		s.render(w, r, web.Status(err), "webhook", page)
@@ -324,3 +331,6 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit,
 
 // DeleteText is what deleting the webhook does, for the confirmation dialog.
 func (p *webhookPage) DeleteText() string { return webhookDeleteText }
+
+// DeleteText is what deleting a webhook does, for the list's confirmation dialogs.
+func (p *webhooksPage) DeleteText() string { return webhookDeleteText }

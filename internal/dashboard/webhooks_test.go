@@ -171,7 +171,8 @@ func TestWebhooksTab(t *testing.T) {
 }
 
 // TestWebhooksWithoutMembersView: a key manager who may not see the members is offered member
-// events disabled, with the reason, and a forged form asking for one is refused next to the field.
+// events disabled, with the reason, and a forged form asking for one is refused next to the field;
+// so is a roll of a webhook that has member events.
 func TestWebhooksWithoutMembersView(t *testing.T) {
 	e := start(t)
 	e.user("keys@example.com", "correct horse battery", "api-keys-view", "api-keys-manage")
@@ -187,6 +188,22 @@ func TestWebhooksWithoutMembersView(t *testing.T) {
 	}
 	if list, _ := e.Store.Webhooks(t.Context(), e.project("default").ID); len(list) != 0 {
 		t.Errorf("a webhook was created: %v", list)
+	}
+
+	// A roll re-checks the events for whoever rolls: the refusal is shown on the edit form,
+	// next to the events, and nothing is rolled.
+	admin := e.login(adminEmail, adminPassword)
+	e.post(admin, "/projects/default/webhooks", url.Values{"url": {hookURL}, "events": {keyward.EventMemberRemoved}})
+	list, err := e.Store.Webhooks(t.Context(), e.project("default").ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("the admin's webhook: %v, %v", list, err)
+	}
+	resp = e.post(c, "/projects/default/webhooks/"+list[0].ID+"/roll", url.Values{"grace": {"24h"}})
+	if resp.Status != http.StatusForbidden || !strings.Contains(resp.Body, `id="webhook-events-error"`) || !strings.Contains(html.UnescapeString(resp.Body), "members-view") {
+		t.Errorf("a roll of member events without members-view: HTTP %d\n%s", resp.Status, resp.Body)
+	}
+	if after, _ := e.Store.Webhook(t.Context(), list[0].ProjectID, list[0].ID); string(after.Secret) != string(list[0].Secret) {
+		t.Error("the refused roll changed the secret")
 	}
 }
 

@@ -418,14 +418,14 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		detail = append(detail, "require_dpop="+strconv.FormatBool(*in.RequireDPoP))
 	}
 	if in.Disabled != nil {
-		if !*in.Disabled && before.DisabledAt != nil && before.DisabledReason != keyward.KeyDisabledByMember && in.Owner == nil {
+		if !*in.Disabled && before.DisabledAt != nil && !before.DisabledByMember() && in.Owner == nil {
 			return nil, fieldErr("disabled", keyward.EINVALID, "%s", keyEnableRefusal(before.DisabledReason))
 		}
 		change.Disabled = in.Disabled
 		switch {
 		case *in.Disabled && before.DisabledAt == nil:
 			detail = append(detail, "disabled")
-		case !*in.Disabled && before.DisabledReason == keyward.KeyDisabledByMember:
+		case !*in.Disabled && before.DisabledByMember():
 			detail = append(detail, "enabled")
 		}
 	}

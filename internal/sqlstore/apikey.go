@@ -230,7 +230,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		} else if err != nil {
 			return fmt.Errorf("update api key: %w", err)
 		}
-		if change.Disabled != nil && !*change.Disabled && before.DisabledAt != nil && before.DisabledReason != keyward.KeyDisabledByMember {
+		if change.Disabled != nil && !*change.Disabled && before.DisabledAt != nil && !before.DisabledByMember() {
 			return keyward.Errorf(keyward.EINVALID, "The API key is disabled for a reason (%s) that only a roll or a transfer undoes.", before.DisabledReason)
 		}
 		if change.Disabled != nil && *change.Disabled && change.DisabledAt == nil {
