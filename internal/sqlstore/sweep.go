@@ -7,9 +7,9 @@ import (
 )
 
 // Sweep deletes spent refresh tokens, sessions, dashboard logins, password reset links,
-// invitations, device authorizations, feed entries that expired before now and webhook messages
-// finished 30 days before it, at most limit rows
-// of each table per call, and returns how many rows it deleted.
+// invitations, device authorizations and feed entries that expired before now, and finished
+// webhook messages whose retry window ended 30 days before it, at most limit rows of each table
+// per call, and returns how many rows it deleted.
 // A session expires with its live refresh token: nothing can refresh it any more, and every
 // access token it issued expired before that token. Audit events are kept.
 //
@@ -33,8 +33,9 @@ func (db *DB) Sweep(ctx context.Context, now time.Time, limit int) (int, error) 
 		{"webauthn ceremonies", "DELETE FROM webauthn_ceremonies WHERE (hash, purpose) IN (SELECT hash, purpose FROM webauthn_ceremonies WHERE expires_at < $1 LIMIT $2)"},
 		{"revocations", "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at < $1 ORDER BY seq LIMIT $2)"},
 		{"invitations", "DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE expires_at < $1 LIMIT $2)"},
-		// Finished webhook messages are kept 30 days (in microseconds), for their deliveries page.
-		{"webhook messages", "DELETE FROM webhook_messages WHERE seq IN (SELECT seq FROM webhook_messages WHERE created_at < $1 - 2592000000000 AND state <> 'pending' LIMIT $2)"},
+		// Finished webhook messages are kept for their deliveries page until 30 days (in
+		// microseconds) after their retry window, which a redelivery starts again.
+		{"webhook messages", "DELETE FROM webhook_messages WHERE seq IN (SELECT seq FROM webhook_messages WHERE window_ends_at < $1 - 2592000000000 AND state <> 'pending' LIMIT $2)"},
 		{"spent identity tokens", "DELETE FROM federation_jtis WHERE (issuer, jti) IN (SELECT issuer, jti FROM federation_jtis WHERE expires_at < $1 LIMIT $2)"},
 	} {
 		res, err := db.exec(ctx, q.sql, micros(now), limit)

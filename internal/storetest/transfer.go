@@ -139,7 +139,8 @@ func testTransferRemoveRace(t *testing.T, s keyward.Store) {
 }
 
 // testMemberDisabledKey: a key a member disabled stops at once (its sessions end through the
-// feed, no new one starts); a transfer keeps it disabled, unlike one whose owner left; enabling
+// feed, no new one starts); a transfer keeps it disabled (testTransferAPIKey: unlike one whose
+// owner left); enabling
 // it works, and enabling a key disabled for another reason is refused and changes nothing.
 func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
@@ -150,9 +151,9 @@ func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	sess, _ := newKeySession(t, s, k)
 	cursor := feedTail(t, s)
 
-	yes, no := true, false
+	yes, no := ptr(true), ptr(false)
 	at := t0.Add(time.Minute)
-	got, err := s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: &yes}, at)
+	got, err := s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: yes}, at)
 	must(t, err)
 	if got.State(at) != keyward.KeyDisabled || got.DisabledReason != keyward.KeyDisabledByMember || !got.DisabledAt.Equal(at) {
 		t.Fatalf("disabled key: %+v", got)
@@ -163,17 +164,14 @@ func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	if n := len(feedSince(t, s, cursor)); n != 1 {
 		t.Fatalf("feed has %d new entries, want 1", n)
 	}
-	read, err := s.APIKey(ctx, k.ID)
-	must(t, err)
-	_, err = newKeySessionErr(t, s, read)
-	wantCode(t, err, keyward.ENOTFOUND)
+	wantCode(t, keySessionErr(t, s, k.ID), keyward.ENOTFOUND)
 
 	got, err = s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Owner: &v.ID}, at)
 	must(t, err)
 	if got.DisabledAt == nil || got.DisabledReason != keyward.KeyDisabledByMember {
 		t.Fatalf("a transfer enabled a key a member disabled: %+v", got)
 	}
-	got, err = s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: &no}, at)
+	got, err = s.UpdateAPIKey(ctx, p.ID, k.ID, keyward.APIKeyChange{Disabled: no}, at)
 	must(t, err)
 	if got.State(at) != keyward.KeyActive || got.DisabledReason != "" {
 		t.Fatalf("enabled key: %+v", got)
@@ -183,7 +181,13 @@ func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	leaked := ownedKey(t, s, p, u, "api-keys-view")
 	_, _, err = s.DisableLeakedAPIKey(ctx, leaked.ID, keyward.AuditEvent{At: at})
 	must(t, err)
-	_, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: &no}, at)
+	// "Disabling" a leaked key first does not make it a member's, to be enabled after.
+	got, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: yes}, at)
+	must(t, err)
+	if !got.Leaked() {
+		t.Fatalf("a member's disable turned a leaked key into %q", got.DisabledReason)
+	}
+	_, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: no}, at)
 	wantCode(t, err, keyward.EINVALID)
 	if read, err := s.APIKey(ctx, leaked.ID); err != nil || !read.Leaked() {
 		t.Fatalf("a refused enable changed the leaked key: %+v, %v", read, err)

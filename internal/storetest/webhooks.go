@@ -720,19 +720,26 @@ func testRemindExpiringKeys(t *testing.T, s keyward.Store) {
 	sameJSON(t, "reminders queued", got, want)
 }
 
-// testWebhookSweep: Sweep deletes messages finished more than 30 days ago, with their attempts,
-// and keeps newer and pending ones.
+// testWebhookSweep: Sweep deletes finished messages whose retry window ended more than 30 days
+// ago, with their attempts, and keeps newer and pending ones, and an old one redelivered lately.
+// It leaves nothing due, since claims look at every project.
 func testWebhookSweep(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	// Its own era, before every other subtest's data.
 	now := time.Date(1995, 3, 4, 5, 6, 7, 0, time.UTC)
-	old, recent := now.Add(-31*24*time.Hour), now.Add(-24*time.Hour)
+	old, recent := now.Add(-32*24*time.Hour), now.Add(-24*time.Hour)
 	u := newUser(t, s)
 	p := newProject(t, s, u)
 	w := newWebhook(t, s, p, u, old, keyward.EventKeyCreated)
 	delivered, failed, skipped, pending := enqueue(t, s, w, keyward.EventWebhookTest, old), enqueue(t, s, w, keyward.EventWebhookTest, old),
 		enqueue(t, s, w, keyward.EventWebhookTest, old), enqueue(t, s, w, keyward.EventWebhookTest, old)
 	fresh := enqueue(t, s, w, keyward.EventWebhookTest, recent)
+	redelivered := enqueue(t, s, w, keyward.EventWebhookTest, old)
+	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: redelivered.ID, At: old, Status: 500}, nil, false))
+	_, err := s.RedeliverWebhookMessage(ctx, p.ID, redelivered.ID, recent)
+	must(t, err)
+	claimOf(t, s, p, recent, time.Minute, 10)
+	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: redelivered.ID, At: recent, Status: 200}, nil, false))
 	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: delivered.ID, At: old, Status: 200}, nil, false))
 	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: failed.ID, At: old, Status: 500}, nil, false))
 	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: skipped.ID, At: old}, nil, true))
@@ -748,9 +755,11 @@ func testWebhookSweep(t *testing.T, s keyward.Store) {
 		_, _, err := s.WebhookMessage(ctx, p.ID, m.ID)
 		wantCode(t, err, keyward.ENOTFOUND)
 	}
-	for _, m := range []*keyward.WebhookMessage{pending, fresh} {
-		if _, attempts := message(t, s, p.ID, m.ID); len(attempts) != 1 {
-			t.Fatalf("kept message %s has %d attempts", m.ID, len(attempts))
+	for _, m := range []*keyward.WebhookMessage{pending, fresh, redelivered} {
+		if _, attempts := message(t, s, p.ID, m.ID); len(attempts) == 0 {
+			t.Fatalf("kept message %s has no attempts", m.ID)
 		}
 	}
+	// Nothing of this era stays due for the other subtests' claims.
+	must(t, s.RecordWebhookAttempt(ctx, &keyward.WebhookAttempt{MessageID: pending.ID, At: now, Status: 200}, nil, false))
 }

@@ -41,7 +41,7 @@ CREATE TABLE webhook_messages (
 );
 CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_messages_webhook ON webhook_messages (webhook_id, seq);
-CREATE INDEX webhook_messages_created_at ON webhook_messages (created_at);
+CREATE INDEX webhook_messages_window_ends_at ON webhook_messages (window_ends_at);
 
 CREATE TABLE webhook_attempts (
     msg_id      TEXT    NOT NULL REFERENCES webhook_messages (msg_id) ON DELETE CASCADE,
