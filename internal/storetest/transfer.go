@@ -139,9 +139,9 @@ func testTransferRemoveRace(t *testing.T, s keyward.Store) {
 }
 
 // testMemberDisabledKey: a key a member disabled stops at once (its sessions end through the
-// feed, no new one starts); a transfer keeps it disabled (testTransferAPIKey: unlike one whose
-// owner left); enabling
-// it works, and enabling a key disabled for another reason is refused and changes nothing.
+// feed, no new one starts); a transfer keeps it disabled (unlike one whose owner left, see
+// testTransferAPIKey); enabling it works, and enabling a key disabled for another reason is
+// refused and changes nothing.
 func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	u, v := newUser(t, s), newUser(t, s)
