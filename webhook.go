@@ -140,8 +140,10 @@ type WebhookMessage struct {
 	LastError   string
 	DeliveredAt *time.Time
 	// RetryUntil is when a failing message stops being retried: WebhookRetryWindow after it was
-	// queued, or after it was last redelivered.
-	RetryUntil time.Time
+	// queued, or after it was last redelivered. WindowAttempts counts the attempts since, which
+	// set the backoff: a redelivery starts again from the shortest wait.
+	RetryUntil     time.Time
+	WindowAttempts int
 }
 
 // WebhookAttempt is one try of a message and what the receiver answered.

@@ -60,18 +60,33 @@ func (p Policy) refuse(ip netip.Addr, what string) error {
 	return fmt.Errorf("%s is %s; %s", ip, what, p.Hint)
 }
 
-// unwrap returns the IPv4 address an IPv6 address carries in its IPv4-mapped (::ffff:a.b.c.d)
-// or IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks) form.
+// unwrap returns the IPv4 address an IPv6 address carries: in its IPv4-mapped (::ffff:a.b.c.d)
+// or IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks) form, behind the
+// well-known NAT64 prefix (64:ff9b::/96, RFC 6052) or the IPv4-translated one (::ffff:0:0:0/96),
+// or in a 6to4 address (2002:AABB:CCDD::/48,
+// RFC 3056), since a gateway on the way delivers those to the IPv4 address.
 func unwrap(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
-	if ip.Is6() {
-		b := ip.As16()
-		if [12]byte(b[:12]) == [12]byte{} && !ip.IsUnspecified() && !ip.IsLoopback() {
-			return netip.AddrFrom4([4]byte(b[12:]))
-		}
+	if !ip.Is6() {
+		return ip
+	}
+	b := ip.As16()
+	switch {
+	case [12]byte(b[:12]) == [12]byte{} && !ip.IsUnspecified() && !ip.IsLoopback():
+		return netip.AddrFrom4([4]byte(b[12:]))
+	case nat64.Contains(ip), translated.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:]))
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6]))
 	}
 	return ip
 }
+
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	translated = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated, RFC 2765
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+)
 
 // Control is a net.Dialer Control function that applies p to the address being dialled.
 func (p Policy) Control(_, address string, _ syscall.RawConn) error {

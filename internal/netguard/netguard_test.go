@@ -42,6 +42,15 @@ func TestPolicy(t *testing.T) {
 		{"::ffff:0.0.0.0", false, false, false, false},
 		{"224.0.0.1", false, false, false, false},
 		{"ff02::1", false, false, false, false},
+		// Through a NAT64 or 6to4 gateway, to the IPv4 address they carry.
+		{"64:ff9b::a9fe:a9fe", false, false, false, false}, // 169.254.169.254
+		{"64:ff9b::7f00:1", false, true, false, true},      // 127.0.0.1
+		{"64:ff9b::a00:1", false, false, true, true},       // 10.0.0.1
+		{"64:ff9b::808:808", true, true, true, true},       // 8.8.8.8
+		{"::ffff:0:a9fe:a9fe", false, false, false, false},
+		{"2002:a9fe:a9fe::1", false, false, false, false},
+		{"2002:c0a8:101::1", false, false, true, true}, // 192.168.1.1
+		{"2002:cb00:7107::1", true, true, true, true},  // 203.0.113.7
 	}
 	for _, c := range cases {
 		ip := netip.MustParseAddr(c.addr)

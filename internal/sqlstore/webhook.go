@@ -259,7 +259,7 @@ func (db *DB) EnqueueWebhookEvent(ctx context.Context, e keyward.WebhookEvent, w
 	return out, err
 }
 
-const messageCols = "msg_id, webhook_id, project_id, event_type, body, created_at, state, attempts, next_attempt_at, last_status, last_error, delivered_at, window_ends_at"
+const messageCols = "msg_id, webhook_id, project_id, event_type, body, created_at, state, attempts, next_attempt_at, last_status, last_error, delivered_at, window_ends_at, window_attempts"
 
 // scanMessage reads a row of messageCols, after the columns first (such as a page's sort key)
 // are scanned into first.
@@ -269,7 +269,7 @@ func scanMessage(row scanner, first ...any) (*keyward.WebhookMessage, error) {
 	var created, until int64
 	var next, delivered sql.NullInt64
 	if err := row.Scan(append(first, &m.ID, &m.WebhookID, &m.ProjectID, &m.Type, &body, &created, &m.State, &m.Attempts, &next,
-		&m.LastStatus, &m.LastError, &delivered, &until)...); err != nil {
+		&m.LastStatus, &m.LastError, &delivered, &until, &m.WindowAttempts)...); err != nil {
 		return nil, err
 	}
 	m.Body, m.CreatedAt, m.RetryUntil = []byte(body), fromMicros(created), fromMicros(until)
@@ -296,7 +296,7 @@ func (db *DB) ClaimWebhookMessages(ctx context.Context, now time.Time, lease tim
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx,
-			"UPDATE webhook_messages SET leased_until = $1, attempts = attempts + 1 WHERE seq IN ("+
+			"UPDATE webhook_messages SET leased_until = $1, attempts = attempts + 1, window_attempts = window_attempts + 1 WHERE seq IN ("+
 				"SELECT seq FROM webhook_messages WHERE state = 'pending' AND next_attempt_at <= $2 AND leased_until <= $2"+
 				" ORDER BY next_attempt_at LIMIT $3"+skip+") RETURNING "+messageCols,
 			micros(now.Add(lease)), micros(now), limit)
@@ -474,7 +474,7 @@ func (db *DB) RedeliverWebhookMessage(ctx context.Context, projectID, id string,
 	defer cancel()
 	var m *keyward.WebhookMessage
 	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE webhook_messages SET state = $1, next_attempt_at = $2, window_ends_at = $3"+
+		res, err := tx.ExecContext(ctx, "UPDATE webhook_messages SET state = $1, next_attempt_at = $2, window_ends_at = $3, window_attempts = 0"+
 			" WHERE msg_id = $4 AND project_id = $5",
 			keyward.MessagePending, micros(now), micros(now.Add(keyward.WebhookRetryWindow)), id, projectID)
 		if err != nil {

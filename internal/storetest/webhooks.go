@@ -583,8 +583,8 @@ func testWebhookRedeliver(t *testing.T, s keyward.Store) {
 	}
 	again := claimOf(t, s, p, later, time.Minute, 10)
 	sameJSON(t, "claim after redelivery", deliveryIDs(again), []string{delivered.ID, failed.ID})
-	if again[0].Message.Attempts != 2 {
-		t.Fatalf("redelivered message claimed with %d attempts", again[0].Message.Attempts)
+	if again[0].Message.Attempts != 2 || again[0].Message.WindowAttempts != 1 {
+		t.Fatalf("redelivered message claimed with %d attempts, %d in its new window", again[0].Message.Attempts, again[0].Message.WindowAttempts)
 	}
 	// A redelivery is retried for a new window, from when it was asked for.
 	if until := again[0].Message.RetryUntil; !until.Equal(later.Add(keyward.WebhookRetryWindow)) {

@@ -293,7 +293,7 @@ func (s *Sender) retry(m *keyward.WebhookMessage, now time.Time) *time.Time {
 	if !now.Before(m.RetryUntil) {
 		return nil
 	}
-	next := now.Add(Backoff(s.RetryBase, m.Attempts, s.Rand))
+	next := now.Add(Backoff(s.RetryBase, m.WindowAttempts, s.Rand))
 	if next.After(m.RetryUntil) {
 		next = m.RetryUntil // one last attempt as the window ends
 	}

@@ -312,7 +312,10 @@ func TestRedirectNotFollowed(t *testing.T) {
 func TestRefusedAddresses(t *testing.T) {
 	f := newFixture(t)
 	rc, srv := startReceiver(t)
-	f.webhook(t, srv.URL)
+	// A name, checked on the address it resolves to when dialled; and a token in the query,
+	// which no attempt error repeats.
+	_, port, _ := strings.Cut(srv.URL, "127.0.0.1:")
+	f.webhook(t, "http://localhost:"+port+"/hook?token=s3cret-of-the-receiver")
 	msg := f.emit(t, keyward.EventKeyCreated)
 	sendDue(t, f.sender(false))
 	if rc.count() != 0 {
@@ -320,7 +323,8 @@ func TestRefusedAddresses(t *testing.T) {
 	}
 	m, attempts := f.message(t, msg.ID)
 	if m.State != keyward.MessagePending || len(attempts) != 1 || attempts[0].Status != 0 ||
-		!strings.Contains(attempts[0].Error, "loopback") || !strings.Contains(attempts[0].Error, "--webhook-allow-private") {
+		!strings.Contains(attempts[0].Error, "loopback") || !strings.Contains(attempts[0].Error, "--webhook-allow-private") ||
+		strings.Contains(attempts[0].Error, "s3cret") {
 		t.Fatalf("message %s, attempt %+v", m.State, attempts[0])
 	}
 
@@ -335,10 +339,10 @@ func TestRefusedAddresses(t *testing.T) {
 }
 
 // TestWindowEnds: a message is retried for 24 hours, the last attempt as the window ends, and
-// fails after it.
+// fails after it; redelivered, it starts a new window from the shortest wait.
 func TestWindowEnds(t *testing.T) {
 	f := newFixture(t)
-	rc, srv := startReceiver(t, 503, 503, 503)
+	rc, srv := startReceiver(t, 503, 503, 503, 503)
 	f.webhook(t, srv.URL)
 	msg := f.emit(t, keyward.EventKeyCreated)
 	s := f.sender(true)
@@ -361,22 +365,47 @@ func TestWindowEnds(t *testing.T) {
 	if n := sendDue(t, s); n != 0 {
 		t.Fatal("a failed message was claimed again")
 	}
+
+	// Redelivered, it is retried for a new window from the shortest wait again.
+	if _, err := f.store.RedeliverWebhookMessage(context.Background(), f.project.ID, msg.ID, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sendDue(t, s)
+	m, _ = f.message(t, msg.ID)
+	if m.State != keyward.MessagePending || m.NextAttemptAt == nil {
+		t.Fatalf("a redelivered message that failed again: %+v", m)
+	}
+	if wait := m.NextAttemptAt.Sub(f.clock.Now()); wait < s.RetryBase || wait > s.RetryBase+s.RetryBase/10 {
+		t.Errorf("after a redelivery the first wait is %s, want the base %s (with at most a tenth more)", wait, s.RetryBase)
+	}
 }
 
-// TestOwnerMustStillSee: a webhook delivers nothing once its owner left the project, nor member
-// events to an owner who may not see the members; such messages are skipped, never sent.
+// TestOwnerMustStillSee: a webhook delivers nothing once its owner left the project (its test
+// events neither), nor member events to an owner who may not see the members; such messages are
+// skipped, never sent.
 func TestOwnerMustStillSee(t *testing.T) {
 	f := newFixture(t)
 	rc, srv := startReceiver(t)
-	f.webhook(t, srv.URL)
+	w, _ := f.webhook(t, srv.URL)
 	msg := f.emit(t, keyward.EventKeyCreated)
+	tests, err := f.store.EnqueueWebhookEvent(context.Background(), keyward.WebhookEvent{Type: keyward.EventWebhookTest, At: f.clock.Now(),
+		Data: keyward.EventData{ProjectID: f.project.ID}}, w.ID)
+	if err != nil || len(tests) != 1 {
+		t.Fatalf("test event: %v, %v", tests, err)
+	}
+	test := tests[0]
 	if err := f.store.RemoveMember(context.Background(), f.project.ID, f.owner.ID, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	sendDue(t, f.sender(true))
-	m, attempts := f.message(t, msg.ID)
-	if rc.count() != 0 || m.State != keyward.MessageSkipped || len(attempts) != 1 || attempts[0].Error != webhook.NotSentOwner {
-		t.Fatalf("%d received; message %s, attempts %+v", rc.count(), m.State, attempts)
+	for _, id := range []string{msg.ID, test.ID} {
+		m, attempts := f.message(t, id)
+		if m.State != keyward.MessageSkipped || len(attempts) != 1 || attempts[0].Error != webhook.NotSentOwner {
+			t.Fatalf("message %s %s, attempts %+v", m.Type, m.State, attempts)
+		}
+	}
+	if rc.count() != 0 {
+		t.Fatalf("the receiver of a webhook whose owner left got %d messages", rc.count())
 	}
 
 	g := newFixture(t, "api-keys-manage")
@@ -397,44 +426,53 @@ func TestOwnerMustStillSee(t *testing.T) {
 
 // TestSilentReceiverHoldsUpNobody: once a receiver has let an attempt time out, its other
 // messages of the batch are not each given the full time limit; they wait for their next
-// attempt, so that a receiver that hangs does not hold back every other delivery.
+// attempt, and another webhook's messages of the same batch are delivered.
 func TestSilentReceiverHoldsUpNobody(t *testing.T) {
 	f := newFixture(t)
-	var mu sync.Mutex
-	got := 0
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body) // the server notices the sender hanging up only after the body
-		mu.Lock()
-		got++
-		mu.Unlock()
-		<-r.Context().Done() // never answers: the sender gives up
+		<-r.Context().Done()        // never answers: the sender gives up
 	}))
 	t.Cleanup(hang.Close)
-	f.webhook(t, hang.URL+"/hook")
+	silent, _ := f.webhook(t, hang.URL+"/hook", keyward.EventKeyCreated)
 	var ids []string
 	for range 12 {
 		ids = append(ids, f.emit(t, keyward.EventKeyCreated).ID)
 	}
+	rc, srv := startReceiver(t)
+	f.webhook(t, srv.URL+"/hook", keyward.EventMemberAdded)
+	healthy := []string{f.emit(t, keyward.EventMemberAdded).ID, f.emit(t, keyward.EventMemberAdded).ID}
+
 	s := f.sender(true)
 	s.Timeout = 200 * time.Millisecond
-	if n := sendDue(t, s); n != 12 {
-		t.Fatalf("claimed %d messages, want 12", n)
+	if n := sendDue(t, s); n != 14 {
+		t.Fatalf("claimed %d messages, want 14", n)
 	}
-	mu.Lock()
-	requests := got
-	mu.Unlock()
-	notTried := 0
+	timedOut, notTried := 0, 0
 	for _, id := range ids {
 		m, attempts := f.message(t, id)
-		if m.State != keyward.MessagePending || m.NextAttemptAt == nil || len(attempts) != 1 {
+		if m.WebhookID != silent.ID || m.State != keyward.MessagePending || m.NextAttemptAt == nil || len(attempts) != 1 {
 			t.Fatalf("message %s: %+v with %d attempts", id, m, len(attempts))
 		}
-		if attempts[0].Error == webhook.NotTriedSilent {
+		switch attempts[0].Error {
+		case webhook.NotTriedSilent:
 			notTried++
+		case "no answer in time":
+			timedOut++
+		default:
+			t.Errorf("message %s: attempt error %q", id, attempts[0].Error)
 		}
 	}
 	// At most eight are in flight at once; the others follow the first timeout.
-	if requests > 8 || notTried < 4 || requests+notTried != 12 {
-		t.Errorf("the receiver got %d requests and %d messages were not tried; want at most 8, the rest not tried", requests, notTried)
+	if timedOut > 8 || notTried < 4 || timedOut+notTried != 12 {
+		t.Errorf("%d attempts timed out and %d messages were not tried; want at most 8, the rest not tried", timedOut, notTried)
+	}
+	for _, id := range healthy {
+		if m, _ := f.message(t, id); m.State != keyward.MessageDelivered {
+			t.Errorf("the other webhook's message %s: %s", id, m.State)
+		}
+	}
+	if rc.count() != 2 {
+		t.Errorf("the other receiver got %d messages, want 2", rc.count())
 	}
 }

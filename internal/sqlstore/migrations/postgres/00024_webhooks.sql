@@ -32,6 +32,7 @@ CREATE TABLE webhook_messages (
     created_at      BIGINT NOT NULL,
     state           TEXT   NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
+    window_attempts INTEGER NOT NULL DEFAULT 0, -- attempts since the window began, for the backoff
     next_attempt_at BIGINT,   -- set while pending
     leased_until    BIGINT NOT NULL DEFAULT 0,
     window_ends_at  BIGINT NOT NULL, -- retried until then
