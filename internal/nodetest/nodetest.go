@@ -4,10 +4,15 @@
 package nodetest
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/testlog"
 )
 
 // Available tells why the program in dir cannot run here, or "" when it can: Node on PATH and
@@ -52,4 +57,80 @@ func fromRoot(dir string) string {
 		}
 		root = parent
 	}
+}
+
+// Server is a Node program that serves HTTP for a test: it announces its address by printing
+// "listening ADDRESS" on standard output, and exits when its standard input closes.
+type Server struct {
+	Addr string // what it announced
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  testlog.Buffer
+}
+
+// Serve runs script (in dir) with env added to the environment, until the test ends, and
+// returns once it listens; what names it in messages. The program also ends when the test
+// process dies without cleaning up, since its standard input then closes.
+func Serve(t testing.TB, dir, script, what string, env ...string) *Server {
+	t.Helper()
+	s := &Server{done: make(chan struct{})}
+	s.cmd = exec.Command("node", script)
+	s.cmd.Dir = dir
+	s.cmd.Env = append(os.Environ(), env...)
+	stdin, err := s.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = &s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start the %s: %v", what, err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			s.Stop()
+		}
+		if t.Failed() {
+			t.Logf("%s's log:\n%s", what, s.log.String())
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				addr <- a
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("the %s exited before it served:\n%s", what, s.log.String())
+		}
+		s.Addr = a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the %s did not start within 30 s:\n%s", what, s.log.String())
+	}
+	return s
+}
+
+// Stop ends the program at once.
+func (s *Server) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
 }

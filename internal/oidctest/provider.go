@@ -4,7 +4,6 @@
 package oidctest
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -12,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -22,7 +19,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/nodetest"
-	"github.com/keyward/keyward/internal/testlog"
 )
 
 // Provider is panva's oidc-provider, a certified OpenID provider nobody at keyward wrote, running
@@ -66,57 +62,7 @@ func Start(t testing.TB) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", "server.mjs")
-	cmd.Dir = providerDir()
-	cmd.Env = append(os.Environ(), "OIDCTEST_CONFIG="+string(config))
-	// The provider exits when its standard input closes: when Cleanup closes it, or when the test
-	// process dies without cleaning up.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr testlog.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the OpenID provider: %v", err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("OpenID provider's log:\n%s", stderr.String())
-		}
-	})
-	issuer := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if iss, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				issuer <- iss
-			}
-		}
-		close(issuer)
-	}()
-	select {
-	case iss, ok := <-issuer:
-		if !ok {
-			t.Fatalf("the OpenID provider exited before it served:\n%s", stderr.String())
-		}
-		p.Issuer = iss
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the OpenID provider did not start within 30 s:\n%s", stderr.String())
-	}
+	p.Issuer = nodetest.Serve(t, providerDir(), "server.mjs", "OpenID provider", "OIDCTEST_CONFIG="+string(config)).Addr
 	return p
 }
 

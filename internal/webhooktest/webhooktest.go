@@ -3,7 +3,6 @@
 package webhooktest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/nodetest"
-	"github.com/keyward/keyward/internal/testlog"
 )
 
 // receiverDir is the folder of receiver.mjs and its node_modules, found from this file so that
@@ -53,9 +50,7 @@ type Receiver struct {
 	Port int
 	Dir  string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *testlog.Buffer
+	srv *nodetest.Server
 }
 
 // FreePort returns a 127.0.0.1 port nothing listens on now, so that a webhook can name the
@@ -78,73 +73,23 @@ func Start(t testing.TB, o Options) *Receiver {
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
-	r := &Receiver{Dir: o.Dir, done: make(chan struct{}), logs: &testlog.Buffer{}}
-	r.cmd = exec.Command("node", "receiver.mjs")
-	r.cmd.Dir = receiverDir()
-	r.cmd.Env = append(os.Environ(),
+	srv := nodetest.Serve(t, receiverDir(), "receiver.mjs", "webhook receiver",
 		"RECEIVER_PORT="+strconv.Itoa(o.Port),
 		"RECEIVER_SECRETS="+strings.Join(o.Secrets, ","),
 		"RECEIVER_DIR="+o.Dir,
 		"FAIL_FIRST="+strconv.Itoa(o.FailFirst),
 		"FAIL_TYPES="+strings.Join(o.FailTypes, ","))
-	// The receiver exits when its standard input closes: when Stop closes it, or when the test
-	// process dies without cleaning up.
-	stdin, err := r.cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := r.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd.Stderr = r.logs
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start the webhook receiver: %v", err)
-	}
-	go func() { _ = r.cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		r.Stop()
-		if t.Failed() {
-			t.Logf("webhook receiver's log:\n%s", r.logs.String())
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				addr <- a
-			}
-		}
-		close(addr)
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("the webhook receiver exited before it served:\n%s", r.logs.String())
-		}
-		_, port, _ := strings.Cut(strings.TrimPrefix(a, "http://"), ":")
-		if r.Port, err = strconv.Atoi(port); err != nil {
-			t.Fatalf("the webhook receiver announced %q", a)
-		}
-		r.URL = a + "/hook"
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the webhook receiver did not start within 30 s:\n%s", r.logs.String())
+	r := &Receiver{Dir: o.Dir, URL: srv.Addr + "/hook", srv: srv}
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.Addr, "http://"), ":")
+	var err error
+	if r.Port, err = strconv.Atoi(port); err != nil {
+		t.Fatalf("the webhook receiver announced %q", srv.Addr)
 	}
 	return r
 }
 
 // Stop ends the receiver at once; what it saw stays in Dir.
-func (r *Receiver) Stop() {
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	_ = r.cmd.Process.Kill()
-	<-r.done
-}
+func (r *Receiver) Stop() { r.srv.Stop() }
 
 // Event is one event the receiver accepted, verified, the first time its id came.
 type Event struct {

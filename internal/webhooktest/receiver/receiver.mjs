@@ -15,7 +15,6 @@
 //   FAIL_TYPES        with FAIL_FIRST: only for these event types (commas; unset: every type)
 // Output: one line "listening http://127.0.0.1:PORT" on standard output once it serves. It exits
 // when its standard input closes, so that a test process that dies does not leave it running.
-// GET /events answers {"events": [...], "deliveries": {id: count}} from the same state.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -41,8 +40,7 @@ function readLines(file) {
 // The state survives a restart: a message delivered before it is still a repeat after it.
 const deliveries = new Map(); // webhook-id → requests that carried it, verified or not
 for (const d of readLines(deliveriesFile)) deliveries.set(d.id, (deliveries.get(d.id) ?? 0) + 1);
-const events = readLines(eventsFile);
-const seen = new Set(events.map((e) => e.id));
+const seen = new Set(readLines(eventsFile).map((e) => e.id));
 
 function verify(payload, headers) {
   let last;
@@ -66,11 +64,6 @@ function record(id, type, status) {
 }
 
 const server = http.createServer((req, res) => {
-  if (req.method === 'GET' && req.url === '/events') {
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ events, deliveries: Object.fromEntries(deliveries) }));
-    return;
-  }
   if (req.method !== 'POST') return answer(res, 405, 'POST only\n');
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -99,7 +92,6 @@ const server = http.createServer((req, res) => {
     if (!seen.has(id)) {
       seen.add(id);
       const e = { id, type: event.type, timestamp: event.timestamp, data: event.data, attempt_count: n };
-      events.push(e);
       fs.appendFileSync(eventsFile, JSON.stringify(e) + '\n');
     }
     answer(res, 200, 'ok\n');
