@@ -77,6 +77,9 @@ func TestExpiryReminders(t *testing.T) {
 	clock.Advance(3*24*time.Hour + time.Minute)
 	remind()
 	remind() // the same reminder is not sent twice
+	if n := sink.Count(t); n != 1 {
+		t.Fatalf("%d mails after the 7-day reminder ran twice, want 1", n)
+	}
 	m := sink.Next(t)
 	body, _ := io.ReadAll(m.Body)
 	text := string(body)
@@ -94,6 +97,10 @@ func TestExpiryReminders(t *testing.T) {
 	}
 	clock.Set(expires.Add(-23 * time.Hour))
 	remind()
+	remind()
+	if n := sink.Count(t); n != 2 {
+		t.Fatalf("%d mails after the 1-day reminder ran twice, want 2", n)
+	}
 	if subject := sink.Next(t).Header.Get("Subject"); !strings.Contains(subject, "within a day") {
 		t.Errorf("second reminder's subject: %q", subject)
 	}
@@ -114,7 +121,14 @@ func TestMail(t *testing.T) {
 	if subject != "The API key deploy-bot of the project web-shop expires within a day" {
 		t.Errorf("subject %q", subject)
 	}
-	if !strings.Contains(body, "expires on Mon, 04 Mar 2030 05:06:07 UTC.") || !strings.Contains(body, "https://auth.example.com/projects/web-shop/api-keys/CtQDAUTGn25xEX7C\r\n") {
-		t.Errorf("body:\n%s", body)
+	want := "Your API key deploy-bot (id CtQDAUTGn25xEX7C) in the project web-shop on keyward expires on Mon, 04 Mar 2030 05:06:07 UTC.\r\n\r\n" +
+		"Programs that use it cannot get tokens with it after that. To keep it working, give it a later\r\n" +
+		"expiry on its page:\r\n\r\n" +
+		"https://auth.example.com/projects/web-shop/api-keys/CtQDAUTGn25xEX7C\r\n\r\n" +
+		"or with the command line:\r\n\r\n" +
+		"  keyward keys edit CtQDAUTGn25xEX7C --project web-shop --expires 90d\r\n\r\n" +
+		"Or create a key to replace it, move your programs to the new key, and let this one expire.\r\n"
+	if body != want {
+		t.Errorf("body:\n%s\nwant:\n%s", body, want)
 	}
 }

@@ -78,6 +78,17 @@ func Start(t testing.TB) *Sink {
 // URL is the sink's address as keyward's --smtp-url, with from as the sender.
 func (s *Sink) URL(from string) string { return "smtp://" + s.Addr + "?from=" + from }
 
+// Count is how many messages the sink holds now, returned by Next or not. A message is there once
+// its sender's SMTP exchange has ended, since aiosmtpd stores it before it accepts it.
+func (s *Sink) Count(t testing.TB) int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.dir, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
 // Next waits for a message it has not returned yet and returns it, parsed.
 func (s *Sink) Next(t testing.TB) *mail.Message {
 	t.Helper()
