@@ -13,7 +13,7 @@ import (
 // pageThrough reads a list with fetch, limit items a page, following the cursors, and returns
 // the items in order; it fails when a page is over-full, when a page before the last is short,
 // or when paging never ends.
-func pageThrough[T any](t *testing.T, search string, limit int, fetch func(keyward.Page) ([]T, string, error)) []T {
+func pageThrough[T any](t testing.TB, search string, limit int, fetch func(keyward.Page) ([]T, string, error)) []T {
 	t.Helper()
 	var all []T
 	p := keyward.Page{Limit: limit, Search: search}

@@ -54,20 +54,11 @@ func parseBody(t testing.TB, m *keyward.WebhookMessage) sentEvent {
 // messagesOf returns every message queued for w, oldest first.
 func messagesOf(t testing.TB, s keyward.Store, w *keyward.Webhook) []*keyward.WebhookMessage {
 	t.Helper()
-	var all []*keyward.WebhookMessage
-	p := keyward.Page{Limit: 100}
-	for range 100 {
-		page, next, err := s.WebhookMessagePage(t.Context(), w.ProjectID, w.ID, p)
-		must(t, err)
-		all = append(all, page...)
-		if next == "" {
-			slices.Reverse(all)
-			return all
-		}
-		p.Cursor = next
-	}
-	t.Fatal("paging never ends")
-	return nil
+	all := pageThrough(t, "", 100, func(p keyward.Page) ([]*keyward.WebhookMessage, string, error) {
+		return s.WebhookMessagePage(t.Context(), w.ProjectID, w.ID, p)
+	})
+	slices.Reverse(all) // pages come newest first
+	return all
 }
 
 // eventsOf returns the events queued for w, oldest first, as receivers get them.
