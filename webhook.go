@@ -185,8 +185,8 @@ type WebhookStore interface {
 	// skipped when skip, pending again at next when next is not nil, failed otherwise.
 	// ENOTFOUND when the message is gone (its webhook deleted).
 	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, next *time.Time, skip bool) error
-	// WebhookMessagePage returns one page of a webhook's messages, newest first, and the
-	// cursor of the next page.
+	// WebhookMessagePage returns one page of a webhook's messages, newest first, without their
+	// bodies (WebhookMessage has them), and the cursor of the next page.
 	WebhookMessagePage(ctx context.Context, projectID, webhookID string, p Page) ([]*WebhookMessage, string, error)
 	// WebhookMessage returns a message of the project with its attempts, newest first.
 	WebhookMessage(ctx context.Context, projectID, id string) (*WebhookMessage, []*WebhookAttempt, error)

@@ -261,6 +261,10 @@ func (db *DB) EnqueueWebhookEvent(ctx context.Context, e keyward.WebhookEvent, w
 
 const messageCols = "msg_id, webhook_id, project_id, event_type, body, created_at, state, attempts, next_attempt_at, last_status, last_error, delivered_at, window_ends_at, window_attempts"
 
+// messageListCols is messageCols without the bodies, which a list does not show: a page of
+// them reads no more than it needs.
+var messageListCols = strings.Replace(messageCols, "body", "'' AS body", 1)
+
 // scanMessage reads a row of messageCols, after the columns first (such as a page's sort key)
 // are scanned into first.
 func scanMessage(row scanner, first ...any) (*keyward.WebhookMessage, error) {
@@ -272,7 +276,10 @@ func scanMessage(row scanner, first ...any) (*keyward.WebhookMessage, error) {
 		&m.LastStatus, &m.LastError, &delivered, &until, &m.WindowAttempts)...); err != nil {
 		return nil, err
 	}
-	m.Body, m.CreatedAt, m.RetryUntil = []byte(body), fromMicros(created), fromMicros(until)
+	m.CreatedAt, m.RetryUntil = fromMicros(created), fromMicros(until)
+	if body != "" {
+		m.Body = []byte(body)
+	}
 	m.NextAttemptAt, m.DeliveredAt = timePtr(next), timePtr(delivered)
 	if m.State != keyward.MessagePending {
 		m.NextAttemptAt = nil
@@ -383,7 +390,8 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// WebhookMessagePage returns one page of a webhook's messages, newest first. A search keeps the
+// WebhookMessagePage returns one page of a webhook's messages, newest first, without their
+// bodies. A search keeps the
 // messages whose event type or state it is.
 func (db *DB) WebhookMessagePage(ctx context.Context, projectID, webhookID string, p keyward.Page) ([]*keyward.WebhookMessage, string, error) {
 	ctx, cancel := db.deadline(ctx)
@@ -400,7 +408,7 @@ func (db *DB) WebhookMessagePage(ctx context.Context, projectID, webhookID strin
 	if after {
 		before = c.At
 	}
-	q := "SELECT seq, " + messageCols + " FROM webhook_messages WHERE webhook_id = $1 AND project_id = $2 AND seq < $3"
+	q := "SELECT seq, " + messageListCols + " FROM webhook_messages WHERE webhook_id = $1 AND project_id = $2 AND seq < $3"
 	args := []any{webhookID, projectID, before, p.Limit + 1}
 	if search != "" {
 		q += " AND (event_type = $5 OR state = $5)"
