@@ -42,6 +42,13 @@ func (k *APIKey) DisabledByMember() bool {
 	return k.DisabledAt != nil && k.DisabledReason == KeyDisabledByMember
 }
 
+// Enables reports whether an edit that asks for k enabled works: k works already, a member
+// disabled it, or the edit transfers it and its owner's departure disabled it. A leaked key is
+// enabled by a roll only.
+func (k *APIKey) Enables(transfer bool) bool {
+	return k.DisabledAt == nil || k.DisabledByMember() || transfer && !k.Leaked()
+}
+
 // MatchSecret compares hash (apikey.Hash of a presented key), in constant time, with both the
 // key's secret and its previous one: the one check of a presented secret.
 func (k *APIKey) MatchSecret(hash []byte) (current, previous bool) {

@@ -418,7 +418,7 @@ func (a *Access) UpdateKey(ctx context.Context, id string, in KeyChange) (*keywa
 		detail = append(detail, "require_dpop="+strconv.FormatBool(*in.RequireDPoP))
 	}
 	if in.Disabled != nil {
-		if !*in.Disabled && before.DisabledAt != nil && !before.DisabledByMember() && in.Owner == nil {
+		if !*in.Disabled && !before.Enables(in.Owner != nil) {
 			return nil, fieldErr("disabled", keyward.EINVALID, "%s", keyEnableRefusal(before.DisabledReason))
 		}
 		change.Disabled = in.Disabled

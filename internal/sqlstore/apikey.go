@@ -230,7 +230,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		} else if err != nil {
 			return fmt.Errorf("update api key: %w", err)
 		}
-		if change.Disabled != nil && !*change.Disabled && before.DisabledAt != nil && !before.DisabledByMember() {
+		if change.Disabled != nil && !*change.Disabled && !before.Enables(change.Owner != nil) {
 			return keyward.Errorf(keyward.EINVALID, "The API key is disabled for a reason (%s) that only a roll or a transfer undoes.", before.DisabledReason)
 		}
 		if change.Disabled != nil && *change.Disabled && change.DisabledAt == nil {
@@ -264,9 +264,6 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		}
 		if change.Owner != nil {
 			set, args = set+fmt.Sprintf(", owner = $%d", len(args)+1), append(args, after.Owner)
-			if after.DisabledAt == nil { // a leaked key stays disabled (APIKeyChange.Apply)
-				set += ", disabled_at = NULL, disabled_reason = ''"
-			}
 		}
 		if change.Role != nil {
 			set, args = set+fmt.Sprintf(", role_id = $%d", len(args)+1), append(args, nullRole(after.RoleID))
@@ -274,7 +271,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, projectID, id string, change key
 		if change.RequireDPoP != nil {
 			set, args = set+fmt.Sprintf(", require_dpop = $%d", len(args)+1), append(args, after.RequireDPoP)
 		}
-		if change.Disabled != nil {
+		if change.Disabled != nil || change.Owner != nil {
+			// Whether the key works is APIKeyChange.Apply's to say: a transfer enables a key its
+			// owner's departure disabled, never a leaked one, and a member disables or enables.
 			set, args = set+fmt.Sprintf(", disabled_at = $%d, disabled_reason = $%d", len(args)+1, len(args)+2),
 				append(args, nullMicros(after.DisabledAt), after.DisabledReason)
 		}

@@ -189,6 +189,19 @@ func testMemberDisabledKey(t *testing.T, s keyward.Store) {
 	}
 	_, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: no}, at)
 	wantCode(t, err, keyward.EINVALID)
+	_, err = s.UpdateAPIKey(ctx, p.ID, leaked.ID, keyward.APIKeyChange{Disabled: no, Owner: &v.ID}, at)
+	wantCode(t, err, keyward.EINVALID)
+
+	// A key whose owner left is enabled by a transfer, also when the edit says so.
+	departed := ownedKey(t, s, p, v, "api-keys-view")
+	must(t, s.RemoveMember(ctx, p.ID, v.ID, at))
+	_, err = s.UpdateAPIKey(ctx, p.ID, departed.ID, keyward.APIKeyChange{Disabled: no}, at)
+	wantCode(t, err, keyward.EINVALID)
+	got, err = s.UpdateAPIKey(ctx, p.ID, departed.ID, keyward.APIKeyChange{Disabled: no, Owner: &u.ID}, at)
+	must(t, err)
+	if got.DisabledAt != nil || got.Owner != u.ID {
+		t.Fatalf("a transfer that asks for the key enabled: %+v", got)
+	}
 	if read, err := s.APIKey(ctx, leaked.ID); err != nil || !read.Leaked() {
 		t.Fatalf("a refused enable changed the leaked key: %+v, %v", read, err)
 	}
